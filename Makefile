@@ -1,0 +1,20 @@
+GO ?= go
+
+.PHONY: build test test-short fuzz bench serve
+
+build:
+	$(GO) build -o bin/samsa ./cmd/samsa
+
+serve: build
+	./bin/samsa serve
+
+# The full test suite, as CI runs it.
+test:
+	$(GO) vet ./...
+	$(GO) test -race -timeout 20m ./...
+
+test-short:
+	$(GO) test -short ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
