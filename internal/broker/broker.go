@@ -4,5 +4,24 @@
 // serves and registers them in the API table.
 package broker
 
-// Broker is one node's request-serving state.
-type Broker struct{}
+import (
+	"log/slog"
+
+	"github.com/samsa-streaming/samsa/internal/config"
+)
+
+// Broker is one node's request-serving state. Handlers read it concurrently;
+// its fields are set by New and never reassigned, so accessors need no lock.
+type Broker struct {
+	cfg    *config.Config
+	logger *slog.Logger
+}
+
+// Config is the node's static configuration.
+func (b *Broker) Config() *config.Config { return b.cfg }
+
+// NodeID is this node's id (node.id).
+func (b *Broker) NodeID() int32 { return b.cfg.NodeID }
+
+// Logger is the broker's structured logger.
+func (b *Broker) Logger() *slog.Logger { return b.logger }

@@ -1,0 +1,499 @@
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Durability names the fsync policy of partition logs (samsa.log.durability).
+type Durability string
+
+const (
+	// DurabilitySync fsyncs before acknowledging a write (group-committed
+	// across partitions). The default: with one replica, the disk is the
+	// only copy.
+	DurabilitySync Durability = "sync"
+	// DurabilityPageCache is Kafka's default: writes sit in the page cache
+	// and are flushed per log.flush.interval.messages / log.flush.interval.ms.
+	DurabilityPageCache Durability = "pagecache"
+)
+
+// Listener is one entry of listeners or advertised.listeners:
+// NAME://host:port.
+type Listener struct {
+	Name string // listener name, also the security protocol for now (PLAINTEXT)
+	Host string // "" binds every interface
+	Port int32
+}
+
+// Addr is the host:port to listen on or to advertise.
+func (l Listener) Addr() string { return net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port))) }
+
+func (l Listener) String() string { return l.Name + "://" + l.Addr() }
+
+// Config is a node's configuration. The zero value is not useful; use
+// Default or Load.
+type Config struct {
+	NodeID              int32      // node.id
+	Listeners           []Listener // listeners
+	AdvertisedListeners []Listener // advertised.listeners; defaults to listeners (with the host name when bound to every interface)
+	LogDirs             []string   // log.dirs (log.dir is a synonym used when log.dirs is unset)
+	MetadataLogDir      string     // metadata.log.dir; defaults to <first log dir>/__cluster_metadata
+	ClusterID           string     // samsa.cluster.id; generated on first start when empty
+
+	NumPartitions            int32 // num.partitions: partitions of an auto-created topic
+	DefaultReplicationFactor int16 // default.replication.factor
+	AutoCreateTopicsEnable   bool  // auto.create.topics.enable
+
+	LogRetentionMs           int64      // log.retention.ms / .minutes / .hours; -1 keeps forever
+	LogRetentionBytes        int64      // log.retention.bytes; -1 is unlimited
+	LogSegmentBytes          int64      // log.segment.bytes
+	LogRollMs                int64      // log.roll.ms / log.roll.hours
+	LogFlushIntervalMessages int64      // log.flush.interval.messages (pagecache durability only)
+	LogFlushIntervalMs       int64      // log.flush.interval.ms (pagecache durability only)
+	LogCleanupPolicy         string     // log.cleanup.policy
+	LogDurability            Durability // samsa.log.durability: sync or pagecache
+
+	MessageMaxBytes       int32 // message.max.bytes: largest record batch accepted
+	SocketRequestMaxBytes int32 // socket.request.max.bytes: largest request frame accepted
+
+	// AdminListener is the host:port of the HTTP admin server (/metrics,
+	// /healthz, /readyz), samsa.admin.listener; "" disables it.
+	AdminListener string
+	// ShutdownTimeoutMs bounds a graceful shutdown (samsa.shutdown.timeout.ms).
+	ShutdownTimeoutMs int64
+	// FetchMaxSessions bounds the fetch session cache (max.incremental.fetch.session.cache.slots).
+	FetchMaxSessions int32
+
+	// Unknown lists keys found in the sources that no definition knows;
+	// they are kept for logging and otherwise ignored, as Kafka does.
+	Unknown []string
+	// Props is the merged property map the config was parsed from.
+	Props map[string]string
+}
+
+// Def describes one configuration key.
+type Def struct {
+	Name    string
+	Default string // "" means unset
+	Doc     string
+}
+
+// Defs lists every key this package parses, with Kafka's default.
+var Defs = []Def{
+	{"node.id", "1", "The node's id in the cluster."},
+	{"listeners", "PLAINTEXT://127.0.0.1:9092", "Comma-separated NAME://host:port to listen on for Kafka clients."},
+	{"advertised.listeners", "", "Listeners told to clients in metadata; defaults to listeners."},
+	{"log.dirs", "", "Comma-separated directories holding partition logs."},
+	{"log.dir", "./data", "The log directory, used when log.dirs is not set."},
+	{"metadata.log.dir", "", "Directory of the metadata log; defaults to <first log dir>/__cluster_metadata."},
+	{"samsa.cluster.id", "", "Cluster id used when the metadata log is created; generated when empty."},
+	{"num.partitions", "1", "Partitions of auto-created topics."},
+	{"default.replication.factor", "1", "Replication factor of auto-created topics."},
+	{"auto.create.topics.enable", "true", "Create a topic when a client asks for metadata of, or produces to, an unknown one."},
+	{"log.retention.hours", "168", "Hours to keep a log segment before deleting it."},
+	{"log.retention.minutes", "", "Minutes to keep a log segment; overrides log.retention.hours."},
+	{"log.retention.ms", "", "Milliseconds to keep a log segment; overrides log.retention.minutes; -1 keeps forever."},
+	{"log.retention.bytes", "-1", "Largest size of a partition log before old segments are deleted; -1 is unlimited."},
+	{"log.segment.bytes", "1073741824", "Size at which a log segment is rolled."},
+	{"log.roll.hours", "168", "Age at which a log segment is rolled."},
+	{"log.roll.ms", "", "Age in milliseconds at which a log segment is rolled; overrides log.roll.hours."},
+	{"log.flush.interval.messages", "9223372036854775807", "Messages accumulated before a flush (pagecache durability)."},
+	{"log.flush.interval.ms", "", "Milliseconds before a flush (pagecache durability); unset means never by time."},
+	{"log.cleanup.policy", "delete", "Default cleanup policy: delete, compact or both."},
+	{"samsa.log.durability", "sync", "sync: fsync (group-committed) before acknowledging; pagecache: Kafka's page-cache policy."},
+	{"message.max.bytes", "1048588", "Largest record batch size accepted."},
+	{"socket.request.max.bytes", "104857600", "Largest request accepted; bigger frames close the connection."},
+	{"samsa.admin.listener", "127.0.0.1:9644", "host:port of the HTTP admin server (/metrics, /healthz, /readyz); empty disables it."},
+	{"samsa.shutdown.timeout.ms", "30000", "Longest wait for in-flight requests during a graceful shutdown."},
+	{"max.incremental.fetch.session.cache.slots", "1000", "Most fetch sessions kept by the broker."},
+}
+
+var defsByName = func() map[string]Def {
+	m := make(map[string]Def, len(Defs))
+	for _, d := range Defs {
+		m[d.Name] = d
+	}
+	return m
+}()
+
+// EnvName is the environment variable for a key.
+func EnvName(key string) string {
+	key = strings.TrimPrefix(key, "samsa.")
+	return "SAMSA_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// Sources are where Load reads properties from.
+type Sources struct {
+	File      string            // a server.properties file; "" for none
+	Env       []string          // KEY=VALUE pairs, as os.Environ returns
+	Overrides map[string]string // highest precedence (command-line flags)
+}
+
+// Default is the configuration with no sources.
+func Default() *Config {
+	cfg, err := Load(Sources{})
+	if err != nil {
+		panic("config: defaults do not parse: " + err.Error()) // programming error, not input
+	}
+	return cfg
+}
+
+// Load merges the sources over the defaults, parses and validates them.
+func Load(src Sources) (*Config, error) {
+	props := map[string]string{}
+	if src.File != "" {
+		data, err := os.ReadFile(src.File)
+		if err != nil {
+			return nil, fmt.Errorf("read config file: %w", err)
+		}
+		fileProps, err := ParseProperties(data)
+		if err != nil {
+			return nil, fmt.Errorf("config file %s: %w", src.File, err)
+		}
+		for k, v := range fileProps {
+			props[k] = v
+		}
+	}
+	if len(src.Env) > 0 {
+		env := map[string]string{}
+		for _, kv := range src.Env {
+			if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "SAMSA_") {
+				env[k] = v
+			}
+		}
+		for _, d := range Defs {
+			if v, ok := env[EnvName(d.Name)]; ok {
+				props[d.Name] = v
+			}
+		}
+	}
+	for k, v := range src.Overrides {
+		props[k] = v
+	}
+	return Parse(props)
+}
+
+// ParseProperties reads Java properties in the subset server.properties
+// files use: key=value or key:value lines, # and ! comments, blank lines,
+// and backslash line continuations.
+func ParseProperties(data []byte) (map[string]string, error) {
+	props := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	var pending string
+	lineNo := 0
+	for sc.Scan() {
+		lineNo++
+		line := strings.TrimSpace(sc.Text())
+		if pending == "" && (line == "" || line[0] == '#' || line[0] == '!') {
+			continue
+		}
+		if strings.HasSuffix(line, `\`) && !strings.HasSuffix(line, `\\`) {
+			pending += strings.TrimSuffix(line, `\`)
+			continue
+		}
+		line = pending + line
+		pending = ""
+		i := strings.IndexAny(line, "=:")
+		if i < 0 {
+			return nil, fmt.Errorf("line %d: expected key=value, got %q", lineNo, line)
+		}
+		k, v := strings.TrimSpace(line[:i]), strings.TrimSpace(line[i+1:])
+		if k == "" {
+			return nil, fmt.Errorf("line %d: empty key", lineNo)
+		}
+		props[k] = v
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if pending != "" {
+		return nil, errors.New("file ends inside a continued line")
+	}
+	return props, nil
+}
+
+// Parse builds a Config from properties over the defaults, then validates it.
+func Parse(props map[string]string) (*Config, error) {
+	merged := make(map[string]string, len(Defs)+len(props))
+	for _, d := range Defs {
+		if d.Default != "" {
+			merged[d.Name] = d.Default
+		}
+	}
+	var unknown []string
+	for k, v := range props {
+		if _, ok := defsByName[k]; !ok {
+			unknown = append(unknown, k)
+		}
+		merged[k] = v
+	}
+	sort.Strings(unknown)
+	p := parser{props: merged, explicit: props}
+	cfg := &Config{Unknown: unknown, Props: merged}
+
+	cfg.NodeID = int32(p.int("node.id", math.MinInt32, math.MaxInt32))
+	cfg.Listeners = p.listeners("listeners")
+	cfg.AdvertisedListeners = p.listeners("advertised.listeners")
+	if dirs := p.str("log.dirs"); dirs != "" {
+		cfg.LogDirs = splitList(dirs)
+	} else {
+		cfg.LogDirs = splitList(p.str("log.dir"))
+	}
+	cfg.MetadataLogDir = p.str("metadata.log.dir")
+	if cfg.MetadataLogDir == "" && len(cfg.LogDirs) > 0 {
+		cfg.MetadataLogDir = filepath.Join(cfg.LogDirs[0], "__cluster_metadata")
+	}
+	cfg.ClusterID = p.str("samsa.cluster.id")
+	cfg.NumPartitions = int32(p.int("num.partitions", math.MinInt32, math.MaxInt32))
+	cfg.DefaultReplicationFactor = int16(p.int("default.replication.factor", math.MinInt16, math.MaxInt16))
+	cfg.AutoCreateTopicsEnable = p.bool("auto.create.topics.enable")
+
+	switch {
+	case p.set("log.retention.ms"):
+		cfg.LogRetentionMs = p.int("log.retention.ms", math.MinInt64, math.MaxInt64)
+	case p.set("log.retention.minutes"):
+		cfg.LogRetentionMs = mulSat(p.int("log.retention.minutes", math.MinInt64, math.MaxInt64), int64(time.Minute/time.Millisecond))
+	default:
+		cfg.LogRetentionMs = mulSat(p.int("log.retention.hours", math.MinInt64, math.MaxInt64), int64(time.Hour/time.Millisecond))
+	}
+	if cfg.LogRetentionMs < 0 {
+		cfg.LogRetentionMs = -1
+	}
+	cfg.LogRetentionBytes = p.int("log.retention.bytes", math.MinInt64, math.MaxInt64)
+	cfg.LogSegmentBytes = p.int("log.segment.bytes", math.MinInt64, math.MaxInt64)
+	if p.set("log.roll.ms") {
+		cfg.LogRollMs = p.int("log.roll.ms", math.MinInt64, math.MaxInt64)
+	} else {
+		cfg.LogRollMs = mulSat(p.int("log.roll.hours", math.MinInt64, math.MaxInt64), int64(time.Hour/time.Millisecond))
+	}
+	cfg.LogFlushIntervalMessages = p.int("log.flush.interval.messages", math.MinInt64, math.MaxInt64)
+	cfg.LogFlushIntervalMs = math.MaxInt64
+	if p.set("log.flush.interval.ms") {
+		cfg.LogFlushIntervalMs = p.int("log.flush.interval.ms", math.MinInt64, math.MaxInt64)
+	}
+	cfg.LogCleanupPolicy = p.str("log.cleanup.policy")
+	cfg.LogDurability = Durability(strings.ToLower(p.str("samsa.log.durability")))
+	cfg.MessageMaxBytes = int32(p.int("message.max.bytes", math.MinInt32, math.MaxInt32))
+	cfg.SocketRequestMaxBytes = int32(p.int("socket.request.max.bytes", math.MinInt32, math.MaxInt32))
+	cfg.AdminListener = p.str("samsa.admin.listener")
+	cfg.ShutdownTimeoutMs = p.int("samsa.shutdown.timeout.ms", math.MinInt64, math.MaxInt64)
+	cfg.FetchMaxSessions = int32(p.int("max.incremental.fetch.session.cache.slots", math.MinInt32, math.MaxInt32))
+
+	if p.err != nil {
+		return nil, p.err
+	}
+	if len(cfg.AdvertisedListeners) == 0 {
+		cfg.AdvertisedListeners = advertise(cfg.Listeners)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// advertise derives advertised listeners from listeners: a listener bound to
+// every interface advertises the host name, as Kafka does.
+func advertise(ls []Listener) []Listener {
+	out := make([]Listener, len(ls))
+	for i, l := range ls {
+		if l.Host == "" || l.Host == "0.0.0.0" || l.Host == "::" {
+			if h, err := os.Hostname(); err == nil {
+				l.Host = h
+			}
+		}
+		out[i] = l
+	}
+	return out
+}
+
+// Validate checks ranges and cross-field rules.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.NodeID < 0 {
+		bad("node.id must be >= 0, got %d", c.NodeID)
+	}
+	if len(c.Listeners) == 0 {
+		bad("listeners must name at least one listener")
+	}
+	seen := map[string]bool{}
+	for _, l := range c.Listeners {
+		if seen[l.Name] {
+			bad("listeners: name %s used twice", l.Name)
+		}
+		seen[l.Name] = true
+		if l.Name != "PLAINTEXT" {
+			bad("listeners: only PLAINTEXT is supported, got %s", l.Name)
+		}
+	}
+	for _, l := range c.AdvertisedListeners {
+		if !seen[l.Name] {
+			bad("advertised.listeners: %s is not in listeners", l.Name)
+		}
+		if l.Port == 0 && len(c.Listeners) > 0 && c.Listeners[0].Port != 0 {
+			bad("advertised.listeners: %s needs a port", l.Name)
+		}
+	}
+	if len(c.LogDirs) == 0 {
+		bad("log.dirs must name at least one directory")
+	}
+	for _, d := range c.LogDirs {
+		if d == "" {
+			bad("log.dirs: empty directory name")
+		}
+	}
+	if c.NumPartitions < 1 {
+		bad("num.partitions must be >= 1, got %d", c.NumPartitions)
+	}
+	if c.DefaultReplicationFactor < 1 {
+		bad("default.replication.factor must be >= 1, got %d", c.DefaultReplicationFactor)
+	}
+	if c.LogRetentionMs < -1 || c.LogRetentionMs == 0 {
+		bad("log.retention.ms must be -1 or positive, got %d", c.LogRetentionMs)
+	}
+	if c.LogRetentionBytes < -1 {
+		bad("log.retention.bytes must be >= -1, got %d", c.LogRetentionBytes)
+	}
+	if c.LogSegmentBytes < 14 { // Kafka's minimum: one empty batch header fits
+		bad("log.segment.bytes must be >= 14, got %d", c.LogSegmentBytes)
+	}
+	if c.LogRollMs < 1 {
+		bad("log.roll.ms must be >= 1, got %d", c.LogRollMs)
+	}
+	if c.LogFlushIntervalMessages < 1 {
+		bad("log.flush.interval.messages must be >= 1, got %d", c.LogFlushIntervalMessages)
+	}
+	if c.LogFlushIntervalMs < 0 {
+		bad("log.flush.interval.ms must be >= 0, got %d", c.LogFlushIntervalMs)
+	}
+	for _, p := range splitList(c.LogCleanupPolicy) {
+		if p != "delete" && p != "compact" {
+			bad("log.cleanup.policy: unknown policy %q", p)
+		}
+	}
+	if c.LogDurability != DurabilitySync && c.LogDurability != DurabilityPageCache {
+		bad("samsa.log.durability must be sync or pagecache, got %q", c.LogDurability)
+	}
+	if c.MessageMaxBytes < 0 {
+		bad("message.max.bytes must be >= 0, got %d", c.MessageMaxBytes)
+	}
+	if c.SocketRequestMaxBytes < 1 {
+		bad("socket.request.max.bytes must be >= 1, got %d", c.SocketRequestMaxBytes)
+	}
+	if c.AdminListener != "" {
+		if _, _, err := net.SplitHostPort(c.AdminListener); err != nil {
+			bad("samsa.admin.listener: %v", err)
+		}
+	}
+	if c.ShutdownTimeoutMs < 0 {
+		bad("samsa.shutdown.timeout.ms must be >= 0, got %d", c.ShutdownTimeoutMs)
+	}
+	if c.FetchMaxSessions < 0 {
+		bad("max.incremental.fetch.session.cache.slots must be >= 0, got %d", c.FetchMaxSessions)
+	}
+	return errors.Join(errs...)
+}
+
+// ParseListeners parses a comma-separated list of NAME://host:port.
+func ParseListeners(s string) ([]Listener, error) {
+	var out []Listener
+	for _, item := range splitList(s) {
+		name, addr, ok := strings.Cut(item, "://")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("listener %q: expected NAME://host:port", item)
+		}
+		host, portStr, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, fmt.Errorf("listener %q: %v", item, err)
+		}
+		port, err := strconv.ParseInt(portStr, 10, 32)
+		if err != nil || port < 0 || port > 65535 {
+			return nil, fmt.Errorf("listener %q: bad port %q", item, portStr)
+		}
+		out = append(out, Listener{Name: strings.ToUpper(name), Host: host, Port: int32(port)})
+	}
+	return out, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+func mulSat(a, b int64) int64 {
+	if a > math.MaxInt64/b {
+		return math.MaxInt64
+	}
+	if a < math.MinInt64/b {
+		return math.MinInt64
+	}
+	return a * b
+}
+
+// parser reads typed values from the merged properties, keeping the first
+// error (a sticky error, so Parse reads on and checks once).
+type parser struct {
+	props    map[string]string
+	explicit map[string]string
+	err      error
+}
+
+func (p *parser) fail(key, val, want string) {
+	if p.err == nil {
+		p.err = fmt.Errorf("%s: %q is not %s", key, val, want)
+	}
+}
+
+func (p *parser) set(key string) bool { v, ok := p.props[key]; return ok && v != "" }
+
+func (p *parser) str(key string) string { return p.props[key] }
+
+func (p *parser) int(key string, lo, hi int64) int64 {
+	v := strings.TrimSpace(p.props[key])
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < lo || n > hi {
+		p.fail(key, v, fmt.Sprintf("an integer in [%d, %d]", lo, hi))
+		return 0
+	}
+	return n
+}
+
+func (p *parser) bool(key string) bool {
+	switch strings.ToLower(strings.TrimSpace(p.props[key])) {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	p.fail(key, p.props[key], "true or false")
+	return false
+}
+
+func (p *parser) listeners(key string) []Listener {
+	v := p.props[key]
+	if v == "" {
+		return nil
+	}
+	ls, err := ParseListeners(v)
+	if err != nil && p.err == nil {
+		p.err = fmt.Errorf("%s: %w", key, err)
+	}
+	return ls
+}

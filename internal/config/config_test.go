@@ -1,0 +1,111 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDefaults(t *testing.T) {
+	cfg := Default()
+	if cfg.NodeID != 1 || len(cfg.Listeners) != 1 || cfg.Listeners[0].String() != "PLAINTEXT://127.0.0.1:9092" {
+		t.Fatalf("node %d listeners %v", cfg.NodeID, cfg.Listeners)
+	}
+	if cfg.AdvertisedListeners[0].Addr() != "127.0.0.1:9092" {
+		t.Fatalf("advertised %v", cfg.AdvertisedListeners)
+	}
+	if len(cfg.LogDirs) != 1 || cfg.LogDirs[0] != "./data" {
+		t.Fatalf("log dirs %v", cfg.LogDirs)
+	}
+	if cfg.MessageMaxBytes != 1048588 || cfg.SocketRequestMaxBytes != 104857600 {
+		t.Fatalf("sizes %d %d", cfg.MessageMaxBytes, cfg.SocketRequestMaxBytes)
+	}
+	if cfg.LogRetentionMs != 168*3600*1000 || cfg.LogDurability != DurabilitySync || !cfg.AutoCreateTopicsEnable {
+		t.Fatalf("retention %d durability %q autocreate %v", cfg.LogRetentionMs, cfg.LogDurability, cfg.AutoCreateTopicsEnable)
+	}
+	if cfg.MetadataLogDir != filepath.Join("data", "__cluster_metadata") {
+		t.Fatalf("metadata dir %q", cfg.MetadataLogDir)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "server.properties")
+	props := "# comment\nnode.id=3\nlog.dirs=/from/file\nnum.partitions : 4\nlog.retention.hours=1\nsome.unknown=x\nlisteners=PLAINTEXT://0.0.0.0:9093,\\\n  OTHER://:9094\n"
+	if err := os.WriteFile(file, []byte(props), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(Sources{File: file})
+	if err == nil || !strings.Contains(err.Error(), "only PLAINTEXT") {
+		t.Fatalf("want a listener error, got %v", err)
+	}
+	cfg, err := Load(Sources{
+		File:      file,
+		Env:       []string{"SAMSA_LOG_DIRS=/from/env", "SAMSA_NUM_PARTITIONS=5", "SAMSA_LOG_DURABILITY=pagecache", "HOME=/x"},
+		Overrides: map[string]string{"num.partitions": "6", "listeners": "PLAINTEXT://127.0.0.1:0"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.NodeID != 3 || cfg.LogDirs[0] != "/from/env" || cfg.NumPartitions != 6 || cfg.LogDurability != DurabilityPageCache {
+		t.Fatalf("node %d dirs %v partitions %d durability %q", cfg.NodeID, cfg.LogDirs, cfg.NumPartitions, cfg.LogDurability)
+	}
+	if cfg.LogRetentionMs != 3600*1000 {
+		t.Fatalf("retention %d", cfg.LogRetentionMs)
+	}
+	if len(cfg.Unknown) != 1 || cfg.Unknown[0] != "some.unknown" {
+		t.Fatalf("unknown %v", cfg.Unknown)
+	}
+}
+
+func TestRetentionSynonyms(t *testing.T) {
+	cfg, err := Parse(map[string]string{"log.retention.hours": "1", "log.retention.minutes": "2"})
+	if err != nil || cfg.LogRetentionMs != 120000 {
+		t.Fatalf("%v %d", err, cfg.LogRetentionMs)
+	}
+	cfg, err = Parse(map[string]string{"log.retention.minutes": "2", "log.retention.ms": "-1", "log.roll.ms": "10"})
+	if err != nil || cfg.LogRetentionMs != -1 || cfg.LogRollMs != 10 {
+		t.Fatalf("%v %+v", err, cfg)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	for _, props := range []map[string]string{
+		{"node.id": "x"},
+		{"node.id": "-1"},
+		{"num.partitions": "0"},
+		{"message.max.bytes": "99999999999"},
+		{"listeners": "nonsense"},
+		{"listeners": "PLAINTEXT://127.0.0.1:70000"},
+		{"samsa.log.durability": "maybe"},
+		{"auto.create.topics.enable": "yes"},
+		{"log.cleanup.policy": "shred"},
+		{"samsa.admin.listener": "nohostport"},
+	} {
+		if _, err := Parse(props); err == nil {
+			t.Errorf("%v: want an error", props)
+		}
+	}
+}
+
+func TestEnvName(t *testing.T) {
+	for key, want := range map[string]string{"log.dirs": "SAMSA_LOG_DIRS", "node.id": "SAMSA_NODE_ID", "samsa.log.durability": "SAMSA_LOG_DURABILITY"} {
+		if got := EnvName(key); got != want {
+			t.Errorf("%s: %s, want %s", key, got, want)
+		}
+	}
+}
+
+func FuzzParseProperties(f *testing.F) {
+	f.Add([]byte("a=b\n# c\nd:e\n"))
+	f.Add([]byte("x=\\\n"))
+	f.Add([]byte("listeners=PLAINTEXT://:9092\nnode.id=2\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		props, err := ParseProperties(data)
+		if err != nil {
+			return
+		}
+		_, _ = Parse(props) // must not panic
+	})
+}
