@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/samsa-streaming/samsa/internal/cli"
+	"github.com/samsa-streaming/samsa/internal/cli/format"
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+type consumeFlags struct {
+	fromBeginning bool
+	fromEnd       bool
+	offset        int64
+	fromTime      string
+	partition     int32
+	count         int
+	group         string
+	format        string
+	printKey      bool
+	keySeparator  string
+	idleTimeout   time.Duration
+}
+
+func newConsumeCmd(flags *clientFlags) *cobra.Command {
+	cf := &consumeFlags{}
+	cmd := &cobra.Command{
+		Use:   "consume TOPIC",
+		Short: "Print records from a topic",
+		Long: `Print records from TOPIC on standard output, one per line.
+
+By default only records produced after the command starts are printed
+(--from-end). Start elsewhere with --from-beginning, --offset N (with
+--partition for one partition; a negative N counts back from the end) or
+--from-time (RFC 3339 or Unix milliseconds; the first record at or after that
+time, found with ListOffsets by timestamp). Stop after --count records, after
+--idle-timeout without a record, or on Ctrl-C.`,
+		Example: `  samsa consume orders --from-beginning --count 10
+  samsa consume orders --partition 0 --offset 42 --format json
+  samsa consume orders --from-time 2024-05-01T12:00:00Z --print-key`,
+		Args: exactArgs(1, "one topic name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fl := cmd.Flags()
+			return runConsume(cmd, flags.options(), args[0], cf, fl.Changed("offset"), fl.Changed("partition"))
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&cf.fromBeginning, "from-beginning", false, "start at the earliest record of each partition")
+	f.BoolVar(&cf.fromEnd, "from-end", false, "start after the latest record (the default)")
+	f.Int64VarP(&cf.offset, "offset", "o", 0, "start at this offset in each partition (negative: this many before the end)")
+	f.StringVar(&cf.fromTime, "from-time", "", "start at the first record at or after this time (RFC 3339 or Unix milliseconds)")
+	f.Int32VarP(&cf.partition, "partition", "p", -1, "consume only this partition")
+	f.IntVarP(&cf.count, "count", "n", 0, "exit after this many records (0: no limit)")
+	f.StringVarP(&cf.group, "group", "g", "", "consume as a member of this consumer group, committing what was printed")
+	f.StringVarP(&cf.format, "format", "f", "text", "output format: text or json (one object per line)")
+	f.BoolVar(&cf.printKey, "print-key", false, "in text output, print the key before the value")
+	f.StringVar(&cf.keySeparator, "key-separator", "\t", "in text output with --print-key, what goes between key and value")
+	f.DurationVar(&cf.idleTimeout, "idle-timeout", 0, "exit when no record arrives for this long (0: wait forever)")
+	return cmd
+}
+
+// parseTime reads RFC 3339 or Unix milliseconds.
+func parseTime(s string) (int64, error) {
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if ms < 0 {
+			return 0, fmt.Errorf("--from-time %d is negative", ms)
+		}
+		return ms, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return 0, fmt.Errorf("--from-time %q is neither RFC 3339 (2006-01-02T15:04:05Z) nor Unix milliseconds", s)
+	}
+	return t.UnixMilli(), nil
+}
+
+// startOffset turns the start flags into a kgo offset. At most one of
+// them may be given.
+func (cf *consumeFlags) startOffset(offsetSet bool) (kgo.Offset, error) {
+	n := 0
+	for _, b := range []bool{cf.fromBeginning, cf.fromEnd, offsetSet, cf.fromTime != ""} {
+		if b {
+			n++
+		}
+	}
+	if n > 1 {
+		return kgo.Offset{}, errors.New("give at most one of --from-beginning, --from-end, --offset and --from-time")
+	}
+	switch {
+	case cf.fromBeginning:
+		return kgo.NewOffset().AtStart(), nil
+	case offsetSet && cf.offset >= 0:
+		return kgo.NewOffset().At(cf.offset), nil
+	case offsetSet:
+		return kgo.NewOffset().AtEnd().Relative(cf.offset), nil
+	case cf.fromTime != "":
+		ms, err := parseTime(cf.fromTime)
+		if err != nil {
+			return kgo.Offset{}, err
+		}
+		return kgo.NewOffset().AfterMilli(ms), nil
+	}
+	return kgo.NewOffset().AtEnd(), nil
+}
+
+func (cf *consumeFlags) validate(offsetSet, partitionSet bool) (kgo.Offset, format.Kind, error) {
+	kind, err := format.ParseKind(cf.format)
+	if err != nil {
+		return kgo.Offset{}, "", err
+	}
+	start, err := cf.startOffset(offsetSet)
+	if err != nil {
+		return kgo.Offset{}, "", err
+	}
+	if cf.count < 0 {
+		return kgo.Offset{}, "", fmt.Errorf("--count %d is negative", cf.count)
+	}
+	if partitionSet && cf.partition < 0 {
+		return kgo.Offset{}, "", fmt.Errorf("--partition %d is negative", cf.partition)
+	}
+	if cf.group != "" && (partitionSet || offsetSet) {
+		return kgo.Offset{}, "", errors.New("--group cannot be combined with --partition or --offset (the group assigns partitions and remembers offsets)")
+	}
+	if cf.idleTimeout < 0 {
+		return kgo.Offset{}, "", fmt.Errorf("--idle-timeout %v is negative", cf.idleTimeout)
+	}
+	return start, kind, nil
+}
+
+func runConsume(cmd *cobra.Command, o cli.Options, topic string, cf *consumeFlags, offsetSet, partitionSet bool) error {
+	start, kind, err := cf.validate(offsetSet, partitionSet)
+	if err != nil {
+		return &usageError{err}
+	}
+	ctx := cmd.Context()
+
+	// Check the topic first: a consumer of a missing topic would otherwise
+	// wait silently forever.
+	meta, err := cli.Dial(ctx, o)
+	if err != nil {
+		return err
+	}
+	mctx, cancel := context.WithTimeout(ctx, o.EffectiveTimeout())
+	topics, err := cli.Admin(meta).ListTopics(mctx, topic)
+	cancel()
+	meta.Close()
+	if err != nil {
+		return cli.Explain(err, o)
+	}
+	td, ok := topics[topic]
+	if !ok {
+		return cli.Sentencef(nil, "topic %q does not exist", topic)
+	}
+	if td.Err != nil {
+		return cli.TopicError(topic, td.Err, "", o)
+	}
+	if partitionSet {
+		if _, ok := td.Partitions[cf.partition]; !ok {
+			return cli.Sentencef(nil, "topic %q has no partition %d (it has %s)", topic, cf.partition, plural(len(td.Partitions), "partition"))
+		}
+	}
+
+	opts := []kgo.Opt{}
+	switch {
+	case cf.group != "":
+		opts = append(opts,
+			kgo.ConsumerGroup(cf.group),
+			kgo.ConsumeTopics(topic),
+			kgo.ConsumeResetOffset(start),
+			kgo.AutoCommitMarks(),
+		)
+	case partitionSet:
+		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {cf.partition: start}}))
+	default:
+		parts := make(map[int32]kgo.Offset, len(td.Partitions))
+		for p := range td.Partitions {
+			parts[p] = start
+		}
+		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}))
+	}
+	cl, err := cli.Dial(ctx, o, opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+
+	out := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<16)
+	rw := &format.RecordWriter{W: out, Kind: kind, PrintKey: cf.printKey, KeySeparator: cf.keySeparator}
+	consumed := 0
+	defer func() {
+		fmt.Fprintf(cmd.ErrOrStderr(), "Consumed %s.\n", plural(consumed, "record"))
+	}()
+	for cf.count == 0 || consumed < cf.count {
+		pctx, cancel := ctx, context.CancelFunc(func() {})
+		if cf.idleTimeout > 0 {
+			pctx, cancel = context.WithTimeout(ctx, cf.idleTimeout)
+		}
+		max := -1
+		if cf.count > 0 {
+			max = cf.count - consumed
+		}
+		fetches := cl.PollRecords(pctx, max)
+		cancel()
+		if ctx.Err() != nil {
+			break // interrupted: a clean exit
+		}
+		if fetches.IsClientClosed() {
+			break
+		}
+		var fetchErr error
+		fetches.EachError(func(t string, p int32, err error) {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				return
+			}
+			if fetchErr == nil {
+				fetchErr = cli.TopicError(t, err, "", o)
+			}
+		})
+		if fetchErr != nil {
+			return fetchErr
+		}
+		for _, r := range fetches.Records() {
+			if err := rw.Write(r); err != nil {
+				return fmt.Errorf("write output: %w", err)
+			}
+			consumed++
+			if cf.group != "" {
+				cl.MarkCommitRecords(r)
+			}
+		}
+		if err := out.Flush(); err != nil {
+			return fmt.Errorf("write output: %w", err)
+		}
+		if cf.idleTimeout > 0 && fetches.NumRecords() == 0 && errors.Is(pctx.Err(), context.DeadlineExceeded) {
+			fmt.Fprintf(cmd.ErrOrStderr(), "No record for %v; stopping.\n", cf.idleTimeout)
+			break
+		}
+	}
+	if cf.group != "" {
+		cctx, cancel := context.WithTimeout(context.Background(), o.EffectiveTimeout())
+		defer cancel()
+		if err := cl.CommitMarkedOffsets(cctx); err != nil {
+			return cli.Sentencef(err, "commit offsets of group %q: %v", cf.group, cli.Explain(err, o))
+		}
+	}
+	return nil
+}
