@@ -1,0 +1,31 @@
+// Package server is the Kafka wire-protocol front end: it accepts TCP
+// connections, reads size-prefixed request frames, decodes request headers
+// (versions 0 to 2) and hands each request to a Handler, then writes the
+// responses back in request order.
+//
+// The model, per connection:
+//
+//	reader goroutine: read frame → parse header → Handler.Serve → queue response
+//	writer goroutine: frame each queued response (size, header v0/v1, parts) → socket
+//
+// Requests on one connection are served one at a time, in order, as Kafka
+// serves them: side effects of pipelined requests (two produces to one
+// partition) happen in the order the client sent them, while the writer sends
+// response N as the reader already serves request N+1.
+//
+// A frame larger than the configured maximum (socket.request.max.bytes), a
+// negative size, a header that does not parse, or an API key the protocol
+// does not know closes the connection before any body is allocated or
+// served, as Kafka does. What to do about unsupported versions is the
+// Handler's choice (ApiVersions answers them; other APIs return an error and
+// the connection closes).
+//
+// A Response is a list of parts: byte slices and file ranges. File ranges
+// (the record batches of Fetch) are sent with sendfile(2) at an explicit
+// offset when the connection is a plain *net.TCPConn and the file is an
+// *os.File, and copied otherwise.
+//
+// Shutdown stops accepting, cancels the context handed to handlers (so long
+// polls return early), lets every request already read finish and its
+// response be written, then closes the connections.
+package server
