@@ -8,13 +8,15 @@ import (
 	"log/slog"
 
 	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/metrics"
 )
 
 // Broker is one node's request-serving state. Handlers read it concurrently;
 // its fields are set by New and never reassigned, so accessors need no lock.
 type Broker struct {
-	cfg    *config.Config
-	logger *slog.Logger
+	cfg     *config.Config
+	logger  *slog.Logger
+	metrics *metrics.Metrics // nil-safe: a nil *Metrics records nothing
 }
 
 // Config is the node's static configuration.
@@ -25,3 +27,6 @@ func (b *Broker) NodeID() int32 { return b.cfg.NodeID }
 
 // Logger is the broker's structured logger.
 func (b *Broker) Logger() *slog.Logger { return b.logger }
+
+// Metrics is the node's metric set (nil when metrics are off).
+func (b *Broker) Metrics() *metrics.Metrics { return b.metrics }

@@ -2,9 +2,15 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"reflect"
 	"sort"
+	"time"
 
+	"github.com/samsa-streaming/samsa/internal/metrics"
+	"github.com/samsa-streaming/samsa/internal/server"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -63,4 +69,123 @@ func SupportedAPIs() []kmsg.ApiVersionsResponseApiKey {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ApiKey < out[j].ApiKey })
 	return out
+}
+
+// Serve implements server.Handler: it decodes the request body with kmsg,
+// runs the API's handler and encodes the response. An unknown API or
+// version closes the connection, except ApiVersions, which answers an
+// unsupported version in the v0 format listing what is served (KIP-511).
+func (b *Broker) Serve(ctx context.Context, req *server.Request) (*server.Response, error) {
+	start := time.Now()
+	fn, ok := Lookup(req.Key, req.Version)
+	if !ok {
+		if req.Key == 18 {
+			return b.unsupportedAPIVersions(req, start), nil
+		}
+		return nil, fmt.Errorf("unsupported api %s (key %d) version %d", kmsg.NameForKey(req.Key), req.Key, req.Version)
+	}
+	kreq := kmsg.RequestForKey(req.Key)
+	kreq.SetVersion(req.Version)
+	if err := kreq.ReadFrom(req.Body); err != nil {
+		return nil, fmt.Errorf("decode %s v%d: %w", kmsg.NameForKey(req.Key), req.Version, err)
+	}
+	rc := &RequestContext{
+		APIKey:        req.Key,
+		APIVersion:    req.Version,
+		CorrelationID: req.CorrelationID,
+		ClientAddr:    req.ClientAddr,
+		Logger:        b.logger,
+	}
+	if req.ClientID != nil {
+		rc.ClientID = *req.ClientID
+	}
+	resp, err := fn(ctx, b, rc, kreq)
+	if err != nil {
+		return nil, err
+	}
+	if resp == nil {
+		b.metrics.Request(req.Key, req.Version, time.Since(start))
+		return nil, nil
+	}
+	resp.SetVersion(req.Version)
+	out := &server.Response{
+		CorrelationID:  req.CorrelationID,
+		FlexibleHeader: resp.IsFlexible() && req.Key != 18, // ApiVersions responses always use header v0
+	}
+	if pe, ok := resp.(partsEncoder); ok {
+		out.Parts, out.Release = pe.encodeParts()
+	} else {
+		out.Parts = []server.Part{{Bytes: resp.AppendTo(make([]byte, 0, 256))}}
+		countErrorCodes(b.metrics, req.Key, resp)
+	}
+	key, version := req.Key, req.Version
+	out.Observe = func(n int64, _ error) {
+		b.metrics.BytesOut(n)
+		b.metrics.Request(key, version, time.Since(start))
+	}
+	return out, nil
+}
+
+// partsEncoder is a response that encodes itself as byte parts and file
+// ranges (Fetch, whose record batches are sent from the segment files).
+// release is called once the parts were written.
+type partsEncoder interface {
+	kmsg.Response
+	encodeParts() (parts []server.Part, release func())
+}
+
+// unsupportedAPIVersions is the KIP-511 answer to an ApiVersions request of
+// a version this broker does not serve: UNSUPPORTED_VERSION in the v0
+// format, still listing the supported ranges so the client can pick one.
+func (b *Broker) unsupportedAPIVersions(req *server.Request, start time.Time) *server.Response {
+	resp := kmsg.NewPtrApiVersionsResponse()
+	resp.SetVersion(0)
+	resp.ErrorCode = kerr.UnsupportedVersion.Code
+	resp.ApiKeys = SupportedAPIs()
+	b.metrics.Request(req.Key, req.Version, time.Since(start))
+	b.metrics.Errors(req.Key, resp.ErrorCode)
+	return &server.Response{CorrelationID: req.CorrelationID, Parts: []server.Part{{Bytes: resp.AppendTo(nil)}}}
+}
+
+// countErrorCodes reports every non-zero ErrorCode field of a response (top
+// level and nested, such as per-partition codes) to the metrics.
+func countErrorCodes(m *metrics.Metrics, key int16, resp kmsg.Response) {
+	if m == nil {
+		return
+	}
+	var walk func(v reflect.Value, depth int)
+	walk = func(v reflect.Value, depth int) {
+		if depth > 6 {
+			return
+		}
+		switch v.Kind() {
+		case reflect.Pointer:
+			if !v.IsNil() {
+				walk(v.Elem(), depth)
+			}
+		case reflect.Struct:
+			t := v.Type()
+			for i := 0; i < v.NumField(); i++ {
+				f := t.Field(i)
+				if f.Name == "ErrorCode" && f.Type.Kind() == reflect.Int16 {
+					if c := int16(v.Field(i).Int()); c != 0 {
+						m.Errors(key, c)
+					}
+					continue
+				}
+				switch f.Type.Kind() {
+				case reflect.Slice, reflect.Struct, reflect.Pointer:
+					walk(v.Field(i), depth+1)
+				}
+			}
+		case reflect.Slice:
+			if v.Type().Elem().Kind() != reflect.Struct {
+				return
+			}
+			for i := 0; i < v.Len(); i++ {
+				walk(v.Index(i), depth+1)
+			}
+		}
+	}
+	walk(reflect.ValueOf(resp), 0)
 }
