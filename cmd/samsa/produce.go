@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,11 +86,11 @@ if any record failed.`,
 // kgoOpts validates the producer flags and returns the client options they
 // imply. idempotentSet says whether --idempotent was given explicitly.
 func (pf *produceFlags) kgoOpts(idempotentSet bool) ([]kgo.Opt, error) {
-	acks, err := parseAcks(pf.acks)
+	acks, err := cli.ParseAcks(pf.acks)
 	if err != nil {
 		return nil, err
 	}
-	codec, err := parseCompression(pf.compression)
+	codec, err := cli.ParseCompression(pf.compression)
 	if err != nil {
 		return nil, err
 	}
@@ -116,36 +115,6 @@ func (pf *produceFlags) kgoOpts(idempotentSet bool) ([]kgo.Opt, error) {
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	}
 	return opts, nil
-}
-
-// parseAcks reads Kafka's acks setting.
-func parseAcks(s string) (kgo.Acks, error) {
-	switch strings.ToLower(s) {
-	case "all", "-1":
-		return kgo.AllISRAcks(), nil
-	case "1":
-		return kgo.LeaderAck(), nil
-	case "0":
-		return kgo.NoAck(), nil
-	}
-	return kgo.Acks{}, fmt.Errorf("unknown --acks %q (want all, 1 or 0)", s)
-}
-
-// parseCompression reads Kafka's compression.type names.
-func parseCompression(s string) (kgo.CompressionCodec, error) {
-	switch strings.ToLower(s) {
-	case "none", "":
-		return kgo.NoCompression(), nil
-	case "gzip":
-		return kgo.GzipCompression(), nil
-	case "snappy":
-		return kgo.SnappyCompression(), nil
-	case "lz4":
-		return kgo.Lz4Compression(), nil
-	case "zstd":
-		return kgo.ZstdCompression(), nil
-	}
-	return kgo.CompressionCodec{}, fmt.Errorf("unknown --compression %q (want none, gzip, snappy, lz4 or zstd)", s)
 }
 
 func parseHeaders(kvs []string) ([]kgo.RecordHeader, error) {
