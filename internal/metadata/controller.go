@@ -1,0 +1,425 @@
+package metadata
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// The controller operations: each validates a request against the current
+// image, turns it into records and proposes them as one batch, returning
+// after the batch is committed and applied (Image() then shows it). They
+// are serialised, so each one validates against the image its records will
+// apply to. Kafka errors come back as *Error (see ErrorCode).
+
+// MaxPartitions bounds a topic's partition count, to refuse requests that
+// would build absurd batches.
+const MaxPartitions = 1 << 20
+
+// CreateTopicRequest is one topic of a CreateTopics request.
+type CreateTopicRequest struct {
+	Name string
+	// NumPartitions and ReplicationFactor: -1 means the default
+	// (num.partitions, default.replication.factor). Both must be -1 when
+	// Assignments is given.
+	NumPartitions     int32
+	ReplicationFactor int16
+	// Assignments is an explicit replica assignment: partition id → broker
+	// ids, the first being the preferred leader. Partition ids must be
+	// 0..n-1.
+	Assignments map[int32][]int32
+	Configs     map[string]string
+	// ValidateOnly validates and returns the topic that would be created,
+	// without creating it.
+	ValidateOnly bool
+}
+
+// RegisterBroker registers a broker (or updates its endpoint).
+func (s *Store) RegisterBroker(ctx context.Context, b Broker) error {
+	if b.ID < 0 {
+		return newError(kerr.InvalidRequest, "broker id %d is negative", b.ID)
+	}
+	if b.Port < 0 || b.Port > 65535 {
+		return newError(kerr.InvalidRequest, "broker %d port %d is out of range", b.ID, b.Port)
+	}
+	s.ctrlMu.Lock()
+	defer s.ctrlMu.Unlock()
+	if old, ok := s.Image().Brokers[b.ID]; ok && old == b {
+		return nil
+	}
+	_, err := s.propose(ctx, []Record{&RegisterBrokerRecord{BrokerID: b.ID, Host: b.Host, Port: b.Port, Rack: b.Rack}})
+	return err
+}
+
+// CreateTopic creates a topic. Errors: TOPIC_ALREADY_EXISTS,
+// INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR,
+// INVALID_REPLICA_ASSIGNMENT, INVALID_CONFIG, NOT_CONTROLLER.
+func (s *Store) CreateTopic(ctx context.Context, req CreateTopicRequest) (*Topic, error) {
+	s.ctrlMu.Lock()
+	defer s.ctrlMu.Unlock()
+	im := s.Image()
+	t, err := s.planTopic(im, req)
+	if err != nil {
+		return nil, err
+	}
+	if req.ValidateOnly {
+		return t, nil
+	}
+	records := make([]Record, 0, 1+len(t.Partitions)+len(t.Configs))
+	records = append(records, &TopicRecord{Name: t.Name, TopicID: t.ID})
+	for _, name := range sortedKeys(t.Configs) {
+		v := t.Configs[name]
+		records = append(records, &ConfigRecord{ResourceType: ResourceTopic, ResourceName: t.Name, Name: name, Value: &v})
+	}
+	for _, p := range t.Partitions {
+		records = append(records, partitionRecord(t.ID, p))
+	}
+	next, err := s.propose(ctx, records)
+	if err != nil {
+		return nil, err
+	}
+	if created := next.TopicsByID[t.ID]; created != nil {
+		return created, nil
+	}
+	return t, nil
+}
+
+func partitionRecord(id Uuid, p Partition) *PartitionRecord {
+	return &PartitionRecord{TopicID: id, PartitionID: p.ID, Replicas: p.Replicas, ISR: p.ISR, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch}
+}
+
+// planTopic validates req against im and returns the topic it would create.
+func (s *Store) planTopic(im *Image, req CreateTopicRequest) (*Topic, error) {
+	if err := ValidateTopicName(req.Name); err != nil {
+		return nil, err
+	}
+	if im.Topics[req.Name] != nil {
+		return nil, newError(kerr.TopicAlreadyExists, "Topic '%s' already exists.", req.Name)
+	}
+	for name := range im.Topics {
+		if TopicNamesCollide(name, req.Name) {
+			return nil, newError(kerr.InvalidTopicException, "Topic '%s' collides with existing topic: %s", req.Name, name)
+		}
+	}
+	if err := ValidateTopicConfigs(req.Configs); err != nil {
+		return nil, err
+	}
+	var parts []Partition
+	if len(req.Assignments) > 0 {
+		if req.NumPartitions != -1 || req.ReplicationFactor != -1 {
+			return nil, newError(kerr.InvalidRequest, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.")
+		}
+		var err error
+		if parts, err = explicitPartitions(im, req.Assignments); err != nil {
+			return nil, err
+		}
+	} else {
+		n, rf := req.NumPartitions, req.ReplicationFactor
+		if n == -1 {
+			n = s.cfg.DefaultNumPartitions
+		}
+		if rf == -1 {
+			rf = s.cfg.DefaultReplicationFactor
+		}
+		if n <= 0 || n > MaxPartitions {
+			return nil, newError(kerr.InvalidPartitions, "Number of partitions was set to an invalid non-positive value.")
+		}
+		if rf <= 0 {
+			return nil, newError(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value.")
+		}
+		brokers := im.BrokerIDs()
+		if int(rf) > len(brokers) {
+			return nil, newError(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.", rf, rf, len(brokers))
+		}
+		parts = assignReplicas(brokers, 0, n, int(rf), rand.IntN(len(brokers)))
+	}
+	configs := make(map[string]string, len(req.Configs))
+	for k, v := range req.Configs {
+		configs[k] = v
+	}
+	return &Topic{Name: req.Name, ID: s.newTopicID(im), Partitions: parts, Configs: configs}, nil
+}
+
+// explicitPartitions validates an explicit assignment (partition ids
+// 0..n-1, each with distinct, registered brokers, all the same length).
+func explicitPartitions(im *Image, assignments map[int32][]int32) ([]Partition, error) {
+	n := int32(len(assignments))
+	if n > MaxPartitions {
+		return nil, newError(kerr.InvalidPartitions, "Number of partitions %d exceeds the limit %d.", n, MaxPartitions)
+	}
+	parts := make([]Partition, n)
+	rf := -1
+	for p := int32(0); p < n; p++ {
+		replicas, ok := assignments[p]
+		if !ok {
+			return nil, newError(kerr.InvalidReplicaAssignment, "Partitions should be a consecutive 0-based integer sequence, but partition %d is missing.", p)
+		}
+		if err := checkReplicas(im, p, replicas); err != nil {
+			return nil, err
+		}
+		if rf == -1 {
+			rf = len(replicas)
+		} else if len(replicas) != rf {
+			return nil, newError(kerr.InvalidReplicaAssignment, "All partitions should have the same number of replicas.")
+		}
+		parts[p] = newPartition(p, replicas)
+	}
+	return parts, nil
+}
+
+func checkReplicas(im *Image, p int32, replicas []int32) error {
+	if len(replicas) == 0 {
+		return newError(kerr.InvalidReplicaAssignment, "The manual partition assignment includes an empty replica list for partition %d.", p)
+	}
+	seen := map[int32]bool{}
+	for _, b := range replicas {
+		if seen[b] {
+			return newError(kerr.InvalidReplicaAssignment, "The manual partition assignment includes the broker %d more than once for partition %d.", b, p)
+		}
+		seen[b] = true
+		if _, ok := im.Brokers[b]; !ok {
+			return newError(kerr.InvalidReplicaAssignment, "The manual partition assignment includes broker %d, but no such broker is registered.", b)
+		}
+	}
+	return nil
+}
+
+func newPartition(id int32, replicas []int32) Partition {
+	r := append([]int32(nil), replicas...)
+	return Partition{ID: id, Leader: r[0], LeaderEpoch: 0, Replicas: r, ISR: append([]int32(nil), r...)}
+}
+
+// assignReplicas places partitions first..first+n-1 round robin over
+// brokers (sorted ids): partition p's replicas are rf consecutive brokers
+// starting at (start+p) mod len(brokers), so leaders spread evenly.
+func assignReplicas(brokers []int32, first, n int32, rf, start int) []Partition {
+	parts := make([]Partition, 0, n)
+	for i := int32(0); i < n; i++ {
+		p := first + i
+		replicas := make([]int32, rf)
+		for r := 0; r < rf; r++ {
+			replicas[r] = brokers[(start+int(p)+r)%len(brokers)]
+		}
+		parts = append(parts, newPartition(p, replicas))
+	}
+	return parts
+}
+
+func (s *Store) newTopicID(im *Image) Uuid {
+	for {
+		id := newUUID()
+		if im.TopicsByID[id] == nil {
+			return id
+		}
+	}
+}
+
+// DeleteTopic deletes the topic with the given id. Errors:
+// UNKNOWN_TOPIC_ID, NOT_CONTROLLER.
+func (s *Store) DeleteTopic(ctx context.Context, id Uuid) error {
+	s.ctrlMu.Lock()
+	defer s.ctrlMu.Unlock()
+	if id == (Uuid{}) || s.Image().TopicsByID[id] == nil {
+		return newError(kerr.UnknownTopicID, "Topic id %s does not exist.", formatUuid(id))
+	}
+	_, err := s.propose(ctx, []Record{&RemoveTopicRecord{TopicID: id}})
+	return err
+}
+
+// DeleteTopicByName deletes the named topic. Errors:
+// UNKNOWN_TOPIC_OR_PARTITION, NOT_CONTROLLER.
+func (s *Store) DeleteTopicByName(ctx context.Context, name string) error {
+	t := s.Image().Topics[name]
+	if t == nil {
+		return newError(kerr.UnknownTopicOrPartition, "This server does not host this topic: %s", name)
+	}
+	err := s.DeleteTopic(ctx, t.ID)
+	if code, _ := ErrorCode(err); code == kerr.UnknownTopicID.Code {
+		return newError(kerr.UnknownTopicOrPartition, "This server does not host this topic: %s", name)
+	}
+	return err
+}
+
+// CreatePartitions grows a topic to newTotal partitions. assignments, if
+// not nil, gives the replicas of each new partition (len = newTotal -
+// current). Errors: UNKNOWN_TOPIC_OR_PARTITION, INVALID_PARTITIONS,
+// INVALID_REPLICA_ASSIGNMENT, INVALID_REPLICATION_FACTOR, NOT_CONTROLLER.
+func (s *Store) CreatePartitions(ctx context.Context, topic string, newTotal int32, assignments [][]int32, validateOnly bool) error {
+	s.ctrlMu.Lock()
+	defer s.ctrlMu.Unlock()
+	im := s.Image()
+	t := im.Topics[topic]
+	if t == nil {
+		return newError(kerr.UnknownTopicOrPartition, "This server does not host this topic: %s", topic)
+	}
+	cur := int32(len(t.Partitions))
+	switch {
+	case newTotal < cur:
+		return newError(kerr.InvalidPartitions, "Topic currently has %d partitions, which is higher than the requested %d.", cur, newTotal)
+	case newTotal == cur:
+		return newError(kerr.InvalidPartitions, "Topic already has %d partitions.", cur)
+	case newTotal > MaxPartitions:
+		return newError(kerr.InvalidPartitions, "Number of partitions %d exceeds the limit %d.", newTotal, MaxPartitions)
+	}
+	add := newTotal - cur
+	var parts []Partition
+	if assignments != nil {
+		if int32(len(assignments)) != add {
+			return newError(kerr.InvalidReplicaAssignment, "Attempted to add %d additional partition(s), but only %d assignment(s) were specified.", add, len(assignments))
+		}
+		rf := len(t.Partitions[0].Replicas)
+		for i, replicas := range assignments {
+			p := cur + int32(i)
+			if err := checkReplicas(im, p, replicas); err != nil {
+				return err
+			}
+			if len(replicas) != rf {
+				return newError(kerr.InvalidReplicaAssignment, "The manual partition assignment includes a partition with %d replica(s), but this is not consistent with previous partitions, which have %d replica(s).", len(replicas), rf)
+			}
+			parts = append(parts, newPartition(p, replicas))
+		}
+	} else {
+		rf := 1
+		if len(t.Partitions) > 0 {
+			rf = len(t.Partitions[0].Replicas)
+		}
+		brokers := im.BrokerIDs()
+		if rf > len(brokers) {
+			return newError(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.", rf, rf, len(brokers))
+		}
+		parts = assignReplicas(brokers, cur, add, rf, rand.IntN(len(brokers)))
+	}
+	if validateOnly {
+		return nil
+	}
+	records := make([]Record, 0, len(parts))
+	for _, p := range parts {
+		records = append(records, partitionRecord(t.ID, p))
+	}
+	_, err := s.propose(ctx, records)
+	return err
+}
+
+// SetTopicConfigs changes a topic's config overrides: a nil value deletes
+// the override. With replaceAll (AlterConfigs) every override not in
+// configs is deleted too; without it (IncrementalAlterConfigs) the others
+// stay. The resulting set is validated as a whole. Errors:
+// UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG, NOT_CONTROLLER.
+func (s *Store) SetTopicConfigs(ctx context.Context, topic string, configs map[string]*string, replaceAll, validateOnly bool) error {
+	s.ctrlMu.Lock()
+	defer s.ctrlMu.Unlock()
+	t := s.Image().Topics[topic]
+	if t == nil {
+		return newError(kerr.UnknownTopicOrPartition, "The topic '%s' does not exist.", topic)
+	}
+	next, changes := mergeConfigs(t.Configs, configs, replaceAll)
+	if err := ValidateTopicConfigs(next); err != nil {
+		return err
+	}
+	if validateOnly || len(changes) == 0 {
+		return nil
+	}
+	records := make([]Record, 0, len(changes))
+	for _, c := range changes {
+		records = append(records, &ConfigRecord{ResourceType: ResourceTopic, ResourceName: topic, Name: c.name, Value: c.value})
+	}
+	_, err := s.propose(ctx, records)
+	return err
+}
+
+// SetBrokerConfigs changes the cluster-wide dynamic broker configs, like
+// SetTopicConfigs. Errors: INVALID_CONFIG, NOT_CONTROLLER.
+func (s *Store) SetBrokerConfigs(ctx context.Context, configs map[string]*string, replaceAll, validateOnly bool) error {
+	s.ctrlMu.Lock()
+	defer s.ctrlMu.Unlock()
+	next, changes := mergeConfigs(s.Image().BrokerConfigs, configs, replaceAll)
+	if err := ValidateBrokerConfigs(next); err != nil {
+		return err
+	}
+	if validateOnly || len(changes) == 0 {
+		return nil
+	}
+	records := make([]Record, 0, len(changes))
+	for _, c := range changes {
+		records = append(records, &ConfigRecord{ResourceType: ResourceBroker, Name: c.name, Value: c.value})
+	}
+	_, err := s.propose(ctx, records)
+	return err
+}
+
+type configChange struct {
+	name  string
+	value *string
+}
+
+// mergeConfigs applies a change set to cur and returns the resulting map
+// and the minimal list of changes, sorted by name.
+func mergeConfigs(cur map[string]string, set map[string]*string, replaceAll bool) (map[string]string, []configChange) {
+	next := make(map[string]string, len(cur)+len(set))
+	if !replaceAll {
+		for k, v := range cur {
+			next[k] = v
+		}
+	}
+	for k, v := range set {
+		if v == nil {
+			delete(next, k)
+		} else {
+			next[k] = *v
+		}
+	}
+	var changes []configChange
+	for k, v := range next {
+		if old, ok := cur[k]; !ok || old != v {
+			changes = append(changes, configChange{k, &v})
+		}
+	}
+	for k := range cur {
+		if _, ok := next[k]; !ok {
+			changes = append(changes, configChange{k, nil})
+		}
+	}
+	sort.Slice(changes, func(i, j int) bool { return changes[i].name < changes[j].name })
+	return next, changes
+}
+
+// AllocateProducerIDs reserves count consecutive producer ids and returns
+// the first. Ids are never handed out twice, across restarts too. Errors:
+// INVALID_REQUEST for count outside 1..2^20, NOT_CONTROLLER.
+func (s *Store) AllocateProducerIDs(ctx context.Context, count int64) (first int64, err error) {
+	if count <= 0 || count > 1<<20 {
+		return 0, newError(kerr.InvalidRequest, "producer id block size %d must be between 1 and %d", count, 1<<20)
+	}
+	s.ctrlMu.Lock()
+	defer s.ctrlMu.Unlock()
+	first = s.Image().NextProducerID
+	if first > (1<<63-1)-count {
+		return 0, newError(kerr.ClusterAuthorizationFailed, "producer ids are exhausted")
+	}
+	if _, err := s.propose(ctx, []Record{&ProducerIDsRecord{BrokerID: s.cfg.NodeID, NextProducerID: first + count}}); err != nil {
+		return 0, err
+	}
+	return first, nil
+}
+
+// SetFeatureLevel finalizes a feature at level (0 removes it).
+func (s *Store) SetFeatureLevel(ctx context.Context, name string, level int16) error {
+	if name == "" || level < 0 {
+		return newError(kerr.InvalidRequest, "invalid feature %q level %d", name, level)
+	}
+	s.ctrlMu.Lock()
+	defer s.ctrlMu.Unlock()
+	if s.Image().Features[name] == level {
+		return nil
+	}
+	_, err := s.propose(ctx, []Record{&FeatureLevelRecord{Name: name, Level: level}})
+	return err
+}
+
+// formatUuid renders a UUID as Kafka does (URL-safe base64, no padding).
+func formatUuid(id Uuid) string {
+	return fmt.Sprintf("%s", encodeUuid(id))
+}

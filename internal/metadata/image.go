@@ -1,0 +1,207 @@
+package metadata
+
+import "sort"
+
+// Uuid is a Kafka UUID (topic ids). The zero value means "no id".
+type Uuid = [16]byte
+
+// Image is the cluster metadata at one point of the metadata log.
+//
+// An Image and everything reachable from it (maps, slices, *Topic) is
+// immutable once published: readers never lock and never modify it. The
+// FSM builds each new image by copying what changes (copy-on-write), so an
+// unchanged *Topic is shared between consecutive images; callers may
+// compare pointers to detect that a topic did not change.
+type Image struct {
+	ClusterID    string
+	ControllerID int32 // node id of the active controller (raft leader), -1 if none
+	Epoch        int64 // offset (raft index) of the last applied record batch
+	Brokers      map[int32]Broker
+	Topics       map[string]*Topic // by name
+	TopicsByID   map[Uuid]*Topic
+	// BrokerConfigs are dynamic broker-level config overrides, cluster-wide
+	// (Kafka's default broker resource, name "").
+	BrokerConfigs map[string]string
+	// NextProducerID is the first producer id not yet handed out.
+	NextProducerID int64
+	// Features are finalized feature levels (FeatureLevel records), such as
+	// "metadata.version".
+	Features map[string]int16
+}
+
+// Broker is a registered broker.
+type Broker struct {
+	ID   int32
+	Host string
+	Port int32
+	Rack string
+}
+
+// Topic is a topic and its partitions.
+type Topic struct {
+	Name       string
+	ID         Uuid
+	Partitions []Partition // index = partition id
+	// Configs holds explicit topic-level overrides only, by Kafka config
+	// name; defaults come from TopicConfigDefs and broker configs.
+	Configs map[string]string
+}
+
+// Partition is the replica placement and leadership of one partition.
+type Partition struct {
+	ID          int32
+	Leader      int32 // broker id, -1 if none
+	LeaderEpoch int32
+	Replicas    []int32
+	ISR         []int32
+}
+
+// emptyImage is the image before any record is applied.
+func emptyImage(clusterID string, controllerID int32) *Image {
+	return &Image{
+		ClusterID:      clusterID,
+		ControllerID:   controllerID,
+		Brokers:        map[int32]Broker{},
+		Topics:         map[string]*Topic{},
+		TopicsByID:     map[Uuid]*Topic{},
+		BrokerConfigs:  map[string]string{},
+		Features:       map[string]int16{},
+		NextProducerID: 0,
+	}
+}
+
+// Topic returns the topic with the given name, or nil.
+func (im *Image) Topic(name string) *Topic {
+	if im == nil {
+		return nil
+	}
+	return im.Topics[name]
+}
+
+// TopicByID returns the topic with the given id, or nil.
+func (im *Image) TopicByID(id Uuid) *Topic {
+	if im == nil {
+		return nil
+	}
+	return im.TopicsByID[id]
+}
+
+// Partition returns partition p of the named topic and whether it exists.
+func (im *Image) Partition(topic string, p int32) (Partition, bool) {
+	t := im.Topic(topic)
+	if t == nil || p < 0 || int(p) >= len(t.Partitions) {
+		return Partition{}, false
+	}
+	return t.Partitions[p], true
+}
+
+// BrokerIDs returns the registered broker ids in ascending order.
+func (im *Image) BrokerIDs() []int32 {
+	ids := make([]int32, 0, len(im.Brokers))
+	for id := range im.Brokers {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
+// TopicNames returns the topic names in ascending order.
+func (im *Image) TopicNames() []string {
+	names := make([]string, 0, len(im.Topics))
+	for n := range im.Topics {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// builder applies records to a copy of an image. Top-level maps are copied
+// lazily, once per batch; topics are copied once per batch when first
+// changed.
+type builder struct {
+	prev, next *Image
+
+	brokersCopied, topicsCopied, brokerConfigsCopied, featuresCopied bool
+	ownTopics                                                       map[*Topic]bool
+}
+
+func newBuilder(prev *Image) *builder {
+	next := *prev
+	return &builder{prev: prev, next: &next, ownTopics: map[*Topic]bool{}}
+}
+
+func (b *builder) brokers() map[int32]Broker {
+	if !b.brokersCopied {
+		b.next.Brokers = cloneMap(b.next.Brokers)
+		b.brokersCopied = true
+	}
+	return b.next.Brokers
+}
+
+func (b *builder) topicMaps() (map[string]*Topic, map[Uuid]*Topic) {
+	if !b.topicsCopied {
+		b.next.Topics = cloneMap(b.next.Topics)
+		b.next.TopicsByID = cloneMap(b.next.TopicsByID)
+		b.topicsCopied = true
+	}
+	return b.next.Topics, b.next.TopicsByID
+}
+
+func (b *builder) brokerConfigs() map[string]string {
+	if !b.brokerConfigsCopied {
+		b.next.BrokerConfigs = cloneMap(b.next.BrokerConfigs)
+		b.brokerConfigsCopied = true
+	}
+	return b.next.BrokerConfigs
+}
+
+func (b *builder) features() map[string]int16 {
+	if !b.featuresCopied {
+		b.next.Features = cloneMap(b.next.Features)
+		b.featuresCopied = true
+	}
+	return b.next.Features
+}
+
+// mutableTopic returns a private copy of the topic with the given id (made
+// once per batch) installed in the new image, or nil if there is none.
+// Partitions and Configs of the copy may be replaced but never modified in
+// place unless the topic was created in this batch.
+func (b *builder) mutableTopic(id Uuid) *Topic {
+	t := b.next.TopicsByID[id]
+	if t == nil {
+		return nil
+	}
+	if b.ownTopics[t] {
+		return t
+	}
+	c := *t
+	c.Partitions = append([]Partition(nil), t.Partitions...)
+	c.Configs = cloneMap(t.Configs)
+	byName, byID := b.topicMaps()
+	byName[c.Name] = &c
+	byID[c.ID] = &c
+	b.ownTopics[&c] = true
+	return &c
+}
+
+func (b *builder) addTopic(t *Topic) {
+	byName, byID := b.topicMaps()
+	byName[t.Name] = t
+	byID[t.ID] = t
+	b.ownTopics[t] = true
+}
+
+func (b *builder) removeTopic(t *Topic) {
+	byName, byID := b.topicMaps()
+	delete(byName, t.Name)
+	delete(byID, t.ID)
+}
+
+func cloneMap[K comparable, V any](m map[K]V) map[K]V {
+	c := make(map[K]V, len(m)+1)
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}

@@ -1,0 +1,470 @@
+package metadata
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Config configures a Store. The zero value of every optional field picks
+// the default documented on it.
+type Config struct {
+	// NodeID is this node's id (Kafka's node.id); it is also the Raft
+	// server id. Must be >= 0.
+	NodeID int32
+	// Dir holds the Raft log, snapshots and meta.properties. Use a
+	// directory of its own (Kafka uses <log.dirs>/__cluster_metadata-0).
+	Dir string
+	// ClusterID is generated (a random base64 UUID, as kafka-storage
+	// random-uuid) and persisted on first start if empty. A non-empty value
+	// must match the persisted one.
+	ClusterID string
+	// Logger receives the store's logs and Raft's warnings and errors.
+	// Nil means slog.Default().
+	Logger *slog.Logger
+
+	// DefaultNumPartitions is num.partitions, used when CreateTopic asks for
+	// -1 partitions. 0 means 1.
+	DefaultNumPartitions int32
+	// DefaultReplicationFactor is default.replication.factor, used when
+	// CreateTopic asks for replication factor -1. 0 means 1.
+	DefaultReplicationFactor int16
+
+	// OpenTimeout bounds how long Open waits for this node to elect itself
+	// and replay the log. 0 means 10 s.
+	OpenTimeout time.Duration
+	// Transport is the Raft transport. Nil means an in-memory transport:
+	// enough for the single voter this store bootstraps. A multi-voter
+	// quorum passes a network transport (raft.NewTCPTransport).
+	Transport raft.Transport
+	// SnapshotThreshold is how many log entries since the last snapshot
+	// trigger a new one. 0 means 1024.
+	SnapshotThreshold uint64
+}
+
+// Validate checks the config and returns the first problem found.
+func (c *Config) Validate() error {
+	switch {
+	case c.NodeID < 0:
+		return fmt.Errorf("metadata: node.id %d must be >= 0", c.NodeID)
+	case c.Dir == "":
+		return errors.New("metadata: Dir is required")
+	case c.DefaultNumPartitions < 0:
+		return fmt.Errorf("metadata: num.partitions %d must be >= 1", c.DefaultNumPartitions)
+	case c.DefaultReplicationFactor < 0:
+		return fmt.Errorf("metadata: default.replication.factor %d must be >= 1", c.DefaultReplicationFactor)
+	case c.OpenTimeout < 0:
+		return fmt.Errorf("metadata: open timeout %s is negative", c.OpenTimeout)
+	}
+	if c.ClusterID != "" {
+		if err := validateClusterID(c.ClusterID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Store is the cluster metadata: a Raft log of metadata records applied to
+// an immutable Image. See the package documentation.
+type Store struct {
+	cfg    Config
+	log    *slog.Logger
+	raft   *raft.Raft
+	wal    *walStore
+	trans  raft.Transport
+	fsm    *fsm
+	image  atomic.Pointer[Image]
+	nodeID raft.ServerID
+
+	// pubMu serialises publishing images (the FSM and leader changes);
+	// readers never take it.
+	pubMu sync.Mutex
+
+	// ctrlMu serialises controller operations so each validates against
+	// the image its records will apply to.
+	ctrlMu sync.Mutex
+
+	watchMu  sync.Mutex
+	watchers []func(prev, next *Image)
+	events   []imageEvent // pending notifications, guarded by watchMu
+	wake     chan struct{}
+
+	observer  *raft.Observer
+	obsCh     chan raft.Observation
+	done      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type imageEvent struct{ prev, next *Image }
+
+// Open opens (or creates) the metadata store in cfg.Dir: it starts Raft,
+// bootstraps a one-voter cluster on first start, waits until this node
+// leads and has applied every committed record, and returns. On a restart
+// the image is rebuilt from the latest snapshot and the log after it.
+func Open(cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.DefaultNumPartitions == 0 {
+		cfg.DefaultNumPartitions = 1
+	}
+	if cfg.DefaultReplicationFactor == 0 {
+		cfg.DefaultReplicationFactor = 1
+	}
+	if cfg.OpenTimeout == 0 {
+		cfg.OpenTimeout = 10 * time.Second
+	}
+	if cfg.SnapshotThreshold == 0 {
+		cfg.SnapshotThreshold = 1024
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	clusterID, err := loadMetaProperties(cfg.Dir, cfg.NodeID, cfg.ClusterID)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ClusterID = clusterID
+
+	s := &Store{
+		cfg:    cfg,
+		log:    cfg.Logger.With("component", "metadata"),
+		nodeID: raft.ServerID(strconv.Itoa(int(cfg.NodeID))),
+		wake:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+	}
+	s.image.Store(emptyImage(clusterID, -1))
+	s.fsm = &fsm{s: s}
+
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
+
+	if s.wal, err = openWALStore(filepath.Join(cfg.Dir, "raft.wal")); err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	hlog := newHCLogger(s.log)
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
+	if err != nil {
+		return nil, fmt.Errorf("metadata: snapshot store: %w", err)
+	}
+	s.trans = cfg.Transport
+	if s.trans == nil {
+		_, s.trans = raft.NewInmemTransport(raft.ServerAddress("node-" + string(s.nodeID)))
+	}
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = s.nodeID
+	rc.Logger = hlog
+	// A single voter elects itself after one heartbeat timeout; keep it
+	// short so Open is quick. A multi-voter quorum over a network wants the
+	// library defaults (1 s) instead.
+	rc.HeartbeatTimeout = 50 * time.Millisecond
+	rc.ElectionTimeout = 50 * time.Millisecond
+	rc.LeaderLeaseTimeout = 50 * time.Millisecond
+	rc.CommitTimeout = 5 * time.Millisecond
+	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.TrailingLogs = cfg.SnapshotThreshold
+	rc.SnapshotInterval = 30 * time.Second
+	rc.NoSnapshotRestoreOnStart = false
+
+	existing, err := raft.HasExistingState(s.wal, s.wal, snaps)
+	if err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	if !existing {
+		conf := raft.Configuration{Servers: []raft.Server{{
+			Suffrage: raft.Voter, ID: s.nodeID, Address: s.trans.LocalAddr(),
+		}}}
+		if err := raft.BootstrapCluster(rc, s.wal, s.wal, snaps, s.trans, conf); err != nil {
+			return nil, fmt.Errorf("metadata: bootstrap: %w", err)
+		}
+	}
+
+	s.wg.Add(1)
+	go s.notifyLoop()
+
+	s.obsCh = make(chan raft.Observation, 16)
+	if s.raft, err = raft.NewRaft(rc, s.fsm, s.wal, s.wal, snaps, s.trans); err != nil {
+		return nil, fmt.Errorf("metadata: start raft: %w", err)
+	}
+	s.observer = raft.NewObserver(s.obsCh, false, func(o *raft.Observation) bool {
+		_, isLeader := o.Data.(raft.LeaderObservation)
+		return isLeader
+	})
+	s.raft.RegisterObserver(s.observer)
+	s.wg.Add(1)
+	go s.observeLoop()
+
+	if err := s.waitReady(); err != nil {
+		return nil, err
+	}
+	ok = true
+	return s, nil
+}
+
+// waitReady waits for leadership, then for every committed entry to be
+// applied (a barrier), then publishes this node as controller.
+func (s *Store) waitReady() error {
+	deadline := time.NewTimer(s.cfg.OpenTimeout)
+	defer deadline.Stop()
+	for s.raft.State() != raft.Leader {
+		select {
+		case <-s.raft.LeaderCh():
+		case <-deadline.C:
+			return fmt.Errorf("metadata: node %d did not become the controller within %s", s.cfg.NodeID, s.cfg.OpenTimeout)
+		}
+	}
+	if err := s.raft.Barrier(s.cfg.OpenTimeout).Error(); err != nil {
+		return fmt.Errorf("metadata: replay log: %w", err)
+	}
+	s.setController(s.cfg.NodeID)
+	return nil
+}
+
+// observeLoop keeps Image.ControllerID current as leadership changes.
+func (s *Store) observeLoop() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.done:
+			return
+		case o := <-s.obsCh:
+			lo, ok := o.Data.(raft.LeaderObservation)
+			if !ok {
+				continue
+			}
+			id := int32(-1)
+			if n, err := strconv.ParseInt(string(lo.LeaderID), 10, 32); err == nil && lo.LeaderID != "" {
+				id = int32(n)
+			}
+			s.setController(id)
+		}
+	}
+}
+
+func (s *Store) setController(id int32) {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	prev := s.image.Load()
+	if prev.ControllerID == id {
+		return
+	}
+	next := *prev
+	next.ControllerID = id
+	s.publishLocked(prev, &next)
+}
+
+// publishLocked installs next and queues the watch notification. Callers
+// hold pubMu, so notifications are queued in publication order.
+func (s *Store) publishLocked(prev, next *Image) {
+	s.image.Store(next)
+	s.watchMu.Lock()
+	if len(s.watchers) > 0 {
+		s.events = append(s.events, imageEvent{prev, next})
+	}
+	s.watchMu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Image returns the current image. It never blocks; the image must not be
+// modified.
+func (s *Store) Image() *Image { return s.image.Load() }
+
+// ClusterID returns the cluster id.
+func (s *Store) ClusterID() string { return s.cfg.ClusterID }
+
+// NodeID returns this node's id.
+func (s *Store) NodeID() int32 { return s.cfg.NodeID }
+
+// Watch registers fn to be called after each change of the image with the
+// image before and after it. Calls happen in publication order, one at a
+// time, from a single goroutine owned by the store, and start with the
+// first change published after Watch returns. fn must not block for long
+// (it delays every later notification) and must not call Watch. Store
+// operations return once the image is updated; the matching fn call may
+// come a moment later.
+func (s *Store) Watch(fn func(prev, next *Image)) {
+	s.watchMu.Lock()
+	s.watchers = append(s.watchers, fn)
+	s.watchMu.Unlock()
+}
+
+func (s *Store) notifyLoop() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-s.wake:
+		}
+		for {
+			s.watchMu.Lock()
+			events := s.events
+			s.events = nil
+			watchers := s.watchers
+			s.watchMu.Unlock()
+			if len(events) == 0 {
+				break
+			}
+			for _, ev := range events {
+				for _, fn := range watchers {
+					fn(ev.prev, ev.next)
+				}
+			}
+		}
+	}
+}
+
+// Close stops Raft and releases the files. Pending watch notifications are
+// dropped. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.raft != nil {
+			if err := s.raft.Shutdown().Error(); err != nil {
+				errs = append(errs, fmt.Errorf("metadata: shutdown raft: %w", err))
+			}
+			if s.observer != nil {
+				s.raft.DeregisterObserver(s.observer)
+			}
+		}
+		if c, ok := s.trans.(io.Closer); ok && s.cfg.Transport == nil {
+			_ = c.Close()
+		}
+		close(s.done)
+		s.wg.Wait()
+		if s.wal != nil {
+			if err := s.wal.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// propose replicates records as one batch and waits until it is applied.
+// Errors: *Error NOT_CONTROLLER when this node does not lead, the FSM's
+// rejection (an *Error) when the batch does not fit the image, ctx's error
+// when ctx ends first (the batch may still be applied later).
+func (s *Store) propose(ctx context.Context, records []Record) (*Image, error) {
+	data := EncodeRecords(records...)
+	var timeout time.Duration
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+		if timeout <= 0 {
+			return nil, ctx.Err()
+		}
+	}
+	f := s.raft.Apply(data, timeout)
+	done := make(chan struct{})
+	go func() {
+		_ = f.Error()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrRaftShutdown) {
+			return nil, newError(kerr.NotController, "node %d is not the active controller: %v", s.cfg.NodeID, err)
+		}
+		return nil, fmt.Errorf("metadata: propose: %w", err)
+	}
+	switch resp := f.Response().(type) {
+	case error:
+		return nil, resp
+	case *Image:
+		return resp, nil
+	}
+	return s.Image(), nil
+}
+
+// fsm is the raft.FSM: it decodes each committed batch and publishes the
+// next image. Raft calls Apply, Snapshot and Restore from one goroutine.
+type fsm struct{ s *Store }
+
+// Apply implements raft.FSM. The response is the new *Image or the error
+// that rejected the batch.
+func (f *fsm) Apply(l *raft.Log) any {
+	s := f.s
+	records, err := DecodeRecords(l.Data)
+	if err != nil {
+		// Every node skips the same undecodable entry; it can only come
+		// from a newer or broken writer.
+		s.log.Error("skipping undecodable metadata entry", "index", l.Index, "err", err)
+		return err
+	}
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	prev := s.image.Load()
+	next, err := applyRecords(prev, records)
+	if err != nil {
+		s.log.Warn("metadata batch rejected", "index", l.Index, "err", err)
+		return err
+	}
+	next.Epoch = int64(l.Index)
+	s.publishLocked(prev, next)
+	return next
+}
+
+// Snapshot implements raft.FSM: the current image, written lazily.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	return &fsmSnapshot{image: f.s.image.Load()}, nil
+}
+
+// Restore implements raft.FSM: replaces the image with the snapshot's.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return fmt.Errorf("metadata: read snapshot: %w", err)
+	}
+	s := f.s
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	prev := s.image.Load()
+	next, err := decodeSnapshot(data, prev.ClusterID, prev.ControllerID)
+	if err != nil {
+		return err
+	}
+	s.publishLocked(prev, next)
+	return nil
+}
+
+type fsmSnapshot struct{ image *Image }
+
+func (fs *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := sink.Write(encodeSnapshot(fs.image)); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("metadata: write snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+func (fs *fsmSnapshot) Release() {}
