@@ -122,7 +122,7 @@ type builder struct {
 	prev, next *Image
 
 	brokersCopied, topicsCopied, brokerConfigsCopied, featuresCopied bool
-	ownTopics                                                       map[*Topic]bool
+	ownTopics                                                        map[*Topic]bool
 }
 
 func newBuilder(prev *Image) *builder {

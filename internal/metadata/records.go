@@ -201,7 +201,7 @@ func (r *PartitionChangeRecord) readBody(rd *reader) {
 }
 
 func (r *RemoveTopicRecord) appendBody(dst []byte) []byte { return kbin.AppendUuid(dst, r.TopicID) }
-func (r *RemoveTopicRecord) readBody(rd *reader)           { r.TopicID = rd.Uuid() }
+func (r *RemoveTopicRecord) readBody(rd *reader)          { r.TopicID = rd.Uuid() }
 
 func (r *ConfigRecord) appendBody(dst []byte) []byte {
 	dst = kbin.AppendInt8(dst, r.ResourceType)

@@ -98,7 +98,7 @@ const (
 // topicConfigDefs is Kafka 4.x's topic config table, sorted by name.
 var topicConfigDefs = []ConfigDef{
 	{Name: "cleanup.policy", Type: TypeList, Default: "delete", Synonyms: []string{"log.cleanup.policy"},
-		in: []string{"compact", "delete"},
+		in:  []string{"compact", "delete"},
 		Doc: "The retention policy to use on log segments: \"delete\" discards old segments when their retention time or size limit is reached; \"compact\" enables log compaction, keeping the latest value for each key. Both may be given as a comma-separated list."},
 	{Name: "compression.gzip.level", Type: TypeInt, Default: "-1", Synonyms: []string{"compression.gzip.level"},
 		ValidValues: "[1,...,9] or -1", extra: gzipLevel,
