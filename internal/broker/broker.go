@@ -17,6 +17,8 @@ type Broker struct {
 	cfg     *config.Config
 	logger  *slog.Logger
 	metrics *metrics.Metrics // nil-safe: a nil *Metrics records nothing
+
+	*dataPlane // metadata store, logs, replicas, fetch sessions
 }
 
 // Config is the node's static configuration.
