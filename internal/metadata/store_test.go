@@ -1,10 +1,14 @@
 package metadata
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -77,4 +81,309 @@ func TestOpenCreateDelete(t *testing.T) {
 		t.Fatal("topic still in image after delete")
 	}
 	wantCode(t, s.DeleteTopic(ctx(t), tp.ID), kerr.UnknownTopicID)
+}
+
+// populate creates a little of everything.
+func populate(t *testing.T, s *Store) {
+	t.Helper()
+	mustRegister(t, s, 1, 2)
+	for i := 0; i < 5; i++ {
+		if _, err := s.CreateTopic(ctx(t), CreateTopicRequest{Name: fmt.Sprintf("topic-%d", i), NumPartitions: int32(i + 1), ReplicationFactor: 2,
+			Configs: map[string]string{"retention.ms": fmt.Sprint(1000 * (i + 1))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteTopicByName(ctx(t), "topic-0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreatePartitions(ctx(t), "topic-1", 4, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetTopicConfigs(ctx(t), "topic-2", map[string]*string{"cleanup.policy": strp("compact")}, false, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetBrokerConfigs(ctx(t), map[string]*string{"log.retention.hours": strp("24")}, false, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AllocateProducerIDs(ctx(t), 1000); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetFeatureLevel(ctx(t), "metadata.version", 27); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRestartKeepsEverything(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	populate(t, s)
+	before := s.Image()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	s = openTestStore(t, dir)
+	defer s.Close()
+	t.Logf("reopen took %s", time.Since(start))
+	after := s.Image()
+	if !reflect.DeepEqual(before, after) {
+		t.Fatalf("image changed across restart:\nbefore %+v\nafter  %+v", before, after)
+	}
+	// And the store still works.
+	if _, err := s.CreateTopic(ctx(t), CreateTopicRequest{Name: "after-restart", NumPartitions: 1, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSnapshotRestartKeepsEverything(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{NodeID: 1, Dir: dir, Logger: quietLogger(), SnapshotThreshold: 4}
+	s, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	populate(t, s)
+	if err := s.raft.Snapshot().Error(); err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	// Changes after the snapshot come from the log on restart.
+	if _, err := s.CreateTopic(ctx(t), CreateTopicRequest{Name: "post-snapshot", NumPartitions: 2, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := s.wal.FirstIndex()
+	if first <= 1 {
+		t.Fatalf("log not truncated after snapshot: first index %d", first)
+	}
+	before := s.Image()
+	s.Close()
+
+	s, err = Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if after := s.Image(); !reflect.DeepEqual(before, after) {
+		t.Fatalf("image changed across snapshot restart:\nbefore %+v\nafter  %+v", before, after)
+	}
+}
+
+func TestSnapshotEncodingRoundTrip(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	populate(t, s)
+	im := s.Image()
+	got, err := decodeSnapshot(encodeSnapshot(im), im.ClusterID, im.ControllerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(im, got) {
+		t.Fatalf("snapshot round trip:\nwant %+v\ngot  %+v", im, got)
+	}
+	// Through the FSM interface, as raft uses it.
+	snap, err := s.fsm.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &memSink{}
+	if err := snap.Persist(sink); err != nil {
+		t.Fatal(err)
+	}
+	fresh := &Store{wake: make(chan struct{}, 1)}
+	fresh.image.Store(emptyImage(im.ClusterID, im.ControllerID))
+	if err := (&fsm{s: fresh}).Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(im, fresh.Image()) {
+		t.Fatal("FSM restore differs")
+	}
+	if _, err := decodeSnapshot([]byte{9, 0, 0}, "", 0); err == nil {
+		t.Fatal("short snapshot decoded")
+	}
+}
+
+type memSink struct{ bytes.Buffer }
+
+func (m *memSink) ID() string    { return "mem" }
+func (m *memSink) Cancel() error { return nil }
+func (m *memSink) Close() error  { return nil }
+
+func TestConcurrentReaders(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	mustRegister(t, s, 1)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for r := 0; r < 4; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var last int64
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				im := s.Image()
+				if im.Epoch < last {
+					t.Errorf("epoch went back from %d to %d", last, im.Epoch)
+					return
+				}
+				last = im.Epoch
+				for name, tp := range im.Topics {
+					if im.TopicsByID[tp.ID] != tp || tp.Name != name {
+						t.Errorf("inconsistent topic maps for %s", name)
+						return
+					}
+					for i, p := range tp.Partitions {
+						if p.ID != int32(i) || len(p.Replicas) == 0 {
+							t.Errorf("bad partition %+v", p)
+							return
+						}
+					}
+					_ = len(tp.Configs["retention.ms"])
+				}
+			}
+		}()
+	}
+	for i := 0; i < 20; i++ {
+		name := fmt.Sprintf("t%d", i)
+		if _, err := s.CreateTopic(ctx(t), CreateTopicRequest{Name: name, NumPartitions: 2, ReplicationFactor: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreatePartitions(ctx(t), name, 3, nil, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetTopicConfigs(ctx(t), name, map[string]*string{"retention.ms": strp("5")}, false, false); err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			if err := s.DeleteTopicByName(ctx(t), name); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if n := len(s.Image().Topics); n != 10 {
+		t.Fatalf("%d topics, want 10", n)
+	}
+}
+
+func TestConcurrentCreatesOfOneName(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	mustRegister(t, s, 1)
+	const n = 8
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			_, err := s.CreateTopic(ctx(t), CreateTopicRequest{Name: "race", NumPartitions: 1, ReplicationFactor: 1})
+			errs <- err
+		}()
+	}
+	ok := 0
+	for i := 0; i < n; i++ {
+		err := <-errs
+		if err == nil {
+			ok++
+		} else if !errors.Is(err, kerr.TopicAlreadyExists) {
+			t.Fatalf("unexpected error %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d creates succeeded, want 1", ok)
+	}
+}
+
+func TestWatchOrder(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	events := make(chan [2]*Image, 100)
+	s.Watch(func(prev, next *Image) { events <- [2]*Image{prev, next} })
+	mustRegister(t, s, 1)
+	for i := 0; i < 5; i++ {
+		if _, err := s.CreateTopic(ctx(t), CreateTopicRequest{Name: fmt.Sprintf("w%d", i), NumPartitions: 1, ReplicationFactor: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	final := s.Image()
+	var last *Image
+	timeout := time.After(10 * time.Second)
+	for last != final {
+		select {
+		case ev := <-events:
+			if last != nil && ev[0] != last {
+				t.Fatal("watch events out of order: prev is not the last next")
+			}
+			if ev[1].Epoch < ev[0].Epoch {
+				t.Fatal("epoch went back")
+			}
+			last = ev[1]
+		case <-timeout:
+			t.Fatal("did not see the final image")
+		}
+	}
+	if len(last.Topics) != 5 {
+		t.Fatalf("final watched image has %d topics", len(last.Topics))
+	}
+}
+
+func TestOpenChecksClusterID(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Config{NodeID: 1, Dir: dir, Logger: quietLogger(), ClusterID: "MkU3OEVBNTcwNTJENDM2Qk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Image().ClusterID != "MkU3OEVBNTcwNTJENDM2Qk" || s.ClusterID() != "MkU3OEVBNTcwNTJENDM2Qk" {
+		t.Fatalf("cluster id %q", s.Image().ClusterID)
+	}
+	s.Close()
+	if _, err := Open(Config{NodeID: 1, Dir: dir, Logger: quietLogger(), ClusterID: "other"}); err == nil {
+		t.Fatal("opened with a different cluster id")
+	}
+	if _, err := Open(Config{NodeID: 2, Dir: dir, Logger: quietLogger()}); err == nil {
+		t.Fatal("opened with a different node id")
+	}
+	s, err = Open(Config{NodeID: 1, Dir: dir, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Image().ClusterID != "MkU3OEVBNTcwNTJENDM2Qk" {
+		t.Fatal("persisted cluster id not loaded")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	bad := []Config{
+		{NodeID: -1, Dir: "x"},
+		{NodeID: 1},
+		{NodeID: 1, Dir: "x", DefaultNumPartitions: -1},
+		{NodeID: 1, Dir: "x", DefaultReplicationFactor: -1},
+		{NodeID: 1, Dir: "x", ClusterID: "has space"},
+		{NodeID: 1, Dir: "x", OpenTimeout: -time.Second},
+	}
+	for _, c := range bad {
+		if err := c.Validate(); err == nil {
+			t.Errorf("%+v validated", c)
+		}
+	}
+	good := Config{NodeID: 0, Dir: "x"}
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCloseTwiceAndNotController(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	mustRegister(t, s, 1)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.CreateTopic(ctx(t), CreateTopicRequest{Name: "late", NumPartitions: 1, ReplicationFactor: -1})
+	wantCode(t, err, kerr.NotController)
 }
