@@ -82,7 +82,7 @@ func newTopicCreateCmd(flags *clientFlags) *cobra.Command {
 					return cli.TopicError(name, err, resp.ErrMessage, o)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "Created topic %q (%s, replication factor %s, id %s).\n",
-					name, plural(int(resp.NumPartitions), "partition"), orDefault(int64(resp.ReplicationFactor)), resp.ID)
+					name, plural(int(resp.NumPartitions), "partition"), orDefault(int64(resp.ReplicationFactor)), format.TopicID(resp.ID))
 				return nil
 			})
 		},
@@ -196,7 +196,7 @@ func newTopicDescribeCmd(flags *clientFlags) *cobra.Command {
 // its configs (those set on the topic, or all of them with their source).
 func writeTopicDescription(w io.Writer, td kadm.TopicDetail, starts, ends kadm.ListedOffsets, cfgs []kadm.Config, all bool) error {
 	fmt.Fprintf(w, "Topic:              %s\n", td.Topic)
-	fmt.Fprintf(w, "ID:                 %s\n", td.ID)
+	fmt.Fprintf(w, "ID:                 %s\n", format.TopicID(td.ID))
 	fmt.Fprintf(w, "Partitions:         %d\n", len(td.Partitions))
 	fmt.Fprintf(w, "Replication factor: %d\n", replicationFactor(td))
 	fmt.Fprintf(w, "Internal:           %t\n", td.IsInternal)

@@ -145,3 +145,9 @@ func Millis(ms int64) string {
 	}
 	return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano)
 }
+
+// TopicID prints a topic id as Kafka's tools do: URL-safe base64 without
+// padding (22 characters).
+func TopicID(id [16]byte) string {
+	return base64.RawURLEncoding.EncodeToString(id[:])
+}
