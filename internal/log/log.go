@@ -1,0 +1,549 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/samsa-streaming/samsa/internal/record"
+	"github.com/samsa-streaming/samsa/internal/vfs"
+)
+
+// TopicPartition names a partition; its directory is "<topic>-<partition>".
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+func (tp TopicPartition) String() string { return tp.Topic + "-" + strconv.Itoa(int(tp.Partition)) }
+
+func (tp TopicPartition) less(o TopicPartition) bool {
+	if tp.Topic != o.Topic {
+		return tp.Topic < o.Topic
+	}
+	return tp.Partition < o.Partition
+}
+
+// ParseTopicPartition reads a partition directory name "<topic>-<partition>".
+// Topic names may contain '-', so the partition is after the last one.
+func ParseTopicPartition(name string) (TopicPartition, bool) {
+	i := strings.LastIndexByte(name, '-')
+	if i <= 0 || i == len(name)-1 {
+		return TopicPartition{}, false
+	}
+	p, err := strconv.ParseInt(name[i+1:], 10, 32)
+	if err != nil || p < 0 || name[i+1] == '+' {
+		return TopicPartition{}, false
+	}
+	return TopicPartition{Topic: name[:i], Partition: int32(p)}, true
+}
+
+// AppendOptions say how Append stamps the batches.
+type AppendOptions struct {
+	// LeaderEpoch is written into each batch's partition leader epoch and
+	// feeds the leader-epoch cache (when >= 0).
+	LeaderEpoch int32
+	// LogAppendTime, if > 0, stamps batches with this LogAppendTime: max
+	// timestamp and timestamp-type attribute set, CRC recomputed.
+	LogAppendTime int64
+}
+
+// AppendResult describes what Append wrote.
+type AppendResult struct {
+	BaseOffset, LastOffset int64 // offsets assigned to the first and last record
+	LogStartOffset         int64
+	MaxTimestamp           int64 // max timestamp over the appended batches, -1 if none
+}
+
+// Log is one partition's log: an ordered list of segments, the last of
+// which (the active segment) takes appends. See the package documentation
+// for the model and the locking rules.
+type Log struct {
+	m       *Manager
+	tp      TopicPartition
+	dir     string
+	topicID atomic.Pointer[[16]byte]
+	cfg     atomic.Pointer[Config]
+
+	// mu is the appender lock: appends, rolls, retention deletion,
+	// DeleteRecordsBefore and close. Readers never take it.
+	mu               sync.Mutex
+	active           *segment
+	failed           error // sticky: set after a failed write or fsync
+	closed           bool
+	unflushedMsgs    int64
+	firstUnflushedMs int64 // when the oldest unflushed append happened, 0 if none
+
+	segs          atomic.Pointer[[]*segment] // copy-on-write, sorted by base offset
+	leo           atomic.Int64
+	lso           atomic.Int64
+	recoveryPoint atomic.Int64
+	isFailed      atomic.Bool
+	isClosed      atomic.Bool
+
+	epochs epochCache
+
+	notifyMu sync.Mutex
+	notify   chan struct{}
+
+	bg sync.WaitGroup // finishing rolled segments
+}
+
+func (l *Log) segments() []*segment { return *l.segs.Load() }
+
+func (l *Log) setSegments(s []*segment) { l.segs.Store(&s) }
+
+// LogStartOffset is the first offset a consumer can read.
+func (l *Log) LogStartOffset() int64 { return l.lso.Load() }
+
+// LogEndOffset is the offset the next appended record gets.
+func (l *Log) LogEndOffset() int64 { return l.leo.Load() }
+
+// RecoveryPoint is the offset below which everything is flushed (with its
+// indexes); recovery after a crash starts from the segment holding it.
+func (l *Log) RecoveryPoint() int64 { return l.recoveryPoint.Load() }
+
+// TopicPartition names the log.
+func (l *Log) TopicPartition() TopicPartition { return l.tp }
+
+// TopicID is the topic ID from partition.metadata.
+func (l *Log) TopicID() [16]byte { return *l.topicID.Load() }
+
+// Dir is the partition directory.
+func (l *Log) Dir() string { return l.dir }
+
+// Config returns the log's settings.
+func (l *Log) Config() Config { return *l.cfg.Load() }
+
+// SetConfig changes the settings; they apply from the next append and
+// retention pass.
+func (l *Log) SetConfig(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	l.cfg.Store(&cfg)
+	return nil
+}
+
+// Size is the bytes of all segments' .log files.
+func (l *Log) Size() int64 {
+	var n int64
+	for _, s := range l.segments() {
+		n += s.size.Load()
+	}
+	return n
+}
+
+// NumSegments reports how many segments the log has.
+func (l *Log) NumSegments() int { return len(l.segments()) }
+
+// Failed returns the sticky error that makes the log refuse appends, or nil.
+func (l *Log) Failed() error {
+	if !l.isFailed.Load() {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failed
+}
+
+// failLocked makes the log refuse appends until reopened.
+func (l *Log) failLocked(err error) error {
+	err = storageErr("log "+l.tp.String(), err)
+	if l.failed == nil {
+		l.failed = err
+		l.isFailed.Store(true)
+		l.m.logger.Error("log failed; refusing appends until reopened", "partition", l.tp.String(), "err", err)
+	}
+	return err
+}
+
+func (l *Log) fail(err error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failLocked(err)
+}
+
+// AppendNotify returns a channel closed at the next append (for Fetch long
+// polling). Check the log end offset after taking the channel.
+func (l *Log) AppendNotify() <-chan struct{} {
+	l.notifyMu.Lock()
+	defer l.notifyMu.Unlock()
+	if l.notify == nil {
+		l.notify = make(chan struct{})
+	}
+	return l.notify
+}
+
+func (l *Log) wakeReaders() {
+	l.notifyMu.Lock()
+	if l.notify != nil {
+		close(l.notify)
+		l.notify = nil
+	}
+	l.notifyMu.Unlock()
+}
+
+// batchSpan is what Append learns from a pre-pass over its input.
+type batchSpan struct {
+	count   int
+	offsets int64 // number of offsets the batches take
+	firstTs int64
+	largest int64
+}
+
+func scanInput(batches []byte) (batchSpan, error) {
+	var sp batchSpan
+	if len(batches) == 0 {
+		return sp, fmt.Errorf("%w: no batches", ErrInvalidBatch)
+	}
+	for pos := 0; pos < len(batches); {
+		if len(batches)-pos < record.HeaderSize {
+			return sp, fmt.Errorf("%w: %d trailing bytes at %d", ErrInvalidBatch, len(batches)-pos, pos)
+		}
+		h, _ := record.ParseHeader(batches[pos:])
+		switch {
+		case h.Magic != record.CurrentMagic:
+			return sp, fmt.Errorf("%w: magic %d at %d", ErrInvalidBatch, h.Magic, pos)
+		case h.BatchLength < record.HeaderSize-record.LogOverhead || h.Size() > int64(len(batches)-pos):
+			return sp, fmt.Errorf("%w: batch length %d at %d", ErrInvalidBatch, h.BatchLength, pos)
+		case h.LastOffsetDelta < 0:
+			return sp, fmt.Errorf("%w: last offset delta %d at %d", ErrInvalidBatch, h.LastOffsetDelta, pos)
+		}
+		if sp.count == 0 {
+			sp.firstTs = h.MaxTimestamp
+		}
+		sp.count++
+		sp.offsets += int64(h.LastOffsetDelta) + 1
+		sp.largest = max(sp.largest, h.Size())
+		pos += int(h.Size())
+	}
+	return sp, nil
+}
+
+// Append takes one or more concatenated, validated magic-2 batches,
+// assigns offsets by patching each batch's base offset in place (and its
+// leader epoch, and LogAppendTime if asked), writes them to the active
+// segment (rolling first if needed), updates the indexes and returns. With
+// DurabilitySync it returns only after the data is fsynced (group commit).
+// Safe for concurrent use; appends to one log are serialised.
+//
+// Errors: ErrInvalidBatch or ErrBatchTooLarge for bad input (nothing is
+// written); ErrClosed; ErrStorage-wrapped errors for I/O failures, after
+// which the log refuses appends until reopened.
+func (l *Log) Append(batches []byte, opts AppendOptions) (AppendResult, error) {
+	sp, err := scanInput(batches)
+	if err != nil {
+		return AppendResult{}, err
+	}
+	cfg := l.cfg.Load()
+	if sp.largest > cfg.SegmentBytes {
+		return AppendResult{}, fmt.Errorf("%w: %d bytes > %d", ErrBatchTooLarge, sp.largest, cfg.SegmentBytes)
+	}
+
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return AppendResult{}, ErrClosed
+	}
+	if l.failed != nil {
+		err := l.failed
+		l.mu.Unlock()
+		return AppendResult{}, err
+	}
+	nowMs := l.m.nowMs()
+	seg, err := l.maybeRollLocked(int64(len(batches)), sp, nowMs, cfg)
+	if err != nil {
+		l.mu.Unlock()
+		return AppendResult{}, err
+	}
+	f, err := l.m.files.acquire(seg)
+	if err != nil {
+		l.mu.Unlock()
+		return AppendResult{}, err
+	}
+
+	// Stamp offsets, epoch and LogAppendTime into the batches.
+	base := l.leo.Load()
+	next := base
+	maxTs := int64(-1)
+	for pos := 0; pos < len(batches); {
+		b := batches[pos:]
+		record.SetBaseOffset(b, next)
+		record.SetPartitionLeaderEpoch(b, opts.LeaderEpoch)
+		h, _ := record.ParseHeader(b)
+		if opts.LogAppendTime > 0 {
+			record.SetLogAppendTime(b[:h.Size()], opts.LogAppendTime)
+			h.MaxTimestamp = opts.LogAppendTime
+		}
+		maxTs = max(maxTs, h.MaxTimestamp)
+		next = h.NextOffset()
+		pos += int(h.Size())
+	}
+
+	start := seg.size.Load()
+	if _, err := f.WriteAt(batches, start); err != nil {
+		// Cut off whatever part was written so nothing follows garbage.
+		f.Truncate(start)
+		l.m.files.release(seg)
+		err = l.failLocked(fmt.Errorf("write segment %d at position %d (offset %d): %w", seg.base, start, base, err))
+		l.mu.Unlock()
+		return AppendResult{}, err
+	}
+
+	x := seg.x
+	for pos := 0; pos < len(batches); {
+		h, _ := record.ParseHeader(batches[pos:])
+		x.add(start+int64(pos), h)
+		pos += int(h.Size())
+	}
+	if seg.rollTs < 0 {
+		// segment.ms runs from the first append; Kafka takes the first
+		// batch's timestamp, which rolls on every append when producers
+		// send old timestamps, so the broker's clock is used here.
+		seg.rollTs = nowMs
+	}
+	if p := seg.maxTs.Load(); p == nil || p.ts != x.maxTs || p.offset != x.maxTsOffset {
+		seg.maxTs.Store(&tsPair{ts: x.maxTs, offset: x.maxTsOffset})
+	}
+	seg.next.Store(next)
+	seg.size.Store(start + int64(len(batches)))
+	l.leo.Store(next) // publishes the batches to readers
+
+	res := AppendResult{BaseOffset: base, LastOffset: next - 1, LogStartOffset: l.lso.Load(), MaxTimestamp: maxTs}
+	if opts.LeaderEpoch >= 0 {
+		if err := l.epochs.assign(opts.LeaderEpoch, base); err != nil {
+			l.m.logger.Warn("write leader-epoch-checkpoint", "partition", l.tp.String(), "err", err)
+		}
+	}
+
+	flushNow := false
+	if cfg.Durability == DurabilityPageCache {
+		l.unflushedMsgs += sp.offsets
+		if l.firstUnflushedMs == 0 {
+			l.firstUnflushedMs = nowMs
+		}
+		flushNow = l.unflushedMsgs >= cfg.FlushMessages
+	}
+	l.mu.Unlock()
+	l.wakeReaders()
+
+	if cfg.Durability == DurabilitySync {
+		// The committer takes over our reference on the handle.
+		if err := l.m.committer.sync(l, seg); err != nil {
+			return res, err
+		}
+		return res, nil
+	}
+	l.m.files.release(seg)
+	if flushNow {
+		if err := l.Flush(); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// maybeRollLocked returns the segment to append to, rolling to a new one on
+// segment.bytes, segment.ms, a full index, or relative offsets that would
+// not fit in 32 bits.
+func (l *Log) maybeRollLocked(size int64, sp batchSpan, nowMs int64, cfg *Config) (*segment, error) {
+	seg := l.active
+	if err := l.activateLocked(seg, cfg); err != nil {
+		return nil, err
+	}
+	cur := seg.size.Load()
+	if cur == 0 {
+		return seg, nil
+	}
+	roll := cur+size > cfg.SegmentBytes ||
+		(seg.rollTs >= 0 && nowMs-seg.rollTs >= cfg.SegmentMs) ||
+		seg.offIdx.full() || seg.timeIdx.full() ||
+		l.leo.Load()+sp.offsets-1-seg.base > math.MaxInt32
+	if !roll {
+		return seg, nil
+	}
+	return l.rollLocked(nowMs, cfg)
+}
+
+// activateLocked makes a segment ready to take appends: indexes loaded and
+// the indexer primed with what is already in the segment.
+func (l *Log) activateLocked(seg *segment, cfg *Config) error {
+	if seg.x != nil {
+		seg.x.interval = int64(cfg.IndexIntervalBytes)
+		return nil
+	}
+	if err := seg.ensureLoaded(l.m.files, cfg); err != nil {
+		return l.failLocked(err)
+	}
+	if seg.rollTs < 0 && seg.size.Load() > 0 {
+		f, err := l.m.files.acquire(seg)
+		if err != nil {
+			return err
+		}
+		h, err := newHeaderReader(f).at(0, seg.size.Load())
+		l.m.files.release(seg)
+		now := l.m.nowMs()
+		seg.rollTs = now
+		if err == nil && h.MaxTimestamp > 0 && h.MaxTimestamp < now {
+			seg.rollTs = h.MaxTimestamp
+		}
+	}
+	p := seg.maxTs.Load()
+	seg.x = &indexer{
+		base: seg.base, off: seg.offIdx, time: seg.timeIdx,
+		bytesSince: seg.bytesSinceIndex, maxTs: p.ts, maxTsOffset: p.offset,
+		interval: int64(cfg.IndexIntervalBytes),
+	}
+	return nil
+}
+
+// rollLocked starts a new active segment at the log end offset. The new
+// file's directory entry is made durable before any data goes in; the old
+// segment's indexes are trimmed and everything flushed in the background,
+// after which the recovery point moves to the new segment.
+func (l *Log) rollLocked(nowMs int64, cfg *Config) (*segment, error) {
+	old := l.active
+	base := l.leo.Load()
+	seg, err := createSegment(l.m.fsys, l.dir, base, cfg, nowMs)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.m.fsys.SyncDir(l.dir); err != nil {
+		return nil, storageErr("sync partition dir", err)
+	}
+	old.appendFinalTimeEntry()
+	old.x = nil
+	segs := append(append([]*segment(nil), l.segments()...), seg)
+	l.setSegments(segs)
+	l.active = seg
+	if err := l.activateLocked(seg, cfg); err != nil {
+		return nil, err
+	}
+	l.bg.Add(1)
+	go func() {
+		defer l.bg.Done()
+		if err := l.finishSegment(old, cfg); err != nil {
+			l.fail(err)
+			return
+		}
+		l.advanceRecoveryPoint(base)
+	}()
+	return seg, nil
+}
+
+// finishSegment writes a segment's indexes trimmed and fsyncs it all.
+func (l *Log) finishSegment(s *segment, cfg *Config) error {
+	if err := s.writeIndexes(cfg, true); err != nil {
+		return err
+	}
+	f, err := l.m.files.acquire(s)
+	if errors.Is(err, errSegmentGone) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer l.m.files.release(s)
+	return storageErr(fmt.Sprintf("sync segment %d", s.base), syncData(f))
+}
+
+func (l *Log) advanceRecoveryPoint(off int64) {
+	for {
+		cur := l.recoveryPoint.Load()
+		if off <= cur || l.recoveryPoint.CompareAndSwap(cur, off) {
+			return
+		}
+	}
+}
+
+// Flush fsyncs everything written so far and moves the recovery point to
+// the log end offset as it was when Flush began.
+func (l *Log) Flush() error {
+	l.mu.Lock()
+	if l.failed != nil {
+		err := l.failed
+		l.mu.Unlock()
+		return err
+	}
+	leo := l.leo.Load()
+	rp := l.recoveryPoint.Load()
+	segs := l.segments()
+	l.unflushedMsgs = 0
+	l.firstUnflushedMs = 0
+	l.mu.Unlock()
+	for i, s := range segs {
+		if i+1 < len(segs) && segs[i+1].base <= rp {
+			continue
+		}
+		f, err := l.m.files.acquire(s)
+		if errors.Is(err, errSegmentGone) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		err = syncData(f)
+		l.m.files.release(s)
+		if err != nil {
+			return l.fail(fmt.Errorf("sync segment %d: %w", s.base, err))
+		}
+	}
+	l.advanceRecoveryPoint(leo)
+	return nil
+}
+
+// flushIfDue runs flush.ms for DurabilityPageCache logs.
+func (l *Log) flushIfDue(nowMs int64) error {
+	cfg := l.cfg.Load()
+	if cfg.Durability != DurabilityPageCache {
+		return nil
+	}
+	l.mu.Lock()
+	due := l.firstUnflushedMs != 0 && nowMs-l.firstUnflushedMs >= cfg.FlushMs
+	l.mu.Unlock()
+	if !due {
+		return nil
+	}
+	return l.Flush()
+}
+
+// close flushes the log, writes the active segment's indexes trimmed and
+// closes its files. The log refuses every call afterwards.
+func (l *Log) close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.isClosed.Store(true)
+	l.mu.Unlock()
+	l.bg.Wait()
+	var err error
+	if l.Failed() == nil {
+		err = l.Flush()
+		act := l.active
+		act.appendFinalTimeEntry()
+		if werr := act.writeIndexes(l.cfg.Load(), true); err == nil {
+			err = werr
+		}
+	}
+	for _, s := range l.segments() {
+		l.m.files.forget(s)
+	}
+	l.wakeReaders()
+	return err
+}
+
+// syncData fsyncs a file's data (fdatasync on a real file).
+func syncData(f vfs.File) error {
+	if of, ok := vfs.OSFile(f); ok {
+		return fdatasync(of)
+	}
+	return f.Sync()
+}
