@@ -2,7 +2,6 @@ package metadata
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"sort"
 
@@ -420,6 +419,56 @@ func (s *Store) SetFeatureLevel(ctx context.Context, name string, level int16) e
 }
 
 // formatUuid renders a UUID as Kafka does (URL-safe base64, no padding).
-func formatUuid(id Uuid) string {
-	return fmt.Sprintf("%s", encodeUuid(id))
+func formatUuid(id Uuid) string { return encodeUuid(id) }
+
+// AlterPartition changes a partition's leader and ISR: leader
+// NoLeaderChange keeps the leader (-1 means no leader), a nil isr keeps the
+// ISR. A leader change bumps the leader epoch. It returns the partition as
+// applied. Errors: UNKNOWN_TOPIC_ID, UNKNOWN_TOPIC_OR_PARTITION,
+// INVALID_REQUEST (a leader or ISR member that is not a replica, an empty
+// ISR), NOT_CONTROLLER.
+func (s *Store) AlterPartition(ctx context.Context, topicID Uuid, partition int32, leader int32, isr []int32) (Partition, error) {
+	s.ctrlMu.Lock()
+	defer s.ctrlMu.Unlock()
+	t := s.Image().TopicsByID[topicID]
+	if t == nil {
+		return Partition{}, newError(kerr.UnknownTopicID, "Topic id %s does not exist.", formatUuid(topicID))
+	}
+	if partition < 0 || int(partition) >= len(t.Partitions) {
+		return Partition{}, newError(kerr.UnknownTopicOrPartition, "Partition %d of %s does not exist.", partition, t.Name)
+	}
+	p := t.Partitions[partition]
+	isReplica := func(b int32) bool {
+		for _, r := range p.Replicas {
+			if r == b {
+				return true
+			}
+		}
+		return false
+	}
+	if leader != NoLeaderChange && leader != -1 && !isReplica(leader) {
+		return Partition{}, newError(kerr.InvalidRequest, "Broker %d is not a replica of %s-%d.", leader, t.Name, partition)
+	}
+	if isr != nil {
+		if len(isr) == 0 {
+			return Partition{}, newError(kerr.InvalidRequest, "The ISR of %s-%d cannot be empty.", t.Name, partition)
+		}
+		seen := map[int32]bool{}
+		for _, b := range isr {
+			if !isReplica(b) || seen[b] {
+				return Partition{}, newError(kerr.InvalidRequest, "ISR %v of %s-%d is not a set of its replicas %v.", isr, t.Name, partition, p.Replicas)
+			}
+			seen[b] = true
+		}
+	}
+	next, err := s.propose(ctx, []Record{&PartitionChangeRecord{
+		TopicID: topicID, PartitionID: partition, Leader: leader, ISR: append([]int32(nil), isr...),
+	}})
+	if err != nil {
+		return Partition{}, err
+	}
+	if nt := next.TopicsByID[topicID]; nt != nil && int(partition) < len(nt.Partitions) {
+		return nt.Partitions[partition], nil
+	}
+	return Partition{}, newError(kerr.UnknownTopicOrPartition, "Partition %d of %s disappeared.", partition, t.Name)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -265,5 +266,60 @@ func TestRegisterBrokerAndFeatures(t *testing.T) {
 	}
 	if _, ok := s.Image().Features["metadata.version"]; ok {
 		t.Fatal("feature not removed")
+	}
+}
+
+func TestAlterPartition(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	mustRegister(t, s, 1, 2, 3)
+	tp, err := s.CreateTopic(ctx(t), CreateTopicRequest{Name: "ap", NumPartitions: -1, ReplicationFactor: -1,
+		Assignments: map[int32][]int32{0: {1, 2, 3}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.AlterPartition(ctx(t), Uuid{1}, 0, NoLeaderChange, nil)
+	wantCode(t, err, kerr.UnknownTopicID)
+	_, err = s.AlterPartition(ctx(t), tp.ID, 1, NoLeaderChange, nil)
+	wantCode(t, err, kerr.UnknownTopicOrPartition)
+	_, err = s.AlterPartition(ctx(t), tp.ID, 0, 4, nil)
+	wantCode(t, err, kerr.InvalidRequest)
+	_, err = s.AlterPartition(ctx(t), tp.ID, 0, NoLeaderChange, []int32{1, 1})
+	wantCode(t, err, kerr.InvalidRequest)
+	_, err = s.AlterPartition(ctx(t), tp.ID, 0, NoLeaderChange, []int32{})
+	wantCode(t, err, kerr.InvalidRequest)
+
+	p, err := s.AlterPartition(ctx(t), tp.ID, 0, NoLeaderChange, []int32{1, 3})
+	if err != nil || p.Leader != 1 || p.LeaderEpoch != 0 || fmt.Sprint(p.ISR) != "[1 3]" {
+		t.Fatalf("shrink ISR = %+v, %v", p, err)
+	}
+	p, err = s.AlterPartition(ctx(t), tp.ID, 0, 3, []int32{3})
+	if err != nil || p.Leader != 3 || p.LeaderEpoch != 1 || fmt.Sprint(p.ISR) != "[3]" {
+		t.Fatalf("move leader = %+v, %v", p, err)
+	}
+	if got, _ := s.Image().Partition("ap", 0); got.Leader != 3 || got.LeaderEpoch != 1 {
+		t.Fatalf("image partition = %+v", got)
+	}
+}
+
+func TestWatchStartsAfterRegistration(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	first := make(chan *Image, 10)
+	s.Watch(func(prev, next *Image) { first <- next })
+	mustRegister(t, s, 1)
+	registered := s.Image()
+	second := make(chan *Image, 10)
+	s.Watch(func(prev, next *Image) { second <- prev })
+	mustRegister(t, s, 2)
+	// The second watcher's first call starts from an image at or after the
+	// one current when it registered.
+	select {
+	case prev := <-second:
+		if prev.Epoch < registered.Epoch {
+			t.Fatalf("second watcher saw a change from before it registered (epoch %d < %d)", prev.Epoch, registered.Epoch)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("second watcher not called")
 	}
 }

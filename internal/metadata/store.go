@@ -108,7 +108,12 @@ type Store struct {
 	closeErr  error
 }
 
-type imageEvent struct{ prev, next *Image }
+// imageEvent is a pending notification; watchers are the first nWatchers
+// registered when it was published (later ones start after it).
+type imageEvent struct {
+	prev, next *Image
+	nWatchers  int
+}
 
 // Open opens (or creates) the metadata store in cfg.Dir: it starts Raft,
 // bootstraps a one-voter cluster on first start, waits until this node
@@ -280,7 +285,7 @@ func (s *Store) publishLocked(prev, next *Image) {
 	s.image.Store(next)
 	s.watchMu.Lock()
 	if len(s.watchers) > 0 {
-		s.events = append(s.events, imageEvent{prev, next})
+		s.events = append(s.events, imageEvent{prev, next, len(s.watchers)})
 	}
 	s.watchMu.Unlock()
 	select {
@@ -330,7 +335,7 @@ func (s *Store) notifyLoop() {
 				break
 			}
 			for _, ev := range events {
-				for _, fn := range watchers {
+				for _, fn := range watchers[:ev.nWatchers] {
 					fn(ev.prev, ev.next)
 				}
 			}
