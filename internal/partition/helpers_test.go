@@ -1,0 +1,204 @@
+package partition
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/samsa-streaming/samsa/internal/record"
+	"github.com/samsa-streaming/samsa/internal/vfs"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// memStore is an in-memory partition log: enough of the log's contract for
+// the partition (offset assignment by patching headers, header scans,
+// DeleteRecords), with injectable append failures.
+type memStore struct {
+	mu           sync.Mutex
+	dir          string
+	batches      [][]byte
+	logStart     int64
+	logEnd       int64
+	segmentBytes int64
+	failAppend   error
+	appends      int
+}
+
+func newMemStore(t testing.TB) *memStore {
+	return &memStore{dir: t.TempDir(), segmentBytes: math.MaxInt64}
+}
+
+func (s *memStore) Append(batches []byte, leaderEpoch int32, logAppendTime int64) (storageAppendResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failAppend != nil {
+		return storageAppendResult{}, s.failAppend
+	}
+	s.appends++
+	res := storageAppendResult{BaseOffset: s.logEnd}
+	it := record.Batches(batches)
+	for it.Next() {
+		b := append([]byte(nil), it.Batch()...)
+		record.SetBaseOffset(b, s.logEnd)
+		record.SetPartitionLeaderEpoch(b, leaderEpoch)
+		if logAppendTime >= 0 {
+			record.SetLogAppendTime(b, logAppendTime)
+		}
+		h, _ := record.ParseHeader(b)
+		s.batches = append(s.batches, b)
+		s.logEnd = h.NextOffset()
+		res.LastOffset = h.LastOffset()
+	}
+	if err := it.Err(); err != nil {
+		return storageAppendResult{}, err
+	}
+	res.LogStartOffset = s.logStart
+	return res, nil
+}
+
+func (s *memStore) LogStartOffset() int64 { s.mu.Lock(); defer s.mu.Unlock(); return s.logStart }
+func (s *memStore) LogEndOffset() int64   { s.mu.Lock(); defer s.mu.Unlock(); return s.logEnd }
+func (s *memStore) Dir() string           { return s.dir }
+func (s *memStore) SegmentBytes() int64   { return s.segmentBytes }
+
+// EndOffsetForEpoch: every batch carries the epoch it was appended in.
+func (s *memStore) EndOffsetForEpoch(epoch int32) (int32, int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	found := int32(-1)
+	for _, b := range s.batches {
+		h, _ := record.ParseHeader(b)
+		if h.PartitionLeaderEpoch > epoch {
+			return found, h.BaseOffset
+		}
+		found = h.PartitionLeaderEpoch
+	}
+	if found < 0 {
+		return -1, -1
+	}
+	return found, s.logEnd
+}
+
+func (s *memStore) ScanHeaders(from int64, fn func(h record.Header) error) error {
+	s.mu.Lock()
+	batches := append([][]byte(nil), s.batches...)
+	s.mu.Unlock()
+	for _, b := range batches {
+		h, _ := record.ParseHeader(b)
+		if h.LastOffset() < from {
+			continue
+		}
+		if err := fn(h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *memStore) DeleteRecordsBefore(offset int64) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if offset > s.logEnd {
+		return -1, errors.New("beyond log end")
+	}
+	for len(s.batches) > 0 {
+		h, _ := record.ParseHeader(s.batches[0])
+		if h.NextOffset() > offset {
+			break
+		}
+		s.batches = s.batches[1:]
+	}
+	if offset > s.logStart {
+		s.logStart = offset
+	}
+	return s.logStart, nil
+}
+
+// truncate drops batches from offset on, as crash recovery does with
+// unflushed data.
+func (s *memStore) truncate(offset int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, b := range s.batches {
+		h, _ := record.ParseHeader(b)
+		if h.BaseOffset >= offset {
+			s.batches = s.batches[:i]
+			s.logEnd = h.BaseOffset
+			return
+		}
+	}
+}
+
+// spec describes a test batch.
+type spec struct {
+	pid     int64
+	epoch   int16
+	seq     int32
+	n       int // records
+	ts      int64
+	control bool
+	txn     bool
+}
+
+func plain(n int) spec { return spec{pid: -1, epoch: -1, seq: -1, n: n} }
+
+func idem(pid int64, epoch int16, seq int32, n int) spec {
+	return spec{pid: pid, epoch: epoch, seq: seq, n: n}
+}
+
+func batch(t testing.TB, s spec) []byte {
+	t.Helper()
+	if s.control {
+		b, err := record.EncodeControlBatch(record.ControlSpec{ProducerID: s.pid, ProducerEpoch: s.epoch, Type: record.ControlCommit, Timestamp: s.ts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	bs := record.DefaultBatchSpec()
+	bs.ProducerID, bs.ProducerEpoch, bs.BaseSequence = s.pid, s.epoch, s.seq
+	bs.Transactional = s.txn
+	bs.BaseTimestamp = s.ts
+	if bs.BaseTimestamp == 0 {
+		bs.BaseTimestamp = testNow.UnixMilli()
+	}
+	recs := make([]record.Record, s.n)
+	for i := range recs {
+		recs[i] = record.Record{Value: []byte(fmt.Sprintf("v%d", i)), TimestampDelta: int64(i)}
+	}
+	b, err := record.EncodeBatch(bs, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func batches(t testing.TB, specs ...spec) []byte {
+	var out []byte
+	for _, s := range specs {
+		out = append(out, batch(t, s)...)
+	}
+	return out
+}
+
+var testNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func openTest(t testing.TB, s *memStore) *Partition {
+	t.Helper()
+	p, err := New(Config{storage: s, FS: vfs.OS, Topic: "t", Partition: 0, LeaderEpoch: 3, Now: func() time.Time { return testNow },
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func codeOf(err error) *kerr.Error {
+	code, _ := KafkaError(err)
+	return code
+}

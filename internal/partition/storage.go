@@ -1,0 +1,78 @@
+package partition
+
+import (
+	"errors"
+	"path/filepath"
+
+	"github.com/samsa-streaming/samsa/internal/log"
+	"github.com/samsa-streaming/samsa/internal/record"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// storageAppendResult is what the partition needs back from a log append.
+type storageAppendResult struct {
+	BaseOffset, LastOffset, LogStartOffset int64
+}
+
+// storage is the part of the partition log the partition uses: *log.Log
+// through logStorage, or a fake in tests (to inject failures).
+type storage interface {
+	// Append assigns offsets and writes the batches, stamped with the
+	// leader epoch and, if logAppendTime >= 0, LogAppendTime.
+	Append(batches []byte, leaderEpoch int32, logAppendTime int64) (storageAppendResult, error)
+	LogStartOffset() int64
+	LogEndOffset() int64
+	ScanHeaders(from int64, fn func(h record.Header) error) error
+	DeleteRecordsBefore(offset int64) (int64, error)
+	Dir() string
+	SegmentBytes() int64
+	// EndOffsetForEpoch is the leader-epoch cache lookup: the largest epoch
+	// <= epoch and the offset where it ended (-1, -1 if none).
+	EndOffsetForEpoch(epoch int32) (int32, int64)
+}
+
+// logStorage adapts *log.Log.
+type logStorage struct{ l *log.Log }
+
+func (s logStorage) Append(batches []byte, leaderEpoch int32, logAppendTime int64) (storageAppendResult, error) {
+	opts := log.AppendOptions{LeaderEpoch: leaderEpoch}
+	if logAppendTime >= 0 {
+		opts.LogAppendTime = logAppendTime
+	}
+	r, err := s.l.Append(batches, opts)
+	if err != nil {
+		return storageAppendResult{}, err
+	}
+	return storageAppendResult{BaseOffset: r.BaseOffset, LastOffset: r.LastOffset, LogStartOffset: r.LogStartOffset}, nil
+}
+
+func (s logStorage) LogStartOffset() int64 { return s.l.LogStartOffset() }
+func (s logStorage) LogEndOffset() int64   { return s.l.LogEndOffset() }
+func (s logStorage) ScanHeaders(from int64, fn func(h record.Header) error) error {
+	return s.l.ScanHeaders(from, fn)
+}
+func (s logStorage) DeleteRecordsBefore(offset int64) (int64, error) {
+	return s.l.DeleteRecordsBefore(offset)
+}
+func (s logStorage) Dir() string         { return s.l.Dir() }
+func (s logStorage) SegmentBytes() int64 { return s.l.Config().SegmentBytes }
+func (s logStorage) EndOffsetForEpoch(epoch int32) (int32, int64) {
+	return s.l.EndOffsetForEpoch(epoch)
+}
+
+// classifyLogError maps a log failure to a Kafka error code.
+func classifyLogError(err error) *kerr.Error {
+	switch {
+	case errors.Is(err, log.ErrClosed):
+		return kerr.NotLeaderForPartition
+	case errors.Is(err, log.ErrBatchTooLarge):
+		return kerr.RecordListTooLarge
+	case errors.Is(err, log.ErrOffsetOutOfRange):
+		return kerr.OffsetOutOfRange
+	case errors.Is(err, log.ErrInvalidBatch):
+		return kerr.CorruptMessage
+	}
+	return kerr.KafkaStorageError
+}
+
+func joinDir(dir, name string) string { return filepath.Join(dir, name) }
