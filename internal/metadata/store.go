@@ -30,8 +30,8 @@ type Config struct {
 	// random-uuid) and persisted on first start if empty. A non-empty value
 	// must match the persisted one.
 	ClusterID string
-	// Logger receives the store's logs and Raft's warnings and errors.
-	// Nil means slog.Default().
+	// Logger receives the store's logs and Raft's warnings and errors, as
+	// given (tag it with With if wanted). Nil means slog.Default().
 	Logger *slog.Logger
 
 	// DefaultNumPartitions is num.partitions, used when CreateTopic asks for
@@ -149,7 +149,7 @@ func Open(cfg Config) (*Store, error) {
 
 	s := &Store{
 		cfg:    cfg,
-		log:    cfg.Logger.With("component", "metadata"),
+		log:    cfg.Logger,
 		nodeID: raft.ServerID(strconv.Itoa(int(cfg.NodeID))),
 		wake:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
