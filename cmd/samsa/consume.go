@@ -77,6 +77,9 @@ func parseTime(s string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("--from-time %q is neither RFC 3339 (2006-01-02T15:04:05Z) nor Unix milliseconds", s)
 	}
+	if t.UnixMilli() < 0 {
+		return 0, fmt.Errorf("--from-time %q is before 1970", s)
+	}
 	return t.UnixMilli(), nil
 }
 

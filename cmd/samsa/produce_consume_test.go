@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/samsa-streaming/samsa/internal/cli/format"
+)
+
+// lines returns "<prefix>-<i>" for i in [from, to), one per line.
+func lines(prefix string, from, to int) string {
+	var b strings.Builder
+	for i := from; i < to; i++ {
+		fmt.Fprintf(&b, "%s-%d\n", prefix, i)
+	}
+	return b.String()
+}
+
+func decodeJSON(t *testing.T, out string) []format.JSONRecord {
+	t.Helper()
+	var recs []format.JSONRecord
+	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if l == "" {
+			continue
+		}
+		var j format.JSONRecord
+		if err := json.Unmarshal([]byte(l), &j); err != nil {
+			t.Fatalf("bad JSON line %q: %v", l, err)
+		}
+		recs = append(recs, j)
+	}
+	return recs
+}
+
+func TestProduceConsumeEveryCodec(t *testing.T) {
+	addr := broker(t)
+	for _, codec := range []string{"none", "gzip", "snappy", "lz4", "zstd"} {
+		t.Run(codec, func(t *testing.T) {
+			name := topicName(t)
+			ok(t, addr, "", "topic", "create", name, "--partitions", "3")
+			const n = 300
+			var in strings.Builder
+			for i := range n {
+				fmt.Fprintf(&in, "key-%d:value-%d:with:colons\n", i%7, i)
+			}
+			r := ok(t, addr, in.String(), "produce", name, "--key-separator", ":", "--header", "source=test",
+				"--header", "codec="+codec, "--compression", codec)
+			if want := fmt.Sprintf("%d records sent to %q, 0 failed", n, name); !strings.Contains(r.stderr, want) {
+				t.Fatalf("produce summary %q, want %q", r.stderr, want)
+			}
+			r = ok(t, addr, "", "consume", name, "--from-beginning", "--count", strconv.Itoa(n), "--format", "json")
+			recs := decodeJSON(t, r.stdout)
+			if len(recs) != n {
+				t.Fatalf("consumed %d records, want %d", len(recs), n)
+			}
+			seen := map[string]bool{}
+			last := map[int32]int64{}
+			for _, j := range recs {
+				if j.Topic != name || j.Key == nil || j.Value == nil {
+					t.Fatalf("bad record %+v", j)
+				}
+				i, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(*j.Value, "value-"), ":with:colons"))
+				if err != nil {
+					t.Fatalf("unexpected value %q", *j.Value)
+				}
+				if *j.Key != fmt.Sprintf("key-%d", i%7) {
+					t.Fatalf("record %d has key %q", i, *j.Key)
+				}
+				if len(j.Headers) != 2 || j.Headers[0].Key != "source" || *j.Headers[0].Value != "test" || *j.Headers[1].Value != codec {
+					t.Fatalf("headers %+v", j.Headers)
+				}
+				if prev, ok := last[j.Partition]; ok && j.Offset <= prev {
+					t.Fatalf("partition %d: offset %d after %d", j.Partition, j.Offset, prev)
+				}
+				last[j.Partition] = j.Offset
+				if seen[*j.Value] {
+					t.Fatalf("duplicate %q", *j.Value)
+				}
+				seen[*j.Value] = true
+				if j.Timestamp <= 0 {
+					t.Fatalf("record without timestamp: %+v", j)
+				}
+			}
+			// Same key, same partition: per-key order is the produce order.
+			byKey := map[string]int32{}
+			for _, j := range recs {
+				if p, ok := byKey[*j.Key]; ok && p != j.Partition {
+					t.Fatalf("key %s in partitions %d and %d", *j.Key, p, j.Partition)
+				}
+				byKey[*j.Key] = j.Partition
+			}
+		})
+	}
+}
+
+func TestProduceAcksAndNullKeys(t *testing.T) {
+	addr := broker(t)
+	name := topicName(t)
+	ok(t, addr, "", "topic", "create", name, "--partitions", "1")
+	ok(t, addr, lines("a", 0, 5), "produce", name, "--acks", "1")
+	ok(t, addr, lines("b", 0, 5), "produce", name, "--acks", "all", "--idempotent=false")
+	ok(t, addr, "tab\tin\n\nlast-without-newline", "produce", name, "--key-separator", "\t")
+	r := ok(t, addr, "", "consume", name, "--from-beginning", "-n", "13", "--print-key", "--key-separator", "|")
+	want := lines("null|a", 0, 5) + lines("null|b", 0, 5) + "tab|in\nnull|\nnull|last-without-newline\n"
+	if r.stdout != want {
+		t.Fatalf("got\n%s\nwant\n%s", r.stdout, want)
+	}
+}
+
+func TestProduceAcksZero(t *testing.T) {
+	addr := broker(t)
+	name := topicName(t)
+	ok(t, addr, "", "topic", "create", name, "--partitions", "1")
+	ok(t, addr, lines("z", 0, 10), "produce", name, "--acks", "0")
+	r := ok(t, addr, "", "consume", name, "--from-beginning", "-n", "10")
+	if r.stdout != lines("z", 0, 10) {
+		t.Fatalf("acks=0 records: got\n%s", r.stdout)
+	}
+}
+
+func TestConsumeStartPositions(t *testing.T) {
+	addr := broker(t)
+	name := topicName(t)
+	ok(t, addr, "", "topic", "create", name, "--partitions", "2")
+	ok(t, addr, lines("p1", 0, 10), "produce", name, "--partition", "1")
+
+	r := ok(t, addr, "", "consume", name, "--partition", "1", "--offset", "5", "-n", "3")
+	if r.stdout != lines("p1", 5, 8) {
+		t.Fatalf("--offset 5: got %q", r.stdout)
+	}
+	r = ok(t, addr, "", "consume", name, "--partition", "1", "--offset", "-2", "-n", "2")
+	if r.stdout != lines("p1", 8, 10) {
+		t.Fatalf("--offset -2: got %q", r.stdout)
+	}
+	r = ok(t, addr, "", "consume", name, "--partition", "0", "--from-beginning", "--idle-timeout", "300ms")
+	if r.stdout != "" || !strings.Contains(r.stderr, "Consumed 0 records.") {
+		t.Fatalf("empty partition 0: got %q / %q", r.stdout, r.stderr)
+	}
+	fails(t, addr, "", `topic "`+name+`" has no partition 7`, "consume", name, "--partition", "7")
+
+	// --from-time: the first record at or after a time, by ListOffsets.
+	r = ok(t, addr, "", "consume", name, "--partition", "1", "--offset", "9", "-n", "1", "--format", "json")
+	lastTS := decodeJSON(t, r.stdout)[0].Timestamp
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().UnixMilli() <= lastTS && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond) // the next batch must get a later timestamp
+	}
+	ok(t, addr, lines("later", 0, 3), "produce", name, "--partition", "1")
+	r = ok(t, addr, "", "consume", name, "--from-time", strconv.FormatInt(lastTS+1, 10), "-n", "3")
+	if r.stdout != lines("later", 0, 3) {
+		t.Fatalf("--from-time ms: got %q", r.stdout)
+	}
+	rfc := time.UnixMilli(lastTS + 1).UTC().Format(time.RFC3339Nano)
+	r = ok(t, addr, "", "consume", name, "--from-time", rfc, "-n", "1", "--partition", "1")
+	if r.stdout != "later-0\n" {
+		t.Fatalf("--from-time %s: got %q", rfc, r.stdout)
+	}
+	r = ok(t, addr, "", "consume", name, "--from-time", "0", "-n", "1", "--partition", "1")
+	if r.stdout != "p1-0\n" {
+		t.Fatalf("--from-time 0: got %q", r.stdout)
+	}
+}
+
+func TestConsumeMissingTopic(t *testing.T) {
+	addr := broker(t)
+	fails(t, addr, "", `topic "no-such-topic-here" does not exist`, "consume", "no-such-topic-here")
+}
+
+// signalWriter reports the first write on a channel.
+type signalWriter struct {
+	mu    sync.Mutex
+	buf   strings.Builder
+	first chan struct{}
+	once  sync.Once
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	w.once.Do(func() { close(w.first) })
+	return len(p), nil
+}
+
+func TestConsumeFromEndAndInterrupt(t *testing.T) {
+	addr := broker(t)
+	name := topicName(t)
+	ok(t, addr, "", "topic", "create", name, "--partitions", "1")
+	ok(t, addr, "old\n", "produce", name)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &signalWriter{first: make(chan struct{})}
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"-b", addr, "consume", name}, strings.NewReader(""), out, io.Discard)
+	}()
+	// The consumer starts at the end, so "old" is never printed. Keep
+	// producing until the consumer shows a new record, then interrupt it.
+	deadline := time.After(30 * time.Second)
+	for i := 0; ; i++ {
+		ok(t, addr, fmt.Sprintf("new-%d\n", i), "produce", name)
+		select {
+		case <-out.first:
+		case <-time.After(200 * time.Millisecond):
+			continue
+		case <-deadline:
+			t.Fatal("consumer printed nothing in 30s")
+		}
+		break
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("interrupted consume exited %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("consume did not stop after interrupt")
+	}
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	if got := out.buf.String(); strings.Contains(got, "old") || !strings.HasPrefix(got, "new-") {
+		t.Fatalf("from-end consumer printed %q", got)
+	}
+}
+
+func TestProduceRecordErrors(t *testing.T) {
+	addr := broker(t)
+	name := topicName(t)
+	ok(t, addr, "", "topic", "create", name, "--partitions", "1", "--config", "max.message.bytes=1024")
+	// One record alone in its batch: the broker judges whole batches.
+	r := samsa(strings.Repeat("x", 4096)+"\n", "-b", addr, "produce", name, "--acks", "1")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{"samsa: line 1: topic \"" + name + "\": ", "MESSAGE_TOO_LARGE", "0 records sent", "1 failed", "samsa: 1 of 1 records failed"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	assertSentence(t, r.stderr)
+}

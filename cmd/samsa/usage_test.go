@@ -1,0 +1,134 @@
+package main
+
+import (
+	"net"
+	"strings"
+	"testing"
+)
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bogus"}, `unknown command "bogus"`},
+		{[]string{"topic", "list", "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"topic", "create"}, "expected one topic name"},
+		{[]string{"topic", "create", "t", "--config", "novalue"}, `"novalue" is not of the form key=value`},
+		{[]string{"topic", "create", "t", "--partitions", "0"}, "--partitions must be positive"},
+		{[]string{"topic", "alter", "t"}, "nothing to change"},
+		{[]string{"topic", "alter", "t", "--config", "a=1", "--delete-config", "a"}, `"a" is both set and deleted`},
+		{[]string{"topic", "delete"}, "at least one topic name"},
+		{[]string{"produce", "t", "--acks", "2"}, `unknown acks "2"`},
+		{[]string{"produce", "t", "--compression", "brotli"}, `unknown compression "brotli"`},
+		{[]string{"produce", "t", "--acks", "1", "--idempotent"}, "--idempotent needs --acks all"},
+		{[]string{"produce", "t", "--header", "nokv"}, "bad --header"},
+		{[]string{"consume", "t", "--from-beginning", "--offset", "3"}, "at most one of"},
+		{[]string{"consume", "t", "--from-time", "yesterday"}, "neither RFC 3339"},
+		{[]string{"consume", "t", "--format", "xml"}, `unknown format "xml"`},
+		{[]string{"consume", "t", "--group", "g", "--partition", "0"}, "--group cannot be combined"},
+		{[]string{"bench", "produce", "--record-size", "0"}, "record size must be positive"},
+		{[]string{"bench", "e2e", "--record-size", "4"}, "at least 8 bytes"},
+		{[]string{"bench", "consume", "--messages", "0"}, "must be positive"},
+	} {
+		r := samsa("", tc.args...)
+		if r.code != 2 {
+			t.Errorf("samsa %s: exit %d, want 2 (stderr %q)", strings.Join(tc.args, " "), r.code, r.stderr)
+			continue
+		}
+		if !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "--help' for usage") {
+			t.Errorf("samsa %s: stderr %q, want %q and a pointer to --help", strings.Join(tc.args, " "), r.stderr, tc.want)
+		}
+		assertSentence(t, r.stderr)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	r := samsa("", "--help")
+	if r.code != 0 || !strings.Contains(r.stdout, "topic") || !strings.Contains(r.stdout, "bench") {
+		t.Fatalf("help: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+func TestUnreachableBroker(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	want := "samsa: cannot reach the broker at " + addr + ": connection refused\n"
+	for _, args := range [][]string{
+		{"topic", "list"},
+		{"topic", "describe", "t"},
+		{"produce", "t"},
+		{"consume", "t"},
+		{"bench", "produce", "--num-records", "1"},
+		{"bench", "consume", "--messages", "1"},
+	} {
+		r := samsa("x\n", append([]string{"-b", addr}, args...)...)
+		if r.code != 1 || r.stderr != want {
+			t.Errorf("samsa %s: exit %d, stderr %q; want 1 and %q", strings.Join(args, " "), r.code, r.stderr, want)
+		}
+	}
+}
+
+func TestBootstrapFromEnvironment(t *testing.T) {
+	t.Setenv("SAMSA_BOOTSTRAP_SERVER", "127.0.0.1:1")
+	r := samsa("", "topic", "list")
+	if !strings.Contains(r.stderr, "127.0.0.1:1") {
+		t.Fatalf("SAMSA_BOOTSTRAP_SERVER ignored: %q", r.stderr)
+	}
+}
+
+func TestParseTime(t *testing.T) {
+	for in, want := range map[string]int64{
+		"0":                         0,
+		"1700000000123":             1700000000123,
+		"2023-11-14T22:13:20Z":      1700000000000,
+		"2023-11-14T22:13:20.5Z":    1700000000500,
+		"2023-11-15T00:13:20+02:00": 1700000000000,
+	} {
+		got, err := parseTime(in)
+		if err != nil || got != want {
+			t.Errorf("parseTime(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "-5", "yesterday", "2023-11-14", "1969-12-31T23:59:59Z"} {
+		if _, err := parseTime(in); err == nil {
+			t.Errorf("parseTime(%q) accepted", in)
+		}
+	}
+}
+
+func TestSplitLine(t *testing.T) {
+	for _, tc := range []struct {
+		line, sep string
+		key       []byte
+		value     string
+	}{
+		{"k:v", ":", []byte("k"), "v"},
+		{"k:v:w", ":", []byte("k"), "v:w"},
+		{":v", ":", []byte{}, "v"},
+		{"novalue", ":", nil, "novalue"},
+		{"k:v", "", nil, "k:v"},
+		{"k::v", "::", []byte("k"), "v"},
+	} {
+		k, v := splitLine([]byte(tc.line), []byte(tc.sep))
+		if string(k) != string(tc.key) || (k == nil) != (tc.key == nil) || string(v) != tc.value {
+			t.Errorf("splitLine(%q, %q) = %q, %q", tc.line, tc.sep, k, v)
+		}
+	}
+}
+
+func FuzzParseTime(f *testing.F) {
+	for _, s := range []string{"0", "1700000000123", "2023-11-14T22:13:20Z", "", "-1", "9999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ms, err := parseTime(s)
+		if err == nil && ms < 0 {
+			t.Fatalf("parseTime(%q) = %d", s, ms)
+		}
+	})
+}
