@@ -53,9 +53,17 @@ func TestBenchProduceConsumeE2E(t *testing.T) {
 		t.Fatalf("e2e result %+v", er)
 	}
 
-	// The text report, as a person reads it.
-	r = ok(t, addr, "", "bench", "produce", "--topic", name, "--num-records", "200", "--record-size", "100", "--throughput", "10000")
-	if !strings.Contains(r.stdout, "200 records sent") || !strings.Contains(r.stdout, "p99.9") {
+	// The text report, as a person reads it, with progress lines on
+	// stderr: 600 records at 2000/s take 300 ms, reported every 50 ms.
+	r = ok(t, addr, "", "bench", "produce", "--topic", name, "--num-records", "600", "--record-size", "100",
+		"--throughput", "2000", "--report-interval", "50ms")
+	if !strings.Contains(r.stdout, "600 records sent") || !strings.Contains(r.stdout, "p99.9") {
 		t.Fatalf("text report:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, " records/sec (") || !strings.Contains(r.stderr, "ms avg latency") {
+		t.Fatalf("no progress line on stderr:\n%s", r.stderr)
+	}
+	if pr := r.stdout; !strings.Contains(pr, "records/sec") {
+		t.Fatalf("no rate in %q", pr)
 	}
 }
