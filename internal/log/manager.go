@@ -118,6 +118,11 @@ func OpenManager(opts ManagerOptions) (*Manager, error) {
 	if err := m.fsys.MkdirAll(m.dir, 0o755); err != nil {
 		return nil, storageErr("create log dir", err)
 	}
+	// The log directory's own entry must be durable before any partition
+	// in it acknowledges data.
+	if err := m.fsys.SyncDir(filepath.Dir(filepath.Clean(m.dir))); err != nil {
+		return nil, storageErr("sync parent of log dir", err)
+	}
 	if err := m.load(); err != nil {
 		return nil, err
 	}
