@@ -63,7 +63,4 @@ func TestBenchProduceConsumeE2E(t *testing.T) {
 	if !strings.Contains(r.stderr, " records/sec (") || !strings.Contains(r.stderr, "ms avg latency") {
 		t.Fatalf("no progress line on stderr:\n%s", r.stderr)
 	}
-	if pr := r.stdout; !strings.Contains(pr, "records/sec") {
-		t.Fatalf("no rate in %q", pr)
-	}
 }

@@ -44,6 +44,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "samsa: %v\nRun '%s --help' for usage.\n", err, cmd.CommandPath())
 		return 2
 	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(stderr, "samsa: interrupted")
+		return 130
+	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.msg != "" {

@@ -1,18 +1,198 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/samsa-streaming/samsa/internal/broker"
+	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/metrics"
+	"github.com/samsa-streaming/samsa/internal/server"
 )
 
-// newServeCmd is a placeholder until the broker's serve command lands here.
+// newServeCmd runs a node: controller and broker in one process.
 func newServeCmd() *cobra.Command {
-	return &cobra.Command{
+	var (
+		configFile string
+		overrides  []string
+		logLevel   string
+		logFormat  string
+		flagKeys   = map[string]*string{}
+	)
+	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run a Samsa node (not yet built)",
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("samsa serve is not yet built")
+		Short: "Run a Samsa node (controller and broker) for Kafka clients",
+		Long: `Run a Samsa node: a broker that speaks the Kafka protocol, with its
+metadata in a Raft log on the same node. With no flags it listens on
+127.0.0.1:9092 with data under ./data and the admin HTTP server
+(/metrics, /healthz, /readyz) on 127.0.0.1:9644.
+
+Settings use Kafka's names. Precedence: flags (--override key=value and the
+shortcuts below) over SAMSA_* environment variables (log.dirs is
+SAMSA_LOG_DIRS; samsa.log.durability is SAMSA_LOG_DURABILITY) over the
+--config file (server.properties format) over defaults.
+
+SIGINT or SIGTERM stops the node gracefully: it stops accepting, answers the
+requests already received, flushes the logs and marks them clean.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			props := map[string]string{}
+			for key, v := range flagKeys {
+				if cmd.Flags().Changed(flagName(key)) {
+					props[key] = *v
+				}
+			}
+			for _, kv := range overrides {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || strings.TrimSpace(k) == "" {
+					return usagef("--override %q: expected key=value", kv)
+				}
+				props[strings.TrimSpace(k)] = v
+			}
+			cfg, err := config.Load(config.Sources{File: configFile, Env: os.Environ(), Overrides: props})
+			if err != nil {
+				return fmt.Errorf("configuration: %w", err)
+			}
+			logger, err := newLogger(logLevel, logFormat, cmd.ErrOrStderr())
+			if err != nil {
+				return usagef("%v", err)
+			}
+			return serve(cmd.Context(), cfg, logger, nil)
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&configFile, "config", "", "a server.properties file")
+	f.StringArrayVar(&overrides, "override", nil, "set a config key, as key=value (repeatable)")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	for _, key := range []string{"listeners", "advertised.listeners", "node.id", "log.dirs", "samsa.admin.listener", "samsa.log.durability"} {
+		v := new(string)
+		flagKeys[key] = v
+		def := ""
+		for _, d := range config.Defs {
+			if d.Name == key {
+				def = d.Doc
+			}
+		}
+		f.StringVar(v, flagName(key), "", def+" ("+key+")")
+	}
+	return cmd
 }
+
+// flagName is the flag for a config key: log.dirs → --log-dirs.
+func flagName(key string) string {
+	return strings.ReplaceAll(strings.TrimPrefix(key, "samsa."), ".", "-")
+}
+
+func newLogger(level, format string, w interface{ Write([]byte) (int, error) }) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %v", level, err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// serve runs a node until ctx ends, then shuts it down gracefully. started,
+// if set, receives the Kafka listener address once the node serves.
+func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, started func(addr string)) error {
+	for _, k := range cfg.Unknown {
+		logger.Warn("unknown config key ignored", "key", k)
+	}
+	var listeners []net.Listener
+	closeListeners := func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}
+	for _, lc := range cfg.Listeners {
+		l, err := net.Listen("tcp", lc.Addr())
+		if err != nil {
+			closeListeners()
+			return fmt.Errorf("listen on %s: %w", lc, err)
+		}
+		listeners = append(listeners, l)
+	}
+	// A configured port 0 advertises the port actually bound.
+	adv := cfg.AdvertisedListeners[0]
+	advAddr := adv.Addr()
+	if adv.Port == 0 {
+		_, port, _ := net.SplitHostPort(listeners[0].Addr().String())
+		advAddr = net.JoinHostPort(adv.Host, port)
+	}
+
+	m := metrics.New()
+	b, err := broker.New(cfg, broker.Options{Logger: logger, Metrics: m, AdvertisedAddr: advAddr})
+	if err != nil {
+		closeListeners()
+		return err
+	}
+	var admin *metrics.AdminServer
+	if cfg.AdminListener != "" {
+		if admin, err = metrics.StartAdmin(cfg.AdminListener, m, b.Ready, logger); err != nil {
+			closeListeners()
+			b.Close()
+			return fmt.Errorf("admin listener %s: %w", cfg.AdminListener, err)
+		}
+	}
+	srv := server.New(server.Config{MaxRequestBytes: cfg.SocketRequestMaxBytes, Logger: logger, Observer: m}, b)
+	for _, l := range listeners {
+		if err := srv.Serve(l); err != nil {
+			return err
+		}
+	}
+	attrs := []any{"node_id", cfg.NodeID, "listeners", listenerAddrs(listeners), "advertised", advAddr, "log_dirs", cfg.LogDirs, "durability", cfg.LogDurability}
+	if admin != nil {
+		attrs = append(attrs, "admin", admin.Addr())
+	}
+	logger.Info("samsa node started", attrs...)
+	if started != nil {
+		started(listeners[0].Addr().String())
+	}
+
+	<-ctx.Done()
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeoutMs)*time.Millisecond)
+	defer cancel()
+	var errs []error
+	if err := srv.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("stop serving: %w", err))
+	}
+	if err := b.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close broker: %w", err))
+	}
+	if admin != nil {
+		_ = admin.Close(sctx)
+	}
+	if err := errors.Join(errs...); err != nil {
+		logger.Error("shutdown finished with errors", "err", err)
+		return err
+	}
+	logger.Info("shutdown complete")
+	return nil
+}
+
+func listenerAddrs(ls []net.Listener) string {
+	var s []string
+	for _, l := range ls {
+		s = append(s, l.Addr().String())
+	}
+	return strings.Join(s, ",")
+}
+
+var _ = strconv.Itoa

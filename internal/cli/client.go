@@ -92,7 +92,7 @@ func Dial(ctx context.Context, o Options, extra ...kgo.Opt) (*kgo.Client, error)
 	if err := cl.Ping(pctx); err != nil {
 		cl.Close()
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, Sentencef(ctx.Err(), "interrupted")
 		}
 		return nil, Explain(err, o)
 	}
