@@ -7,13 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/samsa-streaming/samsa/internal/broker"
+	node "github.com/samsa-streaming/samsa/internal/broker"
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/metrics"
 	"github.com/samsa-streaming/samsa/internal/server"
@@ -137,7 +136,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, started
 	}
 
 	m := metrics.New()
-	b, err := broker.New(cfg, broker.Options{Logger: logger, Metrics: m, AdvertisedAddr: advAddr})
+	b, err := node.New(cfg, node.Options{Logger: logger, Metrics: m, AdvertisedAddr: advAddr})
 	if err != nil {
 		closeListeners()
 		return err
@@ -194,5 +193,3 @@ func listenerAddrs(ls []net.Listener) string {
 	}
 	return strings.Join(s, ",")
 }
-
-var _ = strconv.Itoa

@@ -1,0 +1,160 @@
+package broker
+
+// Produce, versions 0 to 13 (advertised from 0: librdkafka stops compressing
+// if the minimum is higher; versions below 3 carry magic 0/1 message sets,
+// which are refused per partition since only magic 2 is stored).
+//
+// Each partition's batches go to the partition's AppendAsLeader, which
+// validates them (CRC, sizes, max.message.bytes, producer sequences) and
+// appends; its Kafka error becomes the partition's error code and message.
+// Topics are named (v0-v12) or given by id (v13+, UNKNOWN_TOPIC_ID when
+// unknown). acks must be -1, 0 or 1 (else INVALID_REQUIRED_ACKS). With
+// acks=0 no response is sent; if any partition failed, the connection is
+// closed instead, as Kafka does, so the client learns of it. With acks=-1
+// the response waits until the high watermark covers the appended records
+// (immediate with one replica), bounded by the request timeout
+// (REQUEST_TIMED_OUT).
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/samsa-streaming/samsa/internal/log"
+	"github.com/samsa-streaming/samsa/internal/partition"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(0, 0, 13, handleProduce) }
+
+// pendingAck is an appended partition waiting for its high watermark.
+type pendingAck struct {
+	part       *partition.Partition
+	lastOffset int64
+	resp       *kmsg.ProduceResponseTopicPartition
+}
+
+func handleProduce(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Request) (kmsg.Response, error) {
+	req := r.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	im := b.meta.Image()
+	validAcks := req.Acks == -1 || req.Acks == 0 || req.Acks == 1
+	failed := false
+	var pending []pendingAck
+
+	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		st := &resp.Topics[i]
+		*st = kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		name, topicErr := rt.Topic, (*kerr.Error)(nil)
+		if req.Version >= 13 {
+			if t := im.TopicByID(rt.TopicID); t != nil {
+				name = t.Name
+			} else {
+				topicErr = kerr.UnknownTopicID
+			}
+		} else if im.Topic(name) == nil {
+			topicErr = kerr.UnknownTopicOrPartition
+		}
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := &st.Partitions[j]
+			*sp = kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+			code, msg := topicErr, ""
+			switch {
+			case code != nil:
+			case !validAcks:
+				code = kerr.InvalidRequiredAcks
+			default:
+				code, msg = b.produceTo(log.TopicPartition{Topic: name, Partition: rp.Partition}, rp.Records, req, sp, &pending)
+			}
+			if code != nil {
+				failed = true
+				sp.ErrorCode = code.Code
+				if msg != "" && req.Version >= 8 {
+					sp.ErrorMessage = &msg
+				}
+			}
+		}
+	}
+	if req.Acks == 0 {
+		if failed {
+			return nil, errors.New("produce with acks=0 failed for some partitions")
+		}
+		return nil, nil
+	}
+	if req.Acks == -1 && len(pending) > 0 {
+		awaitHighWatermarks(ctx, pending, time.Duration(req.TimeoutMillis)*time.Millisecond)
+	}
+	return resp, nil
+}
+
+// produceTo appends one partition's batches and fills its response entry.
+func (b *Broker) produceTo(tp log.TopicPartition, records []byte, req *kmsg.ProduceRequest, sp *kmsg.ProduceResponseTopicPartition, pending *[]pendingAck) (*kerr.Error, string) {
+	rep := b.replica(tp)
+	if rep == nil {
+		if _, ok := b.meta.Image().Partition(tp.Topic, tp.Partition); ok {
+			return kerr.NotLeaderForPartition, ""
+		}
+		return kerr.UnknownTopicOrPartition, ""
+	}
+	b.replicas.mu.RLock()
+	s := rep.settings
+	b.replicas.mu.RUnlock()
+	res, err := rep.part.AppendAsLeader(records, partition.AppendOptions{
+		RequiredAcks:         req.Acks,
+		MinInsyncReplicas:    s.minInsyncReplicas,
+		TimestampType:        s.timestampType,
+		MaxMessageBytes:      s.maxMessageBytes,
+		TimestampBeforeMaxMs: s.timestampBeforeMs,
+		TimestampAfterMaxMs:  s.timestampAfterMs,
+	})
+	if err != nil {
+		code, msg := partition.KafkaError(err)
+		if code == kerr.UnknownServerError || code == kerr.KafkaStorageError {
+			b.logger.Error("produce failed", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+		}
+		return code, msg
+	}
+	sp.BaseOffset = res.BaseOffset
+	sp.LogAppendTime = res.LogAppendTime
+	sp.LogStartOffset = res.LogStartOffset
+	if req.Acks == -1 {
+		*pending = append(*pending, pendingAck{part: rep.part, lastOffset: res.LastOffset, resp: sp})
+	}
+	return nil, ""
+}
+
+// awaitHighWatermarks waits until every pending partition's high watermark
+// passes its last appended offset, woken by high-watermark changes, or marks
+// the rest REQUEST_TIMED_OUT when timeout or ctx ends first.
+func awaitHighWatermarks(ctx context.Context, pending []pendingAck, timeout time.Duration) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	expired := false
+	for _, p := range pending {
+		for {
+			notify := p.part.HighWatermarkNotify()
+			if p.part.HighWatermark() > p.lastOffset {
+				break
+			}
+			if !expired {
+				select {
+				case <-notify:
+					continue
+				case <-timer.C:
+				case <-ctx.Done():
+				}
+				expired = true
+			}
+			p.resp.ErrorCode = kerr.RequestTimedOut.Code
+			break
+		}
+	}
+}

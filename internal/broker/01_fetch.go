@@ -1,0 +1,430 @@
+package broker
+
+// Fetch, versions 4 to 18.
+//
+// Each partition is read from its fetch offset up to the high watermark
+// (read_uncommitted) or the last stable offset (read_committed), bounded by
+// the partition's max bytes and what is left of the request's max bytes;
+// the first partition that has data always returns at least one whole batch,
+// however large, so consumers progress. A fetch offset below the log start
+// or above the log end gets OFFSET_OUT_OF_RANGE with the log start offset.
+//
+// Long polling: while fewer than min.bytes are available, no partition has
+// an error and max.wait.ms has not passed, the request parks on the
+// partitions' high-watermark notifications (closed by appends, no polling)
+// and reads again when one fires.
+//
+// Sessions (v7+, KIP-227, see fetch_session.go): session id 0 with epoch -1
+// is a sessionless full fetch; epoch 0 opens a session; a known id with the
+// expected epoch is an incremental fetch; an unknown id gets
+// FETCH_SESSION_ID_NOT_FOUND, a wrong epoch INVALID_FETCH_SESSION_EPOCH.
+//
+// Topics are named up to v12 and given by id from v13 (UNKNOWN_TOPIC_ID).
+// The record bytes are sent straight from the segment files (sendfile on
+// plain TCP connections): the response is encoded with a marker in place
+// of each partition's records, then split around the markers.
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"reflect"
+	"time"
+
+	"github.com/samsa-streaming/samsa/internal/log"
+	"github.com/samsa-streaming/samsa/internal/metadata"
+	"github.com/samsa-streaming/samsa/internal/server"
+	"github.com/samsa-streaming/samsa/internal/vfs"
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(1, 4, 18, handleFetch) }
+
+const (
+	sessionInitialEpoch = 0
+	sessionFinalEpoch   = -1
+)
+
+// fetchRead is one partition's outcome in a fetch pass.
+type fetchRead struct {
+	fp          *fetchPartition
+	topicName   string // resolved name ("" if the topic is unknown)
+	rep         *replica
+	code        *kerr.Error
+	hw, lso     int64
+	logStart    int64
+	data        log.ReadResult
+	hasData     bool
+	diverging   *kmsg.FetchResponseTopicPartitionDivergingEpoch
+	readCommits bool
+}
+
+func handleFetch(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Request) (kmsg.Response, error) {
+	req := r.(*kmsg.FetchRequest)
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	useIDs := req.Version >= 13
+
+	reqParts := make([]fetchPartition, 0, 8)
+	for _, t := range req.Topics {
+		for _, p := range t.Partitions {
+			k := fetchKey{partition: p.Partition}
+			if useIDs {
+				k.topicID = t.TopicID
+			} else {
+				k.topic = t.Topic
+			}
+			reqParts = append(reqParts, fetchPartition{key: k, fetchOffset: p.FetchOffset, maxBytes: p.PartitionMaxBytes,
+				currentLeaderEpoch: p.CurrentLeaderEpoch, lastFetchedEpoch: p.LastFetchedEpoch})
+		}
+	}
+
+	// Resolve the session and the partitions this fetch covers.
+	var (
+		session     *fetchSession
+		incremental bool
+		items       []*fetchPartition
+	)
+	switch {
+	case req.Version < 7 || (req.SessionID == 0 && req.SessionEpoch == sessionFinalEpoch):
+		// Sessionless full fetch.
+	case req.SessionID == 0 && req.SessionEpoch == sessionInitialEpoch:
+		if session = b.sessions.create(); session != nil {
+			session.mu.Lock()
+			defer session.mu.Unlock()
+			for _, p := range reqParts {
+				session.upsert(p)
+			}
+			resp.SessionID = session.id
+		}
+	case req.SessionID == 0:
+		resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
+		return resp, nil
+	case req.SessionEpoch == sessionFinalEpoch:
+		b.sessions.remove(req.SessionID)
+	default:
+		session = b.sessions.get(req.SessionID)
+		if session == nil {
+			resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+			return resp, nil
+		}
+		session.mu.Lock()
+		defer session.mu.Unlock()
+		if req.SessionEpoch != session.epoch {
+			resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
+			return resp, nil
+		}
+		session.epoch++
+		if session.epoch < 0 {
+			session.epoch = 1
+		}
+		for _, p := range reqParts {
+			session.upsert(p)
+		}
+		for _, ft := range req.ForgottenTopics {
+			for _, p := range ft.Partitions {
+				k := fetchKey{partition: p}
+				if useIDs {
+					k.topicID = ft.TopicID
+				} else {
+					k.topic = ft.Topic
+				}
+				session.forget(k)
+			}
+		}
+		incremental = true
+		resp.SessionID = session.id
+	}
+	if session != nil {
+		items = session.parts
+	} else {
+		items = make([]*fetchPartition, len(reqParts))
+		for i := range reqParts {
+			items[i] = &reqParts[i]
+		}
+	}
+
+	readCommitted := req.IsolationLevel == 1
+	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
+	reads := make([]fetchRead, len(items))
+	for {
+		im := b.meta.Image()
+		var notify []<-chan struct{}
+		total, anyErr := int64(0), false
+		budget := int64(req.MaxBytes)
+		if budget <= 0 {
+			budget = 0
+		}
+		minOne := true
+		for i, fp := range items {
+			fr := &reads[i]
+			*fr = fetchRead{fp: fp, hw: -1, lso: -1, logStart: -1, readCommits: readCommitted}
+			if useIDs {
+				if t := im.TopicByID(fp.key.topicID); t != nil {
+					fr.topicName = t.Name
+				}
+			} else {
+				fr.topicName = fp.key.topic
+			}
+			if fr.rep = b.replica(log.TopicPartition{Topic: fr.topicName, Partition: fp.key.partition}); fr.rep != nil {
+				notify = append(notify, fr.rep.part.HighWatermarkNotify())
+			}
+			limit := int64(fp.maxBytes)
+			if limit > budget {
+				limit = budget
+			}
+			b.readPartition(fr, im, useIDs, limit, minOne)
+			if fr.code != nil || fr.diverging != nil {
+				anyErr = true
+			}
+			if fr.hasData {
+				minOne = false
+				total += fr.data.Size
+				budget -= fr.data.Size
+			}
+		}
+		if total >= int64(req.MinBytes) || anyErr || req.MaxWaitMillis <= 0 || len(notify) == 0 || !time.Now().Before(deadline) {
+			break
+		}
+		if !waitAny(ctx, notify, deadline) {
+			break // timed out or shutting down: answer with what there is (nothing)
+		}
+		for i := range reads {
+			if reads[i].hasData {
+				reads[i].data.Release()
+			}
+		}
+	}
+	return b.buildFetchResponse(req, resp, reads, incremental, useIDs), nil
+}
+
+// readPartition fills fr for one partition.
+func (b *Broker) readPartition(fr *fetchRead, im *metadata.Image, useIDs bool, limit int64, minOne bool) {
+	fp := fr.fp
+	if fr.topicName == "" {
+		fr.code = kerr.UnknownTopicID
+		return
+	}
+	if fr.rep == nil {
+		if _, ok := im.Partition(fr.topicName, fp.key.partition); ok {
+			fr.code = kerr.NotLeaderForPartition
+		} else if useIDs {
+			fr.code = kerr.UnknownTopicID
+		} else {
+			fr.code = kerr.UnknownTopicOrPartition
+		}
+		return
+	}
+	part, l := fr.rep.part, fr.rep.log
+	fr.hw = part.HighWatermark()
+	fr.lso = part.LastStableOffset()
+	fr.logStart = l.LogStartOffset()
+	if err := part.CheckLeaderEpoch(fp.currentLeaderEpoch); err != nil {
+		var ke *kerr.Error
+		if errors.As(err, &ke) {
+			fr.code = ke
+		} else {
+			fr.code = kerr.UnknownServerError
+		}
+		return
+	}
+	if fp.lastFetchedEpoch >= 0 {
+		// The log diverged from the client's if it holds no records of the
+		// client's last epoch up to the fetch offset (Kafka's check).
+		epoch, end := l.EndOffsetForEpoch(fp.lastFetchedEpoch)
+		if epoch < fp.lastFetchedEpoch || end < fp.fetchOffset {
+			fr.diverging = &kmsg.FetchResponseTopicPartitionDivergingEpoch{Epoch: epoch, EndOffset: end}
+			return
+		}
+	}
+	maxOffset := fr.hw
+	if fr.readCommits {
+		maxOffset = fr.lso
+	}
+	if limit < 0 {
+		limit = 0
+	}
+	if limit > 1<<31-1 {
+		limit = 1<<31 - 1
+	}
+	rr, err := l.Read(fp.fetchOffset, log.ReadOptions{MaxBytes: int32(limit), MaxOffset: maxOffset, MinOneBatch: minOne})
+	switch {
+	case errors.Is(err, log.ErrOffsetOutOfRange):
+		fr.code = kerr.OffsetOutOfRange
+		return
+	case err != nil:
+		b.logger.Error("fetch read failed", "topic", fr.topicName, "partition", fp.key.partition, "offset", fp.fetchOffset, "err", err)
+		fr.code = kerr.KafkaStorageError
+		return
+	}
+	if rr.Size > 0 {
+		fr.data, fr.hasData = rr, true
+	} else {
+		rr.Release()
+	}
+}
+
+// waitAny blocks until one channel is closed (true), or the deadline passes
+// or ctx ends (false).
+func waitAny(ctx context.Context, chans []<-chan struct{}, deadline time.Time) bool {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	if len(chans) == 1 {
+		select {
+		case <-chans[0]:
+			return true
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		return false
+	}
+	cases := make([]reflect.SelectCase, 0, len(chans)+2)
+	cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)},
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+	for _, c := range chans {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c)})
+	}
+	i, _, _ := reflect.Select(cases)
+	return i >= 2
+}
+
+// buildFetchResponse turns the reads into the response, leaving out
+// unchanged partitions of an incremental fetch.
+func (b *Broker) buildFetchResponse(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, reads []fetchRead, incremental, useIDs bool) kmsg.Response {
+	out := &fetchResponse{FetchResponse: resp, flexible: req.Version >= 12}
+	var codes []int16
+	for i := range reads {
+		fr := &reads[i]
+		fp := fr.fp
+		changed := fr.hasData || fr.code != nil || fr.diverging != nil ||
+			fp.sentHighWatermark != fr.hw || fp.sentLastStable != fr.lso || fp.sentLogStartOffset != fr.logStart
+		fp.sentHighWatermark, fp.sentLastStable, fp.sentLogStartOffset = fr.hw, fr.lso, fr.logStart
+		if incremental && !changed {
+			continue
+		}
+		// Group consecutive partitions of one topic.
+		n := len(resp.Topics)
+		if n == 0 || resp.Topics[n-1].Topic != fp.key.topic || resp.Topics[n-1].TopicID != fp.key.topicID {
+			rt := kmsg.NewFetchResponseTopic()
+			rt.Topic, rt.TopicID = fp.key.topic, fp.key.topicID
+			resp.Topics = append(resp.Topics, rt)
+			n++
+		}
+		rp := kmsg.NewFetchResponseTopicPartition()
+		rp.Partition = fp.key.partition
+		rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = fr.hw, fr.lso, fr.logStart
+		if fr.code != nil {
+			rp.ErrorCode = fr.code.Code
+			codes = append(codes, fr.code.Code)
+		}
+		if fr.diverging != nil {
+			rp.DivergingEpoch = *fr.diverging
+		}
+		if fr.readCommits {
+			rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+		}
+		rp.RecordBatches = []byte{}
+		if fr.hasData {
+			out.files = append(out.files, fr.data)
+			rp.RecordBatches = nil // replaced by a marker when encoding
+		}
+		resp.Topics[n-1].Partitions = append(resp.Topics[n-1].Partitions, rp)
+	}
+	b.metrics.Errors(1, codes...)
+	return out
+}
+
+// fetchResponse is a Fetch response whose record batches are file ranges.
+type fetchResponse struct {
+	*kmsg.FetchResponse
+	flexible bool
+	files    []log.ReadResult // in encoding order: one per partition whose RecordBatches is nil
+}
+
+// encodeParts encodes the response with a random 16-byte marker as each
+// partition's records, then splits the encoding at the markers, replacing
+// each marker and its length prefix with the real length and the file range.
+func (f *fetchResponse) encodeParts() ([]server.Part, func()) {
+	release := func() {
+		for i := range f.files {
+			f.files[i].Release()
+		}
+	}
+	if len(f.files) == 0 {
+		return []server.Part{{Bytes: f.FetchResponse.AppendTo(make([]byte, 0, 512))}}, release
+	}
+	var marker [16]byte
+	binary.BigEndian.PutUint64(marker[:8], rand.Uint64())
+	binary.BigEndian.PutUint64(marker[8:], rand.Uint64())
+	k := 0
+	for ti := range f.Topics {
+		for pi := range f.Topics[ti].Partitions {
+			if p := &f.Topics[ti].Partitions[pi]; p.RecordBatches == nil {
+				p.RecordBatches = marker[:]
+				k++
+			}
+		}
+	}
+	buf := f.FetchResponse.AppendTo(make([]byte, 0, 512))
+	var markerPrefix []byte
+	if f.flexible {
+		markerPrefix = kbin.AppendUvarint(nil, uint32(len(marker)+1))
+	} else {
+		markerPrefix = kbin.AppendInt32(nil, int32(len(marker)))
+	}
+	parts := make([]server.Part, 0, 3*len(f.files)+1)
+	lens := make([]byte, 0, 5*len(f.files))
+	pos := 0
+	for i := range f.files {
+		rr := &f.files[i]
+		idx := bytes.Index(buf[pos:], marker[:])
+		if idx < 0 || k != len(f.files) {
+			return f.copyFallback(marker[:], release)
+		}
+		idx += pos
+		start := idx - len(markerPrefix)
+		if start < pos || !bytes.Equal(buf[start:idx], markerPrefix) {
+			return f.copyFallback(marker[:], release)
+		}
+		parts = append(parts, server.Part{Bytes: buf[pos:start]})
+		l0 := len(lens)
+		if f.flexible {
+			lens = kbin.AppendUvarint(lens, uint32(rr.Size)+1)
+		} else {
+			lens = kbin.AppendInt32(lens, int32(rr.Size))
+		}
+		parts = append(parts, server.Part{Bytes: lens[l0:len(lens):len(lens)]})
+		fr := &server.FileRange{ReaderAt: rr.File, Offset: rr.Position, Size: rr.Size}
+		if osf, ok := vfs.OSFile(rr.File); ok {
+			fr.OS = osf
+		}
+		parts = append(parts, server.Part{File: fr})
+		pos = idx + len(marker)
+	}
+	parts = append(parts, server.Part{Bytes: buf[pos:]})
+	return parts, release
+}
+
+// copyFallback copies the records into the encoding; used only if the
+// markers cannot be found, which would be a bug.
+func (f *fetchResponse) copyFallback(marker []byte, release func()) ([]server.Part, func()) {
+	i := 0
+	for ti := range f.Topics {
+		for pi := range f.Topics[ti].Partitions {
+			p := &f.Topics[ti].Partitions[pi]
+			if i < len(f.files) && bytes.Equal(p.RecordBatches, marker) {
+				b, err := f.files[i].AppendTo(nil)
+				if err != nil {
+					b = []byte{}
+					p.ErrorCode = kerr.KafkaStorageError.Code
+				}
+				p.RecordBatches = b
+				i++
+			}
+		}
+	}
+	return []server.Part{{Bytes: f.FetchResponse.AppendTo(nil)}}, release
+}

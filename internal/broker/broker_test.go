@@ -1,0 +1,238 @@
+package broker
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/server"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// testNode is an in-process broker serving on a loopback port.
+type testNode struct {
+	b    *Broker
+	srv  *server.Server
+	addr string
+}
+
+func startNode(t testing.TB, props map[string]string) *testNode {
+	t.Helper()
+	dir := t.TempDir()
+	all := map[string]string{"listeners": "PLAINTEXT://127.0.0.1:0", "log.dirs": dir, "samsa.admin.listener": ""}
+	for k, v := range props {
+		all[k] = v
+	}
+	cfg, err := config.Parse(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(cfg, Options{AdvertisedAddr: l.Addr().String(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		l.Close()
+		t.Fatal(err)
+	}
+	srv := server.New(server.Config{MaxRequestBytes: cfg.SocketRequestMaxBytes}, b)
+	if err := srv.Serve(l); err != nil {
+		t.Fatal(err)
+	}
+	n := &testNode{b: b, srv: srv, addr: l.Addr().String()}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := b.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return n
+}
+
+func (n *testNode) client(t testing.TB, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(n.addr)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func TestProduceConsumeRoundTrip(t *testing.T) {
+	n := startNode(t, map[string]string{"num.partitions": "3"})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	prod := n.client(t, kgo.DefaultProduceTopic("events"), kgo.AllowAutoTopicCreation(), kgo.RequiredAcks(kgo.AllISRAcks()))
+	const count = 300
+	want := map[string]string{}
+	for i := 0; i < count; i++ {
+		k, v := fmt.Sprintf("k%d", i), fmt.Sprintf("value-%d", i)
+		want[k] = v
+		prod.Produce(ctx, &kgo.Record{Key: []byte(k), Value: []byte(v)}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				t.Errorf("produce: %v", err)
+			}
+		})
+	}
+	if err := prod.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	cons := n.client(t, kgo.ConsumeTopics("events"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	got := map[string]string{}
+	lastOffset := map[int32]int64{}
+	for len(got) < count {
+		fs := cons.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %d of %d: %v", len(got), count, err)
+		}
+		fs.EachError(func(topic string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", topic, p, err) })
+		fs.EachRecord(func(r *kgo.Record) {
+			if prev, ok := lastOffset[r.Partition]; ok && r.Offset != prev+1 {
+				t.Errorf("partition %d: offset %d after %d", r.Partition, r.Offset, prev)
+			}
+			lastOffset[r.Partition] = r.Offset
+			got[string(r.Key)] = string(r.Value)
+		})
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("key %s: got %q want %q", k, got[k], v)
+		}
+	}
+	if len(lastOffset) != 3 {
+		t.Errorf("records in %d partitions, want 3", len(lastOffset))
+	}
+}
+
+// rawRequest sends one request on a fresh connection and returns the
+// response body (after the correlation id and any header tags).
+func rawRequest(t testing.TB, addr string, req kmsg.Request) []byte {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	wire := kmsg.NewRequestFormatter(kmsg.FormatterClientID("test")).AppendRequest(nil, req, 7)
+	if _, err := c.Write(wire); err != nil {
+		t.Fatal(err)
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(c, size[:]); err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, binary.BigEndian.Uint32(size[:]))
+	if _, err := io.ReadFull(c, body); err != nil {
+		t.Fatal(err)
+	}
+	if corr := int32(binary.BigEndian.Uint32(body)); corr != 7 {
+		t.Fatalf("correlation id %d", corr)
+	}
+	body = body[4:]
+	if req.IsFlexible() && req.Key() != 18 {
+		body = body[1:] // empty header tags
+	}
+	return body
+}
+
+func TestAPIVersionsUnsupportedVersion(t *testing.T) {
+	n := startNode(t, nil)
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.SetVersion(99)
+	req.ClientSoftwareName, req.ClientSoftwareVersion = "test", "1"
+	body := rawRequest(t, n.addr, req)
+	resp := kmsg.NewPtrApiVersionsResponse()
+	resp.SetVersion(0)
+	if err := resp.ReadFrom(body); err != nil {
+		t.Fatalf("v0 response does not parse: %v", err)
+	}
+	if resp.ErrorCode != kerr.UnsupportedVersion.Code {
+		t.Fatalf("error %d", resp.ErrorCode)
+	}
+	var sawAPIVersions bool
+	for _, k := range resp.ApiKeys {
+		if k.ApiKey == 18 && k.MinVersion == 0 && k.MaxVersion == 4 {
+			sawAPIVersions = true
+		}
+	}
+	if !sawAPIVersions {
+		t.Fatalf("ranges do not list ApiVersions 0-4: %+v", resp.ApiKeys)
+	}
+
+	// A supported version answers normally.
+	req.SetVersion(3)
+	resp.SetVersion(3)
+	if err := resp.ReadFrom(rawRequest(t, n.addr, req)); err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("v3: %v code %d", err, resp.ErrorCode)
+	}
+}
+
+func TestFetchLongPollWokenByProduce(t *testing.T) {
+	n := startNode(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := n.client(t, kgo.DefaultProduceTopic("lp"), kgo.AllowAutoTopicCreation())
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("first")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	fetch := kmsg.NewPtrFetchRequest()
+	fetch.SetVersion(12)
+	fetch.MaxWaitMillis = 20000
+	fetch.MinBytes = 1
+	fetch.MaxBytes = 1 << 20
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic = "lp"
+	ft.TopicID = n.b.meta.Image().Topic("lp").ID // kgo sends the newest version, which names topics by id
+	fp := kmsg.NewFetchRequestTopicPartition()
+	fp.FetchOffset = 1
+	fp.PartitionMaxBytes = 1 << 20
+	ft.Partitions = append(ft.Partitions, fp)
+	fetch.Topics = append(fetch.Topics, ft)
+
+	type result struct {
+		resp *kmsg.FetchResponse
+		err  error
+		took time.Duration
+	}
+	done := make(chan result, 1)
+	started := time.Now()
+	go func() {
+		resp, err := fetch.RequestWith(ctx, cl)
+		done <- result{resp, err, time.Since(started)}
+	}()
+	// The fetch is parked; nothing can answer it but an append.
+	select {
+	case r := <-done:
+		t.Fatalf("fetch answered before any produce: %+v %v", r.resp, r.err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("second")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.took > 10*time.Second {
+		t.Fatalf("fetch took %s: not woken by the append", r.took)
+	}
+	p := r.resp.Topics[0].Partitions[0]
+	if p.ErrorCode != 0 || p.HighWatermark != 2 || len(p.RecordBatches) == 0 {
+		t.Fatalf("partition %+v", p)
+	}
+}
