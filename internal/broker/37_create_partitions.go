@@ -1,0 +1,78 @@
+package broker
+
+// CreatePartitions, versions 0 to 3.
+//
+// Grows each topic to count partitions (metadata.Store.CreatePartitions),
+// with an optional explicit assignment of the new partitions' replicas.
+// validate_only checks and changes nothing. Errors with messages:
+// UNKNOWN_TOPIC_OR_PARTITION, INVALID_PARTITIONS (fewer or as many
+// partitions as now), INVALID_REPLICA_ASSIGNMENT, INVALID_REPLICATION_FACTOR,
+// and INVALID_REQUEST for a topic named twice. After a real change the
+// handler waits, up to timeout_ms, until this node's new partitions exist.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() {
+	if adminAvailable {
+		register(37, 0, 3, handleCreatePartitions)
+	}
+}
+
+func handleCreatePartitions(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
+	return createPartitions(ctx, b.admin(), r.(*kmsg.CreatePartitionsRequest)), nil
+}
+
+func createPartitions(ctx context.Context, env *adminEnv, req *kmsg.CreatePartitionsRequest) *kmsg.CreatePartitionsResponse {
+	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	ctx, cancel := timeoutCtx(ctx, req.TimeoutMillis)
+	defer cancel()
+
+	count := map[string]int{}
+	for _, t := range req.Topics {
+		count[t.Topic]++
+	}
+	reported := map[string]bool{}
+	changed := false
+	for _, t := range req.Topics {
+		rt := kmsg.NewCreatePartitionsResponseTopic()
+		rt.Topic = t.Topic
+		if count[t.Topic] > 1 {
+			if reported[t.Topic] {
+				continue
+			}
+			reported[t.Topic] = true
+			rt.ErrorCode = kerr.InvalidRequest.Code
+			rt.ErrorMessage = strPtr("Duplicate topic name.")
+			resp.Topics = append(resp.Topics, rt)
+			continue
+		}
+		var assignments [][]int32
+		if t.Assignment != nil {
+			assignments = make([][]int32, len(t.Assignment))
+			for i, a := range t.Assignment {
+				assignments[i] = a.Replicas
+			}
+		}
+		err := env.meta.CreatePartitions(ctx, t.Topic, t.Count, assignments, req.ValidateOnly)
+		rt.ErrorCode, rt.ErrorMessage = errCode(err)
+		if err == nil && !req.ValidateOnly {
+			changed = true
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	if changed && req.TimeoutMillis > 0 && env.awaitImage != nil {
+		if err := env.awaitImage(ctx, env.meta.Image().Epoch); err != nil {
+			for i := range resp.Topics {
+				if resp.Topics[i].ErrorCode == 0 {
+					resp.Topics[i].ErrorCode = kerr.RequestTimedOut.Code
+				}
+			}
+		}
+	}
+	return resp
+}
