@@ -91,6 +91,11 @@ type Log struct {
 	notify   chan struct{}
 
 	bg sync.WaitGroup // finishing rolled segments
+	// finishing counts rolled segments whose indexes are still being
+	// written in the background; incremented under mu. The cleaner swaps
+	// segments only when it is zero, so a late index write never lands on
+	// a cleaned segment's files.
+	finishing atomic.Int32
 }
 
 func (l *Log) segments() []*segment { return *l.segs.Load() }
@@ -425,8 +430,10 @@ func (l *Log) rollLocked(nowMs int64, cfg *Config) (*segment, error) {
 		return nil, err
 	}
 	l.bg.Add(1)
+	l.finishing.Add(1)
 	go func() {
 		defer l.bg.Done()
+		defer l.finishing.Add(-1)
 		if err := l.finishSegment(old, cfg); err != nil {
 			l.fail(err)
 			return
