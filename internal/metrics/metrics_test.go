@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,8 +35,13 @@ func TestAdminEndpoints(t *testing.T) {
 	m.SetPartitionLister(func() []PartitionStat {
 		return []PartitionStat{{Topic: "t", Partition: 2, LogEndOffset: 42, SizeBytes: 1000}}
 	})
-	var ready error = errors.New("starting")
-	a, err := StartAdmin("127.0.0.1:0", m, func() error { return ready }, nil)
+	var ready atomic.Bool
+	a, err := StartAdmin("127.0.0.1:0", m, func() error {
+		if !ready.Load() {
+			return errors.New("starting")
+		}
+		return nil
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +56,7 @@ func TestAdminEndpoints(t *testing.T) {
 	if code, _ := get(t, base+"/readyz"); code != 503 {
 		t.Fatalf("readyz before ready %d", code)
 	}
-	ready = nil
+	ready.Store(true)
 	if code, _ := get(t, base+"/readyz"); code != 200 {
 		t.Fatalf("readyz %d", code)
 	}
