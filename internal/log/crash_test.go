@@ -18,17 +18,22 @@ var crashTP = TopicPartition{Topic: "crash", Partition: 0}
 // deletion, checkpoint writes) and closes. It records the bytes of every
 // acknowledged batch by offset. Any error stops it: after the crash point
 // every operation fails.
-func crashWorkload(fsys vfs.FS, acked map[int64][]byte) {
-	m, err := OpenManager(ManagerOptions{FS: fsys, Dir: "data", Logger: quietLogger(), RetentionCheckInterval: 1 << 40, CheckpointInterval: 1 << 40})
-	if err != nil {
-		return
-	}
-	defer m.Close()
+func crashConfig() Config {
 	cfg := DefaultConfig()
 	cfg.SegmentBytes = 2000
 	cfg.IndexIntervalBytes = 300
 	cfg.RetentionBytes = 5000
 	cfg.SegmentIndexBytes = 1200
+	return cfg
+}
+
+func crashWorkload(fsys vfs.FS, acked map[int64][]byte) {
+	cfg := crashConfig()
+	m, err := OpenManager(ManagerOptions{FS: fsys, Dir: "data", Logger: quietLogger(), RetentionCheckInterval: 1 << 40, CheckpointInterval: 1 << 40, Config: cfg})
+	if err != nil {
+		return
+	}
+	defer m.Close()
 	l, err := m.Create(crashTP, [16]byte{7}, cfg)
 	if err != nil {
 		return
@@ -57,7 +62,7 @@ func crashWorkload(fsys vfs.FS, acked map[int64][]byte) {
 // batches we appended is readable.
 func checkRecovered(t *testing.T, fsys vfs.FS, acked map[int64][]byte, attempted map[int64]bool, label string) {
 	t.Helper()
-	m, err := OpenManager(ManagerOptions{FS: fsys, Dir: "data", Logger: quietLogger(), RetentionCheckInterval: 1 << 40, CheckpointInterval: 1 << 40})
+	m, err := OpenManager(ManagerOptions{FS: fsys, Dir: "data", Logger: quietLogger(), RetentionCheckInterval: 1 << 40, CheckpointInterval: 1 << 40, Config: crashConfig()})
 	if err != nil {
 		t.Fatalf("%s: reopen: %v", label, err)
 	}
@@ -134,6 +139,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 		attempted[off] = true
 	}
 	checkRecovered(t, mem, all, attempted, "clean run")
+	t.Logf("workload: %d steps", steps)
 	if steps < 50 {
 		t.Fatalf("workload made only %d steps", steps)
 	}
