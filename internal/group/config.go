@@ -1,0 +1,192 @@
+package group
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Config holds the coordinator's settings, named as Kafka names them. The
+// zero value is not useful: start from DefaultConfig.
+type Config struct {
+	// NodeID is this node's id, reported by FindCoordinator.
+	NodeID int32
+
+	// GroupMinSessionTimeoutMs (group.min.session.timeout.ms, default
+	// 6,000): the smallest session timeout a classic member may ask for.
+	GroupMinSessionTimeoutMs int32
+	// GroupMaxSessionTimeoutMs (group.max.session.timeout.ms, default
+	// 1,800,000): the largest session timeout a classic member may ask for.
+	GroupMaxSessionTimeoutMs int32
+	// GroupMaxSize (group.max.size, default MaxInt32): the most members a
+	// classic group admits; further joins get GROUP_MAX_SIZE_REACHED.
+	GroupMaxSize int32
+	// GroupInitialRebalanceDelayMs (group.initial.rebalance.delay.ms,
+	// default 3,000): how long the first rebalance of an empty group waits
+	// for more members before completing, extended by each join up to the
+	// rebalance timeout.
+	GroupInitialRebalanceDelayMs int32
+
+	// GroupConsumerSessionTimeoutMs (group.consumer.session.timeout.ms,
+	// default 45,000): the session timeout of KIP-848 members.
+	GroupConsumerSessionTimeoutMs int32
+	// GroupConsumerHeartbeatIntervalMs (group.consumer.heartbeat.interval.ms,
+	// default 5,000): the heartbeat interval told to KIP-848 members.
+	GroupConsumerHeartbeatIntervalMs int32
+	// GroupConsumerMaxSize (group.consumer.max.size, default MaxInt32).
+	GroupConsumerMaxSize int32
+	// GroupConsumerAssignors (group.consumer.assignors, default
+	// "uniform,range"): the server-side assignors; the first is the default.
+	GroupConsumerAssignors []string
+
+	// OffsetsTopicNumPartitions (offsets.topic.num.partitions, default 50):
+	// partitions of __consumer_offsets; a group lives in partition
+	// abs(hash(group id)) % this.
+	OffsetsTopicNumPartitions int32
+	// OffsetsTopicSegmentBytes (offsets.topic.segment.bytes, default 100 MiB).
+	OffsetsTopicSegmentBytes int64
+	// OffsetsRetentionMinutes (offsets.retention.minutes, default 10,080 =
+	// 7 days): committed offsets of a group that has been empty this long
+	// are deleted.
+	OffsetsRetentionMinutes int64
+	// OffsetsRetentionCheckIntervalMs (offsets.retention.check.interval.ms,
+	// default 600,000): how often expired offsets are looked for.
+	OffsetsRetentionCheckIntervalMs int64
+	// OffsetMetadataMaxBytes (offset.metadata.max.bytes, default 4,096):
+	// the longest metadata string an offset commit may carry.
+	OffsetMetadataMaxBytes int32
+}
+
+// DefaultConfig returns Kafka's defaults.
+func DefaultConfig() Config {
+	return Config{
+		NodeID:                           1,
+		GroupMinSessionTimeoutMs:         6000,
+		GroupMaxSessionTimeoutMs:         1800000,
+		GroupMaxSize:                     math.MaxInt32,
+		GroupInitialRebalanceDelayMs:     3000,
+		GroupConsumerSessionTimeoutMs:    45000,
+		GroupConsumerHeartbeatIntervalMs: 5000,
+		GroupConsumerMaxSize:             math.MaxInt32,
+		GroupConsumerAssignors:           []string{AssignorUniform, AssignorRange},
+		OffsetsTopicNumPartitions:        50,
+		OffsetsTopicSegmentBytes:         100 << 20,
+		OffsetsRetentionMinutes:          7 * 24 * 60,
+		OffsetsRetentionCheckIntervalMs:  600000,
+		OffsetMetadataMaxBytes:           4096,
+	}
+}
+
+// Validate reports the first setting out of range.
+func (c *Config) Validate() error {
+	switch {
+	case c.GroupMinSessionTimeoutMs <= 0:
+		return fmt.Errorf("group.min.session.timeout.ms %d must be positive", c.GroupMinSessionTimeoutMs)
+	case c.GroupMaxSessionTimeoutMs < c.GroupMinSessionTimeoutMs:
+		return fmt.Errorf("group.max.session.timeout.ms %d is below group.min.session.timeout.ms %d", c.GroupMaxSessionTimeoutMs, c.GroupMinSessionTimeoutMs)
+	case c.GroupMaxSize < 1:
+		return fmt.Errorf("group.max.size %d must be at least 1", c.GroupMaxSize)
+	case c.GroupInitialRebalanceDelayMs < 0:
+		return fmt.Errorf("group.initial.rebalance.delay.ms %d is negative", c.GroupInitialRebalanceDelayMs)
+	case c.GroupConsumerSessionTimeoutMs <= 0:
+		return fmt.Errorf("group.consumer.session.timeout.ms %d must be positive", c.GroupConsumerSessionTimeoutMs)
+	case c.GroupConsumerHeartbeatIntervalMs <= 0 || c.GroupConsumerHeartbeatIntervalMs >= c.GroupConsumerSessionTimeoutMs:
+		return fmt.Errorf("group.consumer.heartbeat.interval.ms %d must be positive and below group.consumer.session.timeout.ms %d", c.GroupConsumerHeartbeatIntervalMs, c.GroupConsumerSessionTimeoutMs)
+	case c.GroupConsumerMaxSize < 1:
+		return fmt.Errorf("group.consumer.max.size %d must be at least 1", c.GroupConsumerMaxSize)
+	case len(c.GroupConsumerAssignors) == 0:
+		return errors.New("group.consumer.assignors is empty")
+	case c.OffsetsTopicNumPartitions < 1:
+		return fmt.Errorf("offsets.topic.num.partitions %d must be at least 1", c.OffsetsTopicNumPartitions)
+	case c.OffsetsTopicSegmentBytes < 1:
+		return fmt.Errorf("offsets.topic.segment.bytes %d must be positive", c.OffsetsTopicSegmentBytes)
+	case c.OffsetsRetentionMinutes < 1:
+		return fmt.Errorf("offsets.retention.minutes %d must be at least 1", c.OffsetsRetentionMinutes)
+	case c.OffsetsRetentionCheckIntervalMs < 1:
+		return fmt.Errorf("offsets.retention.check.interval.ms %d must be positive", c.OffsetsRetentionCheckIntervalMs)
+	case c.OffsetMetadataMaxBytes < 0:
+		return fmt.Errorf("offset.metadata.max.bytes %d is negative", c.OffsetMetadataMaxBytes)
+	}
+	for _, a := range c.GroupConsumerAssignors {
+		if newAssignor(a) == nil {
+			return fmt.Errorf("group.consumer.assignors: unknown assignor %q (known: %s, %s)", a, AssignorUniform, AssignorRange)
+		}
+	}
+	return nil
+}
+
+// ConfigDefs lists the property names ConfigFromProps reads, with Kafka's
+// defaults, so a node's config documentation can include them.
+var ConfigDefs = [][2]string{
+	{"group.min.session.timeout.ms", "6000"},
+	{"group.max.session.timeout.ms", "1800000"},
+	{"group.max.size", "2147483647"},
+	{"group.initial.rebalance.delay.ms", "3000"},
+	{"group.consumer.session.timeout.ms", "45000"},
+	{"group.consumer.heartbeat.interval.ms", "5000"},
+	{"group.consumer.max.size", "2147483647"},
+	{"group.consumer.assignors", "uniform,range"},
+	{"offsets.topic.num.partitions", "50"},
+	{"offsets.topic.segment.bytes", "104857600"},
+	{"offsets.retention.minutes", "10080"},
+	{"offsets.retention.check.interval.ms", "600000"},
+	{"offset.metadata.max.bytes", "4096"},
+}
+
+// ConfigFromProps builds a Config from Kafka-named properties (a node's
+// merged property map), starting from the defaults; unrelated keys are
+// ignored. It validates the result.
+func ConfigFromProps(nodeID int32, props map[string]string) (Config, error) {
+	c := DefaultConfig()
+	c.NodeID = nodeID
+	var err error
+	i32 := func(key string, dst *int32) {
+		if v, ok := props[key]; ok && v != "" && err == nil {
+			n, perr := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+			if perr != nil {
+				err = fmt.Errorf("%s: %q is not a 32-bit integer", key, v)
+				return
+			}
+			*dst = int32(n)
+		}
+	}
+	i64 := func(key string, dst *int64) {
+		if v, ok := props[key]; ok && v != "" && err == nil {
+			n, perr := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if perr != nil {
+				err = fmt.Errorf("%s: %q is not an integer", key, v)
+				return
+			}
+			*dst = n
+		}
+	}
+	i32("group.min.session.timeout.ms", &c.GroupMinSessionTimeoutMs)
+	i32("group.max.session.timeout.ms", &c.GroupMaxSessionTimeoutMs)
+	i32("group.max.size", &c.GroupMaxSize)
+	i32("group.initial.rebalance.delay.ms", &c.GroupInitialRebalanceDelayMs)
+	i32("group.consumer.session.timeout.ms", &c.GroupConsumerSessionTimeoutMs)
+	i32("group.consumer.heartbeat.interval.ms", &c.GroupConsumerHeartbeatIntervalMs)
+	i32("group.consumer.max.size", &c.GroupConsumerMaxSize)
+	i32("offsets.topic.num.partitions", &c.OffsetsTopicNumPartitions)
+	i64("offsets.topic.segment.bytes", &c.OffsetsTopicSegmentBytes)
+	i64("offsets.retention.minutes", &c.OffsetsRetentionMinutes)
+	i64("offsets.retention.check.interval.ms", &c.OffsetsRetentionCheckIntervalMs)
+	i32("offset.metadata.max.bytes", &c.OffsetMetadataMaxBytes)
+	if v, ok := props["group.consumer.assignors"]; ok && v != "" {
+		c.GroupConsumerAssignors = nil
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				c.GroupConsumerAssignors = append(c.GroupConsumerAssignors, a)
+			}
+		}
+	}
+	if err != nil {
+		return Config{}, err
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}

@@ -1,0 +1,186 @@
+package group
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// storeGroupLocked writes the classic group's metadata record (generation,
+// protocol, leader, members and their assignments), Kafka's
+// GroupMetadataValue v3.
+func (g *group) storeGroupLocked() error {
+	v := kmsg.NewGroupMetadataValue()
+	v.Version = 3
+	v.ProtocolType = g.protocolType
+	v.Generation = g.generation
+	if g.protocol != "" {
+		v.Protocol = strPtr(g.protocol)
+	}
+	if g.leader != "" {
+		v.Leader = strPtr(g.leader)
+	}
+	v.CurrentStateTimestamp = g.stateTime.UnixMilli()
+	for _, m := range g.sortedMembersLocked() {
+		vm := kmsg.NewGroupMetadataValueMember()
+		vm.MemberID = m.id
+		vm.InstanceID = m.instanceID
+		vm.ClientID = m.clientID
+		vm.ClientHost = m.clientHost
+		vm.RebalanceTimeoutMillis = m.rebalanceTimeoutMs
+		vm.SessionTimeoutMillis = m.sessionTimeoutMs
+		vm.Subscription = m.metadataFor(g.protocol)
+		vm.Assignment = m.assignment
+		if vm.Assignment == nil {
+			vm.Assignment = []byte{}
+		}
+		v.Members = append(v.Members, vm)
+	}
+	return g.appendLocked([]Record{{Key: groupMetadataKey(g.id), Value: v.AppendTo(nil)}})
+}
+
+// Load replays every partition of __consumer_offsets and rebuilds the
+// groups: committed offsets, and classic groups with their last
+// generation and members. A group with members comes back Stable (its
+// members keep heartbeating with the generation they know); without,
+// Empty. Until Load returns, group requests get
+// COORDINATOR_LOAD_IN_PROGRESS. Records that do not decode are skipped
+// with a warning, as Kafka does not stop loading on them either.
+func (c *Coordinator) Load(ctx context.Context) error {
+	if c.loaded.Load() {
+		return errors.New("group coordinator already loaded")
+	}
+	type loadState struct {
+		meta    *kmsg.GroupMetadataValue
+		deleted bool
+		offsets map[string]map[int32]offsetEntry
+	}
+	states := map[string]*loadState{}
+	get := func(id string) *loadState {
+		s := states[id]
+		if s == nil {
+			s = &loadState{offsets: map[string]map[int32]offsetEntry{}}
+			states[id] = s
+		}
+		return s
+	}
+	for p := int32(0); p < c.cfg.OffsetsTopicNumPartitions; p++ {
+		err := c.store.Replay(ctx, p, func(r Record) error {
+			d, err := decodeRecord(r)
+			if errors.Is(err, errUnknownRecord) {
+				return nil
+			}
+			if err != nil {
+				c.logger.Warn("skipping undecodable __consumer_offsets record", "partition", p, "err", err)
+				return nil
+			}
+			switch {
+			case d.offsetKey != nil:
+				s := get(d.offsetKey.Group)
+				ps := s.offsets[d.offsetKey.Topic]
+				if d.offset == nil {
+					if ps != nil {
+						delete(ps, d.offsetKey.Partition)
+					}
+					return nil
+				}
+				if ps == nil {
+					ps = map[int32]offsetEntry{}
+					s.offsets[d.offsetKey.Topic] = ps
+				}
+				e := offsetEntry{offset: d.offset.Offset, leaderEpoch: -1, metadata: d.offset.Metadata,
+					commitTimestamp: d.offset.CommitTimestamp, expireTimestamp: -1}
+				if d.offset.Version >= 3 {
+					e.leaderEpoch = d.offset.LeaderEpoch
+				}
+				if d.offset.Version == 1 {
+					e.expireTimestamp = d.offset.ExpireTimestamp
+				}
+				ps[d.offsetKey.Partition] = e
+			case d.groupKey != nil:
+				s := get(d.groupKey.Group)
+				s.meta = d.group
+				s.deleted = d.group == nil
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("replay %s partition %d: %w", OffsetsTopic, p, err)
+		}
+	}
+	c.mu.Lock()
+	for id, s := range states {
+		n := 0
+		for _, ps := range s.offsets {
+			n += len(ps)
+		}
+		if s.meta == nil && n == 0 {
+			continue
+		}
+		g := newGroup(c, id)
+		for t, ps := range s.offsets {
+			if len(ps) > 0 {
+				g.offsets[t] = ps
+			}
+		}
+		if m := s.meta; m != nil {
+			g.protocolType = m.ProtocolType
+			g.generation = m.Generation
+			if m.Protocol != nil {
+				g.protocol = *m.Protocol
+			}
+			if m.Leader != nil {
+				g.leader = *m.Leader
+			}
+			if m.CurrentStateTimestamp > 0 {
+				g.stateTime = time.UnixMilli(m.CurrentStateTimestamp)
+			}
+			for _, vm := range m.Members {
+				mem := &member{
+					id: vm.MemberID, instanceID: vm.InstanceID, clientID: vm.ClientID, clientHost: vm.ClientHost,
+					rebalanceTimeoutMs: vm.RebalanceTimeoutMillis, sessionTimeoutMs: vm.SessionTimeoutMillis,
+					protocolType: m.ProtocolType, assignment: vm.Assignment, synced: true,
+				}
+				if mem.rebalanceTimeoutMs <= 0 {
+					mem.rebalanceTimeoutMs = mem.sessionTimeoutMs
+				}
+				mem.protocols = []kmsg.JoinGroupRequestProtocol{{Name: g.protocol, Metadata: vm.Subscription}}
+				g.members[mem.id] = mem
+				if mem.instanceID != nil {
+					g.instances[*mem.instanceID] = mem.id
+				}
+			}
+			if len(g.members) > 0 {
+				g.state = StateStable
+				g.updateSubscribedLocked()
+			}
+		}
+		c.groups[id] = g
+	}
+	groups := make([]*group, 0, len(c.groups))
+	for _, g := range c.groups {
+		groups = append(groups, g)
+	}
+	c.mu.Unlock()
+	for _, g := range groups {
+		g.mu.Lock()
+		for _, m := range g.members {
+			g.heartbeatLocked(m)
+		}
+		g.mu.Unlock()
+	}
+	c.loaded.Store(true)
+	c.scheduleExpiry()
+	c.logger.Info("group coordinator loaded", "groups", len(groups))
+	return nil
+}
+
+// MarkLoaded declares the coordinator ready without replaying anything
+// (for a coordinator whose storage is known to be empty).
+func (c *Coordinator) MarkLoaded() {
+	c.loaded.Store(true)
+	c.scheduleExpiry()
+}
