@@ -1,5 +1,3 @@
-//go:build samsa_dataplane
-
 package broker
 
 import (
