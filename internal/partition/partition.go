@@ -156,6 +156,7 @@ type Partition struct {
 	bytesSinceSnapshot int64                 // guarded by appendMu
 	lastSnapshotOffset int64                 // guarded by appendMu
 	closed             bool                  // guarded by appendMu
+	scratch            appendCheck           // guarded by appendMu; reused so appends do not allocate
 }
 
 // New opens the partition over its log: it loads the producer state from the
@@ -352,7 +353,8 @@ func (p *Partition) AppendAsLeader(batches []byte, opts AppendOptions) (AppendRe
 
 	// Producer checks, against the state as of the current log end.
 	predictedBase := p.store.LogEndOffset()
-	check := p.producers.newAppendCheck()
+	check := &p.scratch
+	check.init(p.producers)
 	var rel int64
 	it = record.Batches(batches)
 	for it.Next() {

@@ -34,52 +34,55 @@ type producerEntry struct {
 	CoordinatorEpoch      int32 // -1 until a transaction marker is seen
 	CurrentTxnFirstOffset int64 // -1 when no transaction is open
 	LastTimestamp         int64 // max timestamp of the latest batch
-	batches               []batchMetadata
+	// batches holds the retained batches, oldest first, in batchBuf[:n];
+	// slots from n on are zero. A fixed array keeps the entry copyable
+	// without allocating.
+	batchBuf [BatchesToRetain]batchMetadata
+	n        int
 }
+
+// batches returns the retained batches, oldest first (aliasing the entry).
+func (e *producerEntry) batches() []batchMetadata { return e.batchBuf[:e.n] }
 
 func newProducerEntry(pid int64) *producerEntry {
 	return &producerEntry{ProducerID: pid, Epoch: noProducerEpoch, CoordinatorEpoch: -1, CurrentTxnFirstOffset: -1, LastTimestamp: -1}
 }
 
-func (e *producerEntry) clone() *producerEntry {
-	c := *e
-	c.batches = append([]batchMetadata(nil), e.batches...)
-	return &c
-}
-
-func (e *producerEntry) isEmpty() bool { return len(e.batches) == 0 }
+func (e *producerEntry) isEmpty() bool { return e.n == 0 }
 
 func (e *producerEntry) lastSeq() int32 {
-	if len(e.batches) == 0 {
+	if e.n == 0 {
 		return record.NoSequence
 	}
-	return e.batches[len(e.batches)-1].LastSeq
+	return e.batchBuf[e.n-1].LastSeq
 }
 
 // lastOffset is the offset of the producer's latest record, or -1.
 func (e *producerEntry) lastOffset() int64 {
-	if len(e.batches) == 0 {
+	if e.n == 0 {
 		return -1
 	}
-	return e.batches[len(e.batches)-1].LastOffset
+	return e.batchBuf[e.n-1].LastOffset
 }
 
 // maybeUpdateEpoch switches to a new epoch, forgetting the batches of the
 // old one (their sequences no longer matter).
 func (e *producerEntry) maybeUpdateEpoch(epoch int16) {
 	if e.Epoch != epoch {
-		e.batches = e.batches[:0]
+		e.batchBuf = [BatchesToRetain]batchMetadata{}
+		e.n = 0
 		e.Epoch = epoch
 	}
 }
 
 func (e *producerEntry) addBatch(epoch int16, b batchMetadata) {
 	e.maybeUpdateEpoch(epoch)
-	if len(e.batches) == BatchesToRetain {
-		copy(e.batches, e.batches[1:])
-		e.batches = e.batches[:BatchesToRetain-1]
+	if e.n == BatchesToRetain {
+		copy(e.batchBuf[:], e.batchBuf[1:])
+		e.n--
 	}
-	e.batches = append(e.batches, b)
+	e.batchBuf[e.n] = b
+	e.n++
 	e.LastTimestamp = b.Timestamp
 }
 
@@ -89,7 +92,7 @@ func (e *producerEntry) findDuplicate(epoch int16, firstSeq, lastSeq int32) (bat
 	if epoch != e.Epoch {
 		return batchMetadata{}, false
 	}
-	for _, b := range e.batches {
+	for _, b := range e.batches() {
 		if b.firstSeq() == firstSeq && b.LastSeq == lastSeq {
 			return b, true
 		}
@@ -227,12 +230,16 @@ func inSequence(lastSeq, nextSeq int32) bool {
 
 // appendCheck validates the producer fields of the batches of one append
 // against the current state, accumulating the would-be state in scratch
-// entries so that several batches of one producer in one append are checked
-// against each other. Nothing changes in the manager until commit.
+// copies of the entries so that several batches of one producer in one
+// append are checked against each other. Nothing changes in the manager
+// until commit. The inline buffers make the usual one-batch append
+// allocation-free.
 type appendCheck struct {
-	m       *producerStateManager
-	updated map[int64]*producerEntry
-	pending []pendingBatch
+	m          *producerStateManager
+	updated    []producerEntry
+	pending    []pendingBatch
+	updatedBuf [1]producerEntry
+	pendingBuf [1]pendingBatch
 }
 
 type pendingBatch struct {
@@ -241,8 +248,10 @@ type pendingBatch struct {
 	meta  batchMetadata // LastOffset relative to the append's base offset
 }
 
-func (m *producerStateManager) newAppendCheck() *appendCheck {
-	return &appendCheck{m: m}
+func (c *appendCheck) init(m *producerStateManager) {
+	c.m = m
+	c.updated = c.updatedBuf[:0]
+	c.pending = c.pendingBuf[:0]
 }
 
 // duplicate reports whether the batch is a retry of one of the producer's
@@ -269,14 +278,18 @@ func (c *appendCheck) check(h record.Header, relLastOffset, offset int64) error 
 	if !ok {
 		current = newProducerEntry(h.ProducerID)
 	}
-	if c.updated == nil {
-		c.updated = make(map[int64]*producerEntry)
+	idx := -1
+	for i := range c.updated {
+		if c.updated[i].ProducerID == h.ProducerID {
+			idx = i
+			break
+		}
 	}
-	updated, ok := c.updated[h.ProducerID]
-	if !ok {
-		updated = current.clone()
-		c.updated[h.ProducerID] = updated
+	if idx < 0 {
+		c.updated = append(c.updated, *current)
+		idx = len(c.updated) - 1
 	}
+	updated := &c.updated[idx]
 
 	if h.ProducerEpoch < updated.Epoch {
 		return newError(kerr.InvalidProducerEpoch, nil,
@@ -308,7 +321,7 @@ func (c *appendCheck) check(h record.Header, relLastOffset, offset int64) error 
 }
 
 // commit applies the checked batches once the log has accepted them at
-// baseOffset; maxTimestamp replaces batch timestamps when the broker
+// baseOffset; logAppendTime replaces batch timestamps when the broker
 // stamped LogAppendTime (-1 otherwise).
 func (c *appendCheck) commit(baseOffset, logAppendTime int64) {
 	for _, p := range c.pending {

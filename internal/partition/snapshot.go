@@ -61,7 +61,7 @@ func encodeSnapshot(producers map[int64]*producerEntry) []byte {
 	size := snapshotHeaderSize
 	for id, e := range producers {
 		ids = append(ids, id)
-		size += snapshotEntrySize + len(e.batches)*snapshotBatchSize
+		size += snapshotEntrySize + e.n*snapshotBatchSize
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 
@@ -77,8 +77,8 @@ func encodeSnapshot(producers map[int64]*producerEntry) []byte {
 		b = be.AppendUint32(b, uint32(e.CoordinatorEpoch))
 		b = be.AppendUint64(b, uint64(e.CurrentTxnFirstOffset))
 		b = be.AppendUint64(b, uint64(e.LastTimestamp))
-		b = append(b, byte(len(e.batches)))
-		for _, bm := range e.batches {
+		b = append(b, byte(e.n))
+		for _, bm := range e.batches() {
 			b = be.AppendUint32(b, uint32(bm.LastSeq))
 			b = be.AppendUint64(b, uint64(bm.LastOffset))
 			b = be.AppendUint32(b, uint32(bm.OffsetDelta))
@@ -139,8 +139,8 @@ func readSnapshot(b []byte) (map[int64]*producerEntry, error) {
 		if len(rest) < nb*snapshotBatchSize {
 			return nil, corrupt("batches of producer %d truncated at byte %d", e.ProducerID, pos)
 		}
-		e.batches = make([]batchMetadata, nb)
-		for j := range e.batches {
+		e.n = nb
+		for j := 0; j < nb; j++ {
 			bm := batchMetadata{
 				LastSeq:     int32(be.Uint32(rest)),
 				LastOffset:  int64(be.Uint64(rest[4:])),
@@ -151,7 +151,7 @@ func readSnapshot(b []byte) (map[int64]*producerEntry, error) {
 				return nil, corrupt("producer %d batch %d: last sequence %d, last offset %d, offset delta %d",
 					e.ProducerID, j, bm.LastSeq, bm.LastOffset, bm.OffsetDelta)
 			}
-			e.batches[j] = bm
+			e.batchBuf[j] = bm
 			rest, pos = rest[snapshotBatchSize:], pos+snapshotBatchSize
 		}
 		producers[e.ProducerID] = e

@@ -182,15 +182,15 @@ func TestSnapshotOnSegmentWorthOfBytes(t *testing.T) {
 
 func sampleEntries() map[int64]*producerEntry {
 	return map[int64]*producerEntry{
-		1: {ProducerID: 1, Epoch: 0, CoordinatorEpoch: -1, CurrentTxnFirstOffset: -1, LastTimestamp: 5, batches: []batchMetadata{{LastSeq: 2, LastOffset: 2, OffsetDelta: 2, Timestamp: 5}}},
-		math.MaxInt64: {ProducerID: math.MaxInt64, Epoch: math.MaxInt16, CoordinatorEpoch: 7, CurrentTxnFirstOffset: 10, LastTimestamp: -1, batches: []batchMetadata{
+		1: {ProducerID: 1, Epoch: 0, CoordinatorEpoch: -1, CurrentTxnFirstOffset: -1, LastTimestamp: 5, n: 1, batchBuf: [BatchesToRetain]batchMetadata{{LastSeq: 2, LastOffset: 2, OffsetDelta: 2, Timestamp: 5}}},
+		math.MaxInt64: {ProducerID: math.MaxInt64, Epoch: math.MaxInt16, CoordinatorEpoch: 7, CurrentTxnFirstOffset: 10, LastTimestamp: -1, n: 5, batchBuf: [BatchesToRetain]batchMetadata{
 			{LastSeq: math.MaxInt32, LastOffset: 20, OffsetDelta: 0, Timestamp: 1},
 			{LastSeq: 1, LastOffset: 22, OffsetDelta: 1, Timestamp: 2},
 			{LastSeq: 2, LastOffset: 23, OffsetDelta: 0, Timestamp: 3},
 			{LastSeq: 3, LastOffset: 24, OffsetDelta: 0, Timestamp: 4},
 			{LastSeq: 9, LastOffset: 30, OffsetDelta: 5, Timestamp: 5},
 		}},
-		3: {ProducerID: 3, Epoch: -1, CoordinatorEpoch: -1, CurrentTxnFirstOffset: -1, LastTimestamp: -1, batches: []batchMetadata{}},
+		3: {ProducerID: 3, Epoch: -1, CoordinatorEpoch: -1, CurrentTxnFirstOffset: -1, LastTimestamp: -1},
 	}
 }
 
