@@ -292,10 +292,10 @@ func TestLeaveGroupBatch(t *testing.T) {
 	req.Group = "g"
 	i1, i2, i9 := "i1", "i2", "i9"
 	req.Members = []kmsg.LeaveGroupRequestMember{
-		{InstanceID: &i1},                  // by instance id only
+		{InstanceID: &i1},                    // by instance id only
 		{MemberID: "wrong", InstanceID: &i2}, // instance owned by another member id
-		{InstanceID: &i9},                  // unknown instance
-		{MemberID: id3},                    // dynamic member
+		{InstanceID: &i9},                    // unknown instance
+		{MemberID: id3},                      // dynamic member
 		{MemberID: "ghost"},
 	}
 	resp := h.c.LeaveGroup(req)

@@ -206,8 +206,10 @@ func withProtocols(names ...string) joinOpt {
 		}
 	}
 }
-func withSession(ms int32) joinOpt { return func(r *kmsg.JoinGroupRequest) { r.SessionTimeoutMillis = ms } }
-func withVersion(v int16) joinOpt  { return func(r *kmsg.JoinGroupRequest) { r.Version = v } }
+func withSession(ms int32) joinOpt {
+	return func(r *kmsg.JoinGroupRequest) { r.SessionTimeoutMillis = ms }
+}
+func withVersion(v int16) joinOpt { return func(r *kmsg.JoinGroupRequest) { r.Version = v } }
 
 func consumerMeta(topics ...string) []byte {
 	m := kmsg.NewConsumerMemberMetadata()
