@@ -483,6 +483,9 @@ func (l *Log) Flush() error {
 	l.unflushedMsgs = 0
 	l.firstUnflushedMs = 0
 	l.mu.Unlock()
+	if leo <= rp {
+		return nil // nothing written since the last flush
+	}
 	for i, s := range segs {
 		if i+1 < len(segs) && segs[i+1].base <= rp {
 			continue

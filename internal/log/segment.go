@@ -64,6 +64,7 @@ type segment struct {
 	bytesSinceIndex int64
 	rollTs          int64 // ms the segment.ms clock runs from; -1 until known
 	idxWritten      [2]int
+	idxTrimmed      bool     // the index files hold exactly idxWritten entries
 	x               *indexer // set while the segment is active
 
 	// fileCache-owned (fileCache.mu).
@@ -177,6 +178,7 @@ func (s *segment) ensureLoaded(c *fileCache, cfg *Config) error {
 		offIdx.reset(entries)
 		timeIdx.reset(tentries)
 		s.idxWritten = [2]int{offIdx.len(), timeIdx.len()}
+		s.idxTrimmed = false
 		if s.next.Load() < 0 {
 			next, err := lastOffsetFrom(f, s, entries, size)
 			if err != nil {
@@ -271,6 +273,9 @@ func (s *segment) writeIndexes(cfg *Config, trim bool) error {
 	if !s.loaded.Load() {
 		return nil
 	}
+	if trim && s.idxTrimmed && s.idxWritten == [2]int{s.offIdx.len(), s.timeIdx.len()} {
+		return nil
+	}
 	for i, ix := range []*index{s.offIdx, s.timeIdx} {
 		suffix := IndexFileSuffix
 		if i == 1 {
@@ -307,6 +312,7 @@ func (s *segment) writeIndexes(cfg *Config, trim bool) error {
 		}
 		s.idxWritten[i] = len(entries) / ix.entrySize
 	}
+	s.idxTrimmed = trim
 	return nil
 }
 
