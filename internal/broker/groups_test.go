@@ -1,0 +1,151 @@
+package broker
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/group"
+	"github.com/samsa-streaming/samsa/internal/server"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// startNodeIn starts a broker over dir; stop shuts it down (server,
+// group coordinator, broker).
+func startNodeIn(t *testing.T, dir string, props map[string]string) (addr string, stop func()) {
+	t.Helper()
+	all := map[string]string{"listeners": "PLAINTEXT://127.0.0.1:0", "log.dirs": dir, "samsa.admin.listener": "", "group.initial.rebalance.delay.ms": "0"}
+	for k, v := range props {
+		all[k] = v
+	}
+	cfg, err := config.Parse(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(cfg, Options{AdvertisedAddr: l.Addr().String(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		l.Close()
+		t.Fatal(err)
+	}
+	srv := server.New(server.Config{MaxRequestBytes: cfg.SocketRequestMaxBytes}, b)
+	if err := srv.Serve(l); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			b.CloseGroups()
+			if err := srv.Shutdown(ctx); err != nil {
+				t.Errorf("shutdown: %v", err)
+			}
+			if err := b.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return l.Addr().String(), stop
+}
+
+func TestGroupConsumeCommitAndReplay(t *testing.T) {
+	dir := t.TempDir()
+	props := map[string]string{"offsets.topic.num.partitions": "5"}
+	addr, stop := startNodeIn(t, dir, props)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 4, 1, nil, "events"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	for i := 0; i < n; i++ {
+		cl.Produce(ctx, &kgo.Record{Topic: "events", Key: []byte{byte(i)}, Value: []byte("v")}, nil)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup("g1"), kgo.ConsumeTopics("events"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(), kgo.SessionTimeout(6*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for got < n {
+		fs := consumer.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("poll: %v", err)
+		}
+		got += fs.NumRecords()
+	}
+	if err := consumer.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatal(err)
+	}
+	described, err := adm.DescribeGroups(ctx, "g1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := described["g1"]; d.State != "Stable" || len(d.Members) != 1 {
+		t.Fatalf("described %+v", d)
+	}
+	consumer.Close() // leaves the group
+	offsets, err := adm.FetchOffsets(ctx, "g1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	offsets.Each(func(o kadm.OffsetResponse) { total += o.At })
+	if total != n {
+		t.Fatalf("committed offsets sum to %d, want %d", total, n)
+	}
+	cl.Close()
+	stop()
+
+	// A new broker over the same directory replays __consumer_offsets.
+	addr, _ = startNodeIn(t, dir, props)
+	cl2, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl2.Close()
+	adm2 := kadm.NewClient(cl2)
+	offsets, err = adm2.FetchOffsets(ctx, "g1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	total = 0
+	offsets.Each(func(o kadm.OffsetResponse) { total += o.At })
+	if total != n {
+		t.Fatalf("after restart committed offsets sum to %d, want %d", total, n)
+	}
+	listed, err := adm2.ListGroups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := listed["g1"]; !ok {
+		t.Fatalf("g1 not listed after restart: %v", listed)
+	}
+	topics, err := adm2.ListTopicsWithInternal(ctx, group.OffsetsTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := topics[group.OffsetsTopic]; !ok || len(d.Partitions) != 5 || !d.IsInternal {
+		t.Fatalf("%s: %+v", group.OffsetsTopic, d)
+	}
+}
