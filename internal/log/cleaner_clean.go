@@ -427,7 +427,7 @@ func (f *cleanFilter) isLastOfProducer(h record.Header) bool {
 }
 
 type cleanStats struct {
-	bytesRead, bytesWritten int64
+	bytesRead, bytesWritten  int64
 	recordsRead, recordsKept int64
 }
 

@@ -18,14 +18,14 @@ import (
 //
 // Not safe for concurrent use: one cleaner owns it.
 type offsetMap struct {
-	slots    []mapSlot
-	mask     uint64
-	maxSize  int // entries allowed before the map counts as full (load factor)
-	size     int
-	latest   int64 // the largest offset put, -1 if none
-	s1, s2   maphash.Seed
-	lookups  int64
-	probes   int64
+	slots   []mapSlot
+	mask    uint64
+	maxSize int // entries allowed before the map counts as full (load factor)
+	size    int
+	latest  int64 // the largest offset put, -1 if none
+	s1, s2  maphash.Seed
+	lookups int64
+	probes  int64
 }
 
 // mapSlot is one entry: the key's 128-bit hash and offset+1 (0 = empty).
