@@ -5,9 +5,11 @@ import (
 )
 
 // offsetMap is the cleaner's bounded key → latest offset map, Kafka's
-// SkimpyOffsetMap in spirit: a fixed array of slots sized from
+// SkimpyOffsetMap in spirit: an array of slots bounded by
 // log.cleaner.dedupe.buffer.size, open addressing with linear probing, and
 // keys stored only as a 128-bit hash so memory does not depend on key size.
+// Unlike Kafka's, the array starts small and doubles (up to the bound) as
+// keys arrive, so a log with few keys probes a small, cache-friendly table.
 //
 // The hash is two 64-bit maphash values under two seeds chosen at random
 // when the process starts. A collision (two keys with the same 128 bits)
@@ -18,14 +20,16 @@ import (
 //
 // Not safe for concurrent use: one cleaner owns it.
 type offsetMap struct {
-	slots   []mapSlot
-	mask    uint64
-	maxSize int // entries allowed before the map counts as full (load factor)
-	size    int
-	latest  int64 // the largest offset put, -1 if none
-	s1, s2  maphash.Seed
-	lookups int64
-	probes  int64
+	slots      []mapSlot
+	mask       uint64
+	maxSlots   int     // the bound from the buffer size
+	loadFactor float64 // how full the slots may get before doubling (or, at the bound, refusing keys)
+	growAt     int     // size at which the current slots are full
+	size       int
+	latest     int64 // the largest offset put, -1 if none
+	s1, s2     maphash.Seed
+	lookups    int64
+	probes     int64
 }
 
 // mapSlot is one entry: the key's 128-bit hash and offset+1 (0 = empty).
@@ -34,25 +38,50 @@ type mapSlot struct {
 	off1   int64
 }
 
-const mapSlotSize = 24
+const (
+	mapSlotSize     = 24
+	mapInitialSlots = 1 << 12
+)
 
 // The process's secret hash seeds.
 var mapSeed1, mapSeed2 = maphash.MakeSeed(), maphash.MakeSeed()
 
-// newOffsetMap sizes the map to at most bufferBytes of slots (a power of
-// two, so probing masks instead of dividing), full at loadFactor.
+// newOffsetMap bounds the map to bufferBytes of slots (a power of two, so
+// probing masks instead of dividing), full at loadFactor.
 func newOffsetMap(bufferBytes int64, loadFactor float64) *offsetMap {
-	n := uint64(1)
-	for n*2*mapSlotSize <= uint64(bufferBytes) {
+	n := 16
+	for int64(n)*2*mapSlotSize <= bufferBytes {
 		n *= 2
 	}
-	if n < 16 {
-		n = 16
-	}
-	m := &offsetMap{slots: make([]mapSlot, n), mask: n - 1, latest: -1, s1: mapSeed1, s2: mapSeed2}
-	m.maxSize = max(1, int(float64(n)*loadFactor))
+	m := &offsetMap{maxSlots: n, loadFactor: loadFactor, latest: -1, s1: mapSeed1, s2: mapSeed2}
+	m.alloc(min(n, mapInitialSlots))
 	return m
 }
+
+func (m *offsetMap) alloc(n int) {
+	m.slots = make([]mapSlot, n)
+	m.mask = uint64(n - 1)
+	m.growAt = max(1, int(float64(n)*m.loadFactor))
+}
+
+// grow doubles the slots and reinserts the entries.
+func (m *offsetMap) grow() {
+	old := m.slots
+	m.alloc(2 * len(old))
+	for _, s := range old {
+		if s.off1 == 0 {
+			continue
+		}
+		i := s.h1 & m.mask
+		for m.slots[i].off1 != 0 {
+			i = (i + 1) & m.mask
+		}
+		m.slots[i] = s
+	}
+}
+
+// capacity is how many keys the map can hold at its bound.
+func (m *offsetMap) capacity() int { return max(1, int(float64(m.maxSlots)*m.loadFactor)) }
 
 func (m *offsetMap) hash(key []byte) (uint64, uint64) {
 	h1 := maphash.Bytes(m.s1, key)
@@ -60,15 +89,16 @@ func (m *offsetMap) hash(key []byte) (uint64, uint64) {
 	return h1, h2
 }
 
-// clear empties the map for a new cleaning round.
+// clear empties the map for a new cleaning round, shrinking it back.
 func (m *offsetMap) clear() {
-	clear(m.slots)
+	if len(m.slots) > mapInitialSlots {
+		m.alloc(min(m.maxSlots, mapInitialSlots))
+	} else {
+		clear(m.slots)
+	}
 	m.size = 0
 	m.latest = -1
 }
-
-// full reports whether the map holds as many keys as its load factor allows.
-func (m *offsetMap) full() bool { return m.size >= m.maxSize }
 
 // put records offset as the latest for key. Offsets are put in increasing
 // order, so an existing entry is simply overwritten. It returns false,
@@ -79,8 +109,12 @@ func (m *offsetMap) put(key []byte, offset int64) bool {
 	for {
 		s := &m.slots[i]
 		if s.off1 == 0 {
-			if m.size >= m.maxSize {
-				return false
+			if m.size >= m.growAt {
+				if len(m.slots) >= m.maxSlots {
+					return false
+				}
+				m.grow()
+				return m.put(key, offset)
 			}
 			*s = mapSlot{h1: h1, h2: h2, off1: offset + 1}
 			m.size++
@@ -118,5 +152,5 @@ func (m *offsetMap) get(key []byte) int64 {
 // offset, even when its last records had no key).
 func (m *offsetMap) updateLatest(offset int64) { m.latest = max(m.latest, offset) }
 
-// utilization is the fraction of slots in use.
-func (m *offsetMap) utilization() float64 { return float64(m.size) / float64(len(m.slots)) }
+// utilization is the fraction of the bound's slots in use.
+func (m *offsetMap) utilization() float64 { return float64(m.size) / float64(m.maxSlots) }

@@ -1,7 +1,6 @@
 package log
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -900,8 +899,8 @@ func TestCleanerConfigValidate(t *testing.T) {
 
 func TestOffsetMap(t *testing.T) {
 	m := newOffsetMap(1<<10, 0.75)
-	if len(m.slots) != 32 || m.maxSize != 24 {
-		t.Fatalf("slots %d max %d", len(m.slots), m.maxSize)
+	if m.maxSlots != 32 || m.capacity() != 24 {
+		t.Fatalf("slots %d capacity %d", m.maxSlots, m.capacity())
 	}
 	for i := 0; i < 24; i++ {
 		if !m.put([]byte(fmt.Sprint("key", i)), int64(i)) {
@@ -921,5 +920,19 @@ func TestOffsetMap(t *testing.T) {
 	if m.get([]byte("key5")) != -1 || m.size != 0 || m.latest != -1 {
 		t.Fatal("clear")
 	}
-	_ = bytes.Equal
+	// A large map grows from a small table and keeps every key.
+	big := newOffsetMap(64<<20, 0.9)
+	for i := 0; i < 100000; i++ {
+		if !big.put([]byte(fmt.Sprint("key", i)), int64(i)) {
+			t.Fatalf("put %d refused", i)
+		}
+	}
+	if len(big.slots) >= big.maxSlots || len(big.slots) < 100000 {
+		t.Fatalf("%d slots for 100000 keys (bound %d)", len(big.slots), big.maxSlots)
+	}
+	for i := 0; i < 100000; i += 997 {
+		if got := big.get([]byte(fmt.Sprint("key", i))); got != int64(i) {
+			t.Fatalf("key%d -> %d", i, got)
+		}
+	}
 }
