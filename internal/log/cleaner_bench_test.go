@@ -41,8 +41,13 @@ func benchClean(b *testing.B, size int64, codec record.Compression) {
 	cfg.Durability = DurabilityPageCache
 	cfg.SegmentBytes = 64 << 20
 	cfg.MinCleanableDirtyRatio = 0
-	// About 256 bytes per record on disk uncompressed.
-	records := size / (valueSize + 56)
+	// Size the record count from one encoded batch.
+	probe := record.NewBuilder(record.DefaultBatchSpec())
+	for j := 0; j < perBatch; j++ {
+		probe.Append(record.Record{TimestampDelta: int64(j), Key: make([]byte, 16), Value: make([]byte, valueSize)})
+	}
+	pb, _ := probe.Build(nil)
+	records := size / (int64(len(pb)) / perBatch)
 	keys := max(records/10, 1)
 	var last CleanResult
 	for i := 0; i < b.N; i++ {

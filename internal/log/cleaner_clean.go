@@ -436,7 +436,12 @@ func (f *cleanFilter) filterBatch(out []byte, h record.Header, batch []byte, cs 
 	c := f.c
 	retainEmpty := f.isLastOfProducer(h)
 	if h.IsControl() {
-		// Transaction markers are kept (see docs/compaction.md).
+		// Transaction markers are kept (see docs/compaction.md). Other
+		// batches are checked by the decoder; this one is checked here, so
+		// the cleaner never copies a malformed batch.
+		if _, err := record.ValidateStored(batch); err != nil {
+			return out, err
+		}
 		cs.recordsRead += int64(h.NumRecords)
 		cs.recordsKept += int64(h.NumRecords)
 		return append(out, batch...), nil
