@@ -457,9 +457,13 @@ func (c *Cleaner) CleanOnce() (res CleanResult, cleaned bool, err error) {
 }
 
 // Clean cleans l now, whatever its dirty ratio (min.compaction.lag.ms and
-// the other bounds still apply). It returns errCleanerAborted-wrapped
-// errors when the log changed or closed meanwhile.
+// the other bounds still apply). It fails for a log whose cleanup.policy
+// does not compact, and gives up (leaving the log as it was) when the log
+// changed or closed meanwhile.
 func (c *Cleaner) Clean(l *Log) (CleanResult, error) {
+	if !l.cfg.Load().Compacts() {
+		return CleanResult{}, fmt.Errorf("log %s: cleanup.policy %q does not compact", l.tp, l.cfg.Load().CleanupPolicy)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.m.nowMs()

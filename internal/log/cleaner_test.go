@@ -426,6 +426,9 @@ func TestCleanerDirtyRatio(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendKeys(t, del, record.CompressionNone, 0, 50, 5, 5, 1)
+	if _, err := e.c.Clean(del); err == nil {
+		t.Fatal("Clean of a delete-policy log succeeded")
+	}
 	appendKeys(t, e.l, record.CompressionNone, 0, 400, 5, 10, 1)
 	e.roll()
 	res, cleaned, err := e.c.CleanOnce()
