@@ -6,12 +6,19 @@ import (
 )
 
 // committer is the Manager's group committer. An append with
-// DurabilitySync writes its batches, registers its segment in the current
-// round and waits. The committer goroutine takes the whole round (every
+// DurabilitySync writes its batches and, still under the log's appender
+// lock, registers its segment and its end offset in the current round; it
+// does not wait. The committer goroutine takes the whole round (every
 // segment written since the last round began, across all partitions),
-// fsyncs those files (several at once), and wakes every waiter of the
-// round. While a round's fsyncs run, the next round fills up, so under load
-// many appends share one fsync per file.
+// fsyncs those files (several at once), then advances each log's durable
+// offset to the highest end offset registered for it and wakes the log's
+// durability waiters. While a round's fsyncs run, the next round fills up,
+// so under load many appends share one fsync per file.
+//
+// Rounds run one after the other and a log registers in offset order, so
+// when a round ends every append of the log up to the round's end offset
+// is on disk: its segments written since the previous round were fsynced
+// in this round, everything before in earlier rounds.
 type committer struct {
 	files    *fileCache
 	parallel int
@@ -29,11 +36,11 @@ type committer struct {
 
 type syncRound struct {
 	segs map[*segment]*Log // each holds one file reference, released after the fsync
-	done chan struct{}
+	ends map[*Log]int64    // the highest end offset registered per log
 }
 
 func newRound() *syncRound {
-	return &syncRound{segs: make(map[*segment]*Log), done: make(chan struct{})}
+	return &syncRound{segs: make(map[*segment]*Log), ends: make(map[*Log]int64)}
 }
 
 func newCommitter(files *fileCache, parallel int) *committer {
@@ -43,33 +50,32 @@ func newCommitter(files *fileCache, parallel int) *committer {
 	return c
 }
 
-// sync waits until everything written to s before the call is on disk.
-// The caller passes in a file reference on s, which sync releases.
-func (c *committer) sync(l *Log, s *segment) error {
+// registerLocked asks for everything written to s so far to be fsynced, and
+// for l's durable offset to advance to end once it is. The caller holds
+// l.mu (so a log registers in offset order) and passes in a file reference
+// on s, which the committer releases. After the committer stopped (the
+// manager closed) the fsync runs inline.
+func (c *committer) registerLocked(l *Log, s *segment, end int64) {
 	c.mu.Lock()
 	if c.stopped {
 		c.mu.Unlock()
-		r := newRound()
-		r.segs[s] = l
-		c.run(r)
-		return l.Failed()
+		c.syncInlineLocked(l, s, end)
+		return
 	}
 	r := c.cur
 	if _, ok := r.segs[s]; ok {
-		c.mu.Unlock()
 		c.files.release(s)
 	} else {
 		r.segs[s] = l
-		c.mu.Unlock()
 	}
+	if end > r.ends[l] {
+		r.ends[l] = end
+	}
+	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
 	default:
 	}
-	<-r.done
-	// A failed fsync anywhere in this log, in this round or an earlier one,
-	// means our data may be lost too: the log is failed for good.
-	return l.Failed()
 }
 
 func (c *committer) loop() {
@@ -100,9 +106,9 @@ func (c *committer) loop() {
 }
 
 // run fsyncs a round's files, at most parallel at once, fails the logs
-// whose fsync failed, and wakes the round's waiters.
+// whose fsync failed, then advances the durable offset of the others and
+// wakes every log's waiters.
 func (c *committer) run(r *syncRound) {
-	defer close(r.done)
 	sync1 := func(s *segment, l *Log) {
 		defer c.files.release(s)
 		c.files.mu.Lock()
@@ -120,24 +126,49 @@ func (c *committer) run(r *syncRound) {
 		for s, l := range r.segs {
 			sync1(s, l)
 		}
-		return
+	} else {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, c.parallel)
+		for s, l := range r.segs {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				sync1(s, l)
+				<-sem
+			}()
+		}
+		wg.Wait()
 	}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, c.parallel)
-	for s, l := range r.segs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			sync1(s, l)
-			<-sem
-		}()
+	for l, end := range r.ends {
+		// A failed fsync anywhere in this log, in this round or an earlier
+		// one, means this round's data may be lost too: the log is failed
+		// for good and its durable offset stays where it is.
+		if l.isFailed.Load() {
+			l.durableChanged()
+			continue
+		}
+		l.advanceDurable(end)
 	}
-	wg.Wait()
 }
 
-// close runs the pending round and stops the goroutine; later syncs run
-// inline.
+// syncInlineLocked is registerLocked after the committer stopped: fsync
+// now, under l.mu.
+func (c *committer) syncInlineLocked(l *Log, s *segment, end int64) {
+	c.files.mu.Lock()
+	f := s.file // the caller's reference keeps it open
+	c.files.mu.Unlock()
+	err := syncData(f)
+	c.files.release(s)
+	if err != nil {
+		l.failLocked(fmt.Errorf("sync segment %d: %w", s.base, err))
+		return
+	}
+	l.advanceDurable(end)
+}
+
+// close runs the pending round and stops the goroutine; later
+// registrations fsync inline.
 func (c *committer) close() {
 	close(c.stop)
 	<-c.done

@@ -11,7 +11,8 @@ import (
 type Durability int8
 
 const (
-	// DurabilitySync fsyncs the data before Append returns. Concurrent appends,
+	// DurabilitySync counts data as durable once fsynced: Append returns, and
+	// WaitDurable wakes, only after the fsync. Concurrent appends,
 	// to one or many partitions of a Manager, share fsync rounds (group
 	// commit). It is the default: on a single node acknowledged means on disk.
 	DurabilitySync Durability = iota

@@ -2,6 +2,7 @@ package log
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"syscall"
@@ -38,13 +39,34 @@ func crashWorkload(fsys vfs.FS, acked map[int64][]byte) {
 	if err != nil {
 		return
 	}
+	// Appends go out without waiting, up to three at a time, and are
+	// acknowledged only once WaitDurable says they are on disk, as the
+	// broker's pipelined produce path does.
+	type inFlight struct {
+		base int64
+		b    []byte
+	}
+	var pending []inFlight
+	ack := func(end int64) bool {
+		if err := l.WaitDurable(context.Background(), end); err != nil {
+			return false
+		}
+		for _, p := range pending {
+			acked[p.base] = p.b
+		}
+		pending = pending[:0]
+		return true
+	}
 	for i := 0; i < 24; i++ {
 		b := makeBatch(1+i%3, 150, 1_700_000_000_000+int64(i))
-		res, err := l.Append(b, AppendOptions{LeaderEpoch: int32(i / 8)})
+		res, err := l.AppendAsync(b, AppendOptions{LeaderEpoch: int32(i / 8)})
 		if err != nil {
 			return
 		}
-		acked[res.BaseOffset] = append([]byte(nil), b...)
+		pending = append(pending, inFlight{res.BaseOffset, append([]byte(nil), b...)})
+		if i%3 == 2 && !ack(res.LastOffset+1) {
+			return
+		}
 		switch i {
 		case 12:
 			m.RunRetention()

@@ -51,18 +51,31 @@
 //
 // # Durability and group commit
 //
-// With DurabilitySync (the default) Append returns only once the data is
-// on disk. It registers its segment with the Manager's group committer and
-// waits, after releasing Log.mu. The committer goroutine takes every
+// Writing and waiting for durability are two steps. AppendAsync writes and
+// returns at once, with the records' offsets; each log keeps a durable
+// offset (DurableOffset) below which its records are durable by its
+// policy, and WaitDurable / DurableNotify / SetDurableListener wait for it
+// or hear of it. Append is AppendAsync plus WaitDurable. So a caller (the
+// broker's produce path) can append the next request while earlier ones
+// wait for their fsync, and an acknowledgement never comes before the
+// data is durable.
+//
+// With DurabilitySync (the default) AppendAsync registers its segment and
+// end offset with the Manager's group committer, under Log.mu, so a log's
+// registrations are in offset order. The committer goroutine takes every
 // segment registered since its last round, across all partitions, fsyncs
-// them (fdatasync, several files at once), and wakes all the round's
-// waiters; appends arriving meanwhile form the next round. So N concurrent
-// producers cost about one fsync per file per round, not N. With
-// DurabilityPageCache (Kafka's default) Append returns once the data is in
-// the page cache and the log is fsynced after flush.messages messages, every
-// flush.ms, at roll and at close; replication is then what protects
-// acknowledged data. On a single node only DurabilitySync makes
-// acknowledged mean durable.
+// them (fdatasync, several files at once), then advances each log's
+// durable offset to the highest end offset registered in the round and
+// wakes its waiters; appends arriving meanwhile form the next round. So N
+// concurrent producers, or one producer with N requests in flight, cost
+// about one fsync per file per round, not N. A roll fsyncs the old segment
+// before creating the new one, so a crash never keeps a later segment
+// while losing the end of an earlier one. With DurabilityPageCache (Kafka's
+// default) the durable offset follows the log end offset as each append
+// returns; the log is fsynced after flush.messages messages, every
+// flush.ms, at roll (in the background) and at close, and replication is
+// what protects acknowledged data. On a single node only DurabilitySync
+// makes acknowledged mean durable.
 //
 // A failed write or fsync makes the log sticky-failed: every later Append
 // returns the same ErrStorage error until the log is reopened (and
@@ -103,6 +116,8 @@
 //	Manager.ckptMu → Manager.mu → Log.mu → {segment.loadMu, epochCache.mu,
 //	committer.mu, fileCache.mu, Log.notifyMu}
 //
+// Log.durableMu and the durable listener come after all of these: the
+// listener may run under Log.mu (an append) or under none (the committer).
 // No lock is held while waiting for a group-commit round. Readers hold
 // none of these except briefly fileCache.mu (handle references) and
 // segment.loadMu (first load of an index). The cleaner (cleaner*.go)

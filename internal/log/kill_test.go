@@ -3,6 +3,7 @@ package log
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand"
 	"os"
@@ -21,8 +22,9 @@ import (
 const childEnv = "SAMSA_LOG_KILL_CHILD_DIR"
 
 // childMain is the child process of TestKillChild: it appends with
-// DurabilitySync from four goroutines to two partitions and prints
-// "partition baseOffset crc" for every acknowledged batch, until killed.
+// DurabilitySync from four goroutines to two partitions, several appends in
+// flight each (AppendAsync), and prints "partition baseOffset crc" for
+// every batch WaitDurable acknowledged, until killed.
 func childMain() {
 	dir := os.Getenv(childEnv)
 	m, err := OpenManager(ManagerOptions{Dir: dir, Logger: quietLogger()})
@@ -45,17 +47,33 @@ func childMain() {
 				fmt.Fprintln(os.Stderr, "create:", err)
 				os.Exit(2)
 			}
+			// Up to eight appends are in flight; a batch is printed
+			// (acknowledged) only after WaitDurable covers it.
+			type inFlight struct {
+				end, base int64
+				crc       uint32
+			}
+			acks := make(chan inFlight, 8)
+			go func() {
+				for a := range acks {
+					if err := l.WaitDurable(context.Background(), a.end); err != nil {
+						fmt.Fprintln(os.Stderr, "append:", err)
+						os.Exit(2)
+					}
+					out.Lock()
+					fmt.Fprintf(w, "%d %d %d\n", p, a.base, a.crc)
+					out.Unlock()
+				}
+			}()
 			for i := 0; ; i++ {
 				b := makeBatch(1+i%4, 200+g*50, time.Now().UnixMilli())
-				res, err := l.Append(b, AppendOptions{})
+				res, err := l.AppendAsync(b, AppendOptions{})
 				if err != nil {
 					fmt.Fprintln(os.Stderr, "append:", err)
 					os.Exit(2)
 				}
 				h, _ := record.ParseHeader(b)
-				out.Lock()
-				fmt.Fprintf(w, "%d %d %d\n", p, res.BaseOffset, h.CRC)
-				out.Unlock()
+				acks <- inFlight{end: res.LastOffset + 1, base: res.BaseOffset, crc: h.CRC}
 			}
 		}()
 	}

@@ -1,6 +1,7 @@
 package log
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -89,6 +90,14 @@ type Log struct {
 
 	notifyMu sync.Mutex
 	notify   chan struct{}
+
+	// durable is the offset below which appended data is durable by the
+	// log's policy (see DurableOffset). It only grows.
+	durable       atomic.Int64
+	durableMu     sync.Mutex
+	durableNotify chan struct{} // closed when durable advances or the log fails; nil if nobody waits
+	onDurable     atomic.Pointer[func()]
+	closeDone     atomic.Bool // close has finished: no offset becomes durable any more
 
 	bg sync.WaitGroup // finishing rolled segments
 	// finishing counts rolled segments whose indexes are still being
@@ -230,17 +239,40 @@ func scanInput(batches []byte) (batchSpan, error) {
 	return sp, nil
 }
 
-// Append takes one or more concatenated, validated magic-2 batches,
+// Append is AppendAsync followed, with DurabilitySync, by WaitDurable
+// for the appended records: it returns only after they are fsynced (group
+// commit). With DurabilityPageCache it returns once they are written.
+//
+// Errors: those of AppendAsync, and those of WaitDurable (ErrStorage after a
+// failed fsync, ErrClosed when the log closed first).
+func (l *Log) Append(batches []byte, opts AppendOptions) (AppendResult, error) {
+	res, err := l.AppendAsync(batches, opts)
+	if err != nil {
+		return res, err
+	}
+	if err := l.WaitDurable(context.Background(), res.LastOffset+1); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// AppendAsync takes one or more concatenated, validated magic-2 batches,
 // assigns offsets by patching each batch's base offset in place (and its
 // leader epoch, and LogAppendTime if asked), writes them to the active
-// segment (rolling first if needed), updates the indexes and returns. With
-// DurabilitySync it returns only after the data is fsynced (group commit).
-// Safe for concurrent use; appends to one log are serialised.
+// segment (rolling first if needed), updates the indexes and returns,
+// without waiting for an fsync: the records are readable at once (bounded
+// by the log end offset) but durable only when DurableOffset passes them.
+// With DurabilitySync the append is registered with the group committer,
+// which fsyncs it in its next round and then advances the durable offset;
+// with DurabilityPageCache the durable offset moves to the log end offset
+// before AppendAsync returns. Safe for concurrent use; appends to one log
+// are serialised and get increasing offsets in the order they took the
+// appender lock.
 //
 // Errors: ErrInvalidBatch or ErrBatchTooLarge for bad input (nothing is
 // written); ErrClosed; ErrStorage-wrapped errors for I/O failures, after
 // which the log refuses appends until reopened.
-func (l *Log) Append(batches []byte, opts AppendOptions) (AppendResult, error) {
+func (l *Log) AppendAsync(batches []byte, opts AppendOptions) (AppendResult, error) {
 	sp, err := scanInput(batches)
 	if err != nil {
 		return AppendResult{}, err
@@ -333,24 +365,107 @@ func (l *Log) Append(batches []byte, opts AppendOptions) (AppendResult, error) {
 			l.firstUnflushedMs = nowMs
 		}
 		flushNow = l.unflushedMsgs >= cfg.FlushMessages
+		l.m.files.release(seg)
+	} else {
+		// Registered under l.mu, so rounds see this log's appends in
+		// offset order. The committer takes over our file reference.
+		l.m.committer.registerLocked(l, seg, next)
 	}
 	l.mu.Unlock()
 	l.wakeReaders()
 
-	if cfg.Durability == DurabilitySync {
-		// The committer takes over our reference on the handle.
-		if err := l.m.committer.sync(l, seg); err != nil {
-			return res, err
-		}
-		return res, nil
-	}
-	l.m.files.release(seg)
-	if flushNow {
-		if err := l.Flush(); err != nil {
-			return res, err
+	if cfg.Durability == DurabilityPageCache {
+		l.advanceDurable(next)
+		if flushNow {
+			if err := l.Flush(); err != nil {
+				return res, err
+			}
 		}
 	}
 	return res, nil
+}
+
+// DurableOffset is the offset below which appended records count as
+// durable under the log's durability policy: fsynced with DurabilitySync;
+// written (to the page cache) with DurabilityPageCache, where it follows
+// the log end offset as each append returns. It never decreases, and
+// equals the log end offset after open and after Flush. Switching a log
+// from DurabilitySync to DurabilityPageCache counts every write made so
+// far as durable at the next append.
+func (l *Log) DurableOffset() int64 { return l.durable.Load() }
+
+// DurableNotify returns a channel closed the next time the durable offset
+// advances or the log fails. Check DurableOffset after taking the channel.
+func (l *Log) DurableNotify() <-chan struct{} {
+	l.durableMu.Lock()
+	defer l.durableMu.Unlock()
+	if l.durableNotify == nil {
+		l.durableNotify = make(chan struct{})
+	}
+	return l.durableNotify
+}
+
+// SetDurableListener installs fn, called each time the durable offset
+// advances or the log fails (nil removes it). fn runs on the committer's or
+// an appender's goroutine, possibly while the log's appender lock is held:
+// it must be quick, must not block and may only use the log's lock-free
+// reads (DurableOffset, LogEndOffset, LogStartOffset).
+func (l *Log) SetDurableListener(fn func()) {
+	if fn == nil {
+		l.onDurable.Store(nil)
+		return
+	}
+	l.onDurable.Store(&fn)
+}
+
+// WaitDurable returns nil once DurableOffset() >= offset (everything below
+// offset is durable), the log's sticky error if it fails first (the data
+// may be lost), ErrClosed if the log closed first, or ctx's error.
+func (l *Log) WaitDurable(ctx context.Context, offset int64) error {
+	for {
+		ch := l.DurableNotify()
+		if l.durable.Load() >= offset {
+			return nil
+		}
+		if l.isFailed.Load() {
+			return l.Failed()
+		}
+		if l.closeDone.Load() {
+			return ErrClosed
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// advanceDurable moves the durable offset up to off and wakes waiters.
+func (l *Log) advanceDurable(off int64) {
+	for {
+		cur := l.durable.Load()
+		if off <= cur {
+			return
+		}
+		if l.durable.CompareAndSwap(cur, off) {
+			break
+		}
+	}
+	l.durableChanged()
+}
+
+// durableChanged wakes durability waiters and the listener.
+func (l *Log) durableChanged() {
+	l.durableMu.Lock()
+	if l.durableNotify != nil {
+		close(l.durableNotify)
+		l.durableNotify = nil
+	}
+	l.durableMu.Unlock()
+	if fn := l.onDurable.Load(); fn != nil {
+		(*fn)()
+	}
 }
 
 // maybeRollLocked returns the segment to append to, rolling to a new one on
@@ -411,9 +526,25 @@ func (l *Log) activateLocked(seg *segment, cfg *Config) error {
 // file's directory entry is made durable before any data goes in; the old
 // segment's indexes are trimmed and everything flushed in the background,
 // after which the recovery point moves to the new segment.
+//
+// With DurabilitySync the old segment is fsynced first, under the lock:
+// appends do not wait for their fsync, so the old segment may still hold
+// data the committer has not synced, and a new segment file that survives
+// a crash while that tail is lost would leave a hole in the offsets.
 func (l *Log) rollLocked(nowMs int64, cfg *Config) (*segment, error) {
 	old := l.active
 	base := l.leo.Load()
+	if cfg.Durability == DurabilitySync {
+		f, err := l.m.files.acquire(old)
+		if err != nil {
+			return nil, l.failLocked(err)
+		}
+		err = syncData(f)
+		l.m.files.release(old)
+		if err != nil {
+			return nil, l.failLocked(fmt.Errorf("sync segment %d before roll: %w", old.base, err))
+		}
+	}
 	seg, err := createSegment(l.m.fsys, l.dir, base, cfg, nowMs)
 	if err != nil {
 		return nil, err
@@ -504,6 +635,7 @@ func (l *Log) Flush() error {
 		}
 	}
 	l.advanceRecoveryPoint(leo)
+	l.advanceDurable(leo)
 	return nil
 }
 
@@ -546,7 +678,9 @@ func (l *Log) close() error {
 	for _, s := range l.segments() {
 		l.m.files.forget(s)
 	}
+	l.closeDone.Store(true)
 	l.wakeReaders()
+	l.durableChanged()
 	return err
 }
 

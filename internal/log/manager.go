@@ -365,7 +365,9 @@ func (m *Manager) Delete(tp TopicPartition) error {
 	for _, s := range l.segments() {
 		m.files.forget(s)
 	}
+	l.closeDone.Store(true)
 	l.wakeReaders()
+	l.durableChanged()
 	var rnd [8]byte
 	if _, err := io.ReadFull(rand.Reader, rnd[:]); err != nil {
 		return fmt.Errorf("delete %s: %w", tp, err)

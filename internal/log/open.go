@@ -179,6 +179,7 @@ func (m *Manager) loadLog(tp TopicPartition, dir string, cfg Config, st loadStat
 	l.leo.Store(leo)
 	l.lso.Store(lso)
 	l.recoveryPoint.Store(leo)
+	l.durable.Store(leo)
 	if err := l.epochs.truncateFromEnd(leo); err != nil {
 		return nil, err
 	}
