@@ -65,12 +65,25 @@ func New(cfg *config.Config, opts Options) (*Broker, error) {
 		sessions: newFetchSessionCache(int(cfg.FetchMaxSessions), opts.Now),
 	}}
 	for _, dir := range cfg.LogDirs {
-		m, err := log.OpenManager(log.ManagerOptions{FS: fs, Dir: dir, Now: opts.Now, Logger: logger.With("log_dir", dir)})
+		m, err := log.OpenManager(log.ManagerOptions{
+			FS:                     fs,
+			Dir:                    dir,
+			Now:                    opts.Now,
+			Logger:                 logger.With("log_dir", dir),
+			RetentionCheckInterval: time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
+		})
 		if err != nil {
 			b.closeLogs()
 			return nil, fmt.Errorf("open log dir %s: %w", dir, err)
 		}
 		b.logs = append(b.logs, m)
+		if cfg.LogCleanerEnable {
+			// The cleaner stops when the manager closes.
+			if _, err := m.StartCleaner(log.DefaultCleanerConfig()); err != nil {
+				b.closeLogs()
+				return nil, fmt.Errorf("start log cleaner in %s: %w", dir, err)
+			}
+		}
 	}
 	meta, err := metadata.Open(metadata.Config{
 		NodeID:                   cfg.NodeID,
