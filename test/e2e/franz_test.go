@@ -1,7 +1,7 @@
 package e2e
 
 import (
-	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
@@ -344,19 +344,20 @@ func TestFranzDeleteRecords(t *testing.T) {
 // TestFranzRetentionDeletesOldSegments uses small segments and a short
 // retention, and waits until the broker's retention pass removes the old ones.
 func TestFranzRetentionDeletesOldSegments(t *testing.T) {
-	b := startBroker(t, "SAMSA_LOG_RETENTION_CHECK_INTERVAL_MS=200")
+	b := startBroker(t, "SAMSA_LOG_RETENTION_CHECK_INTERVAL_MS=100")
 	const topic = "retention"
 	createTopic(t, b, topic, 1, map[string]*string{
-		"segment.bytes": kadm.StringPtr("16384"),
+		"segment.bytes": kadm.StringPtr("1048576"), // Kafka's smallest
 	})
-	cl := b.client(kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0))
+	cl := b.client(kgo.DefaultProduceTopic(topic))
 	ctx := testContext(t, 2*time.Minute)
 	old := time.Now().Add(-48 * time.Hour)
-	for i := 0; i < 200; i++ {
-		r := &kgo.Record{Value: []byte(strings.Repeat("r", 1000)), Timestamp: old}
-		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
+	recs := make([]*kgo.Record, 3000)
+	for i := range recs {
+		recs[i] = &kgo.Record{Value: incompressible(1000), Timestamp: old}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
 	}
 	adm := b.admin()
 	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: kadm.StringPtr("3600000")}}, topic); err != nil {
@@ -370,8 +371,8 @@ func TestFranzRetentionDeletesOldSegments(t *testing.T) {
 		if o, _ := starts.Lookup(topic, 0); o.Offset > 0 {
 			ends, _ := adm.ListEndOffsets(ctx, topic)
 			e, _ := ends.Lookup(topic, 0)
-			if e.Offset != 200 {
-				t.Fatalf("end offset %d after retention, want 200", e.Offset)
+			if e.Offset != 3000 {
+				t.Fatalf("end offset %d after retention, want 3000", e.Offset)
 			}
 			t.Logf("retention moved the log start offset to %d", o.Offset)
 			return
@@ -389,7 +390,7 @@ func TestFranzTopicConfigChangeTakesEffect(t *testing.T) {
 	createTopic(t, b, topic, 1, nil)
 	cl := b.client(kgo.DefaultProduceTopic(topic), kgo.RecordRetries(0))
 	ctx := testContext(t, time.Minute)
-	big := &kgo.Record{Value: []byte(strings.Repeat("b", 20_000))}
+	big := &kgo.Record{Value: incompressible(20_000)}
 	if err := cl.ProduceSync(ctx, big).FirstErr(); err != nil {
 		t.Fatalf("20 kB record under the default limit: %v", err)
 	}
@@ -397,7 +398,7 @@ func TestFranzTopicConfigChangeTakesEffect(t *testing.T) {
 	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.message.bytes", Value: kadm.StringPtr("10000")}}, topic); err != nil {
 		t.Fatal(err)
 	}
-	big = &kgo.Record{Value: []byte(strings.Repeat("b", 20_000))}
+	big = &kgo.Record{Value: incompressible(20_000)}
 	if err := cl.ProduceSync(ctx, big).FirstErr(); !errors.Is(err, kerr.MessageTooLarge) {
 		t.Fatalf("20 kB record over max.message.bytes=10000: %v, want MESSAGE_TOO_LARGE", err)
 	}
@@ -452,7 +453,7 @@ func TestFranzErrors(t *testing.T) {
 	}
 	createTopic(t, b, "limits", 1, nil)
 	cl := b.client(kgo.DefaultProduceTopic("limits"), kgo.RecordRetries(0), kgo.ProducerBatchMaxBytes(4<<20), kgo.MaxBufferedBytes(8<<20))
-	huge := &kgo.Record{Value: []byte(strings.Repeat("h", 2<<20))}
+	huge := &kgo.Record{Value: incompressible(2 << 20)}
 	if err := cl.ProduceSync(ctx, huge).FirstErr(); !errors.Is(err, kerr.MessageTooLarge) {
 		t.Fatalf("2 MiB record: %v, want MESSAGE_TOO_LARGE", err)
 	}
@@ -467,5 +468,12 @@ func TestFranzErrors(t *testing.T) {
 	if o, _ := ends.Lookup("limits", 0); o.Offset != 1 {
 		t.Fatalf("end offset %d, want 1", o.Offset)
 	}
-	_ = context.Background
+}
+
+// incompressible returns n random bytes, so that a client's compression
+// cannot shrink a record under a size limit.
+func incompressible(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
 }

@@ -34,6 +34,7 @@ func TestSaramaIdempotentProduceConsume(t *testing.T) {
 			cfg.Producer.Return.Successes = true
 			cfg.Producer.Retry.Max = 10
 			cfg.Producer.Flush.Messages = 500
+			cfg.Producer.Flush.Frequency = 5 * time.Millisecond
 			cfg.Net.MaxOpenRequests = 1
 			prod, err := sarama.NewAsyncProducer([]string{b.addr}, cfg)
 			if err != nil {
