@@ -89,7 +89,7 @@ func handleProduce(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Re
 		}
 		return nil, nil
 	}
-	if req.Acks == -1 && len(pending) > 0 {
+	if len(pending) > 0 {
 		awaitHighWatermarks(ctx, pending, time.Duration(req.TimeoutMillis)*time.Millisecond)
 	}
 	return resp, nil
@@ -107,7 +107,7 @@ func (b *Broker) produceTo(tp log.TopicPartition, records []byte, req *kmsg.Prod
 	b.replicas.mu.RLock()
 	s := rep.settings
 	b.replicas.mu.RUnlock()
-	res, err := rep.part.AppendAsLeader(records, partition.AppendOptions{
+	res, err := rep.part.AppendAsLeaderAsync(records, partition.AppendOptions{
 		RequiredAcks:         req.Acks,
 		MinInsyncReplicas:    s.minInsyncReplicas,
 		TimestampType:        s.timestampType,
@@ -125,7 +125,9 @@ func (b *Broker) produceTo(tp log.TopicPartition, records []byte, req *kmsg.Prod
 	sp.BaseOffset = res.BaseOffset
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset
-	if req.Acks == -1 {
+	if req.Acks != 0 {
+		// acks=1 waits too: on one node the high watermark is the durable
+		// offset, and acknowledged means on disk.
 		*pending = append(*pending, pendingAck{part: rep.part, lastOffset: res.LastOffset, resp: sp})
 	}
 	return nil, ""

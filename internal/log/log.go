@@ -427,11 +427,8 @@ func (l *Log) WaitDurable(ctx context.Context, offset int64) error {
 		if l.durable.Load() >= offset {
 			return nil
 		}
-		if l.isFailed.Load() {
-			return l.Failed()
-		}
-		if l.closeDone.Load() {
-			return ErrClosed
+		if err := l.DurabilityErr(); err != nil {
+			return err
 		}
 		select {
 		case <-ch:
@@ -439,6 +436,19 @@ func (l *Log) WaitDurable(ctx context.Context, offset int64) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// DurabilityErr reports why the durable offset may never reach an offset
+// it has not reached yet: the log's sticky storage error, or ErrClosed once
+// the log is closed (or deleted). nil otherwise.
+func (l *Log) DurabilityErr() error {
+	if l.isFailed.Load() {
+		return l.Failed()
+	}
+	if l.closeDone.Load() {
+		return ErrClosed
+	}
+	return nil
 }
 
 // advanceDurable moves the durable offset up to off and wakes waiters.

@@ -4,12 +4,20 @@
 //
 // # The model
 //
-// A Partition wraps one *log.Log. Produce goes through AppendAsLeader, which
+// A Partition wraps one *log.Log. Produce goes through AppendAsLeaderAsync, which
 // validates the batches (framing, CRC, record rules via package record;
 // max.message.bytes; timestamps), checks each idempotent producer's epoch and
-// sequence numbers, appends to the log and advances the high watermark. With
-// one replica the high watermark is the log end offset once the append has
-// returned (the log returns after fsync in its default durability mode).
+// sequence numbers and appends to the log, returning once the records are
+// written but before they are durable. The high watermark follows the log's
+// durable offset (with one replica it is the durable offset): with the
+// log's default DurabilitySync it advances only after the group commit has
+// fsynced the records, so consumers, bounded by it, never read what a
+// crash could take back; with DurabilityPageCache it advances with the
+// append. A producer is acknowledged once WaitHighWatermark covers its
+// records; on a single node that holds for acks=1 as for acks=all, so
+// "acknowledged" means on disk by default. Because AppendAsLeaderAsync does
+// not wait, the next append (the next pipelined request of a connection) can
+// go into the log while earlier ones wait for their fsync round.
 //
 // Idempotent producers follow Kafka's rules (ProducerStateManager and
 // ProducerAppendInfo in Kafka's storage module):
@@ -42,17 +50,22 @@
 //
 // # Concurrency
 //
-// One mutex per partition serialises AppendAsLeader, DeleteRecordsBefore,
+// One mutex per partition serialises AppendAsLeaderAsync, DeleteRecordsBefore,
 // Snapshot, Close, ExpireProducers and ActiveProducers, which makes the
 // producer checks and the log append one atomic step. HighWatermark,
 // LeaderEpoch, LogEndOffset and LogStartOffset are lock-free reads; the
 // high watermark channel (HighWatermarkNotify) has its own small lock, taken
-// after the append lock, never before it.
+// after the append lock, never before it. The high watermark is advanced by
+// the log's durable listener, on the group committer's goroutine or an
+// appender's, without the append lock.
 //
 // # Example
 //
 //	p, err := partition.New(partition.Config{Log: l, Topic: "orders", Partition: 0, LeaderEpoch: 0})
-//	res, err := p.AppendAsLeader(batches, partition.AppendOptions{RequiredAcks: -1, MaxMessageBytes: 1048588})
+//	res, err := p.AppendAsLeaderAsync(batches, partition.AppendOptions{RequiredAcks: -1, MaxMessageBytes: 1048588})
+//	if err == nil {
+//		err = p.WaitHighWatermark(ctx, res.LastOffset+1) // durable (later: replicated)
+//	}
 //	if code, msg := partition.KafkaError(err); code != nil {
 //		// put code and msg in the Produce response
 //	}

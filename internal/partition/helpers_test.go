@@ -27,6 +27,44 @@ type memStore struct {
 	segmentBytes int64
 	failAppend   error
 	appends      int
+
+	// Durability: the durable offset follows logEnd at each append unless
+	// holdDurable is set; then only makeDurable moves it.
+	holdDurable bool
+	durable     int64
+	durableErr  error
+	listener    func()
+}
+
+func (s *memStore) DurableOffset() int64 { s.mu.Lock(); defer s.mu.Unlock(); return s.durable }
+func (s *memStore) DurabilityErr() error { s.mu.Lock(); defer s.mu.Unlock(); return s.durableErr }
+func (s *memStore) SetDurableListener(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.listener = fn
+}
+
+// makeDurable moves the durable offset to off (as a group commit round
+// ending) and tells the listener.
+func (s *memStore) makeDurable(off int64) {
+	s.mu.Lock()
+	s.durable = max(s.durable, off)
+	fn := s.listener
+	s.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
+}
+
+// failDurability makes the durable offset stop for good, as a failed fsync.
+func (s *memStore) failDurability(err error) {
+	s.mu.Lock()
+	s.durableErr = err
+	fn := s.listener
+	s.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
 }
 
 func newMemStore(t testing.TB) *memStore {
@@ -34,6 +72,14 @@ func newMemStore(t testing.TB) *memStore {
 }
 
 func (s *memStore) Append(batches []byte, leaderEpoch int32, logAppendTime int64) (storageAppendResult, error) {
+	res, err := s.append(batches, leaderEpoch, logAppendTime)
+	if err == nil && !s.holdDurable {
+		s.makeDurable(res.LastOffset + 1)
+	}
+	return res, err
+}
+
+func (s *memStore) append(batches []byte, leaderEpoch int32, logAppendTime int64) (storageAppendResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failAppend != nil {
@@ -129,6 +175,7 @@ func (s *memStore) truncate(offset int64) {
 		if h.BaseOffset >= offset {
 			s.batches = s.batches[:i]
 			s.logEnd = h.BaseOffset
+			s.durable = min(s.durable, s.logEnd)
 			return
 		}
 	}

@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -135,11 +136,12 @@ type AppendResult struct {
 // plus the state Kafka keeps beside it (high watermark, leader epoch,
 // idempotent producer state).
 //
-// Concurrency: AppendAsLeader, DeleteRecordsBefore, Snapshot, Close and
+// Concurrency: AppendAsLeader(Async), DeleteRecordsBefore, Snapshot, Close and
 // ExpireProducers are serialised by one mutex (appendMu), which makes the
 // producer checks and the log append atomic per partition. HighWatermark,
 // LeaderEpoch and Log read atomics and may be called from any goroutine at
-// any time; ActiveProducers takes appendMu.
+// any time; ActiveProducers takes appendMu. WaitHighWatermark takes no
+// lock but hwMu, briefly.
 type Partition struct {
 	cfg    Config
 	store  storage
@@ -182,7 +184,8 @@ func New(cfg Config) (*Partition, error) {
 	if err := p.loadProducerState(); err != nil {
 		return nil, fmt.Errorf("partition %s-%d: %w", cfg.Topic, cfg.Partition, err)
 	}
-	p.highWatermark.Store(p.store.LogEndOffset())
+	p.highWatermark.Store(p.store.DurableOffset())
+	p.store.SetDurableListener(p.durableChanged)
 	return p, nil
 }
 
@@ -227,8 +230,11 @@ func (p *Partition) CheckLeaderEpoch(current int32) error {
 }
 
 // HighWatermark is the offset below which records are committed (readable
-// by consumers). With one replica it equals the log end offset once an
-// append has returned.
+// by consumers, acknowledged to producers). With one replica it is the
+// log's durable offset: with DurabilitySync it moves only when the group
+// committer has fsynced the records, so no consumer ever reads what a
+// crash could take back; with DurabilityPageCache it follows the log end
+// offset as soon as an append is written.
 func (p *Partition) HighWatermark() int64 { return p.highWatermark.Load() }
 
 // LastStableOffset bounds read_committed fetches. Without transactions it
@@ -262,17 +268,45 @@ func (p *Partition) HighWatermarkNotify() <-chan struct{} {
 	return p.hwNotify
 }
 
-func (p *Partition) advanceHighWatermark(hw int64) {
-	if hw <= p.highWatermark.Load() {
-		return
+// durableChanged is the log's durable listener: with one replica the high
+// watermark is the durable offset. It also wakes the high-watermark
+// waiters when the log failed or closed, so they see it.
+func (p *Partition) durableChanged() {
+	hw := p.store.DurableOffset()
+	for {
+		cur := p.highWatermark.Load()
+		if hw <= cur || p.highWatermark.CompareAndSwap(cur, hw) {
+			break
+		}
 	}
-	p.highWatermark.Store(hw)
 	p.hwMu.Lock()
 	if p.hwNotify != nil {
 		close(p.hwNotify)
 		p.hwNotify = nil
 	}
 	p.hwMu.Unlock()
+}
+
+// WaitHighWatermark waits until the high watermark reaches end (every
+// record below end is committed), as a produce with acks waits for its
+// last offset + 1. It returns nil then, or an *Error: KAFKA_STORAGE_ERROR
+// when the log failed (the records may be lost), NOT_LEADER_OR_FOLLOWER
+// when the log closed, REQUEST_TIMED_OUT when ctx ends first.
+func (p *Partition) WaitHighWatermark(ctx context.Context, end int64) error {
+	for {
+		ch := p.HighWatermarkNotify()
+		if p.highWatermark.Load() >= end {
+			return nil
+		}
+		if err := p.store.DurabilityErr(); err != nil {
+			return storageError(err, "wait for the high watermark")
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return newError(kerr.RequestTimedOut, ctx.Err(), "high watermark %d did not reach %d in time", p.highWatermark.Load(), end)
+		}
+	}
 }
 
 // ActiveProducers lists the producers with state on this partition, by id.
@@ -282,10 +316,32 @@ func (p *Partition) ActiveProducers() []ProducerState {
 	return p.producers.active()
 }
 
-// AppendAsLeader validates a produce request's record set for this partition
-// and appends it. batches must be whole magic-2 batches; they are modified
-// in place (base offsets, leader epoch, LogAppendTime) and may be retained
-// by the log until Append returns.
+// AppendAsLeader is AppendAsLeaderAsync followed by WaitHighWatermark for
+// the appended records (without a deadline): it returns once they are
+// committed, which with the log's DurabilitySync means fsynced. A retried
+// batch waits for its original records the same way.
+func (p *Partition) AppendAsLeader(batches []byte, opts AppendOptions) (AppendResult, error) {
+	res, err := p.AppendAsLeaderAsync(batches, opts)
+	if err != nil {
+		return res, err
+	}
+	if err := p.WaitHighWatermark(context.Background(), res.LastOffset+1); err != nil {
+		return AppendResult{}, err
+	}
+	return res, nil
+}
+
+// AppendAsLeaderAsync validates a produce request's record set for this
+// partition and appends it. batches must be whole magic-2 batches; they are
+// modified in place (base offsets, leader epoch, LogAppendTime) and may be
+// retained by the log until AppendAsLeaderAsync returns.
+//
+// It returns once the records are written, not once they are committed:
+// with DurabilitySync the high watermark passes them only after the group
+// commit fsynced them. A caller that acknowledges (a produce with acks 1
+// or all, on a single replica) waits with WaitHighWatermark(ctx,
+// LastOffset+1); appends of one partition keep the order of their calls,
+// so a connection may append its next request meanwhile.
 //
 // Errors are *Error values carrying the Kafka code for the response:
 // CORRUPT_MESSAGE (framing, CRC), INVALID_RECORD (record rules, control
@@ -298,7 +354,7 @@ func (p *Partition) ActiveProducers() []ProducerState {
 // A batch that repeats one of the producer's last five (same producer id,
 // epoch and sequence range) is not appended: the result carries its
 // original offsets and Duplicate, as Kafka answers a retried batch.
-func (p *Partition) AppendAsLeader(batches []byte, opts AppendOptions) (AppendResult, error) {
+func (p *Partition) AppendAsLeaderAsync(batches []byte, opts AppendOptions) (AppendResult, error) {
 	now := p.cfg.Now
 	if opts.Now != nil {
 		now = opts.Now
@@ -389,7 +445,6 @@ func (p *Partition) AppendAsLeader(batches []byte, opts AppendOptions) (AppendRe
 	}
 	check.commit(res.BaseOffset, logAppendTime)
 	p.bytesSinceSnapshot += int64(len(batches))
-	p.advanceHighWatermark(res.LastOffset + 1)
 	p.maybeSnapshotLocked()
 
 	return AppendResult{

@@ -18,8 +18,18 @@ type storageAppendResult struct {
 // through logStorage, or a fake in tests (to inject failures).
 type storage interface {
 	// Append assigns offsets and writes the batches, stamped with the
-	// leader epoch and, if logAppendTime >= 0, LogAppendTime.
+	// leader epoch and, if logAppendTime >= 0, LogAppendTime. It does not
+	// wait for them to be durable (log.Log.AppendAsync).
 	Append(batches []byte, leaderEpoch int32, logAppendTime int64) (storageAppendResult, error)
+	// DurableOffset is the offset below which appended records are durable
+	// by the log's policy; it never decreases.
+	DurableOffset() int64
+	// SetDurableListener installs fn, called (quickly, without blocking)
+	// whenever the durable offset advances or the log fails or closes.
+	SetDurableListener(fn func())
+	// DurabilityErr is non-nil once the durable offset can no longer
+	// advance: the log failed or closed.
+	DurabilityErr() error
 	LogStartOffset() int64
 	LogEndOffset() int64
 	ScanHeaders(from int64, fn func(h record.Header) error) error
@@ -39,15 +49,18 @@ func (s logStorage) Append(batches []byte, leaderEpoch int32, logAppendTime int6
 	if logAppendTime >= 0 {
 		opts.LogAppendTime = logAppendTime
 	}
-	r, err := s.l.Append(batches, opts)
+	r, err := s.l.AppendAsync(batches, opts)
 	if err != nil {
 		return storageAppendResult{}, err
 	}
 	return storageAppendResult{BaseOffset: r.BaseOffset, LastOffset: r.LastOffset, LogStartOffset: r.LogStartOffset}, nil
 }
 
-func (s logStorage) LogStartOffset() int64 { return s.l.LogStartOffset() }
-func (s logStorage) LogEndOffset() int64   { return s.l.LogEndOffset() }
+func (s logStorage) DurableOffset() int64         { return s.l.DurableOffset() }
+func (s logStorage) SetDurableListener(fn func()) { s.l.SetDurableListener(fn) }
+func (s logStorage) DurabilityErr() error         { return s.l.DurabilityErr() }
+func (s logStorage) LogStartOffset() int64        { return s.l.LogStartOffset() }
+func (s logStorage) LogEndOffset() int64          { return s.l.LogEndOffset() }
 func (s logStorage) ScanHeaders(from int64, fn func(h record.Header) error) error {
 	return s.l.ScanHeaders(from, fn)
 }
