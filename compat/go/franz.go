@@ -316,3 +316,5 @@ func (t *franzTxn) End(ctx context.Context, commit bool) error {
 }
 
 func (t *franzTxn) Close() { t.cl.Close() }
+
+func (franz) Lacks(string) error { return nil }

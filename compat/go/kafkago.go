@@ -307,3 +307,15 @@ func (m *kafkaGoMember) Close() {
 func (kafkaGo) NewTxnProducer(string) (txnProducer, error) {
 	return nil, naf("segmentio/kafka-go has no transactional producer")
 }
+
+func (kafkaGo) Lacks(scenario string) error {
+	switch scenario {
+	case "group-consumer":
+		return naf("segmentio/kafka-go has no KIP-848 consumer protocol")
+	case "idempotent":
+		return naf("segmentio/kafka-go has no idempotent producer")
+	case "txn":
+		return naf("segmentio/kafka-go has no transactional producer")
+	}
+	return nil
+}

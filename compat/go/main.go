@@ -1,10 +1,11 @@
 // Command compat-go runs the compatibility scenarios for the Go Kafka
-// clients franz-go, sarama and segmentio/kafka-go against a broker:
+// clients franz-go, sarama, segmentio/kafka-go and (built with -tags
+// confluent, which needs cgo) confluent-kafka-go against a broker:
 //
-//	COMPAT_BOOTSTRAP=127.0.0.1:9092 go run ./compat/go -client sarama produce
+//	COMPAT_BOOTSTRAP=127.0.0.1:9092 go run . -client sarama produce   # in compat/go, its own module
 //
 // The scenario logic lives here once; each client supplies the primitives in
-// its own file (franz.go, sarama.go, kafkago.go). Like every scenario program
+// its own file (franz.go, sarama.go, kafkago.go, confluent.go). Like every scenario program
 // of the suite it prints one last line "ok: ...", "fail: ..." or "n/a: ..."
 // and exits 0, 1 or 3; compat/cmd/matrix runs it and builds the matrix.
 package main
@@ -15,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,6 +51,9 @@ type client interface {
 	ReadAll(ctx context.Context, topic string, readCommitted bool, want int) ([]rec, error)
 	NewMember(group, topic string, kip848 bool) (member, error)
 	NewTxnProducer(txnID string) (txnProducer, error)
+	// Lacks tells, before anything is created, that the client has no
+	// way to run a scenario (an error wrapping errNA), or nil.
+	Lacks(scenario string) error
 }
 
 // member is one consumer group member polling in its own goroutine.
@@ -91,7 +96,7 @@ func env(k, def string) string {
 }
 
 func main() {
-	name := flag.String("client", "franz-go", "franz-go, sarama or kafka-go")
+	name := flag.String("client", "franz-go", "franz-go, sarama, kafka-go or confluent-kafka-go")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		finish("", fmt.Errorf("usage: compat-go -client NAME admin|produce|consume|group|group-consumer|idempotent|txn"))
@@ -104,11 +109,22 @@ func main() {
 		cl = newSarama()
 	case "kafka-go":
 		cl = newKafkaGo()
+	case "confluent-kafka-go":
+		var err error
+		if cl, err = newConfluent(); err != nil {
+			finish("", err)
+		}
 	default:
 		finish("", fmt.Errorf("unknown client %q", *name))
 	}
 	s := &scenarios{cl: cl, prefix: "compat-" + *name + "-"}
 	run := map[string]func(context.Context) (string, error){
+		"version": func(context.Context) (string, error) {
+			if *name == "confluent-kafka-go" {
+				return confluentVersion(), nil
+			}
+			return moduleVersion(*name), nil
+		},
 		"admin":          s.admin,
 		"produce":        s.produce,
 		"consume":        s.consume,
@@ -120,9 +136,26 @@ func main() {
 	if run == nil {
 		finish("", fmt.Errorf("unknown scenario %q", flag.Arg(0)))
 	}
+	if err := cl.Lacks(flag.Arg(0)); err != nil {
+		finish("", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*wait)
 	defer cancel()
 	finish(run(ctx))
+}
+
+// moduleVersion is the version of the client's module in this binary.
+func moduleVersion(name string) string {
+	path := map[string]string{"franz-go": "github.com/twmb/franz-go", "sarama": "github.com/IBM/sarama", "kafka-go": "github.com/segmentio/kafka-go",
+		"confluent-kafka-go": "github.com/confluentinc/confluent-kafka-go/v2"}[name]
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range bi.Deps {
+			if m.Path == path {
+				return m.Version
+			}
+		}
+	}
+	return "(unknown version)"
 }
 
 // finish prints the verdict line and exits with its code.

@@ -365,3 +365,10 @@ func (t *saramaTxn) End(_ context.Context, commit bool) error {
 }
 
 func (t *saramaTxn) Close() { t.p.Close() }
+
+func (saramaClient) Lacks(scenario string) error {
+	if scenario == "group-consumer" {
+		return naf("sarama has no KIP-848 consumer protocol")
+	}
+	return nil
+}

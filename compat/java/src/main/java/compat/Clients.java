@@ -53,6 +53,7 @@ public final class Clients {
         }
         try {
             String detail = switch (args[0]) {
+                case "version" -> version();
                 case "admin" -> adminScenario();
                 case "produce" -> produce();
                 case "consume" -> consume();
@@ -285,6 +286,17 @@ public final class Clients {
     }
 
     // ---- helpers ----
+
+    /** kafka-clients' own version, from the properties file its jar carries. */
+    static String version() throws Exception {
+        Properties p = new Properties();
+        try (var in = KafkaProducer.class.getResourceAsStream("/kafka/kafka-version.properties")) {
+            if (in != null) {
+                p.load(in);
+            }
+        }
+        return p.getProperty("version", "(unknown version)");
+    }
 
     /** One consumer group member, polling in its own thread (KafkaConsumer is single-threaded). */
     static final class Member implements Runnable {

@@ -1,0 +1,485 @@
+// Command matrix runs Samsa's compatibility suite: it starts a fresh broker,
+// runs every client's scenario programs against it, each with a timeout,
+// prints the client × scenario matrix and a closing "N passed, M failed"
+// line, and writes docs/compatibility.md.
+//
+// compat/run.sh installs the clients and builds the scenario programs, then
+// runs this command; see compat/README.md. Flags:
+//
+//	-broker samsa      a fresh samsa serve on free ports with a temp data dir (default)
+//	-broker reference  Apache Kafka 4.x from the Maven jars, to show the scenarios are right
+//	-broker broken     a closed port: every scenario must fail
+//	-only REGEXP       run only cells whose "row/scenario" matches
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The client scenarios, in column order.
+var clientColumns = []string{"admin", "produce", "consume", "group", "group-consumer", "idempotent", "txn"}
+
+var columnTitles = map[string]string{
+	"admin":          "admin",
+	"produce":        "produce (keys, codecs)",
+	"consume":        "consume (exact)",
+	"group":          "group (classic)",
+	"group-consumer": "group (KIP-848)",
+	"idempotent":     "idempotent",
+	"txn":            "transactions",
+}
+
+// row is one client or tool: a program run once per scenario.
+type row struct {
+	Name    string
+	Columns []string
+	// Cmd is the command line for a scenario ("version" prints the
+	// client's version as its ok: line).
+	Cmd func(scenario string) []string
+	// Check reports why the row cannot run here (not installed), or nil.
+	Check func() error
+}
+
+// outcome of one cell.
+type outcome struct {
+	Status string // pass, fail, n/a
+	Detail string
+	Took   time.Duration
+}
+
+type suite struct {
+	root    string
+	out     string // compat/out: logs and built programs
+	env     []string
+	timeout time.Duration
+}
+
+func main() {
+	brokerKind := flag.String("broker", "samsa", "samsa, reference (Apache Kafka from Maven) or broken (a closed port)")
+	broken := flag.Bool("broken", false, "shorthand for -broker broken")
+	only := flag.String("only", "", "run only the cells whose row/scenario matches this regexp")
+	timeout := flag.Duration("timeout", 0, "timeout of one scenario (default 120s, 30s with -broker broken)")
+	waitSec := flag.Int("wait", 0, "seconds a scenario waits for a condition (default 25, 5 with -broker broken)")
+	docs := flag.String("docs", "", "write the matrix to this markdown file (default docs/compatibility.md for a full samsa run)")
+	allowFail := flag.Bool("allow-fail", os.Getenv("COMPAT_ALLOW_FAIL") == "1", "exit 0 even when cells fail (also COMPAT_ALLOW_FAIL=1)")
+	flag.Parse()
+	if *broken {
+		*brokerKind = "broken"
+	}
+	if *timeout == 0 {
+		*timeout = 120 * time.Second
+		if *brokerKind == "broken" {
+			*timeout = 30 * time.Second
+		}
+	}
+	if *waitSec == 0 {
+		*waitSec = 25
+		if *brokerKind == "broken" {
+			*waitSec = 5
+		}
+	}
+	var filter *regexp.Regexp
+	if *only != "" {
+		var err error
+		if filter, err = regexp.Compile(*only); err != nil {
+			fatalf("-only: %v", err)
+		}
+	}
+	root, err := repoRoot()
+	if err != nil {
+		fatalf("%v", err)
+	}
+	s := &suite{root: root, out: filepath.Join(root, "compat", "out"), timeout: *timeout}
+	if err := os.MkdirAll(filepath.Join(s.out, "logs"), 0o755); err != nil {
+		fatalf("%v", err)
+	}
+
+	start := time.Now()
+	b, err := startBroker(s, *brokerKind)
+	if err != nil {
+		fatalf("start %s broker: %v", *brokerKind, err)
+	}
+	defer b.stop()
+	fmt.Printf("broker: %s at %s (started in %.1fs)\n", b.describe, b.addr, time.Since(start).Seconds())
+	s.env = append(os.Environ(),
+		"COMPAT_BOOTSTRAP="+b.addr,
+		"COMPAT_RUN="+strconv.FormatInt(time.Now().Unix(), 36),
+		"COMPAT_WAIT_SECONDS="+strconv.Itoa(*waitSec),
+		"COMPAT_ROOT="+root,
+	)
+
+	clients, tools := rows(s)
+	results := map[string]outcome{}
+	versions := map[string]string{}
+	runRows := func(rs []row) {
+		for _, r := range rs {
+			var notInstalled error
+			if r.Check != nil {
+				notInstalled = r.Check()
+			}
+			selected := false
+			for _, col := range r.Columns {
+				selected = selected || filter == nil || filter.MatchString(r.Name+"/"+col)
+			}
+			if !selected {
+				continue
+			}
+			if notInstalled == nil {
+				if o := s.run(r, "version"); o.Status == "pass" {
+					versions[r.Name] = o.Detail
+				}
+			}
+			for _, col := range r.Columns {
+				key := r.Name + "/" + col
+				if filter != nil && !filter.MatchString(key) {
+					continue
+				}
+				var o outcome
+				if notInstalled != nil {
+					o = outcome{Status: "n/a", Detail: notInstalled.Error()}
+				} else {
+					o = s.run(r, col)
+				}
+				results[key] = o
+				fmt.Printf("  %-40s %-5s %5.1fs  %s\n", key, o.Status, o.Took.Seconds(), o.Detail)
+				if b.exited() {
+					fmt.Printf("  broker exited during %s\n", key)
+				}
+			}
+		}
+	}
+	fmt.Println("running scenarios (logs in compat/out/logs):")
+	runRows(clients)
+	runRows(tools)
+
+	rep := report{clients: clients, tools: tools, results: results, versions: versions, broker: b.describe,
+		took: time.Since(start), brokerLog: b.logTail()}
+	text := rep.terminal()
+	fmt.Print(text)
+	if *docs == "" && *brokerKind == "samsa" && filter == nil {
+		*docs = filepath.Join(root, "docs", "compatibility.md")
+	}
+	if *docs != "" {
+		if err := os.WriteFile(*docs, []byte(rep.markdown()), 0o644); err != nil {
+			fmt.Fprintf(os.Stderr, "write %s: %v\n", *docs, err)
+		} else {
+			fmt.Printf("wrote %s\n", *docs)
+		}
+	}
+	passed, failed, na := rep.counts()
+	fmt.Printf("%d not applicable\n", na)
+	fmt.Printf("%d passed, %d failed\n", passed, failed)
+	b.stop()
+	if failed > 0 && !*allowFail {
+		os.Exit(1)
+	}
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "compat: "+format+"\n", args...)
+	os.Exit(2)
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			if _, err := os.Stat(filepath.Join(dir, "compat")); err == nil {
+				return dir, nil
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run from inside the samsa repository")
+		}
+		dir = parent
+	}
+}
+
+// run executes one scenario program with the timeout and reads its verdict:
+// the last line starting with ok:, fail: or n/a:, agreeing with the exit
+// code (0, 1, 3).
+func (s *suite) run(r row, scenario string) outcome {
+	argv := r.Cmd(scenario)
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = s.root
+	cmd.Env = s.env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return outcome{Status: "fail", Detail: "cannot start: " + err.Error()}
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	timedOut := false
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		timedOut = true
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the whole process group: scripts start children
+		err = <-done
+	}
+	took := time.Since(start)
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // leftovers of a finished script
+	logName := filepath.Join(s.out, "logs", sanitize(r.Name)+"-"+scenario+".log")
+	os.WriteFile(logName, buf.Bytes(), 0o644)
+
+	verdict, detail := lastVerdict(buf.Bytes())
+	code := 0
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		code = exitErr.ExitCode()
+	} else if err != nil {
+		code = -1
+	}
+	switch {
+	case timedOut:
+		return outcome{"fail", fmt.Sprintf("timed out after %v%s", s.timeout, lastWords(buf.Bytes())), took}
+	case verdict == "ok" && code == 0:
+		return outcome{"pass", detail, took}
+	case verdict == "n/a" && code == 3:
+		return outcome{"n/a", detail, took}
+	case verdict == "fail":
+		return outcome{"fail", detail, took}
+	default:
+		return outcome{"fail", fmt.Sprintf("exit code %d%s", code, lastWords(buf.Bytes())), took}
+	}
+}
+
+func lastVerdict(out []byte) (string, string) {
+	var verdict, detail string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 64*1024), 4<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		for _, v := range []string{"ok", "fail", "n/a"} {
+			if rest, ok := strings.CutPrefix(line, v+":"); ok {
+				verdict, detail = v, strings.TrimSpace(rest)
+			}
+		}
+	}
+	return verdict, oneLine(detail)
+}
+
+// lastWords is the last non-empty output line, as context for a failure.
+func lastWords(out []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if l := strings.TrimSpace(lines[len(lines)-1]); l != "" {
+		return " (last output: " + oneLine(l) + ")"
+	}
+	return ""
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 300 {
+		s = s[:297] + "..."
+	}
+	return s
+}
+
+func sanitize(s string) string {
+	return strings.Trim(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(strings.ToLower(s), "-"), "-")
+}
+
+// ---- brokers ----
+
+type broker struct {
+	describe string
+	addr     string
+	cmd      *exec.Cmd
+	done     chan struct{}
+	log      *tailBuffer
+	dir      string
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func startBroker(s *suite, kind string) (*broker, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	b := &broker{addr: "127.0.0.1:" + strconv.Itoa(port), log: &tailBuffer{max: 64 << 10}}
+	switch kind {
+	case "broken":
+		b.describe = "nothing listening (closed port): every scenario must fail"
+		return b, nil
+	case "samsa", "reference":
+	default:
+		return nil, fmt.Errorf("unknown broker kind %q", kind)
+	}
+	b.dir, err = os.MkdirTemp("", "samsa-compat-")
+	if err != nil {
+		return nil, err
+	}
+	port2, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	if kind == "samsa" {
+		bin := filepath.Join(s.out, "samsa")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/samsa")
+		build.Dir = s.root
+		if out, err := build.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("build samsa: %v\n%s", err, out)
+		}
+		rev, _ := exec.Command("git", "-C", s.root, "rev-parse", "--short", "HEAD").Output()
+		b.describe = "samsa serve (commit " + strings.TrimSpace(string(rev)) + ")"
+		b.cmd = exec.Command(bin, "serve")
+		b.cmd.Env = append(os.Environ(),
+			"SAMSA_LISTENERS=PLAINTEXT://"+b.addr,
+			"SAMSA_LOG_DIRS="+filepath.Join(b.dir, "data"),
+			"SAMSA_ADMIN_LISTENER=127.0.0.1:"+strconv.Itoa(port2),
+		)
+	} else {
+		cp, err := os.ReadFile(filepath.Join(s.root, "compat", "java", "target", "classpath.txt"))
+		if err != nil {
+			return nil, fmt.Errorf("the Java classpath is not built (run compat/run.sh): %v", err)
+		}
+		props := filepath.Join(b.dir, "server.properties")
+		os.WriteFile(props, []byte(strings.Join([]string{
+			"process.roles=broker,controller", "node.id=1",
+			"controller.quorum.voters=1@127.0.0.1:" + strconv.Itoa(port2),
+			"listeners=PLAINTEXT://" + b.addr + ",CONTROLLER://127.0.0.1:" + strconv.Itoa(port2),
+			"advertised.listeners=PLAINTEXT://" + b.addr,
+			"controller.listener.names=CONTROLLER", "inter.broker.listener.name=PLAINTEXT",
+			"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+			"log.dirs=" + filepath.Join(b.dir, "data"),
+			"offsets.topic.replication.factor=1", "transaction.state.log.replication.factor=1",
+			"transaction.state.log.min.isr=1", "group.initial.rebalance.delay.ms=0",
+			// two shared cores: a slow heartbeat must not fence the only broker
+			"broker.session.timeout.ms=60000", "broker.heartbeat.interval.ms=2000",
+		}, "\n")+"\n"), 0o644)
+		java := []string{"java", "-Xmx768m", "-cp", strings.TrimSpace(string(cp))}
+		format := exec.Command(java[0], append(java[1:], "kafka.tools.StorageTool", "format", "-t", "c2Ftc2EtY29tcGF0LXJlZg", "-c", props)...)
+		if out, err := format.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("format Kafka storage: %v\n%s", err, out)
+		}
+		b.describe = "Apache Kafka 4.4.0 (reference, KRaft combined mode)"
+		b.cmd = exec.Command(java[0], append(java[1:], "kafka.Kafka", props)...)
+	}
+	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
+	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := b.cmd.Start(); err != nil {
+		return nil, err
+	}
+	b.done = make(chan struct{})
+	go func() { b.cmd.Wait(); close(b.done) }()
+	if err := b.waitReady(90 * time.Second); err != nil {
+		b.stop()
+		return nil, fmt.Errorf("%v\n%s", err, b.logTail())
+	}
+	return b, nil
+}
+
+// waitReady polls with a real Metadata request until the broker answers.
+func (b *broker) waitReady(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		if b.exited() {
+			return errors.New("the broker exited during start-up")
+		}
+		cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr), kgo.RequestRetries(0))
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			var md kadm.Metadata
+			md, err = kadm.NewClient(cl).BrokerMetadata(ctx)
+			cancel()
+			cl.Close()
+			if err == nil && len(md.Brokers) > 0 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not answering Metadata after %v: %v", limit, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (b *broker) exited() bool {
+	if b.done == nil {
+		return false
+	}
+	select {
+	case <-b.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (b *broker) stop() {
+	if b.cmd != nil && !b.exited() {
+		b.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-b.done:
+		case <-time.After(30 * time.Second):
+			syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
+			<-b.done
+		}
+	}
+	if b.dir != "" {
+		os.RemoveAll(b.dir)
+		b.dir = ""
+	}
+}
+
+func (b *broker) logTail() string { return b.log.String() }
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	max int
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = t.buf[len(t.buf)-t.max:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}

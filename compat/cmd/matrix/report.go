@@ -1,0 +1,226 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+type report struct {
+	clients, tools []row
+	results        map[string]outcome
+	versions       map[string]string
+	broker         string
+	took           time.Duration
+	brokerLog      string
+}
+
+func (r report) counts() (passed, failed, na int) {
+	for _, o := range r.results {
+		switch o.Status {
+		case "pass":
+			passed++
+		case "fail":
+			failed++
+		default:
+			na++
+		}
+	}
+	return
+}
+
+// note is a numbered reason under a table.
+type note struct {
+	n    int
+	key  string
+	o    outcome
+	mark string
+}
+
+// table renders rows × columns; cells that are not a plain pass get a
+// numbered note. cell formats a status with its note number.
+func (r report) table(rs []row, columns []string, titles map[string]string, notes *[]note, cell func(status string, n int) string) [][]string {
+	header := []string{"client"}
+	for _, c := range columns {
+		t := titles[c]
+		if t == "" {
+			t = c
+		}
+		header = append(header, t)
+	}
+	out := [][]string{header}
+	for _, rw := range rs {
+		name := rw.Name
+		if v := r.versions[rw.Name]; v != "" {
+			name += " " + v
+		}
+		line := []string{name}
+		any := false
+		for _, c := range columns {
+			o, ok := r.results[rw.Name+"/"+c]
+			if !ok {
+				line = append(line, "")
+				continue
+			}
+			any = true
+			if o.Status == "pass" {
+				line = append(line, cell("pass", 0))
+				continue
+			}
+			n := 0
+			for _, prev := range *notes { // the same reason again reuses its note
+				if prev.o.Status == o.Status && prev.o.Detail == o.Detail {
+					n = prev.n
+					
+				}
+			}
+			if n == 0 {
+				n = len(*notes) + 1
+				*notes = append(*notes, note{n: n, key: rw.Name + " / " + c, o: o})
+			} else {
+				(*notes)[n-1].key += ", " + rw.Name + " / " + c
+			}
+			line = append(line, cell(o.Status, n))
+		}
+		if any {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+func (r report) toolCells() ([]row, []string) {
+	// Tools have different scenarios each: one table whose columns are all
+	// of them, blank where a tool has no such scenario.
+	var cols []string
+	for _, t := range r.tools {
+		cols = append(cols, t.Columns...)
+	}
+	return r.tools, cols
+}
+
+func (r report) terminal() string {
+	var b strings.Builder
+	var notes []note
+	cell := func(status string, n int) string {
+		switch status {
+		case "pass":
+			return "pass"
+		case "fail":
+			return fmt.Sprintf("FAIL[%d]", n)
+		}
+		return fmt.Sprintf("n/a[%d]", n)
+	}
+	b.WriteString("\nCompatibility matrix against " + r.broker + "\n\n")
+	writeText(&b, r.table(r.clients, clientColumns, columnTitles, &notes, cell))
+	b.WriteString("\n")
+	tools, cols := r.toolCells()
+	t := r.table(tools, cols, nil, &notes, cell)
+	t[0][0] = "tool"
+	writeText(&b, t)
+	if len(notes) > 0 {
+		b.WriteString("\n")
+	}
+	for _, n := range notes {
+		fmt.Fprintf(&b, "[%d] %s: %s %s\n", n.n, n.key, n.o.Status, n.o.Detail)
+	}
+	fmt.Fprintf(&b, "\nran in %s\n", r.took.Round(time.Second))
+	return b.String()
+}
+
+func writeText(b *strings.Builder, t [][]string) {
+	if len(t) <= 1 {
+		return
+	}
+	w := make([]int, len(t[0]))
+	for _, line := range t {
+		for i, c := range line {
+			w[i] = max(w[i], len(c))
+		}
+	}
+	for li, line := range t {
+		for i, c := range line {
+			fmt.Fprintf(b, "%-*s", w[i]+2, c)
+		}
+		b.WriteString("\n")
+		if li == 0 {
+			for i := range line {
+				b.WriteString(strings.Repeat("-", w[i]) + "  ")
+			}
+			b.WriteString("\n")
+		}
+	}
+}
+
+func (r report) markdown() string {
+	var b strings.Builder
+	var notes []note
+	cell := func(status string, n int) string {
+		switch status {
+		case "pass":
+			return "✅"
+		case "fail":
+			return fmt.Sprintf("❌ [%d](#n%d)", n, n)
+		}
+		return fmt.Sprintf("➖ [%d](#n%d)", n, n)
+	}
+	passed, failed, na := r.counts()
+	b.WriteString(`# Compatibility
+
+Samsa is a drop-in replacement for Apache Kafka only where that is tested.
+This page is written by the compatibility suite (` + "`make compat`" + `, or
+` + "`compat/run.sh`" + `; see [compat/README.md](../compat/README.md)): it starts a fresh
+broker, runs real, independently written clients and tools against it, one
+scenario program per client, and records what passed.
+
+Each client scenario checks a real outcome:
+
+- **admin**: create a topic with 3 partitions and retention.ms, list it, describe
+  its partitions and configs, delete it and see it gone;
+- **produce**: keyed records with every compression codec the client supports,
+  read back in order;
+- **consume**: 30 keyed records with headers over 3 partitions, read from the
+  beginning and compared exactly, partition and offset included;
+- **group (classic)** / **group (KIP-848)**: two members split 4 partitions,
+  consume 40 records between them and commit; a new member of the same group
+  reads exactly the 10 records produced after the commit;
+- **idempotent**: 100 records from an idempotent producer at offsets 0..99, no
+  duplicates;
+- **transactions**: commit, abort, commit; a read_committed consumer sees only
+  the committed records.
+
+✅ passed, ❌ failed (the reason is below), ➖ not applicable (the client
+lacks the feature, or could not be installed here; the reason is below).
+
+`)
+	fmt.Fprintf(&b, "Broker: %s. Result: **%d passed, %d failed**, %d not applicable; the run took %s.\n\n",
+		r.broker, passed, failed, na, r.took.Round(time.Second))
+	b.WriteString("## Clients\n\n")
+	writeMarkdown(&b, r.table(r.clients, clientColumns, columnTitles, &notes, cell))
+	b.WriteString("\n## Tools and frameworks\n\n")
+	b.WriteString("Apache Kafka's command-line tools, a Kafka Streams word count (state store, changelog topic,\n`processing.guarantee=exactly_once_v2`) and a Kafka Connect standalone worker with the FileStream\nsource and sink connectors, all from Maven Central.\n\n")
+	tools, cols := r.toolCells()
+	t := r.table(tools, cols, nil, &notes, cell)
+	t[0][0] = "tool"
+	writeMarkdown(&b, t)
+	if len(notes) > 0 {
+		b.WriteString("\n## Reasons\n\n")
+	}
+	for _, n := range notes {
+		fmt.Fprintf(&b, "<a id=\"n%d\"></a>%d. **%s**: %s — %s\n", n.n, n.n, n.key, n.o.Status, strings.ReplaceAll(n.o.Detail, "|", "\\|"))
+	}
+	return b.String()
+}
+
+func writeMarkdown(b *strings.Builder, t [][]string) {
+	if len(t) <= 1 {
+		b.WriteString("(not run)\n")
+		return
+	}
+	for li, line := range t {
+		b.WriteString("| " + strings.Join(line, " | ") + " |\n")
+		if li == 0 {
+			b.WriteString("|" + strings.Repeat("---|", len(line)) + "\n")
+		}
+	}
+}
