@@ -6,12 +6,22 @@
 // The model, per connection:
 //
 //	reader goroutine: read frame → parse header → Handler.Serve → queue response
-//	writer goroutine: frame each queued response (size, header v0/v1, parts) → socket
+//	writer goroutine: complete each queued response (Await, if deferred),
+//	                  frame it (size, header v0/v1, parts) → socket
 //
 // Requests on one connection are served one at a time, in order, as Kafka
 // serves them: side effects of pipelined requests (two produces to one
 // partition) happen in the order the client sent them, while the writer sends
 // response N as the reader already serves request N+1.
+//
+// A handler whose answer must wait (a produce waiting for its records to be
+// fsynced) returns a deferred response: one with Await set. Serve returns at
+// once and the reader goes on to the next request (so the next produce is
+// appended while the previous one waits for its fsync round); the writer
+// calls Await in request order and writes the response once it returns, so
+// responses still go out exactly in request order. At most
+// Config.MaxQueuedResponses responses (16 by default) wait per connection;
+// beyond that the reader stops reading, which pushes back on the client.
 //
 // A frame larger than the configured maximum (socket.request.max.bytes), a
 // negative size, a header that does not parse, or an API key the protocol
@@ -26,6 +36,8 @@
 // *os.File, and copied otherwise.
 //
 // Shutdown stops accepting, cancels the context handed to handlers (so long
-// polls return early), lets every request already read finish and its
-// response be written, then closes the connections.
+// polls return early), lets every request already read finish, deferred
+// responses included, and its response be written, then closes the
+// connections. If the shutdown's deadline passes first, the context handed
+// to Await ends and the connections close at once.
 package server

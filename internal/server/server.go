@@ -43,6 +43,17 @@ type Response struct {
 	// Observe, if set, runs after the response was written or abandoned,
 	// with the bytes written and the write error.
 	Observe func(written int64, err error)
+	// Await, if set, makes the response deferred: the handler returned
+	// before the response's content is final (a produce whose records are
+	// written but not yet durable). The connection's writer goroutine calls
+	// Await, in request order, just before writing the response; Await may
+	// block, while the reader goes on reading and serving the connection's
+	// next requests. Await fills in Parts (and may set Release and
+	// Observe); an error closes the connection. ctx ends when the
+	// connection is closed under it (a failed write, or a shutdown whose
+	// deadline passed). Await is not called for a response abandoned
+	// because the connection failed; Release and Observe still are.
+	Await func(ctx context.Context) error
 }
 
 // Part is a byte slice or, when File is non-nil, a file range.
@@ -72,9 +83,13 @@ func (r *Response) Len() int64 {
 }
 
 // Handler serves requests. Serve is called from one goroutine per
-// connection, concurrently across connections. It returns the response to
+// connection, concurrently across connections, one request at a time per
+// connection and in the connection's order. It returns the response to
 // write, nil for a request that gets none (Produce with acks=0), or an error
-// to close the connection. ctx is cancelled when the server shuts down.
+// to close the connection. ctx is cancelled when the server shuts down. A
+// response that must wait for something (durability) before it is final
+// sets Response.Await instead of blocking Serve, so the connection's next
+// request is served meanwhile.
 type Handler interface {
 	Serve(ctx context.Context, req *Request) (*Response, error)
 }
@@ -98,6 +113,12 @@ type Config struct {
 	Observer Observer
 	// WriteTimeout bounds writing one response; zero means 60 s.
 	WriteTimeout time.Duration
+	// MaxQueuedResponses bounds the responses of one connection that were
+	// served but not yet written (most of them deferred, waiting in Await).
+	// When it is reached the connection's reader stops reading until the
+	// writer catches up: backpressure on a client that pipelines faster
+	// than its requests complete. Zero means 16.
+	MaxQueuedResponses int
 }
 
 // ErrFrameTooLarge reports a size prefix over the maximum.
@@ -129,6 +150,9 @@ func New(cfg Config, handler Handler) *Server {
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 60 * time.Second
+	}
+	if cfg.MaxQueuedResponses <= 0 {
+		cfg.MaxQueuedResponses = 16
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -178,7 +202,8 @@ func (s *Server) acceptLoop(l net.Listener) {
 		if tc, ok := nc.(*net.TCPConn); ok {
 			_ = tc.SetNoDelay(true)
 		}
-		c := &conn{srv: s, nc: nc, addr: nc.RemoteAddr().String(), out: make(chan *Response, 8), done: make(chan struct{})}
+		c := &conn{srv: s, nc: nc, addr: nc.RemoteAddr().String(), out: make(chan *Response, s.cfg.MaxQueuedResponses), done: make(chan struct{})}
+		c.ctx, c.cancel = context.WithCancel(context.Background())
 		s.mu.Lock()
 		if s.closing {
 			s.mu.Unlock()
@@ -221,6 +246,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		s.mu.Lock()
 		for c := range s.conns {
+			c.cancel()
 			c.nc.Close()
 		}
 		s.mu.Unlock()
@@ -237,6 +263,11 @@ type conn struct {
 	out  chan *Response // responses in request order; closed by the reader
 	done chan struct{}  // closed when the writer stops
 
+	// ctx is handed to Response.Await; cancelled when the connection is
+	// closed under the writer.
+	ctx    context.Context
+	cancel context.CancelFunc
+
 	stopping atomic.Bool
 }
 
@@ -251,6 +282,7 @@ func (c *conn) serve() {
 	err := c.readLoop()
 	close(c.out)
 	<-c.done
+	c.cancel()
 	c.nc.Close()
 	c.srv.mu.Lock()
 	delete(c.srv.conns, c)
@@ -298,6 +330,10 @@ func (c *conn) readLoop() error {
 	}
 }
 
+// writeLoop writes the responses in request order, completing deferred
+// ones first. After a failure it goes on draining the queue, releasing
+// each response unwritten, until the reader (whose reads now fail on the
+// closed socket) closes it.
 func (c *conn) writeLoop() {
 	defer close(c.done)
 	var failed error
@@ -306,14 +342,24 @@ func (c *conn) writeLoop() {
 			release(resp, 0, failed)
 			continue
 		}
+		if resp.Await != nil {
+			if err := resp.Await(c.ctx); err != nil {
+				failed = fmt.Errorf("complete deferred response: %w", err)
+				release(resp, 0, failed)
+				c.cancel()
+				c.nc.Close()
+				continue
+			}
+		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
 		n, err := writeResponse(c.nc, resp)
 		release(resp, n, err)
 		if err != nil {
 			failed = err
-			// Unblock the reader: nothing more can be written.
+			// Unblock the reader and the deferred responses: nothing more
+			// can be written.
+			c.cancel()
 			c.nc.Close()
-			return
 		}
 	}
 }

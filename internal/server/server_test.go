@@ -25,9 +25,13 @@ type echoHandler struct {
 	file    *os.File
 	release chan struct{}
 	block   chan struct{} // if set, Serve waits on it (or ctx) before answering
+	entered chan struct{} // if set, Serve sends on it first
 }
 
 func (h *echoHandler) Serve(ctx context.Context, req *Request) (*Response, error) {
+	if h.entered != nil {
+		h.entered <- struct{}{}
+	}
 	if h.block != nil {
 		select {
 		case <-h.block:
@@ -201,7 +205,7 @@ func TestFileRangeSent(t *testing.T) {
 }
 
 func TestShutdownFinishesInFlight(t *testing.T) {
-	h := &echoHandler{block: make(chan struct{})}
+	h := &echoHandler{block: make(chan struct{}), entered: make(chan struct{}, 1)}
 	s, addr := startServer(t, h, 1<<10)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -211,6 +215,7 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	if _, err := c.Write(frame(1, []byte("x"))); err != nil {
 		t.Fatal(err)
 	}
+	<-h.entered // the request is in flight, not still in the socket
 	// Shutdown cancels the handlers' context; the blocked request then
 	// answers, and the connection closes after its response.
 	done := make(chan error, 1)
