@@ -4,16 +4,25 @@ package broker
 // if the minimum is higher; versions below 3 carry magic 0/1 message sets,
 // which are refused per partition since only magic 2 is stored).
 //
-// Each partition's batches go to the partition's AppendAsLeader, which
+// Each partition's batches go to the partition's AppendAsLeaderAsync, which
 // validates them (CRC, sizes, max.message.bytes, producer sequences) and
 // appends; its Kafka error becomes the partition's error code and message.
 // Topics are named (v0-v12) or given by id (v13+, UNKNOWN_TOPIC_ID when
 // unknown). acks must be -1, 0 or 1 (else INVALID_REQUIRED_ACKS). With
 // acks=0 no response is sent; if any partition failed, the connection is
-// closed instead, as Kafka does, so the client learns of it. With acks=-1
-// the response waits until the high watermark covers the appended records
-// (immediate with one replica), bounded by the request timeout
-// (REQUEST_TIMED_OUT).
+// closed instead, as Kafka does, so the client learns of it.
+//
+// With acks 1 or -1 the response waits until each partition's high
+// watermark covers its appended records. On a single node the high
+// watermark is the log's durable offset, so by default (sync durability)
+// "acknowledged" means fsynced, for acks=1 as for acks=all. The wait does
+// not hold up the connection: the appends happen in the handler, in
+// request order, and the response is deferred (the server completes it in
+// request order while the next requests are read and appended), so a
+// producer with several requests in flight shares fsync rounds instead of
+// waiting for one round per request. acks=-1 is bounded by the request
+// timeout (REQUEST_TIMED_OUT on expiry, as Kafka's DelayedProduce); a log
+// that fails meanwhile answers KAFKA_STORAGE_ERROR.
 
 import (
 	"context"
@@ -89,10 +98,14 @@ func handleProduce(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Re
 		}
 		return nil, nil
 	}
-	if len(pending) > 0 {
-		awaitHighWatermarks(ctx, pending, time.Duration(req.TimeoutMillis)*time.Millisecond)
+	if len(pending) == 0 {
+		return resp, nil
 	}
-	return resp, nil
+	d := &deferredProduce{ProduceResponse: resp, pending: pending}
+	if req.Acks == -1 {
+		d.deadline = time.Now().Add(time.Duration(req.TimeoutMillis) * time.Millisecond)
+	}
+	return d, nil
 }
 
 // produceTo appends one partition's batches and fills its response entry.
@@ -125,38 +138,41 @@ func (b *Broker) produceTo(tp log.TopicPartition, records []byte, req *kmsg.Prod
 	sp.BaseOffset = res.BaseOffset
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset
-	if req.Acks != 0 {
-		// acks=1 waits too: on one node the high watermark is the durable
-		// offset, and acknowledged means on disk.
+	if req.Acks != 0 && rep.part.HighWatermark() <= res.LastOffset {
 		*pending = append(*pending, pendingAck{part: rep.part, lastOffset: res.LastOffset, resp: sp})
 	}
 	return nil, ""
 }
 
-// awaitHighWatermarks waits until every pending partition's high watermark
-// passes its last appended offset, woken by high-watermark changes, or marks
-// the rest REQUEST_TIMED_OUT when timeout or ctx ends first.
-func awaitHighWatermarks(ctx context.Context, pending []pendingAck, timeout time.Duration) {
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	expired := false
-	for _, p := range pending {
-		for {
-			notify := p.part.HighWatermarkNotify()
-			if p.part.HighWatermark() > p.lastOffset {
-				break
+// deferredProduce is a produce response that is final once every pending
+// partition's high watermark covers its records (see deferredResponse).
+type deferredProduce struct {
+	*kmsg.ProduceResponse
+	pending  []pendingAck
+	deadline time.Time // zero: no deadline (acks=1)
+}
+
+// complete waits for the high watermarks, marking a partition
+// REQUEST_TIMED_OUT when the deadline (or ctx) ends first, or with the
+// partition's error (KAFKA_STORAGE_ERROR, NOT_LEADER_OR_FOLLOWER) when its
+// log fails or closes.
+func (d *deferredProduce) complete(ctx context.Context) kmsg.Response {
+	if !d.deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, d.deadline)
+		defer cancel()
+	}
+	for _, p := range d.pending {
+		if err := p.part.WaitHighWatermark(ctx, p.lastOffset+1); err != nil {
+			code, msg := partition.KafkaError(err)
+			if code == nil {
+				code = kerr.RequestTimedOut
 			}
-			if !expired {
-				select {
-				case <-notify:
-					continue
-				case <-timer.C:
-				case <-ctx.Done():
-				}
-				expired = true
+			p.resp.ErrorCode = code.Code
+			if msg != "" && d.Version >= 8 {
+				p.resp.ErrorMessage = &msg
 			}
-			p.resp.ErrorCode = kerr.RequestTimedOut.Code
-			break
 		}
 	}
+	return d.ProduceResponse
 }

@@ -112,7 +112,14 @@ func (b *Broker) Serve(ctx context.Context, req *server.Request) (*server.Respon
 		CorrelationID:  req.CorrelationID,
 		FlexibleHeader: resp.IsFlexible() && req.Key != 18, // ApiVersions responses always use header v0
 	}
-	if pe, ok := resp.(partsEncoder); ok {
+	if d, ok := resp.(deferredResponse); ok {
+		out.Await = func(ctx context.Context) error {
+			final := d.complete(ctx)
+			out.Parts = []server.Part{{Bytes: final.AppendTo(make([]byte, 0, 256))}}
+			countErrorCodes(b.metrics, req.Key, final)
+			return nil
+		}
+	} else if pe, ok := resp.(partsEncoder); ok {
 		out.Parts, out.Release = pe.encodeParts()
 	} else {
 		out.Parts = []server.Part{{Bytes: resp.AppendTo(make([]byte, 0, 256))}}
@@ -132,6 +139,16 @@ func (b *Broker) Serve(ctx context.Context, req *server.Request) (*server.Respon
 type partsEncoder interface {
 	kmsg.Response
 	encodeParts() (parts []server.Part, release func())
+}
+
+// deferredResponse is a response that is final only later (a produce
+// waiting for its records to be committed). Serve returns it to the server
+// as a deferred response: the connection's writer calls complete, in
+// request order, and encodes what it returns, while the connection's next
+// requests are served.
+type deferredResponse interface {
+	kmsg.Response
+	complete(ctx context.Context) kmsg.Response
 }
 
 // unsupportedAPIVersions is the KIP-511 answer to an ApiVersions request of
