@@ -87,6 +87,12 @@ func TestFranzStaticMemberRestartKeepsGeneration(t *testing.T) {
 	waitFor(t, "a stable group of two", time.Minute, func() bool {
 		_, ga := a.cl.GroupMetadata()
 		_, gb := bm.cl.GroupMetadata()
+		if na, _ := a.counts(); na == 0 {
+			return false
+		}
+		if nb, _ := bm.counts(); nb == 0 {
+			return false
+		}
 		d, err := b.admin().DescribeGroups(context.Background(), group)
 		if err != nil || d[group].State != "Stable" || len(d[group].Members) != 2 || ga != gb || ga <= 0 {
 			return false
