@@ -71,7 +71,7 @@ func (r report) table(rs []row, columns []string, titles map[string]string, note
 			for _, prev := range *notes { // the same reason again reuses its note
 				if prev.o.Status == o.Status && prev.o.Detail == o.Detail {
 					n = prev.n
-					
+
 				}
 			}
 			if n == 0 {

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Samsa's compatibility suite: installs the clients (idempotent, quick when
+# already installed), builds the scenario programs, then runs the matrix
+# (compat/cmd/matrix): a fresh broker, every scenario with a timeout, the
+# matrix, docs/compatibility.md, and a closing "N passed, M failed" line.
+#
+#   compat/run.sh                 against a fresh samsa serve
+#   compat/run.sh -broken         against a closed port: every scenario must fail
+#   compat/run.sh -broker reference   against Apache Kafka 4.4 from Maven (checks the scenarios)
+#   compat/run.sh -only 'kafkajs|franz-go/txn'
+#   COMPAT_ALLOW_FAIL=1 compat/run.sh   print the matrix, exit 0 even if cells fail
+#   COMPAT_SKIP_INSTALL=1 compat/run.sh skip the install step
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+OUT=compat/out
+mkdir -p "$OUT/logs"
+
+step() { printf '[install] %s\n' "$*"; }
+
+install() {
+  # apt: kcat (librdkafka's CLI) and python3-venv.
+  if ! command -v kcat >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    step "apt-get install kcat python3-venv"
+    if command -v apt-get >/dev/null; then
+      SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+      $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kcat python3-venv >/dev/null ||
+        step "apt-get failed: kcat rows will be n/a"
+    fi
+  fi
+
+  # pip: newest confluent-kafka and kafka-python, plus kafka-python's codecs.
+  if [ ! -x compat/.venv/bin/python ] || [ compat/python/requirements.txt -nt compat/.venv/.installed ]; then
+    step "python venv compat/.venv: $(tr '\n' ' ' <compat/python/requirements.txt)"
+    python3 -m venv compat/.venv
+    compat/.venv/bin/pip install -q --upgrade pip >/dev/null
+    compat/.venv/bin/pip install -q --upgrade -r compat/python/requirements.txt
+    touch compat/.venv/.installed
+  fi
+
+  # npm: kafkajs as pinned by package-lock.json.
+  if [ ! -d compat/js/node_modules/kafkajs ] || [ compat/js/package-lock.json -nt compat/js/node_modules/.package-lock.json ]; then
+    step "npm ci (kafkajs)"
+    (cd compat/js && npm ci --no-audit --no-fund --silent)
+  fi
+
+  # Maven: kafka-clients, kafka-tools, kafka-streams, kafka_2.13 (reference
+  # broker); Connect on its own classpath (compat/java/connect/pom.xml).
+  local cp=compat/java/target/classpath.txt ccp=compat/java/target/connect-classpath.txt
+  if [ ! -s $cp ] || [ compat/java/pom.xml -nt $cp ]; then
+    step "mvn dependency:build-classpath (Kafka 4.x jars)"
+    (cd compat/java && mvn -q -B dependency:build-classpath -Dmdep.outputFile=target/classpath.txt)
+  fi
+  if [ ! -s $ccp ] || [ compat/java/connect/pom.xml -nt $ccp ]; then
+    step "mvn dependency:build-classpath (Kafka Connect)"
+    (cd compat/java/connect && mvn -q -B dependency:build-classpath -Dmdep.outputFile=../target/connect-classpath.txt)
+  fi
+  if [ -n "$(find compat/java/src -name '*.java' -newer compat/java/target/classes/.built 2>/dev/null)" ] ||
+    [ ! -e compat/java/target/classes/.built ] || [ $cp -nt compat/java/target/classes/.built ]; then
+    step "javac compat/java"
+    mkdir -p compat/java/target/classes
+    javac --release 17 -nowarn -cp "$(cat $cp)" -d compat/java/target/classes compat/java/src/main/java/compat/*.java
+    touch compat/java/target/classes/.built
+  fi
+
+  # Go: franz-go, sarama, kafka-go in compat/go (its own module); the same
+  # program with -tags confluent for confluent-kafka-go (cgo, bundled librdkafka).
+  step "go build compat/go"
+  (cd compat/go && go build -o "$ROOT/$OUT/compat-go" .)
+  rm -f "$OUT/compat-confluent-go.unavailable"
+  if ! (cd compat/go && CGO_ENABLED=1 go build -tags confluent -o "$ROOT/$OUT/compat-confluent-go" .) >"$OUT/logs/confluent-go-build.log" 2>&1; then
+    rm -f "$OUT/compat-confluent-go"
+    echo "confluent-kafka-go did not build with cgo: $(tail -1 "$OUT/logs/confluent-go-build.log")" >"$OUT/compat-confluent-go.unavailable"
+    step "$(cat "$OUT/compat-confluent-go.unavailable")"
+  fi
+}
+
+start=$SECONDS
+if [ "${COMPAT_SKIP_INSTALL:-}" != 1 ]; then
+  install
+fi
+echo "[install] done in $((SECONDS - start))s"
+exec go run ./compat/cmd/matrix "$@"
