@@ -1,6 +1,6 @@
 GO ?= go
 
-.PHONY: build test test-short fuzz bench serve
+.PHONY: build test test-short fuzz bench serve compat
 
 build:
 	$(GO) build -o bin/samsa ./cmd/samsa
@@ -18,3 +18,8 @@ test-short:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+
+# Compatibility suite: real Kafka clients and tools against a fresh broker
+# (compat/README.md). COMPAT_ALLOW_FAIL=1 prints the matrix but exits 0.
+compat:
+	compat/run.sh
