@@ -1,0 +1,108 @@
+package txn
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Config holds the transaction coordinator's settings, named as Kafka
+// names them. Start from DefaultConfig.
+type Config struct {
+	// NodeID is this node's id, reported by FindCoordinator.
+	NodeID int32
+	// TransactionMaxTimeoutMs (transaction.max.timeout.ms, default
+	// 900,000): the largest transaction.timeout.ms a producer may ask
+	// for; more gets INVALID_TRANSACTION_TIMEOUT.
+	TransactionMaxTimeoutMs int32
+	// TransactionalIDExpirationMs (transactional.id.expiration.ms,
+	// default 604,800,000 = 7 days): a transactional id with no
+	// transaction in progress and no request for this long is forgotten.
+	TransactionalIDExpirationMs int64
+	// TransactionStateLogNumPartitions
+	// (transaction.state.log.num.partitions, default 50): partitions of
+	// __transaction_state; a transactional id lives in partition
+	// abs(hash(id)) % this.
+	TransactionStateLogNumPartitions int32
+	// TransactionStateLogSegmentBytes (transaction.state.log.segment.bytes,
+	// default 100 MiB).
+	TransactionStateLogSegmentBytes int64
+	// TransactionAbortTimedOutTransactionCleanupIntervalMs
+	// (transaction.abort.timed.out.transaction.cleanup.interval.ms,
+	// default 10,000): how often Tick should run; the broker's ticker
+	// uses it.
+	TransactionAbortTimedOutTransactionCleanupIntervalMs int64
+}
+
+// DefaultConfig returns Kafka's defaults.
+func DefaultConfig() Config {
+	return Config{
+		NodeID:                           1,
+		TransactionMaxTimeoutMs:          900000,
+		TransactionalIDExpirationMs:      7 * 24 * 3600 * 1000,
+		TransactionStateLogNumPartitions: 50,
+		TransactionStateLogSegmentBytes:  100 << 20,
+		TransactionAbortTimedOutTransactionCleanupIntervalMs: 10000,
+	}
+}
+
+// Validate reports the first setting out of range.
+func (c *Config) Validate() error {
+	switch {
+	case c.TransactionMaxTimeoutMs < 1:
+		return fmt.Errorf("transaction.max.timeout.ms %d must be at least 1", c.TransactionMaxTimeoutMs)
+	case c.TransactionalIDExpirationMs < 1:
+		return fmt.Errorf("transactional.id.expiration.ms %d must be at least 1", c.TransactionalIDExpirationMs)
+	case c.TransactionStateLogNumPartitions < 1:
+		return fmt.Errorf("transaction.state.log.num.partitions %d must be at least 1", c.TransactionStateLogNumPartitions)
+	case c.TransactionStateLogSegmentBytes < 1:
+		return fmt.Errorf("transaction.state.log.segment.bytes %d must be positive", c.TransactionStateLogSegmentBytes)
+	case c.TransactionAbortTimedOutTransactionCleanupIntervalMs < 1:
+		return fmt.Errorf("transaction.abort.timed.out.transaction.cleanup.interval.ms %d must be at least 1", c.TransactionAbortTimedOutTransactionCleanupIntervalMs)
+	}
+	return nil
+}
+
+// ConfigDefs lists the property names ConfigFromProps reads, with Kafka's
+// defaults.
+var ConfigDefs = [][2]string{
+	{"transaction.max.timeout.ms", "900000"},
+	{"transactional.id.expiration.ms", "604800000"},
+	{"transaction.state.log.num.partitions", "50"},
+	{"transaction.state.log.segment.bytes", "104857600"},
+	{"transaction.abort.timed.out.transaction.cleanup.interval.ms", "10000"},
+}
+
+// ConfigFromProps builds a Config from Kafka-named properties, starting
+// from the defaults; unrelated keys are ignored. It validates the result.
+func ConfigFromProps(nodeID int32, props map[string]string) (Config, error) {
+	c := DefaultConfig()
+	c.NodeID = nodeID
+	var err error
+	parse := func(key string, bits int, set func(int64)) {
+		v, ok := props[key]
+		if !ok || v == "" || err != nil {
+			return
+		}
+		n, perr := strconv.ParseInt(strings.TrimSpace(v), 10, bits)
+		if perr != nil {
+			err = fmt.Errorf("%s: %q is not a %d-bit integer", key, v, bits)
+			return
+		}
+		set(n)
+	}
+	parse("transaction.max.timeout.ms", 32, func(n int64) { c.TransactionMaxTimeoutMs = int32(n) })
+	parse("transactional.id.expiration.ms", 64, func(n int64) { c.TransactionalIDExpirationMs = n })
+	parse("transaction.state.log.num.partitions", 32, func(n int64) { c.TransactionStateLogNumPartitions = int32(n) })
+	parse("transaction.state.log.segment.bytes", 64, func(n int64) { c.TransactionStateLogSegmentBytes = n })
+	parse("transaction.abort.timed.out.transaction.cleanup.interval.ms", 64, func(n int64) {
+		c.TransactionAbortTimedOutTransactionCleanupIntervalMs = n
+	})
+	if err != nil {
+		return Config{}, err
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}

@@ -1,0 +1,419 @@
+package txn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Storage persists the coordinator's records in the partitions of
+// __transaction_state.
+//
+// Append writes the records, in order, as one batch to the partition and
+// returns once they are durable (acks=all); it creates the topic on first
+// use. Replay calls fn for every record of the partition in offset order,
+// tombstones included, and returns fn's first error. The coordinator
+// serialises Append calls per transactional id but may call Append for
+// different ids concurrently. Slices passed to fn are valid only during
+// the call.
+type Storage interface {
+	Append(ctx context.Context, partition int32, recs []Record) error
+	Replay(ctx context.Context, partition int32, fn func(Record) error) error
+}
+
+// Marker is a transaction marker to write to the partitions of a
+// transaction: a control batch ending the producer's transaction there.
+type Marker struct {
+	TransactionalID  string
+	ProducerID       int64
+	ProducerEpoch    int16
+	Commit           bool
+	CoordinatorEpoch int32
+	Partitions       []TopicPartition
+}
+
+// MarkerWriter writes transaction markers to partition leaders (in process
+// on a single node; WriteTxnMarkers requests once partitions live on other
+// nodes). WriteMarkers returns once each marker is durable, with the
+// partitions where writing failed and should be retried; a partition that
+// no longer exists counts as done, as Kafka drops its markers. It is
+// called with the transaction's lock held and must not call back into the
+// coordinator for the same transactional id.
+type MarkerWriter interface {
+	WriteMarkers(ctx context.Context, m Marker) (failed []TopicPartition)
+}
+
+// Options configure New.
+type Options struct {
+	Config  Config
+	Storage Storage      // required
+	Markers MarkerWriter // required
+	// ProducerIDs allocates a fresh, never used producer id (required).
+	ProducerIDs func(ctx context.Context) (int64, error)
+	// PartitionExists tells whether a partition may join a transaction;
+	// nil accepts every partition.
+	PartitionExists func(TopicPartition) bool
+	// OffsetsPartition is the __consumer_offsets partition of a group,
+	// added to the transaction by AddOffsetsToTxn (required).
+	OffsetsPartition func(group string) TopicPartition
+	// CoordinatorEpoch is written into the markers (the leader epoch of
+	// the __transaction_state partitions this node leads).
+	CoordinatorEpoch int32
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Coordinator is the transaction coordinator of one node: it owns every
+// transactional id whose __transaction_state partition this node leads
+// (all of them in a cluster of one).
+type Coordinator struct {
+	opts   Options
+	cfg    Config
+	logger *slog.Logger
+	ctx    context.Context // cancelled by Close; bounds storage and marker writes
+	cancel context.CancelFunc
+	loaded atomic.Bool
+
+	mu   sync.Mutex // guards txns; taken after an entry's mu, never before
+	txns map[string]*entry
+}
+
+// entry is one transactional id. Its mutex is held across the storage
+// writes and marker writes of a transition, so requests for one id are
+// served one at a time.
+type entry struct {
+	mu        sync.Mutex
+	meta      Metadata
+	persisted bool             // meta has been written (not a fresh id awaiting its first write)
+	removed   bool             // expired and dropped from the map: look the id up again
+	pending   []TopicPartition // markers still to write in a Prepare state
+}
+
+// New builds a coordinator. It serves nothing (COORDINATOR_LOAD_IN_PROGRESS)
+// until Load has replayed the storage.
+func New(opts Options) (*Coordinator, error) {
+	if err := opts.Config.Validate(); err != nil {
+		return nil, fmt.Errorf("transaction coordinator config: %w", err)
+	}
+	switch {
+	case opts.Storage == nil:
+		return nil, errors.New("transaction coordinator: no storage")
+	case opts.Markers == nil:
+		return nil, errors.New("transaction coordinator: no marker writer")
+	case opts.ProducerIDs == nil:
+		return nil, errors.New("transaction coordinator: no producer id allocator")
+	case opts.OffsetsPartition == nil:
+		return nil, errors.New("transaction coordinator: no offsets partition function")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.PartitionExists == nil {
+		opts.PartitionExists = func(TopicPartition) bool { return true }
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	c := &Coordinator{opts: opts, cfg: opts.Config, logger: opts.Logger, txns: map[string]*entry{}}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	return c, nil
+}
+
+// Config returns the coordinator's configuration.
+func (c *Coordinator) Config() Config { return c.cfg }
+
+// Loaded reports whether Load has finished.
+func (c *Coordinator) Loaded() bool { return c.loaded.Load() }
+
+// Close stops further storage and marker writes. State already written
+// stays in storage; a prepared transaction is completed by the next Load.
+func (c *Coordinator) Close() { c.cancel() }
+
+func (c *Coordinator) nowMs() int64 { return c.opts.Now().UnixMilli() }
+
+// Load replays every __transaction_state partition, then completes the
+// transactions that were prepared (PrepareCommit, PrepareAbort) and aborts
+// those that were being fenced. Ongoing transactions continue; Tick
+// aborts them when they time out.
+func (c *Coordinator) Load(ctx context.Context) error {
+	state := map[string]*Metadata{}
+	for p := int32(0); p < c.cfg.TransactionStateLogNumPartitions; p++ {
+		err := c.opts.Storage.Replay(ctx, p, func(r Record) error {
+			id, m, skip, err := DecodeRecord(r)
+			if err != nil {
+				// One bad record must not stop the coordinator: skip it
+				// as Kafka skips what it cannot read.
+				c.logger.Warn("skipping unreadable transaction state record", "partition", p, "err", err)
+				return nil
+			}
+			if skip {
+				return nil
+			}
+			if m == nil {
+				delete(state, id)
+				return nil
+			}
+			state[id] = m
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("replay %s-%d: %w", StateTopic, p, err)
+		}
+	}
+	c.mu.Lock()
+	for id, m := range state {
+		e := &entry{meta: *m, persisted: true}
+		if m.State == PrepareCommit || m.State == PrepareAbort {
+			e.pending = append([]TopicPartition(nil), m.Partitions...)
+		}
+		c.txns[id] = e
+	}
+	c.mu.Unlock()
+	c.loaded.Store(true)
+	c.logger.Info("transaction coordinator loaded", "transactional_ids", len(state))
+	for _, e := range c.entries() {
+		e.mu.Lock()
+		switch e.meta.State {
+		case PrepareCommit, PrepareAbort:
+			c.completeLocked(ctx, e)
+		case PrepareEpochFence:
+			e.meta.State = Ongoing
+			c.abortLocked(ctx, e, false)
+		}
+		e.mu.Unlock()
+	}
+	return nil
+}
+
+// entries snapshots the entries.
+func (c *Coordinator) entries() []*entry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*entry, 0, len(c.txns))
+	for _, e := range c.txns {
+		out = append(out, e)
+	}
+	return out
+}
+
+// lock returns the locked entry of an id, or nil if the id is unknown (or
+// known but never written).
+func (c *Coordinator) lock(id string) *entry {
+	for {
+		c.mu.Lock()
+		e := c.txns[id]
+		c.mu.Unlock()
+		if e == nil {
+			return nil
+		}
+		e.mu.Lock()
+		if e.removed {
+			e.mu.Unlock()
+			continue
+		}
+		if !e.persisted {
+			e.mu.Unlock()
+			return nil
+		}
+		return e
+	}
+}
+
+// lockOrCreate returns the locked entry of an id, creating an unpersisted
+// one (producer id -1) if there is none.
+func (c *Coordinator) lockOrCreate(id string) *entry {
+	for {
+		c.mu.Lock()
+		e := c.txns[id]
+		if e == nil {
+			e = &entry{meta: Metadata{
+				TransactionalID: id, ProducerID: -1, ProducerEpoch: noEpoch,
+				LastProducerID: -1, LastProducerEpoch: noEpoch, State: Empty, StartTimestamp: -1,
+			}}
+			c.txns[id] = e
+		}
+		c.mu.Unlock()
+		e.mu.Lock()
+		if e.removed {
+			e.mu.Unlock()
+			continue
+		}
+		return e
+	}
+}
+
+// writeLocked persists next and makes it the entry's state.
+func (c *Coordinator) writeLocked(ctx context.Context, e *entry, next Metadata) error {
+	next.LastUpdateTimestamp = c.nowMs()
+	p := PartitionFor(next.TransactionalID, c.cfg.TransactionStateLogNumPartitions)
+	rec := Record{Key: encodeKey(next.TransactionalID), Value: encodeValue(&next)}
+	if err := c.opts.Storage.Append(ctx, p, []Record{rec}); err != nil {
+		return err
+	}
+	e.meta = next
+	e.persisted = true
+	return nil
+}
+
+// storageCode is the Kafka error for a failed state write, as Kafka's
+// coordinator answers: the client looks for the coordinator again.
+func storageCode(err error) int16 {
+	var ke *kerr.Error
+	if errors.As(err, &ke) && (ke == kerr.NotLeaderForPartition || ke == kerr.NotCoordinator) {
+		return kerr.NotCoordinator.Code
+	}
+	return kerr.CoordinatorNotAvailable.Code
+}
+
+// prepareEndLocked writes PrepareCommit or PrepareAbort for the open
+// transaction and then completes it (markers, then the Complete state).
+// epochBump fences the producer first: the abort of a timed-out or
+// re-initialised transaction is written with epoch+1, so the old producer
+// can neither write nor end it. A failed state write returns its code;
+// failed markers leave the transaction prepared, to be retried by Tick.
+func (c *Coordinator) prepareEndLocked(ctx context.Context, e *entry, commit, epochBump bool) int16 {
+	next := e.meta.clone()
+	if epochBump {
+		next.LastProducerEpoch = next.ProducerEpoch
+		next.ProducerEpoch++
+	}
+	next.State = PrepareAbort
+	if commit {
+		next.State = PrepareCommit
+	}
+	if err := c.writeLocked(ctx, e, next); err != nil {
+		c.logger.Warn("cannot write transaction state", "transactional_id", next.TransactionalID, "state", next.State, "err", err)
+		return storageCode(err)
+	}
+	e.pending = append([]TopicPartition(nil), next.Partitions...)
+	c.completeLocked(ctx, e)
+	return 0
+}
+
+// abortLocked aborts the open transaction, fencing the producer when
+// fence is set.
+func (c *Coordinator) abortLocked(ctx context.Context, e *entry, fence bool) int16 {
+	return c.prepareEndLocked(ctx, e, false, fence)
+}
+
+// completeLocked writes the pending markers of a prepared transaction and,
+// once all are written, the CompleteCommit or CompleteAbort state.
+func (c *Coordinator) completeLocked(ctx context.Context, e *entry) {
+	m := &e.meta
+	if m.State != PrepareCommit && m.State != PrepareAbort {
+		return
+	}
+	if len(e.pending) > 0 {
+		failed := c.opts.Markers.WriteMarkers(ctx, Marker{
+			TransactionalID:  m.TransactionalID,
+			ProducerID:       m.ProducerID,
+			ProducerEpoch:    m.ProducerEpoch,
+			Commit:           m.State == PrepareCommit,
+			CoordinatorEpoch: c.opts.CoordinatorEpoch,
+			Partitions:       e.pending,
+		})
+		e.pending = append([]TopicPartition(nil), failed...)
+		if len(e.pending) > 0 {
+			c.logger.Warn("transaction markers not written; will retry", "transactional_id", m.TransactionalID, "partitions", len(e.pending))
+			return
+		}
+	}
+	next := m.clone()
+	next.State = CompleteAbort
+	if m.State == PrepareCommit {
+		next.State = CompleteCommit
+	}
+	next.Partitions = nil
+	next.StartTimestamp = -1
+	if err := c.writeLocked(ctx, e, next); err != nil {
+		c.logger.Warn("cannot write transaction completion; will retry", "transactional_id", m.TransactionalID, "err", err)
+	}
+}
+
+// Tick does the coordinator's periodic work: it aborts (and fences)
+// transactions open longer than their timeout, retries unfinished
+// completions, and forgets transactional ids idle for
+// transactional.id.expiration.ms. The broker calls it every
+// transaction.abort.timed.out.transaction.cleanup.interval.ms; tests call
+// it after moving the clock.
+func (c *Coordinator) Tick(ctx context.Context) {
+	if !c.loaded.Load() {
+		return
+	}
+	now := c.nowMs()
+	for _, e := range c.entries() {
+		e.mu.Lock()
+		if e.removed || !e.persisted {
+			e.mu.Unlock()
+			continue
+		}
+		m := &e.meta
+		switch m.State {
+		case Ongoing:
+			if m.StartTimestamp >= 0 && now-m.StartTimestamp > int64(m.TimeoutMs) {
+				c.logger.Info("aborting timed-out transaction", "transactional_id", m.TransactionalID,
+					"producer_id", m.ProducerID, "producer_epoch", m.ProducerEpoch)
+				c.abortLocked(ctx, e, !epochExhausted(m.ProducerEpoch))
+			}
+		case PrepareCommit, PrepareAbort:
+			c.completeLocked(ctx, e)
+		case Empty, CompleteCommit, CompleteAbort:
+			if now-m.LastUpdateTimestamp >= c.cfg.TransactionalIDExpirationMs {
+				c.expireLocked(ctx, e)
+			}
+		}
+		e.mu.Unlock()
+	}
+}
+
+// expireLocked writes a tombstone for an idle transactional id and drops it.
+func (c *Coordinator) expireLocked(ctx context.Context, e *entry) {
+	id := e.meta.TransactionalID
+	p := PartitionFor(id, c.cfg.TransactionStateLogNumPartitions)
+	if err := c.opts.Storage.Append(ctx, p, []Record{{Key: encodeKey(id)}}); err != nil {
+		c.logger.Warn("cannot expire transactional id", "transactional_id", id, "err", err)
+		return
+	}
+	e.removed = true
+	e.meta.State = Dead
+	c.mu.Lock()
+	if c.txns[id] == e {
+		delete(c.txns, id)
+	}
+	c.mu.Unlock()
+	c.logger.Info("transactional id expired", "transactional_id", id)
+}
+
+// Transactions lists the metadata of every known transactional id, sorted
+// by id.
+func (c *Coordinator) Transactions() []Metadata {
+	var out []Metadata
+	for _, e := range c.entries() {
+		e.mu.Lock()
+		if e.persisted && !e.removed {
+			out = append(out, e.meta.clone())
+		}
+		e.mu.Unlock()
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].TransactionalID < out[j].TransactionalID })
+	return out
+}
+
+// Transaction returns the metadata of one transactional id.
+func (c *Coordinator) Transaction(id string) (Metadata, bool) {
+	e := c.lock(id)
+	if e == nil {
+		return Metadata{}, false
+	}
+	defer e.mu.Unlock()
+	return e.meta.clone(), true
+}
