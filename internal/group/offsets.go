@@ -400,7 +400,7 @@ func (c *Coordinator) expireOffsets() {
 			}
 		}
 		remove := false
-		if len(dels) == g.numOffsetsLocked() && g.isEmptyLocked() && (g.typ == TypeConsumer || g.state == StateEmpty) {
+		if len(dels) == g.numOffsetsLocked() && g.isEmptyLocked() && len(g.pending) == 0 && (g.typ == TypeConsumer || g.state == StateEmpty) {
 			remove = true
 			if g.typ == TypeClassic && (g.generation > 0 || g.protocolType != "") {
 				recs = append(recs, Record{Key: groupMetadataKey(g.id)})
