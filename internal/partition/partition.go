@@ -159,6 +159,7 @@ type Partition struct {
 	lastSnapshotOffset int64                 // guarded by appendMu
 	closed             bool                  // guarded by appendMu
 	scratch            appendCheck           // guarded by appendMu; reused so appends do not allocate
+	txns               txnTracker            // changed under appendMu; read under its own mutex
 }
 
 // New opens the partition over its log: it loads the producer state from the
@@ -236,10 +237,6 @@ func (p *Partition) CheckLeaderEpoch(current int32) error {
 // crash could take back; with DurabilityPageCache it follows the log end
 // offset as soon as an append is written.
 func (p *Partition) HighWatermark() int64 { return p.highWatermark.Load() }
-
-// LastStableOffset bounds read_committed fetches. Without transactions it
-// equals the high watermark.
-func (p *Partition) LastStableOffset() int64 { return p.HighWatermark() }
 
 // Log is the partition's log (nil only in this package's tests).
 func (p *Partition) Log() *log.Log { return p.cfg.Log }
@@ -444,6 +441,7 @@ func (p *Partition) AppendAsLeaderAsync(batches []byte, opts AppendOptions) (App
 		return AppendResult{}, storageError(err, "append")
 	}
 	check.commit(res.BaseOffset, logAppendTime)
+	p.trackTxnsLocked(check)
 	p.bytesSinceSnapshot += int64(len(batches))
 	p.maybeSnapshotLocked()
 
@@ -620,9 +618,13 @@ func (p *Partition) loadProducerState() error {
 		break
 	}
 	scanned := 0
+	var markers []replayedMarker
 	err = p.store.ScanHeaders(from, func(h record.Header) error {
 		if h.LastOffset() < from {
 			return nil
+		}
+		if e, ok := p.producers.entry(h.ProducerID); ok && h.IsControl() && e.CurrentTxnFirstOffset >= 0 {
+			markers = append(markers, replayedMarker{pid: h.ProducerID, firstOffset: e.CurrentTxnFirstOffset, markerOffset: h.BaseOffset})
 		}
 		p.producers.replay(h)
 		scanned++
@@ -634,6 +636,9 @@ func (p *Partition) loadProducerState() error {
 	p.producers.removeBefore(logStart)
 	p.producers.expire(p.cfg.Now().UnixMilli(), p.cfg.ProducerIDExpirationMs)
 	p.lastSnapshotOffset = loaded
+	if err := p.loadTxnState(markers); err != nil {
+		return err
+	}
 	p.logger.Debug("producer state loaded", "snapshot", loaded, "scan_from", from, "batches_replayed", scanned,
 		"producers", len(p.producers.producers))
 	return nil

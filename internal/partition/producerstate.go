@@ -245,6 +245,7 @@ type appendCheck struct {
 type pendingBatch struct {
 	pid   int64
 	epoch int16
+	txn   bool          // a transactional batch
 	meta  batchMetadata // LastOffset relative to the append's base offset
 }
 
@@ -314,9 +315,16 @@ func (c *appendCheck) check(h record.Header, relLastOffset, offset int64) error 
 				h.ProducerID, offset, firstSeq, lastSeq)
 		}
 	}
+	if !h.IsTransactional() && updated.CurrentTxnFirstOffset >= 0 && h.ProducerEpoch == updated.Epoch {
+		return newError(kerr.InvalidTxnState, nil,
+			"expected a transactional write from producer %d at offset %d: its transaction is open", h.ProducerID, offset)
+	}
 	meta := batchMetadata{LastSeq: lastSequence(h), LastOffset: relLastOffset, OffsetDelta: h.LastOffsetDelta, Timestamp: h.MaxTimestamp}
 	updated.addBatch(h.ProducerEpoch, meta)
-	c.pending = append(c.pending, pendingBatch{pid: h.ProducerID, epoch: h.ProducerEpoch, meta: meta})
+	if h.IsTransactional() && updated.CurrentTxnFirstOffset < 0 {
+		updated.CurrentTxnFirstOffset = 0 // any value >= 0: open within this append
+	}
+	c.pending = append(c.pending, pendingBatch{pid: h.ProducerID, epoch: h.ProducerEpoch, txn: h.IsTransactional(), meta: meta})
 	return nil
 }
 
@@ -336,6 +344,9 @@ func (c *appendCheck) commit(baseOffset, logAppendTime int64) {
 			meta.Timestamp = logAppendTime
 		}
 		e.addBatch(p.epoch, meta)
+		if p.txn && e.CurrentTxnFirstOffset < 0 {
+			e.CurrentTxnFirstOffset = meta.firstOffset()
+		}
 	}
 }
 
