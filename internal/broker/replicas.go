@@ -161,7 +161,7 @@ func (b *Broker) createReplica(tp log.TopicPartition, topicID [16]byte, p metada
 	if err != nil {
 		return nil, err
 	}
-	part, err := newPartition(l, tp, topicID, p.LeaderEpoch, b.logger)
+	part, err := b.newPartition(l, tp, topicID, p.LeaderEpoch)
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,9 @@ type dataPlane struct {
 	applyMu  sync.Mutex // serialises applyImage
 	ready    atomic.Bool
 	closed   atomic.Bool
+	fs       vfs.FS        // the file system of logs and producer snapshots
+	stop     chan struct{} // closed by Close to end background work
+	bg       sync.WaitGroup
 }
 
 // Options are the parts of a broker that are not configuration.
@@ -63,6 +66,8 @@ func New(cfg *config.Config, opts Options) (*Broker, error) {
 	b := &Broker{cfg: cfg, logger: logger, metrics: opts.Metrics, dataPlane: &dataPlane{
 		replicas: newReplicaSet(),
 		sessions: newFetchSessionCache(int(cfg.FetchMaxSessions), opts.Now),
+		fs:       fs,
+		stop:     make(chan struct{}),
 	}}
 	for _, dir := range cfg.LogDirs {
 		m, err := log.OpenManager(log.ManagerOptions{
@@ -115,6 +120,7 @@ func New(cfg *config.Config, opts Options) (*Broker, error) {
 	if opts.Metrics != nil {
 		opts.Metrics.SetPartitionLister(b.partitionStats)
 	}
+	b.startHousekeeping()
 	b.ready.Store(true)
 	return b, nil
 }
@@ -198,8 +204,12 @@ func (b *Broker) LogManager(tp log.TopicPartition) *log.Manager { return b.manag
 // and the metadata store. The server must be shut down first.
 func (b *Broker) Close() error {
 	b.applyMu.Lock()
-	b.closed.Store(true)
+	alreadyClosed := b.closed.Swap(true)
 	b.applyMu.Unlock()
+	if !alreadyClosed {
+		close(b.stop)
+	}
+	b.bg.Wait()
 	var errs []error
 	if b.meta != nil {
 		errs = append(errs, b.meta.Close())
@@ -233,13 +243,15 @@ func (b *Broker) partitionStats() []metrics.PartitionStat {
 }
 
 // newPartition opens the leader state over a log.
-func newPartition(l *log.Log, tp log.TopicPartition, topicID [16]byte, leaderEpoch int32, logger *slog.Logger) (*partition.Partition, error) {
+func (b *Broker) newPartition(l *log.Log, tp log.TopicPartition, topicID [16]byte, leaderEpoch int32) (*partition.Partition, error) {
 	return partition.New(partition.Config{
-		Log:         l,
-		Topic:       tp.Topic,
-		TopicID:     topicID,
-		Partition:   tp.Partition,
-		LeaderEpoch: leaderEpoch,
-		Logger:      logger,
+		Log:                    l,
+		FS:                     b.fs,
+		Topic:                  tp.Topic,
+		TopicID:                topicID,
+		Partition:              tp.Partition,
+		LeaderEpoch:            leaderEpoch,
+		ProducerIDExpirationMs: b.cfg.ProducerIDExpirationMs,
+		Logger:                 b.logger,
 	})
 }

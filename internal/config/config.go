@@ -55,16 +55,19 @@ type Config struct {
 	DefaultReplicationFactor int16 // default.replication.factor
 	AutoCreateTopicsEnable   bool  // auto.create.topics.enable
 
-	LogRetentionMs              int64      // log.retention.ms / .minutes / .hours; -1 keeps forever
-	LogRetentionBytes           int64      // log.retention.bytes; -1 is unlimited
-	LogSegmentBytes             int64      // log.segment.bytes
-	LogRollMs                   int64      // log.roll.ms / log.roll.hours
-	LogFlushIntervalMessages    int64      // log.flush.interval.messages (pagecache durability only)
-	LogFlushIntervalMs          int64      // log.flush.interval.ms (pagecache durability only)
-	LogCleanupPolicy            string     // log.cleanup.policy
-	LogRetentionCheckIntervalMs int64      // log.retention.check.interval.ms: how often retention runs
-	LogCleanerEnable            bool       // log.cleaner.enable: run the compaction cleaner
-	LogDurability               Durability // samsa.log.durability: sync or pagecache
+	LogRetentionMs              int64  // log.retention.ms / .minutes / .hours; -1 keeps forever
+	LogRetentionBytes           int64  // log.retention.bytes; -1 is unlimited
+	LogSegmentBytes             int64  // log.segment.bytes
+	LogRollMs                   int64  // log.roll.ms / log.roll.hours
+	LogFlushIntervalMessages    int64  // log.flush.interval.messages (pagecache durability only)
+	LogFlushIntervalMs          int64  // log.flush.interval.ms (pagecache durability only)
+	LogCleanupPolicy            string // log.cleanup.policy
+	LogRetentionCheckIntervalMs int64  // log.retention.check.interval.ms: how often retention runs
+	LogCleanerEnable            bool   // log.cleaner.enable: run the compaction cleaner
+
+	ProducerIDExpirationMs              int64      // producer.id.expiration.ms: idle producers' state is forgotten after this
+	ProducerIDExpirationCheckIntervalMs int64      // producer.id.expiration.check.interval.ms
+	LogDurability                       Durability // samsa.log.durability: sync or pagecache
 
 	MessageMaxBytes       int32 // message.max.bytes: largest record batch accepted
 	SocketRequestMaxBytes int32 // socket.request.max.bytes: largest request frame accepted
@@ -115,6 +118,8 @@ var Defs = []Def{
 	{"log.cleanup.policy", "delete", "Default cleanup policy: delete, compact or both."},
 	{"log.retention.check.interval.ms", "300000", "Milliseconds between checks for segments to delete by retention."},
 	{"log.cleaner.enable", "true", "Run the log cleaner that compacts topics with cleanup.policy=compact."},
+	{"producer.id.expiration.ms", "86400000", "Milliseconds an idle idempotent producer's state is kept."},
+	{"producer.id.expiration.check.interval.ms", "600000", "Milliseconds between checks for expired producer state."},
 	{"samsa.log.durability", "sync", "sync: fsync (group-committed) before acknowledging; pagecache: Kafka's page-cache policy."},
 	{"message.max.bytes", "1048588", "Largest record batch size accepted."},
 	{"socket.request.max.bytes", "104857600", "Largest request accepted; bigger frames close the connection."},
@@ -290,6 +295,8 @@ func Parse(props map[string]string) (*Config, error) {
 	cfg.LogCleanupPolicy = p.str("log.cleanup.policy")
 	cfg.LogRetentionCheckIntervalMs = p.int("log.retention.check.interval.ms", 1, math.MaxInt64)
 	cfg.LogCleanerEnable = p.bool("log.cleaner.enable")
+	cfg.ProducerIDExpirationMs = p.int("producer.id.expiration.ms", 1, math.MaxInt64)
+	cfg.ProducerIDExpirationCheckIntervalMs = p.int("producer.id.expiration.check.interval.ms", 1, math.MaxInt64)
 	cfg.LogDurability = Durability(strings.ToLower(p.str("samsa.log.durability")))
 	cfg.MessageMaxBytes = int32(p.int("message.max.bytes", math.MinInt32, math.MaxInt32))
 	cfg.SocketRequestMaxBytes = int32(p.int("socket.request.max.bytes", math.MinInt32, math.MaxInt32))
