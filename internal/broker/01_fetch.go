@@ -35,6 +35,7 @@ import (
 
 	"github.com/samsa-streaming/samsa/internal/log"
 	"github.com/samsa-streaming/samsa/internal/metadata"
+	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/server"
 	"github.com/samsa-streaming/samsa/internal/vfs"
 	"github.com/twmb/franz-go/pkg/kbin"
@@ -61,6 +62,7 @@ type fetchRead struct {
 	hasData     bool
 	diverging   *kmsg.FetchResponseTopicPartitionDivergingEpoch
 	readCommits bool
+	aborted     []partition.AbortedTxn // read_committed: aborted transactions in the range read
 }
 
 func handleFetch(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Request) (kmsg.Response, error) {
@@ -262,6 +264,9 @@ func (b *Broker) readPartition(fr *fetchRead, im *metadata.Image, useIDs bool, l
 	}
 	if rr.Size > 0 {
 		fr.data, fr.hasData = rr, true
+		if fr.readCommits {
+			fr.aborted = part.AbortedTransactions(fp.fetchOffset, rr.NextOffset)
+		}
 	} else {
 		rr.Release()
 	}
@@ -324,7 +329,12 @@ func (b *Broker) buildFetchResponse(req *kmsg.FetchRequest, resp *kmsg.FetchResp
 			rp.DivergingEpoch = *fr.diverging
 		}
 		if fr.readCommits {
-			rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+			rp.AbortedTransactions = make([]kmsg.FetchResponseTopicPartitionAbortedTransaction, 0, len(fr.aborted))
+			for _, a := range fr.aborted {
+				at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+				at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+				rp.AbortedTransactions = append(rp.AbortedTransactions, at)
+			}
 		}
 		rp.RecordBatches = []byte{}
 		if fr.hasData {

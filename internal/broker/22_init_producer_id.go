@@ -11,8 +11,9 @@ package broker
 // are not bumped but replaced, which resets the client's sequences just the
 // same (Java producers bump the epoch of an idempotent producer themselves).
 // A v3+ request where exactly one of producer id and epoch is -1 gets
-// INVALID_REQUEST. A request with a transactional id gets INVALID_REQUEST
-// until transactions are served (there is no transaction coordinator).
+// INVALID_REQUEST. A request with a transactional id goes to the
+// transaction coordinator (internal/txn), which bumps the id's epoch and
+// fences older instances.
 
 import (
 	"context"
@@ -27,8 +28,18 @@ func init() {
 	}
 }
 
-func handleInitProducerID(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
-	return initProducerID(ctx, b.admin(), r.(*kmsg.InitProducerIDRequest)), nil
+func handleInitProducerID(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Request) (kmsg.Response, error) {
+	req := r.(*kmsg.InitProducerIDRequest)
+	if req.TransactionalID != nil {
+		c, code := b.txnsOrCode(rc)
+		if code != 0 {
+			resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+			resp.ErrorCode, resp.ProducerID, resp.ProducerEpoch = code, -1, -1
+			return resp, nil
+		}
+		return c.InitProducerID(ctx, req), nil
+	}
+	return initProducerID(ctx, b.admin(), req), nil
 }
 
 func initProducerID(ctx context.Context, env *adminEnv, req *kmsg.InitProducerIDRequest) *kmsg.InitProducerIDResponse {

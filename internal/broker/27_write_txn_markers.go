@@ -1,0 +1,50 @@
+package broker
+
+// WriteTxnMarkers, version 1.
+//
+// Writes commit or abort markers to this node's partitions. The
+// transaction coordinator of this node writes its markers in process; the
+// API serves the Java admin client's abortTransaction (and, later, other
+// nodes' coordinators). Each partition gets its own code:
+// UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, INVALID_PRODUCER_EPOCH
+// (the marker's epoch is older than the producer's),
+// TRANSACTION_COORDINATOR_FENCED, or a storage error. A marker to a
+// __consumer_offsets partition commits or drops the producer's pending
+// transactional offsets there.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(27, 1, 1, handleWriteTxnMarkers) }
+
+func handleWriteTxnMarkers(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
+	req := r.(*kmsg.WriteTxnMarkersRequest)
+	resp := req.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
+	offsets := b.txnSlot().offsets
+	im := b.meta.Image()
+	for _, m := range req.Markers {
+		rm := kmsg.NewWriteTxnMarkersResponseMarker()
+		rm.ProducerID = m.ProducerID
+		for _, t := range m.Topics {
+			rt := kmsg.NewWriteTxnMarkersResponseMarkerTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewWriteTxnMarkersResponseMarkerTopicPartition()
+				rp.Partition = p
+				if _, ok := im.Partition(t.Topic, p); !ok {
+					rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				} else {
+					rp.ErrorCode = b.writeMarker(ctx, offsets, m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.Committed, t.Topic, p)
+				}
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			rm.Topics = append(rm.Topics, rt)
+		}
+		resp.Markers = append(resp.Markers, rm)
+	}
+	return resp, nil
+}

@@ -1,0 +1,494 @@
+package broker
+
+// Wiring of the transaction coordinator (internal/txn) into the broker: one
+// coordinator per Broker, created on the first transactional request,
+// whose storage is the internal topic __transaction_state (created through
+// the metadata store on first write, appended to with acks=all semantics
+// and replayed from the partition logs when the coordinator loads), whose
+// markers are written in process to this node's partitions, and whose
+// periodic work (timeouts, retries, expiry) runs on a ticker.
+//
+// Offsets sent with TxnOffsetCommit wait here, per group and producer,
+// until the commit marker reaches the group's __consumer_offsets
+// partition; then they are committed through the group coordinator. They
+// are kept in memory only.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/samsa-streaming/samsa/internal/group"
+	"github.com/samsa-streaming/samsa/internal/log"
+	"github.com/samsa-streaming/samsa/internal/metadata"
+	"github.com/samsa-streaming/samsa/internal/partition"
+	"github.com/samsa-streaming/samsa/internal/record"
+	"github.com/samsa-streaming/samsa/internal/txn"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// txnCoordinators maps each Broker to its transaction coordinator.
+var txnCoordinators = struct {
+	sync.Mutex
+	m map[*Broker]*txnSlot
+}{m: map[*Broker]*txnSlot{}}
+
+type txnSlot struct {
+	mu      sync.Mutex // held while creating and loading
+	c       *txn.Coordinator
+	done    chan struct{} // closed by CloseTxns; stops the ticker
+	offsets *pendingTxnOffsets
+}
+
+func init() {
+	FindTxnCoordinator = func(b *Broker, id string) (int32, string, int32, int16) {
+		if _, err := b.Txns(); err != nil {
+			b.logger.Warn("transaction coordinator unavailable", "err", err)
+			return -1, "", -1, kerr.CoordinatorNotAvailable.Code
+		}
+		br, ok := b.meta.Image().Brokers[b.cfg.NodeID]
+		if !ok {
+			return -1, "", -1, kerr.CoordinatorNotAvailable.Code
+		}
+		return b.cfg.NodeID, br.Host, br.Port, 0
+	}
+}
+
+func (b *Broker) txnSlot() *txnSlot {
+	txnCoordinators.Lock()
+	defer txnCoordinators.Unlock()
+	slot := txnCoordinators.m[b]
+	if slot == nil {
+		slot = &txnSlot{offsets: newPendingTxnOffsets()}
+		txnCoordinators.m[b] = slot
+	}
+	return slot
+}
+
+// Txns returns the broker's transaction coordinator, creating and loading
+// it on first use. An error means it cannot serve yet; handlers answer
+// COORDINATOR_NOT_AVAILABLE and clients retry.
+func (b *Broker) Txns() (*txn.Coordinator, error) {
+	slot := b.txnSlot()
+	slot.mu.Lock()
+	defer slot.mu.Unlock()
+	if slot.c != nil {
+		return slot.c, nil
+	}
+	if b.dataPlane == nil || b.meta == nil {
+		return nil, errors.New("broker has no data plane")
+	}
+	if b.closed.Load() {
+		return nil, errors.New("broker is shutting down")
+	}
+	cfg, err := txn.ConfigFromProps(b.cfg.NodeID, b.cfg.Props)
+	if err != nil {
+		return nil, err
+	}
+	gcfg, err := group.ConfigFromProps(b.cfg.NodeID, b.cfg.Props)
+	if err != nil {
+		return nil, err
+	}
+	st := &internalTopicStorage{b: b, topic: txn.StateTopic, partitions: cfg.TransactionStateLogNumPartitions, segmentBytes: cfg.TransactionStateLogSegmentBytes}
+	c, err := txn.New(txn.Options{
+		Config:      cfg,
+		Storage:     st,
+		Markers:     &localMarkerWriter{b: b, offsets: slot.offsets},
+		ProducerIDs: func(ctx context.Context) (int64, error) { return allocatorFor(b.meta).allocate(ctx, b.meta) },
+		PartitionExists: func(tp txn.TopicPartition) bool {
+			_, ok := b.meta.Image().Partition(tp.Topic, tp.Partition)
+			return ok
+		},
+		OffsetsPartition: func(g string) txn.TopicPartition {
+			return txn.TopicPartition{Topic: group.OffsetsTopic, Partition: group.PartitionFor(g, gcfg.OffsetsTopicNumPartitions)}
+		},
+		Logger: b.logger.With("component", "txn-coordinator"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := c.Load(ctx); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("load transaction coordinator: %w", err)
+	}
+	slot.c = c
+	slot.done = make(chan struct{})
+	go b.runTxnTicker(c, slot.done, time.Duration(cfg.TransactionAbortTimedOutTransactionCleanupIntervalMs)*time.Millisecond)
+	return c, nil
+}
+
+// runTxnTicker runs the coordinator's periodic work until done is closed
+// or the broker closes.
+func (b *Broker) runTxnTicker(c *txn.Coordinator, done chan struct{}, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			if b.closed.Load() {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), every)
+			c.Tick(ctx)
+			cancel()
+		}
+	}
+}
+
+// CloseTxns stops the broker's transaction coordinator and forgets it.
+// The node calls it before closing the broker.
+func (b *Broker) CloseTxns() {
+	txnCoordinators.Lock()
+	slot := txnCoordinators.m[b]
+	delete(txnCoordinators.m, b)
+	txnCoordinators.Unlock()
+	if slot == nil {
+		return
+	}
+	slot.mu.Lock()
+	defer slot.mu.Unlock()
+	if slot.c != nil {
+		close(slot.done)
+		slot.c.Close()
+	}
+}
+
+// txnsOrCode is the handlers' way in: the coordinator, or the error code
+// to answer with.
+func (b *Broker) txnsOrCode(rc *RequestContext) (*txn.Coordinator, int16) {
+	c, err := b.Txns()
+	if err != nil {
+		if rc != nil && rc.Logger != nil {
+			rc.Logger.Warn("transaction coordinator unavailable", "err", err)
+		}
+		return nil, kerr.CoordinatorNotAvailable.Code
+	}
+	return c, 0
+}
+
+// localMarkerWriter writes markers to this node's partitions.
+type localMarkerWriter struct {
+	b       *Broker
+	offsets *pendingTxnOffsets
+}
+
+func (w *localMarkerWriter) WriteMarkers(ctx context.Context, m txn.Marker) []txn.TopicPartition {
+	var failed []txn.TopicPartition
+	for _, tp := range m.Partitions {
+		if code := w.b.writeMarker(ctx, w.offsets, m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.Commit, tp.Topic, tp.Partition); code != 0 {
+			w.b.logger.Warn("transaction marker not written", "topic", tp.Topic, "partition", tp.Partition,
+				"producer_id", m.ProducerID, "err", kerr.ErrorForCode(code))
+			failed = append(failed, tp)
+		}
+	}
+	return failed
+}
+
+// writeMarker writes one marker to a local partition and returns the
+// Kafka error code (0 when written, or when the partition is gone). For a
+// __consumer_offsets partition it commits (or drops) the producer's
+// pending transactional offsets of the groups living there.
+func (b *Broker) writeMarker(ctx context.Context, offsets *pendingTxnOffsets, pid int64, epoch int16, coordinatorEpoch int32, commit bool, topic string, p int32) int16 {
+	if topic == group.OffsetsTopic {
+		gc, err := b.Groups()
+		if err != nil {
+			return kerr.CoordinatorNotAvailable.Code
+		}
+		nparts := gc.Config().OffsetsTopicNumPartitions
+		for _, pending := range offsets.take(pid, func(g string) bool { return group.PartitionFor(g, nparts) == p }) {
+			if !commit {
+				continue
+			}
+			if code := commitTxnOffsets(gc, pending); code != 0 {
+				b.logger.Warn("transactional offsets not committed", "group", pending.group, "producer_id", pid, "err", kerr.ErrorForCode(code))
+			}
+		}
+		return 0
+	}
+	if _, ok := b.meta.Image().Partition(topic, p); !ok {
+		return 0 // deleted: Kafka drops markers of deleted partitions
+	}
+	part, ok := b.Partition(log.TopicPartition{Topic: topic, Partition: p})
+	if !ok {
+		return kerr.NotLeaderForPartition.Code
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := part.WriteTxnMarker(ctx, pid, epoch, coordinatorEpoch, commit); err != nil {
+		code, _ := partition.KafkaError(err)
+		if code == nil {
+			return kerr.UnknownServerError.Code
+		}
+		return code.Code
+	}
+	return 0
+}
+
+// pendingTxnOffsets holds TxnOffsetCommit offsets until their transaction
+// ends, by group and producer id.
+type pendingTxnOffsets struct {
+	mu sync.Mutex
+	m  map[txnOffsetsKey]*txnOffsets
+}
+
+type txnOffsetsKey struct {
+	group string
+	pid   int64
+}
+
+type txnOffsets struct {
+	group      string
+	generation int32
+	memberID   string
+	instanceID *string
+	offsets    map[string]map[int32]kmsg.OffsetCommitRequestTopicPartition
+}
+
+func newPendingTxnOffsets() *pendingTxnOffsets {
+	return &pendingTxnOffsets{m: map[txnOffsetsKey]*txnOffsets{}}
+}
+
+// add records offsets of a transaction (later ones for a partition win).
+func (p *pendingTxnOffsets) add(req *kmsg.TxnOffsetCommitRequest, accept func(topic string, part int32) bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := txnOffsetsKey{req.Group, req.ProducerID}
+	t := p.m[k]
+	if t == nil {
+		t = &txnOffsets{group: req.Group, offsets: map[string]map[int32]kmsg.OffsetCommitRequestTopicPartition{}}
+		p.m[k] = t
+	}
+	t.generation, t.memberID, t.instanceID = req.Generation, req.MemberID, req.InstanceID
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			if !accept(rt.Topic, rp.Partition) {
+				continue
+			}
+			ps := t.offsets[rt.Topic]
+			if ps == nil {
+				ps = map[int32]kmsg.OffsetCommitRequestTopicPartition{}
+				t.offsets[rt.Topic] = ps
+			}
+			op := kmsg.NewOffsetCommitRequestTopicPartition()
+			op.Partition, op.Offset, op.LeaderEpoch, op.Metadata = rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata
+			ps[rp.Partition] = op
+		}
+	}
+}
+
+// take removes and returns the producer's pending offsets of the groups
+// that match.
+func (p *pendingTxnOffsets) take(pid int64, match func(group string) bool) []*txnOffsets {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*txnOffsets
+	for k, t := range p.m {
+		if k.pid == pid && match(k.group) {
+			out = append(out, t)
+			delete(p.m, k)
+		}
+	}
+	return out
+}
+
+// pendingFor reports whether a group has transactional offsets waiting for
+// a partition (for OffsetFetch require_stable).
+func (p *pendingTxnOffsets) pendingFor(g, topic string, part int32) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, t := range p.m {
+		if k.group == g {
+			if _, ok := t.offsets[topic][part]; ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// commitTxnOffsets commits a transaction's offsets through the group
+// coordinator, as the member that sent them; if that member is gone (the
+// group rebalanced since), as an admin commit, which succeeds while the
+// group is empty.
+func commitTxnOffsets(gc *group.Coordinator, t *txnOffsets) int16 {
+	build := func(gen int32, member string, instance *string) *kmsg.OffsetCommitRequest {
+		req := kmsg.NewPtrOffsetCommitRequest()
+		req.Version = 8
+		req.Group, req.Generation, req.MemberID, req.InstanceID = t.group, gen, member, instance
+		for topic, ps := range t.offsets {
+			rt := kmsg.NewOffsetCommitRequestTopic()
+			rt.Topic = topic
+			for _, op := range ps {
+				rt.Partitions = append(rt.Partitions, op)
+			}
+			req.Topics = append(req.Topics, rt)
+		}
+		return req
+	}
+	first := func(resp *kmsg.OffsetCommitResponse) int16 {
+		for _, rt := range resp.Topics {
+			for _, rp := range rt.Partitions {
+				if rp.ErrorCode != 0 {
+					return rp.ErrorCode
+				}
+			}
+		}
+		return 0
+	}
+	code := first(gc.OffsetCommit(build(t.generation, t.memberID, t.instanceID)))
+	if code == kerr.UnknownMemberID.Code || code == kerr.IllegalGeneration.Code || code == kerr.FencedInstanceID.Code || code == kerr.RebalanceInProgress.Code {
+		code = first(gc.OffsetCommit(build(-1, "", nil)))
+	}
+	return code
+}
+
+// internalTopicStorage is txn.Storage over an internal compacted topic.
+type internalTopicStorage struct {
+	b            *Broker
+	topic        string
+	partitions   int32
+	segmentBytes int64
+	createMu     sync.Mutex
+}
+
+func (s *internalTopicStorage) tp(p int32) log.TopicPartition {
+	return log.TopicPartition{Topic: s.topic, Partition: p}
+}
+
+// ensureTopic creates the topic (compacted) if the image lacks it and
+// waits until this node has its partitions.
+func (s *internalTopicStorage) ensureTopic(ctx context.Context) error {
+	if s.b.meta.Image().Topics[s.topic] != nil {
+		return nil
+	}
+	s.createMu.Lock()
+	defer s.createMu.Unlock()
+	if s.b.meta.Image().Topics[s.topic] != nil {
+		return nil
+	}
+	rf := int16(len(s.b.meta.Image().Brokers))
+	rf = max(min(rf, 3), 1) // transaction.state.log.replication.factor
+	_, err := s.b.meta.CreateTopic(ctx, metadata.CreateTopicRequest{
+		Name:              s.topic,
+		NumPartitions:     s.partitions,
+		ReplicationFactor: rf,
+		Configs: map[string]string{
+			"cleanup.policy":   "compact",
+			"compression.type": "uncompressed",
+			"segment.bytes":    strconv.FormatInt(s.segmentBytes, 10),
+		},
+	})
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("create %s: %w", s.topic, err)
+	}
+	return s.b.AwaitImage(ctx, s.b.meta.Image().Epoch)
+}
+
+// Append writes the records as one batch and waits until the high
+// watermark covers it (acks=all).
+func (s *internalTopicStorage) Append(ctx context.Context, p int32, recs []txn.Record) error {
+	if err := s.ensureTopic(ctx); err != nil {
+		return err
+	}
+	rep := s.b.replica(s.tp(p))
+	if rep == nil {
+		return kerr.NotLeaderForPartition
+	}
+	spec := record.DefaultBatchSpec()
+	spec.BaseTimestamp = time.Now().UnixMilli()
+	bld := record.NewBuilder(spec)
+	for _, r := range recs {
+		if err := bld.Append(record.Record{Key: r.Key, Value: r.Value}); err != nil {
+			return err
+		}
+	}
+	batch, err := bld.Build(nil)
+	if err != nil {
+		return err
+	}
+	res, err := rep.part.AppendAsLeaderAsync(batch, partition.AppendOptions{RequiredAcks: -1, TimestampType: partition.CreateTime})
+	if err == nil {
+		err = rep.part.WaitHighWatermark(ctx, res.LastOffset+1)
+	}
+	if err != nil {
+		code, msg := partition.KafkaError(err)
+		if code == nil {
+			code = kerr.UnknownServerError
+		}
+		return fmt.Errorf("append to %s-%d: %s: %w", s.topic, p, msg, code)
+	}
+	return nil
+}
+
+// Replay reads the partition's log from its start to its end.
+func (s *internalTopicStorage) Replay(ctx context.Context, p int32, fn func(txn.Record) error) error {
+	tp := s.tp(p)
+	m := s.b.LogManager(tp)
+	if m == nil {
+		return nil
+	}
+	l, ok := m.Get(tp)
+	if !ok {
+		return nil
+	}
+	end := l.LogEndOffset()
+	var buf []byte
+	for off := l.LogStartOffset(); off < end; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rr, err := l.Read(off, log.ReadOptions{MaxBytes: 1 << 20, MaxOffset: end, MinOneBatch: true})
+		if errors.Is(err, log.ErrOffsetOutOfRange) {
+			off = l.LogStartOffset()
+			if off >= end {
+				return nil
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read %s at %d: %w", tp, off, err)
+		}
+		buf, err = rr.AppendTo(buf[:0])
+		rr.Release()
+		if err != nil {
+			return fmt.Errorf("read %s at %d: %w", tp, off, err)
+		}
+		if len(buf) == 0 {
+			return nil
+		}
+		next := off
+		it := record.Batches(buf)
+		for it.Next() {
+			h := it.Header()
+			if !h.IsControl() {
+				from := off
+				err := record.DecodeRecords(h, it.Batch(), func(r *record.Record) error {
+					if r.Offset(h) < from {
+						return nil
+					}
+					return fn(txn.Record{Key: r.Key, Value: r.Value})
+				})
+				if err != nil {
+					return fmt.Errorf("replay %s batch at %d: %w", tp, h.BaseOffset, err)
+				}
+			}
+			next = h.NextOffset()
+		}
+		if err := it.Err(); err != nil {
+			return fmt.Errorf("replay %s at %d: %w", tp, off, err)
+		}
+		if next <= off {
+			return fmt.Errorf("replay %s: no progress at offset %d", tp, off)
+		}
+		off = next
+	}
+	return nil
+}
