@@ -54,6 +54,9 @@ type Coordinator struct {
 	expiryMu sync.Mutex
 	expiryT  Timer // guarded by expiryMu
 
+	pendingMu sync.Mutex
+	pendingFn PendingOffsetsFunc // guarded by pendingMu
+
 	mu     sync.RWMutex // guards groups; may be taken while holding a group's mu, never the reverse
 	groups map[string]*group
 }

@@ -164,8 +164,9 @@ func (g *group) validateOffsetCommitLocked(generation int32, memberID string, in
 }
 
 // OffsetFetch serves an OffsetFetch request: one group up to v7, a batch
-// of groups from v8. Without transactions there are no pending offsets, so
-// require_stable changes nothing.
+// of groups from v8. With require_stable (v7+), partitions with offsets
+// pending in an open transaction answer UNSTABLE_OFFSET_COMMIT (see
+// SetPendingOffsets).
 func (c *Coordinator) OffsetFetch(req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetchResponse {
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
 	if req.Version >= 8 {
@@ -177,7 +178,7 @@ func (c *Coordinator) OffsetFetch(req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetc
 					topics = append(topics, offsetFetchTopic{t.Topic, t.Partitions})
 				}
 			}
-			code, res := c.fetchOffsets(rg.Group, rg.Topics == nil, topics, rg.MemberID, rg.MemberEpoch)
+			code, res := c.fetchOffsets(rg.Group, rg.Topics == nil, topics, rg.MemberID, rg.MemberEpoch, req.RequireStable)
 			og := kmsg.NewOffsetFetchResponseGroup()
 			og.Group = rg.Group
 			og.ErrorCode = code
@@ -200,7 +201,7 @@ func (c *Coordinator) OffsetFetch(req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetc
 		topics = append(topics, offsetFetchTopic{t.Topic, t.Partitions})
 	}
 	all := req.Topics == nil && req.Version >= 2
-	code, res := c.fetchOffsets(req.Group, all, topics, nil, -1)
+	code, res := c.fetchOffsets(req.Group, all, topics, nil, -1, req.Version >= 7 && req.RequireStable)
 	if req.Version >= 2 {
 		resp.ErrorCode = code
 	}
@@ -238,13 +239,23 @@ type fetchedTopic struct {
 	parts []fetchedPartition
 }
 
-func (c *Coordinator) fetchOffsets(groupID string, all bool, topics []offsetFetchTopic, memberID *string, memberEpoch int32) (int16, []fetchedTopic) {
+func (c *Coordinator) fetchOffsets(groupID string, all bool, topics []offsetFetchTopic, memberID *string, memberEpoch int32, requireStable bool) (int16, []fetchedTopic) {
+	var pending PendingOffsetsFunc
+	if requireStable {
+		pending = c.pendingOffsets()
+	}
+	unstable := func(topic string, p int32) int16 {
+		if pending != nil && pending(groupID, topic, p) {
+			return kerr.UnstableOffsetCommit.Code
+		}
+		return 0
+	}
 	unknown := func() []fetchedTopic {
 		out := make([]fetchedTopic, 0, len(topics))
 		for _, t := range topics {
 			ft := fetchedTopic{topic: t.topic}
 			for _, p := range t.parts {
-				ft.parts = append(ft.parts, fetchedPartition{partition: p, offset: -1, leaderEpoch: -1})
+				ft.parts = append(ft.parts, fetchedPartition{partition: p, offset: -1, leaderEpoch: -1, code: unstable(t.topic, p)})
 			}
 			out = append(out, ft)
 		}
@@ -283,7 +294,7 @@ func (c *Coordinator) fetchOffsets(groupID string, all bool, topics []offsetFetc
 			sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 			for _, p := range ids {
 				e := ps[p]
-				ft.parts = append(ft.parts, fetchedPartition{partition: p, offset: e.offset, leaderEpoch: e.leaderEpoch, metadata: e.metadata})
+				ft.parts = append(ft.parts, fetchedPartition{partition: p, offset: e.offset, leaderEpoch: e.leaderEpoch, metadata: e.metadata, code: unstable(t, p)})
 			}
 			out = append(out, ft)
 		}
@@ -293,7 +304,7 @@ func (c *Coordinator) fetchOffsets(groupID string, all bool, topics []offsetFetc
 	for _, t := range topics {
 		ft := fetchedTopic{topic: t.topic}
 		for _, p := range t.parts {
-			fp := fetchedPartition{partition: p, offset: -1, leaderEpoch: -1}
+			fp := fetchedPartition{partition: p, offset: -1, leaderEpoch: -1, code: unstable(t.topic, p)}
 			if e, ok := g.offsets[t.topic][p]; ok {
 				fp.offset, fp.leaderEpoch, fp.metadata = e.offset, e.leaderEpoch, e.metadata
 			}
