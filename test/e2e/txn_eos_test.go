@@ -77,7 +77,7 @@ func TestTxnExactlyOnceWithKilledTransformer(t *testing.T) {
 	if testing.Short() {
 		n = 10000
 	}
-	b := startBroker(t, "SAMSA_GROUP_INITIAL_REBALANCE_DELAY_MS=0", "SAMSA_TRANSACTION_MAX_TIMEOUT_MS=60000")
+	b := startBroker(t, "SAMSA_GROUP_INITIAL_REBALANCE_DELAY_MS=0")
 	ctx := testContext(t, 10*time.Minute)
 	adm := b.admin()
 	for _, topic := range []string{"eos-in", "eos-out"} {
