@@ -108,7 +108,7 @@ func startBroker() {
 	cmd.Env = append(os.Environ(),
 		"SAMSA_LISTENERS=PLAINTEXT://"+addr,
 		"SAMSA_LOG_DIRS="+filepath.Join(tmp, "data"),
-		"SAMSA_SAMSA_ADMIN_LISTENER="+admin,
+		"SAMSA_ADMIN_LISTENER="+admin,
 	)
 	cmd.Stdout, cmd.Stderr = lockedWriter{}, lockedWriter{}
 	if err := cmd.Start(); err != nil {

@@ -56,6 +56,7 @@ any Kafka-compatible cluster over the Kafka protocol.`,
 		newProduceCmd(flags),
 		newConsumeCmd(flags),
 		newBenchCmd(flags),
+		newGroupCmd(flags),
 		newTxnCmd(flags),
 	)
 	return root

@@ -25,37 +25,29 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// groupCoordinators maps each Broker to its coordinator. The Broker struct
-// has no field for it; the map keeps the coordinator's wiring in this file.
-var groupCoordinators = struct {
-	sync.Mutex
-	m map[*Broker]*groupSlot
-}{m: map[*Broker]*groupSlot{}}
-
+// groupSlot holds the broker's group coordinator, created on first use.
 type groupSlot struct {
-	mu sync.Mutex // held while creating and loading
-	c  *group.Coordinator
+	mu     sync.Mutex // held while creating, loading and closing
+	c      *group.Coordinator
+	closed bool
 }
 
 // Groups returns the broker's group coordinator, creating and loading it
 // on first use. An error means the coordinator cannot serve yet (bad group
-// config, __consumer_offsets unreadable); handlers answer
-// COORDINATOR_NOT_AVAILABLE and clients retry.
+// config, __consumer_offsets unreadable) or no longer (the broker is
+// closing); handlers answer COORDINATOR_NOT_AVAILABLE and clients retry.
 func (b *Broker) Groups() (*group.Coordinator, error) {
-	groupCoordinators.Lock()
-	slot := groupCoordinators.m[b]
-	if slot == nil {
-		slot = &groupSlot{}
-		groupCoordinators.m[b] = slot
-	}
-	groupCoordinators.Unlock()
-	slot.mu.Lock()
-	defer slot.mu.Unlock()
-	if slot.c != nil {
-		return slot.c, nil
-	}
 	if b.dataPlane == nil || b.meta == nil {
 		return nil, errors.New("broker has no data plane")
+	}
+	slot := &b.groups
+	slot.mu.Lock()
+	defer slot.mu.Unlock()
+	if slot.closed {
+		return nil, errors.New("broker is closing")
+	}
+	if slot.c != nil {
+		return slot.c, nil
 	}
 	cfg, err := group.ConfigFromProps(b.cfg.NodeID, b.cfg.Props)
 	if err != nil {
@@ -80,20 +72,20 @@ func (b *Broker) Groups() (*group.Coordinator, error) {
 	return c, nil
 }
 
-// CloseGroups stops the broker's group coordinator (timers, waiting joins)
-// and forgets it. The node calls it before closing the broker.
+// CloseGroups stops the broker's group coordinator (timers, waiting joins);
+// later group requests are answered COORDINATOR_NOT_AVAILABLE. Close calls
+// it first.
 func (b *Broker) CloseGroups() {
-	groupCoordinators.Lock()
-	slot := groupCoordinators.m[b]
-	delete(groupCoordinators.m, b)
-	groupCoordinators.Unlock()
-	if slot == nil {
+	if b.dataPlane == nil {
 		return
 	}
+	slot := &b.groups
 	slot.mu.Lock()
 	defer slot.mu.Unlock()
+	slot.closed = true
 	if slot.c != nil {
 		slot.c.Close()
+		slot.c = nil
 	}
 }
 

@@ -29,6 +29,7 @@ type dataPlane struct {
 	applyMu  sync.Mutex // serialises applyImage
 	ready    atomic.Bool
 	closed   atomic.Bool
+	groups   groupSlot     // the group coordinator, created on first use
 	fs       vfs.FS        // the file system of logs and producer snapshots
 	stop     chan struct{} // closed by Close to end background work
 	bg       sync.WaitGroup
@@ -210,6 +211,7 @@ func (b *Broker) Close() error {
 		close(b.stop)
 	}
 	b.bg.Wait()
+	b.CloseGroups()
 	var errs []error
 	if b.meta != nil {
 		errs = append(errs, b.meta.Close())

@@ -136,6 +136,20 @@ var defsByName = func() map[string]Def {
 	return m
 }()
 
+// Register adds the settings of a subsystem that keeps its own typed
+// configuration (the group and transaction coordinators) so that they are
+// read from SAMSA_* variables and not reported as unknown. Their values reach
+// the subsystem through Config.Props. Call it from an init function only.
+func Register(defs ...Def) {
+	for _, d := range defs {
+		if _, dup := defsByName[d.Name]; dup {
+			continue
+		}
+		Defs = append(Defs, d)
+		defsByName[d.Name] = d
+	}
+}
+
 // EnvName is the environment variable for a key.
 func EnvName(key string) string {
 	key = strings.TrimPrefix(key, "samsa.")

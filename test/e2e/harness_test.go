@@ -112,7 +112,7 @@ func (b *broker) start() {
 	cmd.Env = append(os.Environ(),
 		"SAMSA_LISTENERS=PLAINTEXT://"+b.addr,
 		"SAMSA_LOG_DIRS="+b.dataDir,
-		"SAMSA_SAMSA_ADMIN_LISTENER="+b.adminAddr,
+		"SAMSA_ADMIN_LISTENER="+b.adminAddr,
 	)
 	cmd.Env = append(cmd.Env, b.extra...)
 	cmd.Stdout, cmd.Stderr = logWriter{b}, logWriter{b}
