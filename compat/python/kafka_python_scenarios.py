@@ -68,7 +68,7 @@ class Adapter:
             adm.close()
 
     def produce(self, topic, recs, codec=None, idempotent=False):
-        kw = dict(bootstrap_servers=BOOTSTRAP, linger_ms=20, acks="all", request_timeout_ms=10000,
+        kw = dict(bootstrap_servers=BOOTSTRAP, linger_ms=20, acks="all", request_timeout_ms=10000, max_block_ms=TIMEOUT_MS,
                   enable_idempotence=idempotent)
         if codec and codec != "none":
             kw["compression_type"] = codec
@@ -140,7 +140,8 @@ class Adapter:
 class Txn:
     def __init__(self, txn_id):
         self.p = KafkaProducer(bootstrap_servers=BOOTSTRAP, transactional_id=txn_id, enable_idempotence=True,
-                               transaction_timeout_ms=30000, request_timeout_ms=10000)
+                               transaction_timeout_ms=30000, request_timeout_ms=10000,
+                               max_block_ms=TIMEOUT_MS)
         self.p.init_transactions()
 
     def begin(self):

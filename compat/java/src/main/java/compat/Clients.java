@@ -45,6 +45,10 @@ public final class Clients {
     static final String BOOTSTRAP = env("COMPAT_BOOTSTRAP", "127.0.0.1:9092");
     static final String RUN = env("COMPAT_RUN", Long.toString(System.currentTimeMillis()));
     static final Duration WAIT = Duration.ofSeconds(Long.parseLong(env("COMPAT_WAIT_SECONDS", "25")));
+    /** Client-side timeouts follow COMPAT_WAIT_SECONDS so that a dead broker fails a scenario quickly. */
+    static final String WAIT_MS = Long.toString(WAIT.toMillis());
+    static final String REQUEST_MS = Long.toString(Math.min(10_000, WAIT.toMillis() / 2));
+    static final String DELIVERY_MS = Long.toString(WAIT.toMillis() + 1_000);
 
     public static void main(String[] args) {
         if (args.length != 1) {
@@ -77,24 +81,24 @@ public final class Clients {
         String topic = topic("admin");
         try (Admin admin = newAdmin()) {
             admin.createTopics(List.of(new NewTopic(topic, 3, (short) 1)
-                    .configs(Map.of("retention.ms", "3600000")))).all().get(30, TimeUnit.SECONDS);
-            if (!admin.listTopics().names().get(30, TimeUnit.SECONDS).contains(topic)) {
+                    .configs(Map.of("retention.ms", "3600000")))).all().get(WAIT.toSeconds() + 5, TimeUnit.SECONDS);
+            if (!admin.listTopics().names().get(WAIT.toSeconds() + 5, TimeUnit.SECONDS).contains(topic)) {
                 throw new Failure("created topic missing from listTopics");
             }
             TopicDescription d = admin.describeTopics(List.of(topic)).allTopicNames()
-                    .get(30, TimeUnit.SECONDS).get(topic);
+                    .get(WAIT.toSeconds() + 5, TimeUnit.SECONDS).get(topic);
             if (d.partitions().size() != 3) {
                 throw new Failure("describeTopics: " + d.partitions().size() + " partitions, want 3");
             }
             ConfigResource res = new ConfigResource(ConfigResource.Type.TOPIC, topic);
-            Config cfg = admin.describeConfigs(List.of(res)).all().get(30, TimeUnit.SECONDS).get(res);
+            Config cfg = admin.describeConfigs(List.of(res)).all().get(WAIT.toSeconds() + 5, TimeUnit.SECONDS).get(res);
             ConfigEntry e = cfg.get("retention.ms");
             if (e == null || !"3600000".equals(e.value())) {
                 throw new Failure("describeConfigs retention.ms=" + (e == null ? "missing" : e.value()) + ", want 3600000");
             }
-            admin.deleteTopics(List.of(topic)).all().get(30, TimeUnit.SECONDS);
+            admin.deleteTopics(List.of(topic)).all().get(WAIT.toSeconds() + 5, TimeUnit.SECONDS);
             long deadline = System.nanoTime() + WAIT.toNanos();
-            while (admin.listTopics().names().get(30, TimeUnit.SECONDS).contains(topic)) {
+            while (admin.listTopics().names().get(WAIT.toSeconds() + 5, TimeUnit.SECONDS).contains(topic)) {
                 if (System.nanoTime() > deadline) {
                     throw new Failure("deleted topic still listed after " + WAIT.toSeconds() + "s");
                 }
@@ -121,7 +125,7 @@ public final class Clients {
                     fs.add(prod.send(new ProducerRecord<>(topic, k, v)));
                 }
                 for (Future<RecordMetadata> f : fs) {
-                    f.get(30, TimeUnit.SECONDS);
+                    f.get(WAIT.toSeconds() + 5, TimeUnit.SECONDS);
                 }
             }
         }
@@ -144,7 +148,7 @@ public final class Clients {
                 ids.add("key-" + (i % 7) + "|value-" + i + "|" + i);
             }
             for (int i = 0; i < fs.size(); i++) {
-                RecordMetadata md = fs.get(i).get(30, TimeUnit.SECONDS);
+                RecordMetadata md = fs.get(i).get(WAIT.toSeconds() + 5, TimeUnit.SECONDS);
                 want.put(md.partition() + "/" + md.offset(), ids.get(i));
             }
         }
@@ -241,7 +245,7 @@ public final class Clients {
                 fs.add(prod.send(new ProducerRecord<>(topic, "k" + i, "value-" + i)));
             }
             for (int i = 0; i < fs.size(); i++) {
-                long off = fs.get(i).get(30, TimeUnit.SECONDS).offset();
+                long off = fs.get(i).get(WAIT.toSeconds() + 5, TimeUnit.SECONDS).offset();
                 if (off != i) {
                     throw new Failure("record " + i + " acknowledged at offset " + off);
                 }
@@ -351,14 +355,14 @@ public final class Clients {
     static Admin newAdmin() {
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, BOOTSTRAP);
-        p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");
-        p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "20000");
+        p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, REQUEST_MS);
+        p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, WAIT_MS);
         return Admin.create(p);
     }
 
     static void createTopic(String topic, int partitions) throws Exception {
         try (Admin admin = newAdmin()) {
-            admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1))).all().get(30, TimeUnit.SECONDS);
+            admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1))).all().get(WAIT.toSeconds() + 5, TimeUnit.SECONDS);
         } catch (Exception e) {
             throw new Failure("create topic " + topic + ": " + reason(e));
         }
@@ -370,9 +374,9 @@ public final class Clients {
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, BOOTSTRAP);
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "20000");
-        p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");
-        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "20000");
+        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, DELIVERY_MS);
+        p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, REQUEST_MS);
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, WAIT_MS);
         return p;
     }
 
@@ -382,8 +386,8 @@ public final class Clients {
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, isolation);
-        p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "20000");
-        p.put(ConsumerConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");
+        p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, WAIT_MS);
+        p.put(ConsumerConfig.REQUEST_TIMEOUT_MS_CONFIG, REQUEST_MS);
         return p;
     }
 
@@ -394,7 +398,7 @@ public final class Clients {
                 fs.add(prod.send(new ProducerRecord<>(topic, "k" + i, "value-" + i)));
             }
             for (Future<RecordMetadata> f : fs) {
-                f.get(30, TimeUnit.SECONDS);
+                f.get(WAIT.toSeconds() + 5, TimeUnit.SECONDS);
             }
         }
     }

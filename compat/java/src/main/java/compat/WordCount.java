@@ -91,7 +91,8 @@ public final class WordCount {
         props.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
 
         AtomicReference<Throwable> crashed = new AtomicReference<>();
-        try (KafkaStreams streams = new KafkaStreams(b.build(), props)) {
+        KafkaStreams streams = new KafkaStreams(b.build(), props);
+        try {
             streams.setUncaughtExceptionHandler(e -> {
                 crashed.set(e);
                 return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
@@ -109,6 +110,9 @@ public final class WordCount {
                     throw new Clients.Failure("state store says " + e.getKey() + "=" + v + ", want " + e.getValue());
                 }
             }
+        } finally {
+            // bounded: a stream thread stuck in initTransactions never ends by itself
+            streams.close(Duration.ofSeconds(10));
         }
         String changelog = app + "-" + STORE + "-changelog";
         try (Admin admin = Clients.newAdmin()) {
