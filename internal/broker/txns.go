@@ -492,3 +492,17 @@ func (s *internalTopicStorage) Replay(ctx context.Context, p int32, fn func(txn.
 	}
 	return nil
 }
+
+// resumeTxns loads the transaction coordinator in the background when
+// __transaction_state exists, so that transactions open or prepared at a
+// crash are completed or time out without waiting for a client.
+func (b *Broker) resumeTxns() {
+	if b.meta.Image().Topics[txn.StateTopic] == nil {
+		return
+	}
+	go func() {
+		if _, err := b.Txns(); err != nil {
+			b.logger.Warn("transaction coordinator not loaded at start", "err", err)
+		}
+	}()
+}

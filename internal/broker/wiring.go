@@ -123,6 +123,7 @@ func New(cfg *config.Config, opts Options) (*Broker, error) {
 	}
 	b.startHousekeeping()
 	b.ready.Store(true)
+	b.resumeTxns()
 	return b, nil
 }
 
