@@ -24,7 +24,7 @@ func init() { register(27, 1, 1, handleWriteTxnMarkers) }
 func handleWriteTxnMarkers(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
 	req := r.(*kmsg.WriteTxnMarkersRequest)
 	resp := req.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
-	offsets := b.txnSlot().offsets
+	offsets := b.txnOffsets()
 	im := b.meta.Image()
 	for _, m := range req.Markers {
 		rm := kmsg.NewWriteTxnMarkersResponseMarker()

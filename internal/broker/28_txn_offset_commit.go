@@ -105,7 +105,7 @@ func handleTxnOffsetCommit(_ context.Context, b *Broker, rc *RequestContext, r k
 			}
 		}
 	}
-	b.txnSlot().offsets.add(req, func(topic string, part int32) bool { return accepted[[2]any{topic, part}] })
+	b.txnOffsets().add(req, func(topic string, part int32) bool { return accepted[[2]any{topic, part}] })
 	return respond()
 }
 
@@ -118,5 +118,5 @@ func partitionKnown[P any](lookup func(string, int32) (P, bool), topic string, p
 // offsets of the group for the partition: OffsetFetch with require_stable
 // answers UNSTABLE_OFFSET_COMMIT for it.
 func (b *Broker) TxnOffsetsPending(groupID, topic string, partition int32) bool {
-	return b.txnSlot().offsets.pendingFor(groupID, topic, partition)
+	return b.txnOffsets().pendingFor(groupID, topic, partition)
 }

@@ -13,13 +13,10 @@ import (
 	"fmt"
 	"net"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/group"
-	"github.com/samsa-streaming/samsa/internal/log"
-	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/record"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -55,7 +52,7 @@ func (b *Broker) Groups() (*group.Coordinator, error) {
 	}
 	c, err := group.New(group.Options{
 		Config:  cfg,
-		Storage: &offsetsStorage{b: b, partitions: cfg.OffsetsTopicNumPartitions, segmentBytes: cfg.OffsetsTopicSegmentBytes},
+		Storage: newOffsetsStorage(b, cfg),
 		Topics:  imageTopics{b},
 		Logger:  b.logger.With("component", "group-coordinator"),
 	})
@@ -143,162 +140,29 @@ func (t imageTopics) TopicNames() []string {
 
 // offsetsStorage is group.Storage over __consumer_offsets.
 type offsetsStorage struct {
-	b            *Broker
-	partitions   int32
-	segmentBytes int64
-	createMu     sync.Mutex
+	topic internalTopic
 }
 
-func (s *offsetsStorage) tp(p int32) log.TopicPartition {
-	return log.TopicPartition{Topic: group.OffsetsTopic, Partition: p}
-}
-
-// ensureTopic creates __consumer_offsets (compacted) if the image lacks it
-// and waits until this node has its partitions.
-func (s *offsetsStorage) ensureTopic(ctx context.Context) error {
-	if s.b.meta.Image().Topics[group.OffsetsTopic] != nil {
-		return nil
-	}
-	s.createMu.Lock()
-	defer s.createMu.Unlock()
-	if s.b.meta.Image().Topics[group.OffsetsTopic] != nil {
-		return nil
-	}
-	rf := int16(len(s.b.meta.Image().Brokers))
-	if rf > 3 {
-		rf = 3 // offsets.topic.replication.factor
-	}
-	if rf < 1 {
-		rf = 1
-	}
-	_, err := s.b.meta.CreateTopic(ctx, metadata.CreateTopicRequest{
-		Name:              group.OffsetsTopic,
-		NumPartitions:     s.partitions,
-		ReplicationFactor: rf,
-		Configs: map[string]string{
-			"cleanup.policy":   "compact",
-			"compression.type": "producer",
-			"segment.bytes":    strconv.FormatInt(s.segmentBytes, 10),
-		},
-	})
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return fmt.Errorf("create %s: %w", group.OffsetsTopic, err)
-	}
-	return s.b.AwaitImage(ctx, s.b.meta.Image().Epoch)
+func newOffsetsStorage(b *Broker, cfg group.Config) *offsetsStorage {
+	return &offsetsStorage{topic: internalTopic{b: b, name: group.OffsetsTopic, partitions: cfg.OffsetsTopicNumPartitions,
+		segmentBytes: cfg.OffsetsTopicSegmentBytes, compression: "producer"}}
 }
 
 // Append writes the records as one batch and waits until the high
 // watermark covers it (acks=all).
 func (s *offsetsStorage) Append(ctx context.Context, p int32, recs []group.Record) error {
-	if err := s.ensureTopic(ctx); err != nil {
-		return err
+	kvs := make([]keyValue, len(recs))
+	for i, r := range recs {
+		kvs[i] = keyValue{r.Key, r.Value}
 	}
-	rep := s.b.replica(s.tp(p))
-	if rep == nil {
-		return kerr.NotLeaderForPartition
-	}
-	spec := record.DefaultBatchSpec()
-	spec.BaseTimestamp = time.Now().UnixMilli()
-	bld := record.NewBuilder(spec)
-	for _, r := range recs {
-		if err := bld.Append(record.Record{Key: r.Key, Value: r.Value}); err != nil {
-			return err
-		}
-	}
-	batch, err := bld.Build(nil)
+	batch, err := buildBatch(record.DefaultBatchSpec(), kvs)
 	if err != nil {
 		return err
 	}
-	s.b.replicas.mu.RLock()
-	settings := rep.settings
-	s.b.replicas.mu.RUnlock()
-	res, err := rep.part.AppendAsLeader(batch, partition.AppendOptions{
-		RequiredAcks:      -1,
-		MinInsyncReplicas: settings.minInsyncReplicas,
-		TimestampType:     partition.CreateTime,
-	})
-	if err != nil {
-		code, msg := partition.KafkaError(err)
-		if code == nil {
-			code = kerr.UnknownServerError
-		}
-		return fmt.Errorf("append to %s-%d: %s: %w", group.OffsetsTopic, p, msg, code)
-	}
-	for rep.part.HighWatermark() <= res.LastOffset {
-		ch := rep.part.HighWatermarkNotify()
-		if rep.part.HighWatermark() > res.LastOffset {
-			break
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("await high watermark of %s-%d: %w", group.OffsetsTopic, p, kerr.RequestTimedOut)
-		}
-	}
-	return nil
+	return s.topic.append(ctx, p, batch, partition.AppendOptions{})
 }
 
 // Replay reads the partition's log from its start to its end.
 func (s *offsetsStorage) Replay(ctx context.Context, p int32, fn func(group.Record) error) error {
-	tp := s.tp(p)
-	m := s.b.LogManager(tp)
-	if m == nil {
-		return nil
-	}
-	l, ok := m.Get(tp)
-	if !ok {
-		return nil
-	}
-	end := l.LogEndOffset()
-	var buf []byte
-	for off := l.LogStartOffset(); off < end; {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rr, err := l.Read(off, log.ReadOptions{MaxBytes: 1 << 20, MaxOffset: end, MinOneBatch: true})
-		if errors.Is(err, log.ErrOffsetOutOfRange) {
-			off = l.LogStartOffset() // retention or compaction moved the start
-			if off >= end {
-				return nil
-			}
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("read %s at %d: %w", tp, off, err)
-		}
-		buf, err = rr.AppendTo(buf[:0])
-		rr.Release()
-		if err != nil {
-			return fmt.Errorf("read %s at %d: %w", tp, off, err)
-		}
-		if len(buf) == 0 {
-			return nil
-		}
-		next := off
-		it := record.Batches(buf)
-		for it.Next() {
-			h := it.Header()
-			if !h.IsControl() {
-				from := off
-				err := record.DecodeRecords(h, it.Batch(), func(r *record.Record) error {
-					if r.Offset(h) < from {
-						return nil
-					}
-					return fn(group.Record{Key: r.Key, Value: r.Value})
-				})
-				if err != nil {
-					return fmt.Errorf("replay %s batch at %d: %w", tp, h.BaseOffset, err)
-				}
-			}
-			next = h.NextOffset()
-		}
-		if err := it.Err(); err != nil {
-			return fmt.Errorf("replay %s at %d: %w", tp, off, err)
-		}
-		if next <= off {
-			return fmt.Errorf("replay %s: no progress at offset %d", tp, off)
-		}
-		off = next
-	}
-	return nil
+	return s.topic.replayRecords(ctx, p, func(k, v []byte) error { return fn(group.Record{Key: k, Value: v}) })
 }

@@ -17,13 +17,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/group"
 	"github.com/samsa-streaming/samsa/internal/log"
-	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/record"
 	"github.com/samsa-streaming/samsa/internal/txn"
@@ -31,15 +29,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// txnCoordinators maps each Broker to its transaction coordinator.
-var txnCoordinators = struct {
-	sync.Mutex
-	m map[*Broker]*txnSlot
-}{m: map[*Broker]*txnSlot{}}
-
+// txnSlot holds the broker's transaction coordinator, created on first
+// use, and the transactional offsets waiting for their markers.
 type txnSlot struct {
-	mu      sync.Mutex // held while creating and loading
+	mu      sync.Mutex // held while creating, loading and closing
 	c       *txn.Coordinator
+	closed  bool
 	done    chan struct{} // closed by CloseTxns; stops the ticker
 	offsets *pendingTxnOffsets
 }
@@ -58,32 +53,35 @@ func init() {
 	}
 }
 
-func (b *Broker) txnSlot() *txnSlot {
-	txnCoordinators.Lock()
-	defer txnCoordinators.Unlock()
-	slot := txnCoordinators.m[b]
-	if slot == nil {
-		slot = &txnSlot{offsets: newPendingTxnOffsets()}
-		txnCoordinators.m[b] = slot
+// txnOffsets is the broker's set of pending transactional offsets.
+func (b *Broker) txnOffsets() *pendingTxnOffsets {
+	slot := &b.txns
+	slot.mu.Lock()
+	defer slot.mu.Unlock()
+	if slot.offsets == nil {
+		slot.offsets = newPendingTxnOffsets()
 	}
-	return slot
+	return slot.offsets
 }
 
 // Txns returns the broker's transaction coordinator, creating and loading
 // it on first use. An error means it cannot serve yet; handlers answer
 // COORDINATOR_NOT_AVAILABLE and clients retry.
 func (b *Broker) Txns() (*txn.Coordinator, error) {
-	slot := b.txnSlot()
-	slot.mu.Lock()
-	defer slot.mu.Unlock()
-	if slot.c != nil {
-		return slot.c, nil
-	}
 	if b.dataPlane == nil || b.meta == nil {
 		return nil, errors.New("broker has no data plane")
 	}
-	if b.closed.Load() {
-		return nil, errors.New("broker is shutting down")
+	slot := &b.txns
+	slot.mu.Lock()
+	defer slot.mu.Unlock()
+	if slot.closed || b.closed.Load() {
+		return nil, errors.New("broker is closing")
+	}
+	if slot.c != nil {
+		return slot.c, nil
+	}
+	if slot.offsets == nil {
+		slot.offsets = newPendingTxnOffsets()
 	}
 	cfg, err := txn.ConfigFromProps(b.cfg.NodeID, b.cfg.Props)
 	if err != nil {
@@ -93,7 +91,7 @@ func (b *Broker) Txns() (*txn.Coordinator, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &internalTopicStorage{b: b, topic: txn.StateTopic, partitions: cfg.TransactionStateLogNumPartitions, segmentBytes: cfg.TransactionStateLogSegmentBytes}
+	st := newStateStorage(b, cfg)
 	c, err := txn.New(txn.Options{
 		Config:      cfg,
 		Storage:     st,
@@ -143,21 +141,21 @@ func (b *Broker) runTxnTicker(c *txn.Coordinator, done chan struct{}, every time
 	}
 }
 
-// CloseTxns stops the broker's transaction coordinator and forgets it.
-// The node calls it before closing the broker.
+// CloseTxns stops the broker's transaction coordinator (its ticker and
+// marker retries); later transaction requests are answered
+// COORDINATOR_NOT_AVAILABLE. Close calls it before CloseGroups.
 func (b *Broker) CloseTxns() {
-	txnCoordinators.Lock()
-	slot := txnCoordinators.m[b]
-	delete(txnCoordinators.m, b)
-	txnCoordinators.Unlock()
-	if slot == nil {
+	if b.dataPlane == nil {
 		return
 	}
+	slot := &b.txns
 	slot.mu.Lock()
 	defer slot.mu.Unlock()
+	slot.closed = true
 	if slot.c != nil {
 		close(slot.done)
 		slot.c.Close()
+		slot.c = nil
 	}
 }
 
@@ -350,147 +348,33 @@ func commitTxnOffsets(gc *group.Coordinator, t *txnOffsets) int16 {
 	return code
 }
 
-// internalTopicStorage is txn.Storage over an internal compacted topic.
-type internalTopicStorage struct {
-	b            *Broker
-	topic        string
-	partitions   int32
-	segmentBytes int64
-	createMu     sync.Mutex
+// stateStorage is txn.Storage over __transaction_state.
+type stateStorage struct {
+	topic internalTopic
 }
 
-func (s *internalTopicStorage) tp(p int32) log.TopicPartition {
-	return log.TopicPartition{Topic: s.topic, Partition: p}
-}
-
-// ensureTopic creates the topic (compacted) if the image lacks it and
-// waits until this node has its partitions.
-func (s *internalTopicStorage) ensureTopic(ctx context.Context) error {
-	if s.b.meta.Image().Topics[s.topic] != nil {
-		return nil
-	}
-	s.createMu.Lock()
-	defer s.createMu.Unlock()
-	if s.b.meta.Image().Topics[s.topic] != nil {
-		return nil
-	}
-	rf := int16(len(s.b.meta.Image().Brokers))
-	rf = max(min(rf, 3), 1) // transaction.state.log.replication.factor
-	_, err := s.b.meta.CreateTopic(ctx, metadata.CreateTopicRequest{
-		Name:              s.topic,
-		NumPartitions:     s.partitions,
-		ReplicationFactor: rf,
-		Configs: map[string]string{
-			"cleanup.policy":   "compact",
-			"compression.type": "uncompressed",
-			"segment.bytes":    strconv.FormatInt(s.segmentBytes, 10),
-		},
-	})
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return fmt.Errorf("create %s: %w", s.topic, err)
-	}
-	return s.b.AwaitImage(ctx, s.b.meta.Image().Epoch)
+func newStateStorage(b *Broker, cfg txn.Config) *stateStorage {
+	return &stateStorage{topic: internalTopic{b: b, name: txn.StateTopic, partitions: cfg.TransactionStateLogNumPartitions,
+		segmentBytes: cfg.TransactionStateLogSegmentBytes, compression: "uncompressed"}}
 }
 
 // Append writes the records as one batch and waits until the high
 // watermark covers it (acks=all).
-func (s *internalTopicStorage) Append(ctx context.Context, p int32, recs []txn.Record) error {
-	if err := s.ensureTopic(ctx); err != nil {
-		return err
+func (s *stateStorage) Append(ctx context.Context, p int32, recs []txn.Record) error {
+	kvs := make([]keyValue, len(recs))
+	for i, r := range recs {
+		kvs[i] = keyValue{r.Key, r.Value}
 	}
-	rep := s.b.replica(s.tp(p))
-	if rep == nil {
-		return kerr.NotLeaderForPartition
-	}
-	spec := record.DefaultBatchSpec()
-	spec.BaseTimestamp = time.Now().UnixMilli()
-	bld := record.NewBuilder(spec)
-	for _, r := range recs {
-		if err := bld.Append(record.Record{Key: r.Key, Value: r.Value}); err != nil {
-			return err
-		}
-	}
-	batch, err := bld.Build(nil)
+	batch, err := buildBatch(record.DefaultBatchSpec(), kvs)
 	if err != nil {
 		return err
 	}
-	res, err := rep.part.AppendAsLeaderAsync(batch, partition.AppendOptions{RequiredAcks: -1, TimestampType: partition.CreateTime})
-	if err == nil {
-		err = rep.part.WaitHighWatermark(ctx, res.LastOffset+1)
-	}
-	if err != nil {
-		code, msg := partition.KafkaError(err)
-		if code == nil {
-			code = kerr.UnknownServerError
-		}
-		return fmt.Errorf("append to %s-%d: %s: %w", s.topic, p, msg, code)
-	}
-	return nil
+	return s.topic.append(ctx, p, batch, partition.AppendOptions{})
 }
 
 // Replay reads the partition's log from its start to its end.
-func (s *internalTopicStorage) Replay(ctx context.Context, p int32, fn func(txn.Record) error) error {
-	tp := s.tp(p)
-	m := s.b.LogManager(tp)
-	if m == nil {
-		return nil
-	}
-	l, ok := m.Get(tp)
-	if !ok {
-		return nil
-	}
-	end := l.LogEndOffset()
-	var buf []byte
-	for off := l.LogStartOffset(); off < end; {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rr, err := l.Read(off, log.ReadOptions{MaxBytes: 1 << 20, MaxOffset: end, MinOneBatch: true})
-		if errors.Is(err, log.ErrOffsetOutOfRange) {
-			off = l.LogStartOffset()
-			if off >= end {
-				return nil
-			}
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("read %s at %d: %w", tp, off, err)
-		}
-		buf, err = rr.AppendTo(buf[:0])
-		rr.Release()
-		if err != nil {
-			return fmt.Errorf("read %s at %d: %w", tp, off, err)
-		}
-		if len(buf) == 0 {
-			return nil
-		}
-		next := off
-		it := record.Batches(buf)
-		for it.Next() {
-			h := it.Header()
-			if !h.IsControl() {
-				from := off
-				err := record.DecodeRecords(h, it.Batch(), func(r *record.Record) error {
-					if r.Offset(h) < from {
-						return nil
-					}
-					return fn(txn.Record{Key: r.Key, Value: r.Value})
-				})
-				if err != nil {
-					return fmt.Errorf("replay %s batch at %d: %w", tp, h.BaseOffset, err)
-				}
-			}
-			next = h.NextOffset()
-		}
-		if err := it.Err(); err != nil {
-			return fmt.Errorf("replay %s at %d: %w", tp, off, err)
-		}
-		if next <= off {
-			return fmt.Errorf("replay %s: no progress at offset %d", tp, off)
-		}
-		off = next
-	}
-	return nil
+func (s *stateStorage) Replay(ctx context.Context, p int32, fn func(txn.Record) error) error {
+	return s.topic.replayRecords(ctx, p, func(k, v []byte) error { return fn(txn.Record{Key: k, Value: v}) })
 }
 
 // resumeTxns loads the transaction coordinator in the background when

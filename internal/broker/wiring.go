@@ -30,6 +30,7 @@ type dataPlane struct {
 	ready    atomic.Bool
 	closed   atomic.Bool
 	groups   groupSlot     // the group coordinator, created on first use
+	txns     txnSlot       // the transaction coordinator, created on first use
 	fs       vfs.FS        // the file system of logs and producer snapshots
 	stop     chan struct{} // closed by Close to end background work
 	bg       sync.WaitGroup
@@ -212,6 +213,7 @@ func (b *Broker) Close() error {
 		close(b.stop)
 	}
 	b.bg.Wait()
+	b.CloseTxns()
 	b.CloseGroups()
 	var errs []error
 	if b.meta != nil {

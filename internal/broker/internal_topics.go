@@ -1,0 +1,206 @@
+package broker
+
+// The plumbing the coordinators share for their internal compacted topics
+// (__consumer_offsets, __transaction_state): create the topic through the
+// metadata store on first write, append a batch through the partition
+// (acks=all: return once the high watermark covers it) and replay a
+// partition's log batch by batch when a coordinator loads. The group and
+// transaction storages (groups.go, txns.go) are thin adapters over it.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/samsa-streaming/samsa/internal/log"
+	"github.com/samsa-streaming/samsa/internal/metadata"
+	"github.com/samsa-streaming/samsa/internal/partition"
+	"github.com/samsa-streaming/samsa/internal/record"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// internalTopic is one internal compacted topic of this broker.
+type internalTopic struct {
+	b            *Broker
+	name         string
+	partitions   int32
+	segmentBytes int64
+	compression  string // the topic's compression.type
+	createMu     sync.Mutex
+}
+
+func (t *internalTopic) tp(p int32) log.TopicPartition {
+	return log.TopicPartition{Topic: t.name, Partition: p}
+}
+
+// ensure creates the topic (compacted, replication factor up to 3 as
+// Kafka's *.replication.factor defaults) if the image lacks it and waits
+// until this node has its partitions.
+func (t *internalTopic) ensure(ctx context.Context) error {
+	if t.b.meta.Image().Topics[t.name] != nil {
+		return nil
+	}
+	t.createMu.Lock()
+	defer t.createMu.Unlock()
+	if t.b.meta.Image().Topics[t.name] != nil {
+		return nil
+	}
+	rf := int16(max(min(len(t.b.meta.Image().Brokers), 3), 1))
+	_, err := t.b.meta.CreateTopic(ctx, metadata.CreateTopicRequest{
+		Name:              t.name,
+		NumPartitions:     t.partitions,
+		ReplicationFactor: rf,
+		Configs: map[string]string{
+			"cleanup.policy":   "compact",
+			"compression.type": t.compression,
+			"segment.bytes":    strconv.FormatInt(t.segmentBytes, 10),
+		},
+	})
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("create %s: %w", t.name, err)
+	}
+	return t.b.AwaitImage(ctx, t.b.meta.Image().Epoch)
+}
+
+// keyValue is one record of an internal topic.
+type keyValue struct{ key, value []byte }
+
+// buildBatch encodes records as one batch with the spec's producer fields.
+func buildBatch(spec record.BatchSpec, recs []keyValue) ([]byte, error) {
+	spec.BaseTimestamp = time.Now().UnixMilli()
+	bld := record.NewBuilder(spec)
+	for _, r := range recs {
+		if err := bld.Append(record.Record{Key: r.key, Value: r.value}); err != nil {
+			return nil, err
+		}
+	}
+	return bld.Build(nil)
+}
+
+// appendAsync creates the topic if needed and appends batch to partition p
+// (with the topic's min.insync.replicas), returning once it is written.
+// Errors carry the Kafka code (errors.As *kerr.Error).
+func (t *internalTopic) appendAsync(ctx context.Context, p int32, batch []byte, opts partition.AppendOptions) (*partition.Partition, partition.AppendResult, error) {
+	if err := t.ensure(ctx); err != nil {
+		return nil, partition.AppendResult{}, err
+	}
+	rep := t.b.replica(t.tp(p))
+	if rep == nil {
+		return nil, partition.AppendResult{}, fmt.Errorf("%s-%d is not on this node: %w", t.name, p, kerr.NotLeaderForPartition)
+	}
+	t.b.replicas.mu.RLock()
+	opts.MinInsyncReplicas = rep.settings.minInsyncReplicas
+	t.b.replicas.mu.RUnlock()
+	opts.RequiredAcks = -1
+	opts.TimestampType = partition.CreateTime
+	res, err := rep.part.AppendAsLeaderAsync(batch, opts)
+	if err != nil {
+		return nil, res, t.kafkaErr(p, "append to", err)
+	}
+	return rep.part, res, nil
+}
+
+// append is appendAsync followed by the wait for the high watermark
+// (acks=all); ctx bounds the wait (REQUEST_TIMED_OUT).
+func (t *internalTopic) append(ctx context.Context, p int32, batch []byte, opts partition.AppendOptions) error {
+	part, res, err := t.appendAsync(ctx, p, batch, opts)
+	if err != nil {
+		return err
+	}
+	return t.await(ctx, part, p, res)
+}
+
+// await waits until the high watermark covers an append's records.
+func (t *internalTopic) await(ctx context.Context, part *partition.Partition, p int32, res partition.AppendResult) error {
+	if err := part.WaitHighWatermark(ctx, res.LastOffset+1); err != nil {
+		return t.kafkaErr(p, "await the high watermark of", err)
+	}
+	return nil
+}
+
+func (t *internalTopic) kafkaErr(p int32, op string, err error) error {
+	code, msg := partition.KafkaError(err)
+	if code == nil {
+		code = kerr.UnknownServerError
+	}
+	return fmt.Errorf("%s %s-%d: %s: %w", op, t.name, p, msg, code)
+}
+
+// replayBatches calls fn for each batch of partition p from its log start
+// to the log end as of the call, in offset order, control batches
+// included; from is the first offset fn should use (a read that restarts
+// after the log start moved may begin inside a batch). A partition this
+// node lacks has nothing to replay.
+func (t *internalTopic) replayBatches(ctx context.Context, p int32, fn func(h record.Header, batch []byte, from int64) error) error {
+	tp := t.tp(p)
+	m := t.b.LogManager(tp)
+	if m == nil {
+		return nil
+	}
+	l, ok := m.Get(tp)
+	if !ok {
+		return nil
+	}
+	end := l.LogEndOffset()
+	var buf []byte
+	for off := l.LogStartOffset(); off < end; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rr, err := l.Read(off, log.ReadOptions{MaxBytes: 1 << 20, MaxOffset: end, MinOneBatch: true})
+		if errors.Is(err, log.ErrOffsetOutOfRange) {
+			off = l.LogStartOffset() // retention or compaction moved the start
+			if off >= end {
+				return nil
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read %s at %d: %w", tp, off, err)
+		}
+		buf, err = rr.AppendTo(buf[:0])
+		rr.Release()
+		if err != nil {
+			return fmt.Errorf("read %s at %d: %w", tp, off, err)
+		}
+		if len(buf) == 0 {
+			return nil
+		}
+		next := off
+		it := record.Batches(buf)
+		for it.Next() {
+			h := it.Header()
+			if err := fn(h, it.Batch(), off); err != nil {
+				return fmt.Errorf("replay %s batch at %d: %w", tp, h.BaseOffset, err)
+			}
+			next = h.NextOffset()
+		}
+		if err := it.Err(); err != nil {
+			return fmt.Errorf("replay %s at %d: %w", tp, off, err)
+		}
+		if next <= off {
+			return fmt.Errorf("replay %s: no progress at offset %d", tp, off)
+		}
+		off = next
+	}
+	return nil
+}
+
+// replayRecords calls fn for every data record of partition p in offset
+// order, skipping control batches.
+func (t *internalTopic) replayRecords(ctx context.Context, p int32, fn func(key, value []byte) error) error {
+	return t.replayBatches(ctx, p, func(h record.Header, batch []byte, from int64) error {
+		if h.IsControl() {
+			return nil
+		}
+		return record.DecodeRecords(h, batch, func(r *record.Record) error {
+			if r.Offset(h) < from {
+				return nil
+			}
+			return fn(r.Key, r.Value)
+		})
+	})
+}
