@@ -14,10 +14,11 @@ package broker
 // partitions' high-watermark notifications (closed by appends, no polling)
 // and reads again when one fires.
 //
-// Sessions (v7+, KIP-227, see fetch_session.go): session id 0 with epoch -1
-// is a sessionless full fetch; epoch 0 opens a session; a known id with the
-// expected epoch is an incremental fetch; an unknown id gets
-// FETCH_SESSION_ID_NOT_FOUND, a wrong epoch INVALID_FETCH_SESSION_EPOCH.
+// Sessions (v7+, KIP-227, see fetch_session.go): epoch -1 is a sessionless
+// full fetch and epoch 0 a full fetch opening a session, each closing the
+// session its id names; a known id with the expected epoch is an
+// incremental fetch; an unknown id gets FETCH_SESSION_ID_NOT_FOUND, a wrong
+// epoch INVALID_FETCH_SESSION_EPOCH.
 //
 // Topics are named up to v12 and given by id from v13 (UNKNOWN_TOPIC_ID).
 // The record bytes are sent straight from the segment files (sendfile on
@@ -44,11 +45,6 @@ import (
 )
 
 func init() { register(1, 4, 18, handleFetch) }
-
-const (
-	sessionInitialEpoch = 0
-	sessionFinalEpoch   = -1
-)
 
 // fetchRead is one partition's outcome in a fetch pass.
 type fetchRead struct {
@@ -84,69 +80,26 @@ func handleFetch(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Requ
 		}
 	}
 
-	// Resolve the session and the partitions this fetch covers.
-	var (
-		session     *fetchSession
-		incremental bool
-		items       []*fetchPartition
-	)
-	switch {
-	case req.Version < 7 || (req.SessionID == 0 && req.SessionEpoch == sessionFinalEpoch):
-		// Sessionless full fetch.
-	case req.SessionID == 0 && req.SessionEpoch == sessionInitialEpoch:
-		if session = b.sessions.create(); session != nil {
-			session.mu.Lock()
-			defer session.mu.Unlock()
-			for _, p := range reqParts {
-				session.upsert(p)
+	var forgotten []fetchKey
+	for _, ft := range req.ForgottenTopics {
+		for _, p := range ft.Partitions {
+			k := fetchKey{partition: p}
+			if useIDs {
+				k.topicID = ft.TopicID
+			} else {
+				k.topic = ft.Topic
 			}
-			resp.SessionID = session.id
+			forgotten = append(forgotten, k)
 		}
-	case req.SessionID == 0:
-		resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
-		return resp, nil
-	case req.SessionEpoch == sessionFinalEpoch:
-		b.sessions.remove(req.SessionID)
-	default:
-		session = b.sessions.get(req.SessionID)
-		if session == nil {
-			resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
-			return resp, nil
-		}
-		session.mu.Lock()
-		defer session.mu.Unlock()
-		if req.SessionEpoch != session.epoch {
-			resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
-			return resp, nil
-		}
-		session.epoch++
-		if session.epoch < 0 {
-			session.epoch = 1
-		}
-		for _, p := range reqParts {
-			session.upsert(p)
-		}
-		for _, ft := range req.ForgottenTopics {
-			for _, p := range ft.Partitions {
-				k := fetchKey{partition: p}
-				if useIDs {
-					k.topicID = ft.TopicID
-				} else {
-					k.topic = ft.Topic
-				}
-				session.forget(k)
-			}
-		}
-		incremental = true
-		resp.SessionID = session.id
 	}
-	if session != nil {
-		items = session.parts
-	} else {
-		items = make([]*fetchPartition, len(reqParts))
-		for i := range reqParts {
-			items[i] = &reqParts[i]
-		}
+	fc := b.sessions.newContext(req.Version, req.SessionID, req.SessionEpoch, useIDs, reqParts, forgotten)
+	if fc.code != nil {
+		resp.ErrorCode = fc.code.Code
+		return resp, nil
+	}
+	items := make([]*fetchPartition, len(fc.parts))
+	for i := range fc.parts {
+		items[i] = &fc.parts[i]
 	}
 
 	readCommitted := req.IsolationLevel == 1
@@ -200,7 +153,7 @@ func handleFetch(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Requ
 			}
 		}
 	}
-	return b.buildFetchResponse(req, resp, reads, incremental, useIDs), nil
+	return b.buildFetchResponse(req, resp, reads, &fc), nil
 }
 
 // readPartition fills fr for one partition.
@@ -296,18 +249,37 @@ func waitAny(ctx context.Context, chans []<-chan struct{}, deadline time.Time) b
 	return i >= 2
 }
 
-// buildFetchResponse turns the reads into the response, leaving out
-// unchanged partitions of an incremental fetch.
-func (b *Broker) buildFetchResponse(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, reads []fetchRead, incremental, useIDs bool) kmsg.Response {
+// buildFetchResponse turns the reads into the response, leaving out what
+// the session says is unchanged.
+func (b *Broker) buildFetchResponse(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, reads []fetchRead, fc *fetchContext) kmsg.Response {
 	out := &fetchResponse{FetchResponse: resp, flexible: req.Version >= 12}
+	outcomes := make([]fetchOutcome, len(reads))
+	for i := range reads {
+		fr := &reads[i]
+		outcomes[i] = fetchOutcome{hasRecords: fr.hasData, failed: fr.code != nil || fr.diverging != nil,
+			hw: fr.hw, lso: fr.lso, logStart: fr.logStart}
+	}
+	keep := make([]bool, len(reads))
+	sessionID, code := fc.respond(outcomes, keep)
+	resp.SessionID = sessionID
+	if code != nil {
+		// Another request used the session meanwhile (a duplicate).
+		for i := range reads {
+			if reads[i].hasData {
+				reads[i].data.Release()
+			}
+		}
+		resp.ErrorCode = code.Code
+		return out
+	}
 	var codes []int16
 	for i := range reads {
 		fr := &reads[i]
 		fp := fr.fp
-		changed := fr.hasData || fr.code != nil || fr.diverging != nil ||
-			fp.sentHighWatermark != fr.hw || fp.sentLastStable != fr.lso || fp.sentLogStartOffset != fr.logStart
-		fp.sentHighWatermark, fp.sentLastStable, fp.sentLogStartOffset = fr.hw, fr.lso, fr.logStart
-		if incremental && !changed {
+		if !keep[i] {
+			if fr.hasData { // cannot happen: records are always answered
+				fr.data.Release()
+			}
 			continue
 		}
 		// Group consecutive partitions of one topic.
