@@ -17,8 +17,6 @@ import (
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/group"
-	"github.com/samsa-streaming/samsa/internal/partition"
-	"github.com/samsa-streaming/samsa/internal/record"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -140,29 +138,14 @@ func (t imageTopics) TopicNames() []string {
 
 // offsetsStorage is group.Storage over __consumer_offsets.
 type offsetsStorage struct {
-	topic internalTopic
+	recordStorage[group.Record]
 }
 
 func newOffsetsStorage(b *Broker, cfg group.Config) *offsetsStorage {
-	return &offsetsStorage{topic: internalTopic{b: b, name: group.OffsetsTopic, partitions: cfg.OffsetsTopicNumPartitions,
-		segmentBytes: cfg.OffsetsTopicSegmentBytes, compression: "producer"}}
-}
-
-// Append writes the records as one batch and waits until the high
-// watermark covers it (acks=all).
-func (s *offsetsStorage) Append(ctx context.Context, p int32, recs []group.Record) error {
-	kvs := make([]keyValue, len(recs))
-	for i, r := range recs {
-		kvs[i] = keyValue{r.Key, r.Value}
-	}
-	batch, err := buildBatch(record.DefaultBatchSpec(), kvs)
-	if err != nil {
-		return err
-	}
-	return s.topic.append(ctx, p, batch, partition.AppendOptions{})
-}
-
-// Replay reads the partition's log from its start to its end.
-func (s *offsetsStorage) Replay(ctx context.Context, p int32, fn func(group.Record) error) error {
-	return s.topic.replayRecords(ctx, p, func(k, v []byte) error { return fn(group.Record{Key: k, Value: v}) })
+	return &offsetsStorage{recordStorage[group.Record]{
+		topic: internalTopic{b: b, name: group.OffsetsTopic, partitions: cfg.OffsetsTopicNumPartitions,
+			segmentBytes: cfg.OffsetsTopicSegmentBytes, compression: "producer"},
+		kv: func(r group.Record) ([]byte, []byte) { return r.Key, r.Value },
+		mk: func(k, v []byte) group.Record { return group.Record{Key: k, Value: v} },
+	}}
 }

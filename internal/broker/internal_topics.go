@@ -65,15 +65,14 @@ func (t *internalTopic) ensure(ctx context.Context) error {
 	return t.b.AwaitImage(ctx, t.b.meta.Image().Epoch)
 }
 
-// keyValue is one record of an internal topic.
-type keyValue struct{ key, value []byte }
-
-// buildBatch encodes records as one batch with the spec's producer fields.
-func buildBatch(spec record.BatchSpec, recs []keyValue) ([]byte, error) {
+// buildBatch encodes records (kv gives each one's key and value) as one
+// batch with the spec's producer fields.
+func buildBatch[R any](spec record.BatchSpec, recs []R, kv func(R) (key, value []byte)) ([]byte, error) {
 	spec.BaseTimestamp = time.Now().UnixMilli()
 	bld := record.NewBuilder(spec)
 	for _, r := range recs {
-		if err := bld.Append(record.Record{Key: r.key, Value: r.value}); err != nil {
+		k, v := kv(r)
+		if err := bld.Append(record.Record{Key: k, Value: v}); err != nil {
 			return nil, err
 		}
 	}
@@ -203,4 +202,27 @@ func (t *internalTopic) replayRecords(ctx context.Context, p int32, fn func(key,
 			return fn(r.Key, r.Value)
 		})
 	})
+}
+
+// recordStorage is a coordinator's Storage (group.Storage, txn.Storage)
+// over an internal topic: R is the coordinator's key/value record type.
+type recordStorage[R any] struct {
+	topic internalTopic
+	kv    func(R) (key, value []byte)
+	mk    func(key, value []byte) R
+}
+
+// Append writes the records as one batch and waits until the high
+// watermark covers it (acks=all).
+func (s *recordStorage[R]) Append(ctx context.Context, p int32, recs []R) error {
+	batch, err := buildBatch(record.DefaultBatchSpec(), recs, s.kv)
+	if err != nil {
+		return err
+	}
+	return s.topic.append(ctx, p, batch, partition.AppendOptions{})
+}
+
+// Replay reads the partition's data records from its start to its end.
+func (s *recordStorage[R]) Replay(ctx context.Context, p int32, fn func(R) error) error {
+	return s.topic.replayRecords(ctx, p, func(k, v []byte) error { return fn(s.mk(k, v)) })
 }

@@ -23,7 +23,6 @@ import (
 	"github.com/samsa-streaming/samsa/internal/group"
 	"github.com/samsa-streaming/samsa/internal/log"
 	"github.com/samsa-streaming/samsa/internal/partition"
-	"github.com/samsa-streaming/samsa/internal/record"
 	"github.com/samsa-streaming/samsa/internal/txn"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -348,33 +347,14 @@ func commitTxnOffsets(gc *group.Coordinator, t *txnOffsets) int16 {
 	return code
 }
 
-// stateStorage is txn.Storage over __transaction_state.
-type stateStorage struct {
-	topic internalTopic
-}
-
-func newStateStorage(b *Broker, cfg txn.Config) *stateStorage {
-	return &stateStorage{topic: internalTopic{b: b, name: txn.StateTopic, partitions: cfg.TransactionStateLogNumPartitions,
-		segmentBytes: cfg.TransactionStateLogSegmentBytes, compression: "uncompressed"}}
-}
-
-// Append writes the records as one batch and waits until the high
-// watermark covers it (acks=all).
-func (s *stateStorage) Append(ctx context.Context, p int32, recs []txn.Record) error {
-	kvs := make([]keyValue, len(recs))
-	for i, r := range recs {
-		kvs[i] = keyValue{r.Key, r.Value}
+// newStateStorage is txn.Storage over __transaction_state.
+func newStateStorage(b *Broker, cfg txn.Config) *recordStorage[txn.Record] {
+	return &recordStorage[txn.Record]{
+		topic: internalTopic{b: b, name: txn.StateTopic, partitions: cfg.TransactionStateLogNumPartitions,
+			segmentBytes: cfg.TransactionStateLogSegmentBytes, compression: "uncompressed"},
+		kv: func(r txn.Record) ([]byte, []byte) { return r.Key, r.Value },
+		mk: func(k, v []byte) txn.Record { return txn.Record{Key: k, Value: v} },
 	}
-	batch, err := buildBatch(record.DefaultBatchSpec(), kvs)
-	if err != nil {
-		return err
-	}
-	return s.topic.append(ctx, p, batch, partition.AppendOptions{})
-}
-
-// Replay reads the partition's log from its start to its end.
-func (s *stateStorage) Replay(ctx context.Context, p int32, fn func(txn.Record) error) error {
-	return s.topic.replayRecords(ctx, p, func(k, v []byte) error { return fn(txn.Record{Key: k, Value: v}) })
 }
 
 // resumeTxns loads the transaction coordinator in the background when
