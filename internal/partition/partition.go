@@ -119,6 +119,19 @@ type AppendOptions struct {
 	// Now is the clock for LogAppendTime and timestamp checks; nil means
 	// the partition's clock.
 	Now func() time.Time
+	// Coordinator marks an append by a coordinator of this broker (the
+	// group coordinator's transactional offset commits), as Kafka's
+	// AppendOrigin.COORDINATOR: its batches all start at sequence 0, so
+	// the duplicate and sequence checks are skipped; epochs and the
+	// verification guard are still checked.
+	Coordinator bool
+	// VerificationGuard, when not 0, is what TxnVerificationGuard returned
+	// before the transaction coordinator confirmed that this partition is
+	// part of the producer's transaction (KIP-890 part 1). Transactional
+	// batches are then refused with INVALID_TXN_STATE if a marker ended the
+	// producer's transaction here since, so a late write cannot open a
+	// transaction the coordinator no longer knows.
+	VerificationGuard uint64
 }
 
 // AppendResult is what a Produce response reports for the partition.
@@ -160,6 +173,8 @@ type Partition struct {
 	closed             bool                  // guarded by appendMu
 	scratch            appendCheck           // guarded by appendMu; reused so appends do not allocate
 	txns               txnTracker            // changed under appendMu; read under its own mutex
+	verification       map[int64]uint64      // guarded by appendMu: producer id → current verification guard
+	lastGuard          uint64                // guarded by appendMu
 }
 
 // New opens the partition over its log: it loads the producer state from the
@@ -412,7 +427,13 @@ func (p *Partition) AppendAsLeaderAsync(batches []byte, opts AppendOptions) (App
 	it = record.Batches(batches)
 	for it.Next() {
 		h := it.Header()
-		if dup, ok := check.duplicate(h); ok {
+		if opts.VerificationGuard != 0 && h.IsTransactional() && p.verification[h.ProducerID] != opts.VerificationGuard {
+			return AppendResult{}, newError(kerr.InvalidTxnState, nil,
+				"the transaction of producer %d ended on %s-%d after the partition was verified to be part of it", h.ProducerID, p.cfg.Topic, p.cfg.Partition)
+		}
+		if opts.Coordinator {
+			// No sequences: nothing is a duplicate.
+		} else if dup, ok := check.duplicate(h); ok {
 			res := AppendResult{
 				BaseOffset:     dup.firstOffset(),
 				LastOffset:     dup.LastOffset,
@@ -426,7 +447,7 @@ func (p *Partition) AppendAsLeaderAsync(batches []byte, opts AppendOptions) (App
 			return res, nil
 		}
 		rel += int64(h.LastOffsetDelta)
-		if err := check.check(h, rel, predictedBase+rel-int64(h.LastOffsetDelta)); err != nil {
+		if err := check.check(h, rel, predictedBase+rel-int64(h.LastOffsetDelta), !opts.Coordinator); err != nil {
 			return AppendResult{}, err
 		}
 		rel++

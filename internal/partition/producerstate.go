@@ -270,8 +270,9 @@ func (c *appendCheck) duplicate(h record.Header) (batchMetadata, bool) {
 
 // check validates one client batch; relLastOffset is the batch's last
 // offset relative to the append's first offset and offset the predicted
-// absolute base offset (for messages only).
-func (c *appendCheck) check(h record.Header, relLastOffset, offset int64) error {
+// absolute base offset (for messages only). Sequences are checked only if
+// checkSeq (not for a coordinator's batches, which have none).
+func (c *appendCheck) check(h record.Header, relLastOffset, offset int64, checkSeq bool) error {
 	if h.ProducerID < 0 {
 		return nil
 	}
@@ -298,7 +299,9 @@ func (c *appendCheck) check(h record.Header, relLastOffset, offset int64) error 
 			h.ProducerID, offset, h.ProducerEpoch, updated.Epoch)
 	}
 	firstSeq := h.BaseSequence
-	if h.ProducerEpoch != updated.Epoch {
+	if !checkSeq {
+		// A coordinator's batch: only the epoch matters.
+	} else if h.ProducerEpoch != updated.Epoch {
 		// A new epoch must start at sequence 0, unless the producer is
 		// unknown here (its state expired or was deleted with its data):
 		// then any sequence is accepted, as Kafka does since KIP-360.

@@ -192,6 +192,7 @@ func (p *Partition) appendTxnMarker(pid int64, epoch int16, coordinatorEpoch int
 		e = newProducerEntry(pid)
 		p.producers.producers[pid] = e
 	}
+	delete(p.verification, pid)
 	e.maybeUpdateEpoch(epoch)
 	e.CoordinatorEpoch = coordinatorEpoch
 	e.CurrentTxnFirstOffset = -1
@@ -205,6 +206,41 @@ func (p *Partition) appendTxnMarker(pid int64, epoch int16, coordinatorEpoch int
 	}
 	p.maybeSnapshotLocked()
 	return res.BaseOffset, nil
+}
+
+// TxnVerificationGuard is the first step of KIP-890's produce verification
+// for a transactional write of the producer: it returns the producer's
+// current verification guard (to pass in AppendOptions.VerificationGuard
+// once the transaction coordinator confirmed the partition is in the
+// transaction) and whether a transaction of the producer at this epoch is
+// already open here (the coordinator need not be asked then). A marker for
+// the producer invalidates its guard.
+func (p *Partition) TxnVerificationGuard(pid int64, epoch int16) (guard uint64, open bool) {
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	if p.verification == nil {
+		p.verification = map[int64]uint64{}
+	}
+	guard, ok := p.verification[pid]
+	if !ok {
+		p.lastGuard++
+		guard = p.lastGuard
+		p.verification[pid] = guard
+	}
+	if e, ok := p.producers.entry(pid); ok {
+		open = e.CurrentTxnFirstOffset >= 0 && e.Epoch == epoch
+	}
+	return guard, open
+}
+
+// ClearTxnVerification forgets a producer's guard if it is still guard
+// (the coordinator refused the partition, so no write will use it).
+func (p *Partition) ClearTxnVerification(pid int64, guard uint64) {
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	if p.verification[pid] == guard {
+		delete(p.verification, pid)
+	}
 }
 
 // trackTxnsLocked registers the transactions opened by an append's

@@ -3,6 +3,7 @@ package partition
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -214,4 +215,93 @@ func FuzzDecodeTxnIndex(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCoordinatorTransactionalAppends: a coordinator's transactional
+// batches (no sequence numbers, as the group coordinator writes
+// transactional offsets) are neither duplicates nor out of sequence, open
+// and end transactions like a producer's, and still obey epochs.
+func TestCoordinatorTransactionalAppends(t *testing.T) {
+	s := newMemStore(t)
+	s.dir = t.TempDir()
+	p := openTest(t, s)
+	ctx := context.Background()
+	coord := AppendOptions{RequiredAcks: -1, Coordinator: true}
+	app := func(epoch int16) (AppendResult, error) {
+		return p.AppendAsLeader(batch(t, txnBatch(9, epoch, 0, 1)), coord)
+	}
+	var offsets []int64
+	for txn := 0; txn < 2; txn++ {
+		for i := 0; i < 2; i++ { // two commits in one transaction
+			res, err := app(0)
+			if err != nil {
+				t.Fatalf("transaction %d commit %d: %v", txn, i, err)
+			}
+			if res.Duplicate {
+				t.Fatalf("transaction %d commit %d taken for a duplicate", txn, i)
+			}
+			offsets = append(offsets, res.BaseOffset)
+		}
+		if got := p.LastStableOffset(); got != offsets[len(offsets)-2] {
+			t.Fatalf("LSO %d with the coordinator's transaction open at %d", got, offsets[len(offsets)-2])
+		}
+		if err := p.WriteTxnMarker(ctx, 9, 0, 0, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []int64{0, 1, 3, 4}; fmt.Sprint(offsets) != fmt.Sprint(want) {
+		t.Fatalf("offsets %v, want %v", offsets, want)
+	}
+	// A new epoch is accepted; an older one is fenced.
+	if _, err := app(1); err != nil {
+		t.Fatalf("new epoch: %v", err)
+	}
+	if _, err := app(0); codeOf(err) != kerr.InvalidProducerEpoch {
+		t.Fatalf("old epoch: %v", err)
+	}
+}
+
+// TestTxnVerificationGuard: a write verified before a marker ended the
+// producer's transaction is refused (it would open a transaction the
+// coordinator does not know); one verified after it is accepted.
+func TestTxnVerificationGuard(t *testing.T) {
+	s := newMemStore(t)
+	s.dir = t.TempDir()
+	p := openTest(t, s)
+	ctx := context.Background()
+	g1, open := p.TxnVerificationGuard(5, 0)
+	if open || g1 == 0 {
+		t.Fatalf("guard %d open %v before any write", g1, open)
+	}
+	if _, err := p.AppendAsLeader(batch(t, txnBatch(5, 0, 0, 1)), AppendOptions{VerificationGuard: g1}); err != nil {
+		t.Fatal(err)
+	}
+	if g, open := p.TxnVerificationGuard(5, 0); g != g1 || !open {
+		t.Fatalf("guard %d (want %d) open %v inside the transaction", g, g1, open)
+	}
+	if _, open := p.TxnVerificationGuard(5, 1); open {
+		t.Fatal("open for another epoch")
+	}
+	if err := p.WriteTxnMarker(ctx, 5, 0, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	// The stale guard: refused, and nothing is opened.
+	if _, err := p.AppendAsLeader(batch(t, txnBatch(5, 0, 1, 1)), AppendOptions{VerificationGuard: g1}); codeOf(err) != kerr.InvalidTxnState {
+		t.Fatalf("write with a stale guard: %v", err)
+	}
+	if lso, hw := p.LastStableOffset(), p.HighWatermark(); lso != hw {
+		t.Fatalf("LSO %d behind HW %d after a refused write", lso, hw)
+	}
+	g2, open := p.TxnVerificationGuard(5, 0)
+	if g2 == g1 || open {
+		t.Fatalf("new guard %d (old %d) open %v", g2, g1, open)
+	}
+	p.ClearTxnVerification(5, g1) // not the current one: kept
+	if _, err := p.AppendAsLeader(batch(t, txnBatch(5, 0, 1, 1)), AppendOptions{VerificationGuard: g2}); err != nil {
+		t.Fatalf("write with the new guard: %v", err)
+	}
+	p.ClearTxnVerification(5, g2)
+	if g3, _ := p.TxnVerificationGuard(5, 0); g3 == g2 {
+		t.Fatal("cleared guard still current")
+	}
 }
