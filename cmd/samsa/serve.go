@@ -143,7 +143,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, started
 	}
 	var admin *metrics.AdminServer
 	if cfg.AdminListener != "" {
-		if admin, err = metrics.StartAdmin(cfg.AdminListener, m, b.Ready, logger); err != nil {
+		if admin, err = metrics.StartAdmin(cfg.AdminListener, m, b.Ready, logger, metrics.WithPprof(cfg.AdminPprofEnable)); err != nil {
 			closeListeners()
 			b.Close()
 			return fmt.Errorf("admin listener %s: %w", cfg.AdminListener, err)

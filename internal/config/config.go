@@ -75,6 +75,10 @@ type Config struct {
 	// AdminListener is the host:port of the HTTP admin server (/metrics,
 	// /healthz, /readyz), samsa.admin.listener; "" disables it.
 	AdminListener string
+	// AdminPprofEnable serves Go's runtime profiles (net/http/pprof) under
+	// /debug/pprof on the admin server (samsa.admin.pprof.enable); off by
+	// default, since profiles expose internals.
+	AdminPprofEnable bool
 	// ShutdownTimeoutMs bounds a graceful shutdown (samsa.shutdown.timeout.ms).
 	ShutdownTimeoutMs int64
 	// FetchMaxSessions bounds the fetch session cache (max.incremental.fetch.session.cache.slots).
@@ -124,6 +128,7 @@ var Defs = []Def{
 	{"message.max.bytes", "1048588", "Largest record batch size accepted."},
 	{"socket.request.max.bytes", "104857600", "Largest request accepted; bigger frames close the connection."},
 	{"samsa.admin.listener", "127.0.0.1:9644", "host:port of the HTTP admin server (/metrics, /healthz, /readyz); empty disables it."},
+	{"samsa.admin.pprof.enable", "false", "Serve Go runtime profiles (CPU, heap, allocs, mutex, block) under /debug/pprof on the admin server."},
 	{"samsa.shutdown.timeout.ms", "30000", "Longest wait for in-flight requests during a graceful shutdown."},
 	{"max.incremental.fetch.session.cache.slots", "1000", "Most fetch sessions kept by the broker."},
 }
@@ -315,6 +320,7 @@ func Parse(props map[string]string) (*Config, error) {
 	cfg.MessageMaxBytes = int32(p.int("message.max.bytes", math.MinInt32, math.MaxInt32))
 	cfg.SocketRequestMaxBytes = int32(p.int("socket.request.max.bytes", math.MinInt32, math.MaxInt32))
 	cfg.AdminListener = p.str("samsa.admin.listener")
+	cfg.AdminPprofEnable = p.bool("samsa.admin.pprof.enable")
 	cfg.ShutdownTimeoutMs = p.int("samsa.shutdown.timeout.ms", math.MinInt64, math.MaxInt64)
 	cfg.FetchMaxSessions = int32(p.int("max.incremental.fetch.session.cache.slots", math.MinInt32, math.MaxInt32))
 

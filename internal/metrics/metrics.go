@@ -206,14 +206,22 @@ type AdminServer struct {
 	ln  net.Listener
 }
 
-// StartAdmin listens on addr and serves /metrics, /healthz and /readyz.
-// ready returns nil when the node is ready.
-func StartAdmin(addr string, m *Metrics, ready func() error, logger *slog.Logger) (*AdminServer, error) {
+// StartAdmin listens on addr and serves /metrics, /healthz and /readyz
+// (and /debug/pprof with [WithPprof]). ready returns nil when the node is
+// ready.
+func StartAdmin(addr string, m *Metrics, ready func() error, logger *slog.Logger, opts ...AdminOption) (*AdminServer, error) {
+	var o adminOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
+	if o.pprof {
+		registerPprof(mux)
+	}
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
