@@ -46,7 +46,8 @@ import (
 // Partitions that returned records move to the end of the session's list,
 // so a request max bytes that stops short favours the others next time.
 //
-// Lock order: fetchSessionCache.mu, then fetchSession.mu.
+// Lock order: fetchSession.mu, then fetchSessionCache.mu (a leaf: nothing
+// is locked while it is held).
 
 // sessionEvictionAge is min.incremental.fetch.session.eviction.ms: a full
 // cache evicts its least recently used session only if idle this long.

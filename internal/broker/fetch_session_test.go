@@ -506,3 +506,233 @@ func TestFetchSessionCacheFull(t *testing.T) {
 		t.Fatalf("sessions %d and %d (want one and none); second answered %+v", first.SessionID, second.SessionID, respParts(second))
 	}
 }
+
+// A request whose session was used by another request between reading and
+// answering (its epoch moved on) is answered INVALID_FETCH_SESSION_EPOCH,
+// and records nothing in the session.
+func TestFetchSessionDuplicateAnsweredAtResponse(t *testing.T) {
+	c := newFetchSessionCache(10, nil)
+	k := fetchKey{topic: "t"}
+	open := c.newContext(12, 0, 0, false, []fetchPartition{{key: k}}, nil)
+	id := open.session.id
+	keep := make([]bool, 1)
+	if sid, code := open.respond([]fetchOutcome{{hw: 5, lso: 5}}, keep); sid != id || code != nil || !keep[0] {
+		t.Fatalf("open: session %d code %v keep %v", sid, code, keep)
+	}
+	first := c.newContext(12, id, 1, false, nil, nil)
+	second := c.newContext(12, id, 2, false, nil, nil)
+	if first.code != nil || second.code != nil {
+		t.Fatalf("codes %v %v", first.code, second.code)
+	}
+	if sid, code := first.respond([]fetchOutcome{{hw: 9, lso: 9}}, keep); code != kerr.InvalidFetchSessionEpoch || sid != id {
+		t.Fatalf("first: session %d code %v, want %d and INVALID_FETCH_SESSION_EPOCH", sid, code, id)
+	}
+	if _, code := second.respond([]fetchOutcome{{hw: 9, lso: 9}}, keep); code != nil || !keep[0] {
+		t.Fatalf("second: code %v keep %v, want the changed high watermark answered", code, keep)
+	}
+}
+
+// FuzzFetchSession drives the session cache with sequences of requests
+// (ids, epochs, versions, added and forgotten partitions, read outcomes)
+// and checks it against a model of Kafka's rules.
+func FuzzFetchSession(f *testing.F) {
+	f.Add([]byte{0x00, 0x03, 0x00, 0x09, 0x31, 0x07, 0x09, 0x00, 0x01})
+	f.Add([]byte{0x20, 0x0f, 0x05, 0x29, 0x10, 0x03, 0x0d, 0x00, 0x00, 0x25, 0x01, 0x02, 0x29, 0xf0, 0x00})
+	f.Add([]byte{0x00, 0x01, 0x00, 0x00, 0x02, 0x00, 0x00, 0x03, 0x00, 0x0a, 0x00, 0x00, 0x06, 0x00, 0x00, 0x09, 0x00, 0x00})
+	f.Fuzz(checkFetchSessionOps)
+}
+
+// checkFetchSessionOps is FuzzFetchSession's body.
+func checkFetchSessionOps(t *testing.T, ops []byte) {
+	type modelPart struct {
+		offset             int64
+		sentHW, sentLSO    int64
+		sentLogStartOffset int64
+	}
+	type modelSession struct {
+		epoch   int32
+		usesIDs bool
+		parts   map[fetchKey]*modelPart
+	}
+	const slots = 3
+	now := time.Unix(1000, 0)
+	c := newFetchSessionCache(slots, func() time.Time { return now })
+	model := map[int32]*modelSession{}
+	var known []int32 // ids handed out, in order (some closed since)
+	key := func(usesIDs bool, p int) fetchKey {
+		if usesIDs {
+			return fetchKey{topicID: [16]byte{1}, partition: int32(p)}
+		}
+		return fetchKey{topic: "t", partition: int32(p)}
+	}
+	for len(ops) >= 3 {
+		b0, b1, b2 := ops[0], ops[1], ops[2]
+		ops = ops[3:]
+		usesIDs := b0&0x20 != 0
+		version := int16(12)
+		if usesIDs {
+			version = 18
+		}
+		var id int32
+		switch b0 & 3 {
+		case 1, 3:
+			if len(known) > 0 {
+				id = known[int(b1)%len(known)]
+			}
+		case 2:
+			id = 0x7eadbeef
+		}
+		ms := model[id]
+		expect := int32(1)
+		if ms != nil {
+			expect = ms.epoch
+		}
+		epoch := [...]int32{0, -1, expect, expect + 1, expect - 1, 7, expect, -5}[b0>>2&7]
+		var reqParts []fetchPartition
+		var forgotten []fetchKey
+		for p := 0; p < 4; p++ {
+			if b1&(1<<p) != 0 {
+				reqParts = append(reqParts, fetchPartition{key: key(usesIDs, p), fetchOffset: int64(b2)})
+			}
+			if b1&(0x10<<p) != 0 {
+				forgotten = append(forgotten, key(usesIDs, p))
+			}
+		}
+
+		fc := c.newContext(version, id, epoch, usesIDs, reqParts, forgotten)
+
+		// What Kafka would do.
+		var wantCode *kerr.Error
+		wantParts := map[fetchKey]int64{}
+		for _, p := range reqParts {
+			wantParts[p.key] = p.fetchOffset
+		}
+		var wantSession *modelSession
+		incremental := false
+		switch {
+		case epoch == 0 || epoch == -1:
+			delete(model, id)
+			if epoch == 0 && len(model) < slots {
+				wantSession = &modelSession{epoch: 1, usesIDs: usesIDs, parts: map[fetchKey]*modelPart{}}
+				for k, off := range wantParts {
+					wantSession.parts[k] = &modelPart{offset: off, sentHW: -2, sentLSO: -2, sentLogStartOffset: -2}
+				}
+			}
+		case ms == nil:
+			wantCode = kerr.FetchSessionIDNotFound
+		case epoch != ms.epoch:
+			wantCode = kerr.InvalidFetchSessionEpoch
+		case ms.usesIDs != usesIDs:
+			wantCode = kerr.FetchSessionTopicIDError
+		default:
+			for _, p := range reqParts {
+				if mp := ms.parts[p.key]; mp != nil {
+					mp.offset = p.fetchOffset
+				} else {
+					ms.parts[p.key] = &modelPart{offset: p.fetchOffset, sentHW: -2, sentLSO: -2, sentLogStartOffset: -2}
+				}
+			}
+			for _, k := range forgotten {
+				delete(ms.parts, k)
+			}
+			if len(ms.parts) == 0 {
+				delete(model, id)
+			} else {
+				ms.epoch = nextSessionEpoch(ms.epoch)
+				wantSession, incremental = ms, true
+				wantParts = map[fetchKey]int64{}
+				for k, mp := range ms.parts {
+					wantParts[k] = mp.offset
+				}
+			}
+		}
+
+		if fc.code != wantCode {
+			t.Fatalf("id %d epoch %d v%d: code %v, want %v", id, epoch, version, fc.code, wantCode)
+		}
+		if wantCode != nil {
+			continue
+		}
+		if (fc.session != nil) != (wantSession != nil) || fc.incremental != incremental {
+			t.Fatalf("id %d epoch %d: session %v incremental %v, want session %v incremental %v",
+				id, epoch, fc.session != nil, fc.incremental, wantSession != nil, incremental)
+		}
+		if wantSession != nil && !incremental {
+			model[fc.session.id] = wantSession
+			known = append(known, fc.session.id)
+		}
+		if wantSession == nil && len(fc.parts) != len(reqParts) {
+			t.Fatalf("sessionless fetch reads %d partitions, want %d", len(fc.parts), len(reqParts))
+		}
+		got := map[fetchKey]int64{}
+		for _, p := range fc.parts {
+			got[p.key] = p.fetchOffset
+		}
+		if wantSession != nil && len(got) != len(wantParts) {
+			t.Fatalf("reads %v, want %v", got, wantParts)
+		}
+		for k, off := range wantParts {
+			if o, ok := got[k]; wantSession != nil && (!ok || o != off) {
+				t.Fatalf("reads %v, want %v", got, wantParts)
+			}
+		}
+
+		// Read outcomes from b2's bits, then the response.
+		out := make([]fetchOutcome, len(fc.parts))
+		for i := range out {
+			bit := byte(1) << (i % 8)
+			out[i] = fetchOutcome{hasRecords: b2&bit != 0 && i%2 == 0, failed: b2&bit != 0 && i%2 == 1,
+				hw: int64(b2 >> 4), lso: int64(b2 >> 4), logStart: int64(b1 & 1)}
+		}
+		keep := make([]bool, len(out))
+		sid, code := fc.respond(out, keep)
+		if code != nil {
+			t.Fatalf("respond: %v with no request in between", code)
+		}
+		if (sid != 0) != (wantSession != nil) {
+			t.Fatalf("response session id %d, session expected %v", sid, wantSession != nil)
+		}
+		for i, p := range fc.parts {
+			o := out[i]
+			want := true
+			if incremental {
+				mp := wantSession.parts[p.key]
+				want = o.hasRecords || o.failed || mp.sentHW != o.hw || mp.sentLSO != o.lso || mp.sentLogStartOffset != o.logStart
+			}
+			if keep[i] != want {
+				t.Fatalf("partition %+v outcome %+v: answered %v, want %v", p.key, o, keep[i], want)
+			}
+			if wantSession != nil {
+				mp := wantSession.parts[p.key]
+				mp.sentHW, mp.sentLSO, mp.sentLogStartOffset = o.hw, o.lso, o.logStart
+				if o.failed {
+					mp.sentHW = -1
+				}
+			}
+		}
+
+		// The cache holds exactly the model's sessions, each consistent.
+		if c.len() != len(model) {
+			t.Fatalf("%d sessions cached, model has %d", c.len(), len(model))
+		}
+		for sid, m := range model {
+			s := c.get(sid)
+			if s == nil {
+				t.Fatalf("session %d missing", sid)
+			}
+			s.mu.Lock()
+			if s.epoch != m.epoch || len(s.parts) != len(m.parts) || len(s.index) != len(m.parts) {
+				s.mu.Unlock()
+				t.Fatalf("session %d: epoch %d, %d parts, %d indexed; model epoch %d, %d parts",
+					sid, s.epoch, len(s.parts), len(s.index), m.epoch, len(m.parts))
+			}
+			for _, p := range s.parts {
+				if s.index[p.key] != p || m.parts[p.key] == nil || m.parts[p.key].offset != p.fetchOffset || p.sentRecords {
+					s.mu.Unlock()
+					t.Fatalf("session %d: partition %+v does not match the model", sid, p)
+				}
+			}
+			s.mu.Unlock()
+		}
+	}
+}
