@@ -23,6 +23,18 @@ package broker
 // waiting for one round per request. acks=-1 is bounded by the request
 // timeout (REQUEST_TIMED_OUT on expiry, as Kafka's DelayedProduce); a log
 // that fails meanwhile answers KAFKA_STORAGE_ERROR.
+//
+// Transactional writes are verified as KIP-890 part 1 has it: unless the
+// producer's transaction is already open on the partition, the transaction
+// coordinator must confirm that the partition was added to the
+// transaction, else INVALID_TXN_STATE ("Partition was not added to the
+// transaction"); a coordinator that cannot answer yet (loading, completing
+// the transaction) becomes NOT_ENOUGH_REPLICAS, which producers retry, and
+// PRODUCER_FENCED becomes INVALID_PRODUCER_EPOCH, as Kafka answers older
+// produce versions. The partition's verification guard makes the check
+// and the append atomic against a marker ending the transaction between
+// them. The verification happens in the handler, before the append, so
+// the deferred responses keep their order.
 
 import (
 	"context"
@@ -31,6 +43,8 @@ import (
 
 	"github.com/samsa-streaming/samsa/internal/log"
 	"github.com/samsa-streaming/samsa/internal/partition"
+	"github.com/samsa-streaming/samsa/internal/record"
+	"github.com/samsa-streaming/samsa/internal/txn"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -117,10 +131,19 @@ func (b *Broker) produceTo(tp log.TopicPartition, records []byte, req *kmsg.Prod
 		}
 		return kerr.UnknownTopicOrPartition, ""
 	}
+	var guard uint64
+	if req.TransactionID != nil {
+		var code *kerr.Error
+		var msg string
+		if guard, code, msg = b.verifyTxnProduce(*req.TransactionID, tp, rep.part, records); code != nil {
+			return code, msg
+		}
+	}
 	b.replicas.mu.RLock()
 	s := rep.settings
 	b.replicas.mu.RUnlock()
 	res, err := rep.part.AppendAsLeaderAsync(records, partition.AppendOptions{
+		VerificationGuard:    guard,
 		RequiredAcks:         req.Acks,
 		MinInsyncReplicas:    s.minInsyncReplicas,
 		TimestampType:        s.timestampType,
@@ -142,6 +165,45 @@ func (b *Broker) produceTo(tp log.TopicPartition, records []byte, req *kmsg.Prod
 		*pending = append(*pending, pendingAck{part: rep.part, lastOffset: res.LastOffset, resp: sp})
 	}
 	return nil, ""
+}
+
+// verifyTxnProduce checks a transactional write against the producer's
+// transaction (KIP-890 part 1) and returns the guard to append with (0 for
+// records that are not transactional).
+func (b *Broker) verifyTxnProduce(id string, tp log.TopicPartition, part *partition.Partition, records []byte) (uint64, *kerr.Error, string) {
+	it := record.Batches(records)
+	if !it.Next() {
+		return 0, nil, "" // the append reports what is wrong with the records
+	}
+	h := it.Header()
+	if !h.IsTransactional() || h.ProducerID < 0 {
+		return 0, nil, ""
+	}
+	guard, open := part.TxnVerificationGuard(h.ProducerID, h.ProducerEpoch)
+	if open {
+		return guard, nil, ""
+	}
+	tc, err := b.Txns()
+	code := kerr.CoordinatorNotAvailable.Code
+	if err == nil {
+		code = tc.Verify(id, h.ProducerID, h.ProducerEpoch, txn.TopicPartition{Topic: tp.Topic, Partition: tp.Partition})
+	}
+	if code == 0 {
+		return guard, nil, ""
+	}
+	part.ClearTxnVerification(h.ProducerID, guard)
+	switch code {
+	case kerr.InvalidTxnState.Code:
+		return 0, kerr.InvalidTxnState, "Partition was not added to the transaction"
+	case kerr.ConcurrentTransactions.Code, kerr.CoordinatorLoadInProgress.Code, kerr.CoordinatorNotAvailable.Code, kerr.NotCoordinator.Code:
+		return 0, kerr.NotEnoughReplicas, "Unable to verify the partition has been added to the transaction. Underlying error: " + kerr.ErrorForCode(code).Error()
+	case kerr.ProducerFenced.Code:
+		return 0, kerr.InvalidProducerEpoch, ""
+	}
+	if ke, ok := kerr.ErrorForCode(code).(*kerr.Error); ok {
+		return 0, ke, ""
+	}
+	return 0, kerr.UnknownServerError, "transaction verification: " + kerr.ErrorForCode(code).Error()
 }
 
 // deferredProduce is a produce response that is final once every pending

@@ -19,6 +19,13 @@ import (
 // group coordinator, broker).
 func startNodeIn(t *testing.T, dir string, props map[string]string) (addr string, stop func()) {
 	t.Helper()
+	_, addr, stop = startBrokerIn(t, dir, props)
+	return addr, stop
+}
+
+// startBrokerIn is startNodeIn that also returns the broker.
+func startBrokerIn(t *testing.T, dir string, props map[string]string) (b *Broker, addr string, stop func()) {
+	t.Helper()
 	all := map[string]string{"listeners": "PLAINTEXT://127.0.0.1:0", "log.dirs": dir, "samsa.admin.listener": "", "group.initial.rebalance.delay.ms": "0"}
 	for k, v := range props {
 		all[k] = v
@@ -31,7 +38,7 @@ func startNodeIn(t *testing.T, dir string, props map[string]string) (addr string
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := New(cfg, Options{AdvertisedAddr: l.Addr().String(), Logger: slog.New(slog.DiscardHandler)})
+	b, err = New(cfg, Options{AdvertisedAddr: l.Addr().String(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		l.Close()
 		t.Fatal(err)
@@ -55,7 +62,7 @@ func startNodeIn(t *testing.T, dir string, props map[string]string) (addr string
 		})
 	}
 	t.Cleanup(stop)
-	return l.Addr().String(), stop
+	return b, l.Addr().String(), stop
 }
 
 func TestGroupConsumeCommitAndReplay(t *testing.T) {
