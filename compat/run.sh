@@ -49,11 +49,11 @@ install() {
   local cp=compat/java/target/classpath.txt ccp=compat/java/target/connect-classpath.txt
   if [ ! -s $cp ] || [ compat/java/pom.xml -nt $cp ]; then
     step "mvn dependency:build-classpath (Kafka 4.x jars)"
-    (cd compat/java && mvn -q -B dependency:build-classpath -Dmdep.outputFile=target/classpath.txt)
+    (cd compat/java && mvn -q -B -Dstyle.color=never dependency:build-classpath -Dmdep.outputFile=target/classpath.txt)
   fi
   if [ ! -s $ccp ] || [ compat/java/connect/pom.xml -nt $ccp ]; then
     step "mvn dependency:build-classpath (Kafka Connect)"
-    (cd compat/java/connect && mvn -q -B dependency:build-classpath -Dmdep.outputFile=../target/connect-classpath.txt)
+    (cd compat/java/connect && mvn -q -B -Dstyle.color=never dependency:build-classpath -Dmdep.outputFile=../target/connect-classpath.txt)
   fi
   if [ -n "$(find compat/java/src -name '*.java' -newer compat/java/target/classes/.built 2>/dev/null)" ] ||
     [ ! -e compat/java/target/classes/.built ] || [ $cp -nt compat/java/target/classes/.built ]; then
