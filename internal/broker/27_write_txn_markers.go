@@ -24,7 +24,6 @@ func init() { register(27, 1, 1, handleWriteTxnMarkers) }
 func handleWriteTxnMarkers(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
 	req := r.(*kmsg.WriteTxnMarkersRequest)
 	resp := req.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
-	offsets := b.txnOffsets()
 	im := b.meta.Image()
 	for _, m := range req.Markers {
 		rm := kmsg.NewWriteTxnMarkersResponseMarker()
@@ -38,7 +37,7 @@ func handleWriteTxnMarkers(ctx context.Context, b *Broker, _ *RequestContext, r 
 				if _, ok := im.Partition(t.Topic, p); !ok {
 					rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				} else {
-					rp.ErrorCode = b.writeMarker(ctx, offsets, m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.Committed, t.Topic, p)
+					rp.ErrorCode = b.writeMarker(ctx, m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.Committed, t.Topic, p)
 				}
 				rt.Partitions = append(rt.Partitions, rp)
 			}

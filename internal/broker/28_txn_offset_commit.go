@@ -3,15 +3,20 @@ package broker
 // TxnOffsetCommit, versions 0 to 5.
 //
 // Offsets a transactional producer commits for a consumer group: they are
-// held until the transaction ends and committed to the group only when the
-// commit marker reaches the group's __consumer_offsets partition (dropped
-// on abort). The producer must have added the group's offsets partition to
-// its open transaction (AddOffsetsToTxn), else INVALID_TXN_STATE; a stale
-// epoch gets PRODUCER_FENCED (INVALID_PRODUCER_EPOCH before v3). From v3
-// the member id and generation are checked against the group as an
-// OffsetCommit's are (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
-// FENCED_INSTANCE_ID); unknown partitions get UNKNOWN_TOPIC_OR_PARTITION
-// and metadata over offset.metadata.max.bytes OFFSET_METADATA_TOO_LARGE.
+// written to the group's __consumer_offsets partition as a transactional
+// batch of the producer and become the group's offsets only when the
+// commit marker reaches that partition (dropped on abort); until then
+// OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT for them
+// (txn_offsets.go). The producer must have added the group's offsets
+// partition to its open transaction (AddOffsetsToTxn), else
+// INVALID_TXN_STATE; a stale epoch gets PRODUCER_FENCED
+// (INVALID_PRODUCER_EPOCH before v3). A request naming a member (v3+) is
+// checked against the group (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
+// FENCED_INSTANCE_ID, or the member-epoch errors of a KIP-848 group);
+// unknown partitions get UNKNOWN_TOPIC_OR_PARTITION and metadata over
+// offset.metadata.max.bytes OFFSET_METADATA_TOO_LARGE. A failed write
+// answers as Kafka's group coordinator does (COORDINATOR_NOT_AVAILABLE,
+// NOT_COORDINATOR, INVALID_COMMIT_OFFSET_SIZE).
 
 import (
 	"context"
@@ -24,7 +29,7 @@ import (
 
 func init() { register(28, 0, 5, handleTxnOffsetCommit) }
 
-func handleTxnOffsetCommit(_ context.Context, b *Broker, rc *RequestContext, r kmsg.Request) (kmsg.Response, error) {
+func handleTxnOffsetCommit(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Request) (kmsg.Response, error) {
 	req := r.(*kmsg.TxnOffsetCommitRequest)
 	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
 	codes := make([][]int16, len(req.Topics))
@@ -68,55 +73,63 @@ func handleTxnOffsetCommit(_ context.Context, b *Broker, rc *RequestContext, r k
 		return respond()
 	}
 	gcfg := gc.Config()
-	offsetsTP := txn.TopicPartition{Topic: group.OffsetsTopic, Partition: group.PartitionFor(req.Group, gcfg.OffsetsTopicNumPartitions)}
+	p := group.PartitionFor(req.Group, gcfg.OffsetsTopicNumPartitions)
+	part, err := b.offsetsPartition(ctx, p)
+	if err != nil {
+		b.logger.Warn("no __consumer_offsets partition for transactional offsets", "group", req.Group, "err", err)
+		setAll(txnOffsetsAppendCode(err))
+		return respond()
+	}
+	// The guard is taken before the coordinator's verdict, so that a
+	// marker written in between makes the append fail (KIP-890).
+	guard, _ := part.TxnVerificationGuard(req.ProducerID, req.ProducerEpoch)
+	offsetsTP := txn.TopicPartition{Topic: group.OffsetsTopic, Partition: p}
 	if code := tc.Verify(req.TransactionalID, req.ProducerID, req.ProducerEpoch, offsetsTP); code != 0 {
+		part.ClearTxnVerification(req.ProducerID, guard)
 		if code == kerr.ProducerFenced.Code && req.Version < 3 {
 			code = kerr.InvalidProducerEpoch.Code
 		}
 		setAll(code)
 		return respond()
 	}
-	if req.Version >= 3 && (req.Generation >= 0 || req.MemberID != "" || req.InstanceID != nil) {
-		hb := kmsg.NewPtrHeartbeatRequest()
-		hb.Version = 4
-		hb.Group, hb.Generation, hb.MemberID, hb.InstanceID = req.Group, req.Generation, req.MemberID, req.InstanceID
-		switch c := gc.Heartbeat(hb).ErrorCode; c {
-		case kerr.UnknownMemberID.Code, kerr.IllegalGeneration.Code, kerr.FencedInstanceID.Code:
-			setAll(c)
-			return respond()
-		}
+	if code := gc.ValidateTxnOffsetCommit(req.Group, req.MemberID, req.InstanceID, req.Generation); code != 0 {
+		setAll(code)
+		return respond()
 	}
 	im := b.meta.Image()
+	accepted := groupOffsets{}
 	for i, t := range req.Topics {
-		for j, p := range t.Partitions {
+		for j, rp := range t.Partitions {
 			switch {
-			case !partitionKnown(im.Partition, t.Topic, p.Partition):
+			case !partitionKnown(im.Partition, t.Topic, rp.Partition):
 				codes[i][j] = kerr.UnknownTopicOrPartition.Code
-			case p.Metadata != nil && len(*p.Metadata) > int(gcfg.OffsetMetadataMaxBytes):
+			case rp.Metadata != nil && len(*rp.Metadata) > int(gcfg.OffsetMetadataMaxBytes):
 				codes[i][j] = kerr.OffsetMetadataTooLarge.Code
+			default:
+				if accepted[t.Topic] == nil {
+					accepted[t.Topic] = map[int32]group.CommittedOffset{}
+				}
+				o := group.CommittedOffset{Offset: rp.Offset, LeaderEpoch: rp.LeaderEpoch}
+				if rp.Metadata != nil {
+					o.Metadata = *rp.Metadata
+				}
+				accepted[t.Topic][rp.Partition] = o
 			}
 		}
 	}
-	accepted := map[[2]any]bool{}
-	for i, t := range req.Topics {
-		for j, p := range t.Partitions {
-			if codes[i][j] == 0 {
-				accepted[[2]any{t.Topic, p.Partition}] = true
-			}
-		}
+	if len(accepted) == 0 {
+		return respond()
 	}
-	b.txnOffsets().add(req, func(topic string, part int32) bool { return accepted[[2]any{topic, part}] })
+	if code := b.appendTxnOffsets(ctx, gc, req.Group, req.ProducerID, req.ProducerEpoch, guard, accepted); code != 0 {
+		if code == kerr.InvalidProducerEpoch.Code && req.Version >= 3 {
+			code = kerr.ProducerFenced.Code
+		}
+		setAll(code)
+	}
 	return respond()
 }
 
 func partitionKnown[P any](lookup func(string, int32) (P, bool), topic string, p int32) bool {
 	_, ok := lookup(topic, p)
 	return ok
-}
-
-// TxnOffsetsPending reports whether a transaction holds uncommitted
-// offsets of the group for the partition: OffsetFetch with require_stable
-// answers UNSTABLE_OFFSET_COMMIT for it.
-func (b *Broker) TxnOffsetsPending(groupID, topic string, partition int32) bool {
-	return b.txnOffsets().pendingFor(groupID, topic, partition)
 }

@@ -24,6 +24,7 @@ import (
 type groupSlot struct {
 	mu     sync.Mutex // held while creating, loading and closing
 	c      *group.Coordinator
+	store  *offsetsStorage // set with c
 	closed bool
 }
 
@@ -48,22 +49,24 @@ func (b *Broker) Groups() (*group.Coordinator, error) {
 	if err != nil {
 		return nil, err
 	}
+	store := newOffsetsStorage(b, cfg)
 	c, err := group.New(group.Options{
 		Config:  cfg,
-		Storage: newOffsetsStorage(b, cfg),
+		Storage: store,
 		Topics:  imageTopics{b},
 		Logger:  b.logger.With("component", "group-coordinator"),
 	})
 	if err != nil {
 		return nil, err
 	}
+	c.SetPendingOffsets(b.TxnOffsetsPending)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := c.Load(ctx); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("load group coordinator: %w", err)
 	}
-	slot.c = c
+	slot.c, slot.store = c, store
 	return c, nil
 }
 
@@ -136,7 +139,15 @@ func (t imageTopics) TopicNames() []string {
 	return out
 }
 
-// offsetsStorage is group.Storage over __consumer_offsets.
+// offsetsStore is the storage of the loaded group coordinator, or nil.
+func (b *Broker) offsetsStore() *offsetsStorage {
+	b.groups.mu.Lock()
+	defer b.groups.mu.Unlock()
+	return b.groups.store
+}
+
+// offsetsStorage is group.Storage over __consumer_offsets (its Replay, in
+// txn_offsets.go, resolves transactional offsets by their markers).
 type offsetsStorage struct {
 	recordStorage[group.Record]
 }

@@ -79,16 +79,26 @@ func buildBatch[R any](spec record.BatchSpec, recs []R, kv func(R) (key, value [
 	return bld.Build(nil)
 }
 
+// replica creates the topic if needed and returns this node's replica of
+// partition p.
+func (t *internalTopic) replica(ctx context.Context, p int32) (*replica, error) {
+	if err := t.ensure(ctx); err != nil {
+		return nil, err
+	}
+	rep := t.b.replica(t.tp(p))
+	if rep == nil {
+		return nil, fmt.Errorf("%s-%d is not on this node: %w", t.name, p, kerr.NotLeaderForPartition)
+	}
+	return rep, nil
+}
+
 // appendAsync creates the topic if needed and appends batch to partition p
 // (with the topic's min.insync.replicas), returning once it is written.
 // Errors carry the Kafka code (errors.As *kerr.Error).
 func (t *internalTopic) appendAsync(ctx context.Context, p int32, batch []byte, opts partition.AppendOptions) (*partition.Partition, partition.AppendResult, error) {
-	if err := t.ensure(ctx); err != nil {
+	rep, err := t.replica(ctx, p)
+	if err != nil {
 		return nil, partition.AppendResult{}, err
-	}
-	rep := t.b.replica(t.tp(p))
-	if rep == nil {
-		return nil, partition.AppendResult{}, fmt.Errorf("%s-%d is not on this node: %w", t.name, p, kerr.NotLeaderForPartition)
 	}
 	t.b.replicas.mu.RLock()
 	opts.MinInsyncReplicas = rep.settings.minInsyncReplicas

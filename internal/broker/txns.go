@@ -8,10 +8,8 @@ package broker
 // markers are written in process to this node's partitions, and whose
 // periodic work (timeouts, retries, expiry) runs on a ticker.
 //
-// Offsets sent with TxnOffsetCommit wait here, per group and producer,
-// until the commit marker reaches the group's __consumer_offsets
-// partition; then they are committed through the group coordinator. They
-// are kept in memory only.
+// Offsets sent with TxnOffsetCommit are written to __consumer_offsets as
+// transactional records and applied at the marker (txn_offsets.go).
 
 import (
 	"context"
@@ -25,7 +23,6 @@ import (
 	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/txn"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // txnSlot holds the broker's transaction coordinator, created on first
@@ -35,7 +32,10 @@ type txnSlot struct {
 	c       *txn.Coordinator
 	closed  bool
 	done    chan struct{} // closed by CloseTxns; stops the ticker
-	offsets *pendingTxnOffsets
+	offsets *pendingTxnOffsets // set by New, never changed
+	// failMarker, set by tests before the coordinator starts, makes the
+	// in-process markers to the partitions it names fail.
+	failMarker func(topic string, partition int32) bool
 }
 
 func init() {
@@ -53,15 +53,7 @@ func init() {
 }
 
 // txnOffsets is the broker's set of pending transactional offsets.
-func (b *Broker) txnOffsets() *pendingTxnOffsets {
-	slot := &b.txns
-	slot.mu.Lock()
-	defer slot.mu.Unlock()
-	if slot.offsets == nil {
-		slot.offsets = newPendingTxnOffsets()
-	}
-	return slot.offsets
-}
+func (b *Broker) txnOffsets() *pendingTxnOffsets { return b.txns.offsets }
 
 // Txns returns the broker's transaction coordinator, creating and loading
 // it on first use. An error means it cannot serve yet; handlers answer
@@ -79,9 +71,6 @@ func (b *Broker) Txns() (*txn.Coordinator, error) {
 	if slot.c != nil {
 		return slot.c, nil
 	}
-	if slot.offsets == nil {
-		slot.offsets = newPendingTxnOffsets()
-	}
 	cfg, err := txn.ConfigFromProps(b.cfg.NodeID, b.cfg.Props)
 	if err != nil {
 		return nil, err
@@ -94,7 +83,7 @@ func (b *Broker) Txns() (*txn.Coordinator, error) {
 	c, err := txn.New(txn.Options{
 		Config:      cfg,
 		Storage:     st,
-		Markers:     &localMarkerWriter{b: b, offsets: slot.offsets},
+		Markers:     &localMarkerWriter{b: b},
 		ProducerIDs: func(ctx context.Context) (int64, error) { return allocatorFor(b.meta).allocate(ctx, b.meta) },
 		PartitionExists: func(tp txn.TopicPartition) bool {
 			_, ok := b.meta.Image().Partition(tp.Topic, tp.Partition)
@@ -172,15 +161,17 @@ func (b *Broker) txnsOrCode(rc *RequestContext) (*txn.Coordinator, int16) {
 }
 
 // localMarkerWriter writes markers to this node's partitions.
-type localMarkerWriter struct {
-	b       *Broker
-	offsets *pendingTxnOffsets
-}
+type localMarkerWriter struct{ b *Broker }
 
 func (w *localMarkerWriter) WriteMarkers(ctx context.Context, m txn.Marker) []txn.TopicPartition {
 	var failed []txn.TopicPartition
+	fail := w.b.txns.failMarker
 	for _, tp := range m.Partitions {
-		if code := w.b.writeMarker(ctx, w.offsets, m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.Commit, tp.Topic, tp.Partition); code != 0 {
+		if fail != nil && fail(tp.Topic, tp.Partition) {
+			failed = append(failed, tp)
+			continue
+		}
+		if code := w.b.writeMarker(ctx, m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.Commit, tp.Topic, tp.Partition); code != 0 {
 			w.b.logger.Warn("transaction marker not written", "topic", tp.Topic, "partition", tp.Partition,
 				"producer_id", m.ProducerID, "err", kerr.ErrorForCode(code))
 			failed = append(failed, tp)
@@ -191,27 +182,11 @@ func (w *localMarkerWriter) WriteMarkers(ctx context.Context, m txn.Marker) []tx
 
 // writeMarker writes one marker to a local partition and returns the
 // Kafka error code (0 when written, or when the partition is gone). For a
-// __consumer_offsets partition it commits (or drops) the producer's
+// __consumer_offsets partition it also commits (or drops) the producer's
 // pending transactional offsets of the groups living there.
-func (b *Broker) writeMarker(ctx context.Context, offsets *pendingTxnOffsets, pid int64, epoch int16, coordinatorEpoch int32, commit bool, topic string, p int32) int16 {
-	if topic == group.OffsetsTopic {
-		gc, err := b.Groups()
-		if err != nil {
-			return kerr.CoordinatorNotAvailable.Code
-		}
-		nparts := gc.Config().OffsetsTopicNumPartitions
-		for _, pending := range offsets.take(pid, func(g string) bool { return group.PartitionFor(g, nparts) == p }) {
-			if !commit {
-				continue
-			}
-			if code := commitTxnOffsets(gc, pending); code != 0 {
-				b.logger.Warn("transactional offsets not committed", "group", pending.group, "producer_id", pid, "err", kerr.ErrorForCode(code))
-			}
-		}
-		return 0
-	}
+func (b *Broker) writeMarker(ctx context.Context, pid int64, epoch int16, coordinatorEpoch int32, commit bool, topic string, p int32) int16 {
 	if _, ok := b.meta.Image().Partition(topic, p); !ok {
-		return 0 // deleted: Kafka drops markers of deleted partitions
+		return 0 // deleted (or never created): Kafka drops markers of deleted partitions
 	}
 	part, ok := b.Partition(log.TopicPartition{Topic: topic, Partition: p})
 	if !ok {
@@ -219,132 +194,21 @@ func (b *Broker) writeMarker(ctx context.Context, offsets *pendingTxnOffsets, pi
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := part.WriteTxnMarker(ctx, pid, epoch, coordinatorEpoch, commit); err != nil {
-		code, _ := partition.KafkaError(err)
-		if code == nil {
-			return kerr.UnknownServerError.Code
-		}
-		return code.Code
+	if topic == group.OffsetsTopic {
+		return b.writeOffsetsMarker(ctx, part, pid, epoch, coordinatorEpoch, commit)
 	}
-	return 0
+	return markerCode(part.WriteTxnMarker(ctx, pid, epoch, coordinatorEpoch, commit))
 }
 
-// pendingTxnOffsets holds TxnOffsetCommit offsets until their transaction
-// ends, by group and producer id.
-type pendingTxnOffsets struct {
-	mu sync.Mutex
-	m  map[txnOffsetsKey]*txnOffsets
-}
-
-type txnOffsetsKey struct {
-	group string
-	pid   int64
-}
-
-type txnOffsets struct {
-	group      string
-	generation int32
-	memberID   string
-	instanceID *string
-	offsets    map[string]map[int32]kmsg.OffsetCommitRequestTopicPartition
-}
-
-func newPendingTxnOffsets() *pendingTxnOffsets {
-	return &pendingTxnOffsets{m: map[txnOffsetsKey]*txnOffsets{}}
-}
-
-// add records offsets of a transaction (later ones for a partition win).
-func (p *pendingTxnOffsets) add(req *kmsg.TxnOffsetCommitRequest, accept func(topic string, part int32) bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	k := txnOffsetsKey{req.Group, req.ProducerID}
-	t := p.m[k]
-	if t == nil {
-		t = &txnOffsets{group: req.Group, offsets: map[string]map[int32]kmsg.OffsetCommitRequestTopicPartition{}}
-		p.m[k] = t
-	}
-	t.generation, t.memberID, t.instanceID = req.Generation, req.MemberID, req.InstanceID
-	for _, rt := range req.Topics {
-		for _, rp := range rt.Partitions {
-			if !accept(rt.Topic, rp.Partition) {
-				continue
-			}
-			ps := t.offsets[rt.Topic]
-			if ps == nil {
-				ps = map[int32]kmsg.OffsetCommitRequestTopicPartition{}
-				t.offsets[rt.Topic] = ps
-			}
-			op := kmsg.NewOffsetCommitRequestTopicPartition()
-			op.Partition, op.Offset, op.LeaderEpoch, op.Metadata = rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata
-			ps[rp.Partition] = op
-		}
-	}
-}
-
-// take removes and returns the producer's pending offsets of the groups
-// that match.
-func (p *pendingTxnOffsets) take(pid int64, match func(group string) bool) []*txnOffsets {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []*txnOffsets
-	for k, t := range p.m {
-		if k.pid == pid && match(k.group) {
-			out = append(out, t)
-			delete(p.m, k)
-		}
-	}
-	return out
-}
-
-// pendingFor reports whether a group has transactional offsets waiting for
-// a partition (for OffsetFetch require_stable).
-func (p *pendingTxnOffsets) pendingFor(g, topic string, part int32) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for k, t := range p.m {
-		if k.group == g {
-			if _, ok := t.offsets[topic][part]; ok {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// commitTxnOffsets commits a transaction's offsets through the group
-// coordinator, as the member that sent them; if that member is gone (the
-// group rebalanced since), as an admin commit, which succeeds while the
-// group is empty.
-func commitTxnOffsets(gc *group.Coordinator, t *txnOffsets) int16 {
-	build := func(gen int32, member string, instance *string) *kmsg.OffsetCommitRequest {
-		req := kmsg.NewPtrOffsetCommitRequest()
-		req.Version = 8
-		req.Group, req.Generation, req.MemberID, req.InstanceID = t.group, gen, member, instance
-		for topic, ps := range t.offsets {
-			rt := kmsg.NewOffsetCommitRequestTopic()
-			rt.Topic = topic
-			for _, op := range ps {
-				rt.Partitions = append(rt.Partitions, op)
-			}
-			req.Topics = append(req.Topics, rt)
-		}
-		return req
-	}
-	first := func(resp *kmsg.OffsetCommitResponse) int16 {
-		for _, rt := range resp.Topics {
-			for _, rp := range rt.Partitions {
-				if rp.ErrorCode != 0 {
-					return rp.ErrorCode
-				}
-			}
-		}
+func markerCode(err error) int16 {
+	if err == nil {
 		return 0
 	}
-	code := first(gc.OffsetCommit(build(t.generation, t.memberID, t.instanceID)))
-	if code == kerr.UnknownMemberID.Code || code == kerr.IllegalGeneration.Code || code == kerr.FencedInstanceID.Code || code == kerr.RebalanceInProgress.Code {
-		code = first(gc.OffsetCommit(build(-1, "", nil)))
+	code, _ := partition.KafkaError(err)
+	if code == nil {
+		return kerr.UnknownServerError.Code
 	}
-	return code
+	return code.Code
 }
 
 // newStateStorage is txn.Storage over __transaction_state.

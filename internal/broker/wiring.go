@@ -68,6 +68,7 @@ func New(cfg *config.Config, opts Options) (*Broker, error) {
 	b := &Broker{cfg: cfg, logger: logger, metrics: opts.Metrics, dataPlane: &dataPlane{
 		replicas: newReplicaSet(),
 		sessions: newFetchSessionCache(int(cfg.FetchMaxSessions), opts.Now),
+		txns:     txnSlot{offsets: newPendingTxnOffsets()},
 		fs:       fs,
 		stop:     make(chan struct{}),
 	}}

@@ -117,3 +117,59 @@ func (c *Coordinator) pendingOffsets() PendingOffsetsFunc {
 	defer c.pendingMu.Unlock()
 	return c.pendingFn
 }
+
+// TxnOffsetRecords are the __consumer_offsets records of a TxnOffsetCommit,
+// with the group's partition: Kafka writes them into that partition as one
+// transactional batch of the producer, and the transaction's marker there
+// commits or aborts them (a replay resolves them by the markers it finds).
+// The caller appends them; CompleteTransactionalOffsets applies them at the
+// commit marker.
+func (c *Coordinator) TxnOffsetRecords(groupID string, offsets map[string]map[int32]CommittedOffset) (partition int32, recs []Record) {
+	now := c.clock.Now().UnixMilli()
+	for topic, ps := range offsets {
+		for p, o := range ps {
+			e := offsetEntry{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: o.Metadata, commitTimestamp: now, expireTimestamp: -1}
+			recs = append(recs, Record{Key: offsetCommitKey(groupID, topic, p), Value: offsetCommitValue(e)})
+		}
+	}
+	return PartitionFor(groupID, c.cfg.OffsetsTopicNumPartitions), recs
+}
+
+// DecodeOffsetRecord decodes an offset commit record of __consumer_offsets
+// (as TxnOffsetRecords writes them); ok is false for any other record, a
+// tombstone included.
+func DecodeOffsetRecord(r Record) (groupID, topic string, partition int32, o CommittedOffset, ok bool) {
+	d, err := decodeRecord(r)
+	if err != nil || d.offsetKey == nil || d.offset == nil {
+		return "", "", 0, CommittedOffset{}, false
+	}
+	o = CommittedOffset{Offset: d.offset.Offset, LeaderEpoch: -1, Metadata: d.offset.Metadata}
+	if d.offset.Version >= 3 {
+		o.LeaderEpoch = d.offset.LeaderEpoch
+	}
+	return d.offsetKey.Group, d.offsetKey.Topic, d.offsetKey.Partition, o, true
+}
+
+// CompleteTransactionalOffsets applies a committed transaction's offsets
+// whose records (TxnOffsetRecords) and commit marker are already durable in
+// __consumer_offsets: as CommitTransactionalOffsets, without member checks
+// and creating the group if needed, but writing nothing. A replay of the
+// partition applies the same records at the marker.
+func (c *Coordinator) CompleteTransactionalOffsets(groupID string, offsets map[string]map[int32]CommittedOffset) int16 {
+	if code := c.preCheck(groupID); code != 0 {
+		return code
+	}
+	if groupID == "" {
+		return kerr.InvalidGroupID.Code
+	}
+	g := c.lockLiveGroup(groupID, true)
+	defer g.mu.Unlock()
+	now := c.clock.Now().UnixMilli()
+	for topic, ps := range offsets {
+		for p, o := range ps {
+			g.putOffsetLocked(topic, p, offsetEntry{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: o.Metadata, commitTimestamp: now, expireTimestamp: -1})
+		}
+	}
+	g.removeIfEmptyNewLocked()
+	return 0
+}

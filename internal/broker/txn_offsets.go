@@ -1,0 +1,299 @@
+package broker
+
+// Transactional offsets, as Kafka keeps them: TxnOffsetCommit writes the
+// offsets into the group's __consumer_offsets partition as one
+// transactional batch of the producer (its id and epoch in the batch
+// header), and the transaction's marker on that partition commits or
+// aborts them. Until the marker they are pending: kept here per group and
+// producer, so that OffsetFetch with require_stable answers
+// UNSTABLE_OFFSET_COMMIT, and applied to the group coordinator's memory
+// when the commit marker is written (they are already durable, so nothing
+// is written again). A replay of the partition (the group coordinator's
+// load) resolves them the same way by the markers it meets: committed
+// records are applied at their marker, aborted ones dropped, and those
+// still without a marker become pending again, for the transaction
+// coordinator to complete (a crash between PrepareCommit and the markers
+// loses nothing).
+//
+// Lock order: the transaction's lock (the coordinator writes markers
+// under it), then an offsets partition's lock (pendingTxnOffsets.partMu,
+// held from the append of a TxnOffsetCommit until its offsets are pending,
+// and from a marker's append until its offsets are applied, so that a
+// marker never misses offsets already in the log), then the partition's
+// own locks, then the group's.
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/samsa-streaming/samsa/internal/group"
+	"github.com/samsa-streaming/samsa/internal/partition"
+	"github.com/samsa-streaming/samsa/internal/record"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// groupOffsets are one group's offsets by topic and partition.
+type groupOffsets = map[string]map[int32]group.CommittedOffset
+
+// pendingTxnOffsets holds the transactional offsets written to
+// __consumer_offsets whose marker is not written yet, by group and
+// producer id.
+type pendingTxnOffsets struct {
+	mu     sync.Mutex
+	m      map[txnOffsetsKey]groupOffsets
+	partMu map[int32]*sync.Mutex // per __consumer_offsets partition
+}
+
+type txnOffsetsKey struct {
+	group string
+	pid   int64
+}
+
+func newPendingTxnOffsets() *pendingTxnOffsets {
+	return &pendingTxnOffsets{m: map[txnOffsetsKey]groupOffsets{}, partMu: map[int32]*sync.Mutex{}}
+}
+
+// lockPartition locks an offsets partition (see the lock order above) and
+// returns its unlock.
+func (p *pendingTxnOffsets) lockPartition(part int32) func() {
+	p.mu.Lock()
+	mu := p.partMu[part]
+	if mu == nil {
+		mu = &sync.Mutex{}
+		p.partMu[part] = mu
+	}
+	p.mu.Unlock()
+	mu.Lock()
+	return mu.Unlock
+}
+
+// add records offsets of a producer's open transaction (later ones for a
+// partition win, as they do in the log).
+func (p *pendingTxnOffsets) add(groupID string, pid int64, offsets groupOffsets) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := txnOffsetsKey{groupID, pid}
+	t := p.m[k]
+	if t == nil {
+		t = groupOffsets{}
+		p.m[k] = t
+	}
+	for topic, ps := range offsets {
+		if t[topic] == nil {
+			t[topic] = map[int32]group.CommittedOffset{}
+		}
+		for part, o := range ps {
+			t[topic][part] = o
+		}
+	}
+}
+
+// take removes and returns the producer's pending offsets of the groups
+// that match, by group.
+func (p *pendingTxnOffsets) take(pid int64, match func(group string) bool) map[string]groupOffsets {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[string]groupOffsets{}
+	for k, t := range p.m {
+		if k.pid == pid && match(k.group) {
+			out[k.group] = t
+			delete(p.m, k)
+		}
+	}
+	return out
+}
+
+// pendingFor reports whether a group has transactional offsets waiting for
+// a partition (for OffsetFetch require_stable).
+func (p *pendingTxnOffsets) pendingFor(g, topic string, part int32) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, t := range p.m {
+		if k.group == g {
+			if _, ok := t[topic][part]; ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TxnOffsetsPending reports whether a transaction holds uncommitted
+// offsets of the group for the partition: OffsetFetch with require_stable
+// answers UNSTABLE_OFFSET_COMMIT for it.
+func (b *Broker) TxnOffsetsPending(groupID, topic string, partition int32) bool {
+	return b.txnOffsets().pendingFor(groupID, topic, partition)
+}
+
+// offsetsPartition is this node's replica of a __consumer_offsets
+// partition, the topic created if needed; gc must be the loaded group
+// coordinator.
+func (b *Broker) offsetsPartition(ctx context.Context, p int32) (*partition.Partition, error) {
+	st := b.offsetsStore()
+	if st == nil {
+		return nil, errors.New("group coordinator not loaded")
+	}
+	rep, err := st.topic.replica(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return rep.part, nil
+}
+
+// appendTxnOffsets writes a TxnOffsetCommit's accepted offsets to the
+// group's partition as a transactional batch of the producer (guard from
+// the partition's TxnVerificationGuard, taken before the transaction
+// coordinator verified the producer), makes them pending, and waits until
+// they are committed to the log. It answers a Kafka error code.
+func (b *Broker) appendTxnOffsets(ctx context.Context, gc *group.Coordinator, groupID string, pid int64, epoch int16, guard uint64, offsets groupOffsets) int16 {
+	st := b.offsetsStore()
+	if st == nil {
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	ctx, cancel := context.WithTimeout(ctx, txnOffsetsCommitTimeout)
+	defer cancel()
+	p, recs := gc.TxnOffsetRecords(groupID, offsets)
+	spec := record.DefaultBatchSpec()
+	spec.Transactional, spec.ProducerID, spec.ProducerEpoch, spec.BaseSequence = true, pid, epoch, 0
+	batch, err := buildBatch(spec, recs, func(r group.Record) ([]byte, []byte) { return r.Key, r.Value })
+	if err != nil {
+		b.logger.Error("cannot encode transactional offsets", "group", groupID, "err", err)
+		return kerr.UnknownServerError.Code
+	}
+	unlock := b.txnOffsets().lockPartition(p)
+	part, res, err := st.topic.appendAsync(ctx, p, batch, partition.AppendOptions{Coordinator: true, VerificationGuard: guard})
+	if err == nil {
+		b.txnOffsets().add(groupID, pid, offsets)
+	}
+	unlock()
+	if err == nil {
+		err = st.topic.await(ctx, part, p, res)
+	}
+	if err != nil {
+		b.logger.Warn("transactional offsets not written", "group", groupID, "producer_id", pid, "err", err)
+		return txnOffsetsAppendCode(err)
+	}
+	return 0
+}
+
+// txnOffsetsCommitTimeout bounds the wait for a TxnOffsetCommit's records
+// to be committed (Kafka's offsets.commit.timeout.ms default).
+const txnOffsetsCommitTimeout = 5 * time.Second
+
+// txnOffsetsAppendCode maps a failed append to what Kafka's group
+// coordinator answers a TxnOffsetCommit.
+func txnOffsetsAppendCode(err error) int16 {
+	var ke *kerr.Error
+	if !errors.As(err, &ke) {
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	switch ke {
+	case kerr.UnknownTopicOrPartition, kerr.NotEnoughReplicas, kerr.NotEnoughReplicasAfterAppend, kerr.RequestTimedOut:
+		return kerr.CoordinatorNotAvailable.Code
+	case kerr.NotLeaderForPartition, kerr.KafkaStorageError:
+		return kerr.NotCoordinator.Code
+	case kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidFetchSize:
+		return kerr.InvalidCommitOffsetSize.Code
+	}
+	return ke.Code
+}
+
+// writeOffsetsMarker writes a transaction marker to a __consumer_offsets
+// partition and then commits (or drops) the producer's pending offsets of
+// the groups living there.
+func (b *Broker) writeOffsetsMarker(ctx context.Context, part *partition.Partition, pid int64, epoch int16, coordinatorEpoch int32, commit bool) int16 {
+	// Loading the group coordinator replays the partition, which makes the
+	// offsets of transactions without a marker pending again.
+	gc, err := b.Groups()
+	if err != nil {
+		b.logger.Warn("transaction marker to __consumer_offsets waits for the group coordinator", "err", err)
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	p := part.Index()
+	unlock := b.txnOffsets().lockPartition(p)
+	defer unlock()
+	if code := markerCode(part.WriteTxnMarker(ctx, pid, epoch, coordinatorEpoch, commit)); code != 0 {
+		return code
+	}
+	nparts := gc.Config().OffsetsTopicNumPartitions
+	for g, offsets := range b.txnOffsets().take(pid, func(g string) bool { return group.PartitionFor(g, nparts) == p }) {
+		if !commit {
+			continue
+		}
+		// The offsets are durable with their marker; a failure here (the
+		// coordinator closing) is made good by the next load's replay.
+		if code := gc.CompleteTransactionalOffsets(g, offsets); code != 0 {
+			b.logger.Warn("transactional offsets not applied", "group", g, "producer_id", pid, "err", kerr.ErrorForCode(code))
+		}
+	}
+	return 0
+}
+
+// replayOffsets replays a __consumer_offsets partition for the group
+// coordinator, resolving transactional offsets by their markers: committed
+// ones reach fn at their commit marker, aborted ones never, and those with
+// no marker yet become pending.
+func (s *offsetsStorage) Replay(ctx context.Context, p int32, fn func(group.Record) error) error {
+	open := map[int64][]group.Record{} // producer id → its records since its last marker
+	err := s.topic.replayBatches(ctx, p, func(h record.Header, batch []byte, from int64) error {
+		if h.IsControl() {
+			cr, err := record.ParseControlBatch(h, batch)
+			if err != nil || (cr.Type != record.ControlCommit && cr.Type != record.ControlAbort) {
+				return nil // not a transaction marker
+			}
+			recs := open[h.ProducerID]
+			delete(open, h.ProducerID)
+			if cr.Type == record.ControlCommit {
+				for _, r := range recs {
+					if err := fn(r); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}
+		return record.DecodeRecords(h, batch, func(r *record.Record) error {
+			if r.Offset(h) < from {
+				return nil
+			}
+			if h.IsTransactional() {
+				open[h.ProducerID] = append(open[h.ProducerID], group.Record{Key: clone(r.Key), Value: clone(r.Value)})
+				return nil
+			}
+			return fn(group.Record{Key: r.Key, Value: r.Value})
+		})
+	})
+	if err != nil {
+		return err
+	}
+	pending := s.topic.b.txnOffsets()
+	for pid, recs := range open {
+		byGroup := map[string]groupOffsets{}
+		for _, r := range recs {
+			g, topic, part, o, ok := group.DecodeOffsetRecord(r)
+			if !ok {
+				continue
+			}
+			if byGroup[g] == nil {
+				byGroup[g] = groupOffsets{}
+			}
+			if byGroup[g][topic] == nil {
+				byGroup[g][topic] = map[int32]group.CommittedOffset{}
+			}
+			byGroup[g][topic][part] = o
+		}
+		for g, offsets := range byGroup {
+			pending.add(g, pid, offsets)
+		}
+	}
+	return nil
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
+}

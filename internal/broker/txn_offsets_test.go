@@ -1,0 +1,189 @@
+package broker
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/samsa-streaming/samsa/internal/group"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// txnOffsetsClient drives one transactional id with raw requests.
+type txnOffsetsClient struct {
+	t     *testing.T
+	cl    *kgo.Client
+	id    string
+	pid   int64
+	epoch int16
+}
+
+func newTxnOffsetsClient(t *testing.T, cl *kgo.Client, id string) *txnOffsetsClient {
+	t.Helper()
+	c := &txnOffsetsClient{t: t, cl: cl, id: id}
+	req := kmsg.NewPtrInitProducerIDRequest()
+	req.TransactionalID, req.TransactionTimeoutMillis = &id, 60000
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("init producer id: %v %v", err, kerr.ErrorForCode(resp.ErrorCode))
+	}
+	c.pid, c.epoch = resp.ProducerID, resp.ProducerEpoch
+	return c
+}
+
+// commitOffset adds the group to the transaction and sends one offset.
+func (c *txnOffsetsClient) commitOffset(groupID, topic string, offset int64) {
+	c.t.Helper()
+	ctx := context.Background()
+	areq := kmsg.NewPtrAddOffsetsToTxnRequest()
+	areq.TransactionalID, areq.ProducerID, areq.ProducerEpoch, areq.Group = c.id, c.pid, c.epoch, groupID
+	aresp, err := areq.RequestWith(ctx, c.cl)
+	if err != nil || aresp.ErrorCode != 0 {
+		c.t.Fatalf("add offsets: %v %v", err, kerr.ErrorForCode(aresp.ErrorCode))
+	}
+	req := kmsg.NewPtrTxnOffsetCommitRequest()
+	req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group, req.Generation = c.id, c.pid, c.epoch, groupID, -1
+	rt := kmsg.NewTxnOffsetCommitRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	rp.Offset, rp.LeaderEpoch = offset, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, c.cl)
+	if err != nil || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		c.t.Fatalf("txn offset commit: %v %+v", err, resp)
+	}
+}
+
+func (c *txnOffsetsClient) end(commit bool) {
+	c.t.Helper()
+	req := kmsg.NewPtrEndTxnRequest()
+	req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = c.id, c.pid, c.epoch, commit
+	resp, err := req.RequestWith(context.Background(), c.cl)
+	if err != nil || resp.ErrorCode != 0 {
+		c.t.Fatalf("end txn: %v %v", err, kerr.ErrorForCode(resp.ErrorCode))
+	}
+}
+
+// fetchOffset is OffsetFetch (v7) of topic-0: the error code and offset.
+func fetchOffset(t *testing.T, cl *kgo.Client, groupID, topic string, requireStable bool) (int16, int64) {
+	t.Helper()
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Version = 7
+	req.Group, req.RequireStable = groupID, requireStable
+	rt := kmsg.NewOffsetFetchRequestTopic()
+	rt.Topic, rt.Partitions = topic, []int32{0}
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ErrorCode != 0 {
+		return resp.ErrorCode, -1
+	}
+	p := resp.Topics[0].Partitions[0]
+	return p.ErrorCode, p.Offset
+}
+
+// waitOffset polls OffsetFetch until the group's offset is want.
+func waitOffset(t *testing.T, cl *kgo.Client, groupID, topic string, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, off := fetchOffset(t, cl, groupID, topic, true)
+		if code == 0 && off == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("offset of %s: %d (%v), want %d", groupID, off, kerr.ErrorForCode(code), want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestTxnOffsetsCommitAtMarker: transactional offsets are pending (an
+// OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT, one
+// without does not see them) until the commit marker; an aborted
+// transaction's offsets never apply; both survive a restart (the
+// replay resolves them by their markers).
+func TestTxnOffsetsCommitAtMarker(t *testing.T) {
+	dir := t.TempDir()
+	_, addr, stop := startBrokerIn(t, dir, nil)
+	ctx := context.Background()
+	cl := txnTestClient(t, addr)
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "in"); err != nil {
+		t.Fatal(err)
+	}
+	c := newTxnOffsetsClient(t, cl, "offsets-tx")
+	c.commitOffset("g", "in", 10)
+	if code, _ := fetchOffset(t, cl, "g", "in", true); code != kerr.UnstableOffsetCommit.Code {
+		t.Fatalf("require_stable with a pending offset: %v", kerr.ErrorForCode(code))
+	}
+	if code, off := fetchOffset(t, cl, "g", "in", false); code != 0 || off != -1 {
+		t.Fatalf("without require_stable: %v offset %d, want no offset", kerr.ErrorForCode(code), off)
+	}
+	if code, _ := fetchOffset(t, cl, "other", "in", true); code != 0 {
+		t.Fatalf("require_stable for another group: %v", kerr.ErrorForCode(code))
+	}
+	c.end(true)
+	waitOffset(t, cl, "g", "in", 10)
+
+	c.commitOffset("g", "in", 20)
+	c.end(false)
+	waitOffset(t, cl, "g", "in", 10)
+
+	stop()
+	_, addr, _ = startBrokerIn(t, dir, nil)
+	cl = txnTestClient(t, addr)
+	waitOffset(t, cl, "g", "in", 10)
+}
+
+// TestTxnOffsetsCrashBeforeMarker: the broker stops after the transaction
+// is prepared to commit but before its marker reaches __consumer_offsets;
+// after the restart the coordinator completes it and the offsets are
+// committed.
+func TestTxnOffsetsCrashBeforeMarker(t *testing.T) {
+	dir := t.TempDir()
+	b, addr, stop := startBrokerIn(t, dir, nil)
+	b.txns.failMarker = func(topic string, _ int32) bool { return topic == group.OffsetsTopic }
+	ctx := context.Background()
+	cl := txnTestClient(t, addr)
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "in"); err != nil {
+		t.Fatal(err)
+	}
+	c := newTxnOffsetsClient(t, cl, "crash-tx")
+	c.commitOffset("g", "in", 42)
+	c.end(true) // PrepareCommit written; the offsets marker fails
+	dt, err := kadm.NewClient(cl).DescribeTransactions(ctx, "crash-tx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := dt.On("crash-tx", nil); d.State != "PrepareCommit" {
+		t.Fatalf("state %q, want PrepareCommit", d.State)
+	}
+	if code, _ := fetchOffset(t, cl, "g", "in", true); code != kerr.UnstableOffsetCommit.Code {
+		t.Fatalf("require_stable before the marker: %v", kerr.ErrorForCode(code))
+	}
+	stop()
+
+	_, addr, _ = startBrokerIn(t, dir, nil)
+	cl = txnTestClient(t, addr)
+	waitOffset(t, cl, "g", "in", 42)
+	adm := kadm.NewClient(cl)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		dt, err := adm.DescribeTransactions(ctx, "crash-tx")
+		if err == nil {
+			if d, _ := dt.On("crash-tx", nil); d.State == "CompleteCommit" {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("transaction not completed after restart: %v %v", dt, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
