@@ -36,10 +36,10 @@ func TestLastStableOffsetAndMarkers(t *testing.T) {
 		}
 		return res
 	}
-	app(plain(2))                 // 0-1
-	app(txnBatch(7, 0, 0, 3))     // 2-4, producer 7 opens at 2
-	app(plain(1))                 // 5
-	app(txnBatch(8, 0, 0, 2))     // 6-7, producer 8 opens at 6
+	app(plain(2))             // 0-1
+	app(txnBatch(7, 0, 0, 3)) // 2-4, producer 7 opens at 2
+	app(plain(1))             // 5
+	app(txnBatch(8, 0, 0, 2)) // 6-7, producer 8 opens at 6
 	if got := p.LastStableOffset(); got != 2 {
 		t.Fatalf("LSO with two open transactions: %d, want 2", got)
 	}

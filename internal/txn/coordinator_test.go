@@ -402,8 +402,14 @@ func TestDescribeAndListTransactions(t *testing.T) {
 		{"all", 0, func(*kmsg.ListTransactionsRequest) {}, "[alpha/Ongoing beta/Empty]"},
 		{"state", 0, func(r *kmsg.ListTransactionsRequest) { r.StateFilters = []string{"Empty"} }, "[beta/Empty]"},
 		{"producer", 0, func(r *kmsg.ListTransactionsRequest) { r.ProducerIDFilters = []int64{p2} }, "[beta/Empty]"},
-		{"running 4s", 1, func(r *kmsg.ListTransactionsRequest) { r.DurationFilterMillis = 4000; r.StateFilters = []string{"Ongoing"} }, "[alpha/Ongoing]"},
-		{"running 6s", 1, func(r *kmsg.ListTransactionsRequest) { r.DurationFilterMillis = 6000; r.StateFilters = []string{"Ongoing"} }, "[]"},
+		{"running 4s", 1, func(r *kmsg.ListTransactionsRequest) {
+			r.DurationFilterMillis = 4000
+			r.StateFilters = []string{"Ongoing"}
+		}, "[alpha/Ongoing]"},
+		{"running 6s", 1, func(r *kmsg.ListTransactionsRequest) {
+			r.DurationFilterMillis = 6000
+			r.StateFilters = []string{"Ongoing"}
+		}, "[]"},
 		{"pattern", 2, func(r *kmsg.ListTransactionsRequest) { p := "b.*"; r.TransactionalIDPattern = &p }, "[beta/Empty]"},
 	} {
 		if got := fmtList(list(tc.version, tc.f)); got != tc.want {
