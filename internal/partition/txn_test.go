@@ -218,7 +218,7 @@ func FuzzDecodeTxnIndex(f *testing.F) {
 }
 
 // TestCoordinatorTransactionalAppends: a coordinator's transactional
-// batches (no sequence numbers, as the group coordinator writes
+// batches (all at sequence 0, as the group coordinator writes
 // transactional offsets) are neither duplicates nor out of sequence, open
 // and end transactions like a producer's, and still obey epochs.
 func TestCoordinatorTransactionalAppends(t *testing.T) {
