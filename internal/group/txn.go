@@ -63,13 +63,10 @@ func (c *Coordinator) ValidateTxnOffsetCommit(groupID, memberID string, instance
 // sent), creating the group (Empty) if it does not exist. It writes the
 // offsets to storage and answers a Kafka error code.
 func (c *Coordinator) CommitTransactionalOffsets(groupID string, offsets map[string]map[int32]CommittedOffset) int16 {
-	if code := c.preCheck(groupID); code != 0 {
+	g, code := c.lockTransactionalGroup(groupID)
+	if code != 0 {
 		return code
 	}
-	if groupID == "" {
-		return kerr.InvalidGroupID.Code
-	}
-	g := c.lockLiveGroup(groupID, true)
 	defer g.mu.Unlock()
 	now := c.clock.Now().UnixMilli()
 	type put struct {
@@ -156,13 +153,10 @@ func DecodeOffsetRecord(r Record) (groupID, topic string, partition int32, o Com
 // and creating the group if needed, but writing nothing. A replay of the
 // partition applies the same records at the marker.
 func (c *Coordinator) CompleteTransactionalOffsets(groupID string, offsets map[string]map[int32]CommittedOffset) int16 {
-	if code := c.preCheck(groupID); code != 0 {
+	g, code := c.lockTransactionalGroup(groupID)
+	if code != 0 {
 		return code
 	}
-	if groupID == "" {
-		return kerr.InvalidGroupID.Code
-	}
-	g := c.lockLiveGroup(groupID, true)
 	defer g.mu.Unlock()
 	now := c.clock.Now().UnixMilli()
 	for topic, ps := range offsets {
@@ -172,4 +166,16 @@ func (c *Coordinator) CompleteTransactionalOffsets(groupID string, offsets map[s
 	}
 	g.removeIfEmptyNewLocked()
 	return 0
+}
+
+// lockTransactionalGroup returns the group committed offsets of a
+// transaction apply to, locked and created if needed, or the error code.
+func (c *Coordinator) lockTransactionalGroup(groupID string) (*group, int16) {
+	if code := c.preCheck(groupID); code != 0 {
+		return nil, code
+	}
+	if groupID == "" {
+		return nil, kerr.InvalidGroupID.Code
+	}
+	return c.lockLiveGroup(groupID, true), 0
 }
