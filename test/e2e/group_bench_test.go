@@ -55,7 +55,7 @@ func TestGroupRebalanceLatency(t *testing.T) {
 					kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 					kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
 					kgo.SessionTimeout(10 * time.Second), kgo.HeartbeatInterval(500 * time.Millisecond),
-					kgo.DisableFetchSessions(), kgo.FetchMaxWait(100 * time.Millisecond),
+					kgo.FetchMaxWait(100 * time.Millisecond),
 					kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) {
 						mu.Lock()
 						defer mu.Unlock()

@@ -39,11 +39,6 @@ func startFranzMember(t *testing.T, b *broker, name, group, topic string, own *o
 		kgo.AutoCommitMarks(),
 		kgo.AutoCommitInterval(300 * time.Millisecond),
 		kgo.BlockRebalanceOnPoll(),
-		// With incremental fetch sessions, partitions newly assigned after
-		// an eager rebalance sometimes never deliver records (a broker
-		// fetch-session problem outside the group coordinator); sessionless
-		// fetches keep this test about groups.
-		kgo.DisableFetchSessions(),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) {
 			own.assign(name, a[topic])
 		}),

@@ -41,7 +41,7 @@ func TestFranzKIP848RegexSubscription(t *testing.T) {
 			kgo.ConsumeRegex(), kgo.ConsumeTopics("orders-.*"),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 			kgo.Balancers(kgo.CooperativeStickyBalancer()), kgo.ServerSideBalancer(),
-			kgo.MetadataMinAge(250*time.Millisecond), kgo.MetadataMaxAge(time.Second), kgo.DisableFetchSessions(),
+			kgo.MetadataMinAge(250*time.Millisecond), kgo.MetadataMaxAge(time.Second),
 		)
 		wg.Add(1)
 		go func() {

@@ -31,7 +31,6 @@ func startStaticMember(t *testing.T, b *broker, instance, group, topic string) *
 		kgo.SessionTimeout(20*time.Second),
 		kgo.HeartbeatInterval(500*time.Millisecond),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
-		kgo.DisableFetchSessions(),
 		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
 			m.mu.Lock()
 			m.assigned++
