@@ -17,6 +17,7 @@ import (
 	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sys/unix"
 )
@@ -88,8 +89,12 @@ func createTopic(addr, topic string, n int, configs map[string]*string) error {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	resp, err := kadm.NewClient(cl).CreateTopic(ctx, int32(n), 1, configs, topic)
-	if err != nil {
+	adm := kadm.NewClient(cl)
+	adm.SetTimeoutMillis(int32((4 * time.Minute).Milliseconds()))
+	resp, err := adm.CreateTopic(ctx, int32(n), 1, configs, topic)
+	// REQUEST_TIMED_OUT: created, but not every partition was ready when
+	// the broker answered; the wait below covers it.
+	if err != nil && !errors.Is(err, kerr.RequestTimedOut) {
 		return fmt.Errorf("create topic %s (%d partitions): %v %s", topic, n, err, resp.ErrMessage)
 	}
 	b := &broker{addr: addr}

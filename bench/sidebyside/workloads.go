@@ -88,9 +88,9 @@ func (r *runner) produceRuns(workload string, parts int, args []string, around f
 
 // W1: 100-byte records, 6 partitions, acks=1.
 func (r *runner) w1() error {
-	n := r.scaled(2_000_000, 20_000)
+	n := r.scaled(1_000_000, 10_000)
 	if r.mode == "fsync" {
-		n = r.scaled(500_000, 5_000)
+		n = r.scaled(300_000, 3_000)
 	}
 	args := []string{"--num-records", strconv.FormatInt(n, 10), "--record-size", "100", "--acks", "1"}
 	if err := r.produceRuns("W1", 6, args, nil); err != nil {
@@ -105,9 +105,9 @@ func (r *runner) w1() error {
 // W2: 1 KiB records, 16 partitions, acks=all, maximum rate; W7 (broker
 // CPU-seconds per GB and peak RSS) is measured across the same runs.
 func (r *runner) w2() error {
-	n := r.scaled(500_000, 5_000)
+	n := r.scaled(300_000, 3_000)
 	if r.mode == "fsync" {
-		n = r.scaled(200_000, 2_000)
+		n = r.scaled(100_000, 1_000)
 	}
 	args := []string{"--num-records", strconv.FormatInt(n, 10), "--record-size", "1024", "--acks", "all"}
 	var cpu0 float64
@@ -361,12 +361,23 @@ func (r *runner) w5() error {
 
 // W6: many partitions: creation, start-up time after a clean shutdown
 // (until Metadata shows a leader for every partition), idle memory and
-// produce throughput, on fresh brokers holding only that topic.
+// produce throughput, on fresh brokers holding only those partitions. Kafka
+// refuses a CreateTopics that makes more than 10,000 records at once, so the
+// partitions are spread over topics of at most 1,000 each; produce runs one
+// `samsa bench produce` per topic at the same time.
 func (r *runner) w6() error {
 	for _, parts := range r.cfg.W6Sizes {
 		w := fmt.Sprintf("W6/%d", parts)
 		brokers := map[string]*broker{}
-		topic := "w6"
+		ntopics := (parts + 999) / 1000
+		topics := map[string]int{}
+		for i := range ntopics {
+			n := parts / ntopics
+			if i < parts%ntopics {
+				n++
+			}
+			topics[fmt.Sprintf("w6-%d", i)] = n
+		}
 		for _, sys := range systems {
 			b, err := newBroker(sys, r.mode, r.outDir, r.settings)
 			if err != nil {
@@ -378,18 +389,20 @@ func (r *runner) w6() error {
 				return err
 			}
 			began := time.Now()
-			if err := createTopic(b.addr, topic, parts, nil); err != nil {
-				return fmt.Errorf("%s: %w", sys, err)
+			for t, n := range topics {
+				if err := createTopic(b.addr, t, n, nil); err != nil {
+					return fmt.Errorf("%s: %w", sys, err)
+				}
 			}
 			r.add(w, mCreate, sys, 1, time.Since(began).Seconds())
-			log.Printf("  %s %s: topic with %d partitions created in %.1f s", w, sys, parts, time.Since(began).Seconds())
+			log.Printf("  %s %s: %d partitions in %d topic(s) created in %.1f s", w, sys, parts, ntopics, time.Since(began).Seconds())
 		}
 		records := r.scaled(300_000, 3000)
 		for run := 1; run <= r.cfg.Runs; run++ {
 			for _, sys := range systems {
 				b := brokers[sys]
 				stopTook := b.stop()
-				took, err := b.start(map[string]int{topic: parts})
+				took, err := b.start(topics)
 				if err != nil {
 					return err
 				}
@@ -398,16 +411,13 @@ func (r *runner) w6() error {
 				time.Sleep(5 * time.Second)
 				rss, _, _ := b.memory()
 				r.add(w, mIdleRSS, sys, run, float64(rss)/(1<<20))
-				var res produceResult
-				line, err := r.samsaBench(b.addr, "produce", &res, "--topic", topic, "--num-records", strconv.FormatInt(records, 10),
-					"--record-size", "1024", "--acks", "all")
+				mbs, err := r.produceParallel(b.addr, "W6", sys, topics, records)
 				if err != nil {
 					return err
 				}
-				r.addCommand("W6", sys, line)
-				r.add(w, mMBps, sys, run, res.MBPerSec)
+				r.add(w, mMBps, sys, run, mbs)
 				log.Printf("  %s %s run %d: shutdown %.1f s, start-up %.2f s, idle RSS %.0f MiB, produce %.1f MB/s",
-					w, sys, run, stopTook.Seconds(), took.Seconds(), float64(rss)/(1<<20), res.MBPerSec)
+					w, sys, run, stopTook.Seconds(), took.Seconds(), float64(rss)/(1<<20), mbs)
 			}
 		}
 		for _, sys := range systems {
@@ -415,4 +425,40 @@ func (r *runner) w6() error {
 		}
 	}
 	return nil
+}
+
+// produceParallel runs one `samsa bench produce` per topic at once
+// (records shared out) and returns the total MiB/s over the longest run.
+func (r *runner) produceParallel(addr, workload, sys string, topics map[string]int, records int64) (float64, error) {
+	type out struct {
+		res  produceResult
+		line string
+		err  error
+	}
+	results := make(chan out, len(topics))
+	per := max(records/int64(len(topics)), 1)
+	for t := range topics {
+		go func() {
+			var o out
+			o.line, o.err = r.samsaBench(addr, "produce", &o.res, "--topic", t, "--num-records", strconv.FormatInt(per, 10),
+				"--record-size", "1024", "--acks", "all")
+			results <- o
+		}()
+	}
+	var bytes int64
+	var longest float64
+	var firstErr error
+	for range topics {
+		o := <-results
+		if o.err != nil && firstErr == nil {
+			firstErr = o.err
+		}
+		bytes += o.res.Bytes
+		longest = max(longest, o.res.ElapsedSeconds)
+		r.addCommand(workload, sys, o.line)
+	}
+	if firstErr != nil {
+		return 0, firstErr
+	}
+	return float64(bytes) / (1 << 20) / longest, nil
 }
