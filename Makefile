@@ -1,6 +1,6 @@
 GO ?= go
 
-.PHONY: build test test-short fuzz bench serve compat
+.PHONY: build test test-short fuzz bench bench-kafka serve compat
 
 build:
 	$(GO) build -o bin/samsa ./cmd/samsa
@@ -18,6 +18,11 @@ test-short:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+
+# Samsa and Apache Kafka side by side (bench/README.md); writes
+# docs/benchmarks.md. About half an hour.
+bench-kafka:
+	bench/run.sh
 
 # Compatibility suite: real Kafka clients and tools against a fresh broker
 # (compat/README.md). COMPAT_ALLOW_FAIL=1 prints the matrix but exits 0.
