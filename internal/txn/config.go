@@ -32,7 +32,20 @@ type Config struct {
 	// default 10,000): how often Tick should run; the broker's ticker
 	// uses it.
 	TransactionAbortTimedOutTransactionCleanupIntervalMs int64
+	// TransactionVersion (samsa.transaction.version, default 2): the
+	// transaction.version feature level the node finalizes at start
+	// (Kafka sets it with kafka-features or at format time). 2 enables
+	// transaction protocol version 2 (KIP-890 part 2) for producers
+	// that ask for it; 1 or 0 keeps every producer on version 1.
+	TransactionVersion int16
 }
+
+// FeatureName is the feature that finalizes the transaction protocol
+// version, and MaxTransactionVersion the highest level served.
+const (
+	FeatureName           = "transaction.version"
+	MaxTransactionVersion = 2
+)
 
 // DefaultConfig returns Kafka's defaults.
 func DefaultConfig() Config {
@@ -43,6 +56,7 @@ func DefaultConfig() Config {
 		TransactionStateLogNumPartitions: 50,
 		TransactionStateLogSegmentBytes:  100 << 20,
 		TransactionAbortTimedOutTransactionCleanupIntervalMs: 10000,
+		TransactionVersion: MaxTransactionVersion,
 	}
 }
 
@@ -57,6 +71,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("transaction.state.log.num.partitions %d must be at least 1", c.TransactionStateLogNumPartitions)
 	case c.TransactionStateLogSegmentBytes < 1:
 		return fmt.Errorf("transaction.state.log.segment.bytes %d must be positive", c.TransactionStateLogSegmentBytes)
+	case c.TransactionVersion < 0 || c.TransactionVersion > MaxTransactionVersion:
+		return fmt.Errorf("samsa.transaction.version %d must be between 0 and %d", c.TransactionVersion, MaxTransactionVersion)
 	case c.TransactionAbortTimedOutTransactionCleanupIntervalMs < 1:
 		return fmt.Errorf("transaction.abort.timed.out.transaction.cleanup.interval.ms %d must be at least 1", c.TransactionAbortTimedOutTransactionCleanupIntervalMs)
 	}
@@ -71,6 +87,7 @@ var ConfigDefs = [][2]string{
 	{"transaction.state.log.num.partitions", "50"},
 	{"transaction.state.log.segment.bytes", "104857600"},
 	{"transaction.abort.timed.out.transaction.cleanup.interval.ms", "10000"},
+	{"samsa.transaction.version", "2"},
 }
 
 // ConfigFromProps builds a Config from Kafka-named properties, starting
@@ -98,6 +115,7 @@ func ConfigFromProps(nodeID int32, props map[string]string) (Config, error) {
 	parse("transaction.abort.timed.out.transaction.cleanup.interval.ms", 64, func(n int64) {
 		c.TransactionAbortTimedOutTransactionCleanupIntervalMs = n
 	})
+	parse("samsa.transaction.version", 16, func(n int64) { c.TransactionVersion = int16(n) })
 	if err != nil {
 		return Config{}, err
 	}

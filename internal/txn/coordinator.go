@@ -66,6 +66,10 @@ type Options struct {
 	// CoordinatorEpoch is written into the markers (the leader epoch of
 	// the __transaction_state partitions this node leads).
 	CoordinatorEpoch int32
+	// TransactionVersion is the cluster's finalized transaction.version
+	// feature level, read at each request: at 2, EndTxn v5+ runs
+	// transaction protocol version 2 (KIP-890 part 2). Nil means 2.
+	TransactionVersion func() int16
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger; nil means slog.Default().
@@ -122,6 +126,9 @@ func New(opts Options) (*Coordinator, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.TransactionVersion == nil {
+		opts.TransactionVersion = func() int16 { return 2 }
 	}
 	c := &Coordinator{opts: opts, cfg: opts.Config, logger: opts.Logger, txns: map[string]*entry{}}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -237,7 +244,7 @@ func (c *Coordinator) lockOrCreate(id string) *entry {
 		if e == nil {
 			e = &entry{meta: Metadata{
 				TransactionalID: id, ProducerID: -1, ProducerEpoch: noEpoch,
-				LastProducerID: -1, LastProducerEpoch: noEpoch, State: Empty, StartTimestamp: -1,
+				LastProducerID: -1, LastProducerEpoch: noEpoch, NextProducerID: -1, State: Empty, StartTimestamp: -1,
 			}}
 			c.txns[id] = e
 		}
@@ -276,12 +283,26 @@ func storageCode(err error) int16 {
 
 // prepareEndLocked writes PrepareCommit or PrepareAbort for the open
 // transaction and then completes it (markers, then the Complete state).
-// epochBump fences the producer first: the abort of a timed-out or
-// re-initialised transaction is written with epoch+1, so the old producer
-// can neither write nor end it. A failed state write returns its code;
-// failed markers leave the transaction prepared, to be retried by Tick.
-func (c *Coordinator) prepareEndLocked(ctx context.Context, e *entry, commit, epochBump bool) int16 {
+// epochBump bumps the producer epoch in the prepared state, so the markers
+// carry the new epoch: the fence of a timed-out or re-initialised
+// transaction (the old producer can neither write nor end it), and every
+// end of a transaction version 2 (tv 2) transaction. A version 2 end with
+// the epoch exhausted also picks the next producer id, which the producer
+// gets with epoch 0 at the completion. A failed state write returns its
+// code; failed markers leave the transaction prepared, to be retried by
+// Tick.
+func (c *Coordinator) prepareEndLocked(ctx context.Context, e *entry, commit, epochBump bool, tv int16) int16 {
 	next := e.meta.clone()
+	next.ClientTransactionVersion = tv
+	next.NextProducerID = -1
+	if tv >= 2 && epochBump && epochExhausted(next.ProducerEpoch) {
+		pid, err := c.opts.ProducerIDs(ctx)
+		if err != nil {
+			c.logger.Warn("cannot allocate a producer id", "transactional_id", next.TransactionalID, "err", err)
+			return kerr.CoordinatorNotAvailable.Code
+		}
+		next.NextProducerID = pid
+	}
 	if epochBump {
 		next.LastProducerEpoch = next.ProducerEpoch
 		next.ProducerEpoch++
@@ -289,6 +310,11 @@ func (c *Coordinator) prepareEndLocked(ctx context.Context, e *entry, commit, ep
 	next.State = PrepareAbort
 	if commit {
 		next.State = PrepareCommit
+	}
+	if len(next.Partitions) == 0 {
+		// A version 2 abort with no partition added: the transaction's
+		// start is when it ends.
+		next.StartTimestamp = c.nowMs()
 	}
 	if err := c.writeLocked(ctx, e, next); err != nil {
 		c.logger.Warn("cannot write transaction state", "transactional_id", next.TransactionalID, "state", next.State, "err", err)
@@ -302,7 +328,7 @@ func (c *Coordinator) prepareEndLocked(ctx context.Context, e *entry, commit, ep
 // abortLocked aborts the open transaction, fencing the producer when
 // fence is set.
 func (c *Coordinator) abortLocked(ctx context.Context, e *entry, fence bool) int16 {
-	return c.prepareEndLocked(ctx, e, false, fence)
+	return c.prepareEndLocked(ctx, e, false, fence, e.meta.ClientTransactionVersion)
 }
 
 // completeLocked writes the pending markers of a prepared transaction and,
@@ -334,6 +360,14 @@ func (c *Coordinator) completeLocked(ctx context.Context, e *entry) {
 	}
 	next.Partitions = nil
 	next.StartTimestamp = -1
+	if m.NextProducerID >= 0 {
+		// Epoch overflow under transaction version 2: the producer
+		// continues with the next producer id at epoch 0; the last epoch
+		// stays the one it used, so a retried EndTxn is recognised.
+		next.LastProducerID = m.ProducerID
+		next.ProducerID, next.ProducerEpoch = m.NextProducerID, 0
+		next.NextProducerID = -1
+	}
 	if err := c.writeLocked(ctx, e, next); err != nil {
 		c.logger.Warn("cannot write transaction completion; will retry", "transactional_id", m.TransactionalID, "err", err)
 	}

@@ -453,11 +453,19 @@ func TestConfigFromProps(t *testing.T) {
 	if err != nil || c.NodeID != 3 || c.TransactionMaxTimeoutMs != 1000 || c.TransactionStateLogNumPartitions != 7 {
 		t.Fatalf("%+v %v", c, err)
 	}
+	if c.TransactionVersion != 2 {
+		t.Fatalf("default transaction version %d", c.TransactionVersion)
+	}
+	if c, err := ConfigFromProps(1, map[string]string{"samsa.transaction.version": "1"}); err != nil || c.TransactionVersion != 1 {
+		t.Fatalf("transaction version 1: %+v %v", c, err)
+	}
 	for _, bad := range []map[string]string{
 		{"transaction.max.timeout.ms": "0"},
 		{"transaction.max.timeout.ms": "x"},
 		{"transaction.state.log.num.partitions": "0"},
 		{"transactional.id.expiration.ms": "-5"},
+		{"samsa.transaction.version": "3"},
+		{"samsa.transaction.version": "-1"},
 	} {
 		if _, err := ConfigFromProps(1, bad); err == nil {
 			t.Errorf("%v accepted", bad)

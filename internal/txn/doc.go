@@ -30,11 +30,23 @@
 // completes every prepared transaction. Markers that fail are retried by
 // Tick; until then the producer gets CONCURRENT_TRANSACTIONS.
 //
-// Transaction protocol version 2 (KIP-890 part 2: an epoch bump with every
-// transaction, partitions added implicitly by produce) is not implemented;
-// the broker does not advertise transaction.version 2. Part 1 is: Verify
-// (and AddPartitionsToTxn v4+ with VerifyOnly) tells a partition leader
-// whether a transactional produce belongs to an open transaction.
+// Transaction protocol version 2 (KIP-890 part 2) runs when the cluster's
+// transaction.version feature is 2 (Options.TransactionVersion) and the
+// producer asks for it by sending EndTxn v5: every EndTxn, commit or
+// abort, bumps the epoch in the prepared state, so the markers carry the
+// new epoch and any late write of the ended transaction is refused by the
+// partitions; the response hands the producer its next epoch (or, once
+// the epoch is exhausted, a new producer id at epoch 0, applied at the
+// completion from NextProducerID). Since the epoch moves with every end,
+// the request's epoch tells a retry (epoch + 1 is stored) from the next
+// transaction; an abort with nothing added is legal and only bumps the
+// epoch. Partitions join implicitly: a partition leader calls
+// AddPartitionsImplicitly for a transactional produce v12+ to a partition
+// not yet in the transaction, the group coordinator for TxnOffsetCommit
+// v5+, so producers send neither AddPartitionsToTxn nor AddOffsetsToTxn.
+// Part 1 serves older producers: Verify (and AddPartitionsToTxn v4+ with
+// VerifyOnly) tells a partition leader whether a transactional produce
+// belongs to an open transaction.
 //
 // State lives in the internal compacted topic __transaction_state, keyed
 // by transactional id with Kafka's TransactionLogKey and TransactionLogValue

@@ -2,6 +2,7 @@ package txn
 
 import (
 	"context"
+	"math"
 	"regexp"
 	"sort"
 
@@ -146,6 +147,24 @@ func checkProducerLocked(e *entry, pid int64, epoch int16) int16 {
 // while a previous transaction is being completed,
 // COORDINATOR_LOAD_IN_PROGRESS, or a storage error code.
 func (c *Coordinator) AddPartitions(ctx context.Context, id string, pid int64, epoch int16, tps []TopicPartition) int16 {
+	return c.addPartitions(ctx, id, pid, epoch, tps, 1)
+}
+
+// AddPartitionsImplicitly is the implicit add of transaction protocol
+// version 2 (KIP-890 part 2): a partition leader adds the partition of a
+// transactional produce (v12+), and the group coordinator the offsets
+// partition of a TxnOffsetCommit (v5+), to the producer's transaction on
+// its behalf. It answers as AddPartitions, and records that the producer
+// runs version 2. Callers check that the cluster's transaction.version is
+// at least 2 (TransactionVersion).
+func (c *Coordinator) AddPartitionsImplicitly(ctx context.Context, id string, pid int64, epoch int16, tps []TopicPartition) int16 {
+	return c.addPartitions(ctx, id, pid, epoch, tps, 2)
+}
+
+// TransactionVersion is the cluster's finalized transaction.version level.
+func (c *Coordinator) TransactionVersion() int16 { return c.opts.TransactionVersion() }
+
+func (c *Coordinator) addPartitions(ctx context.Context, id string, pid int64, epoch int16, tps []TopicPartition, tv int16) int16 {
 	if !c.loaded.Load() {
 		return kerr.CoordinatorLoadInProgress.Code
 	}
@@ -167,7 +186,7 @@ func (c *Coordinator) AddPartitions(ctx context.Context, id string, pid int64, e
 	case Dead, PrepareEpochFence:
 		return kerr.ConcurrentTransactions.Code
 	}
-	if m.State == Ongoing {
+	if m.State == Ongoing && m.ClientTransactionVersion == tv {
 		all := true
 		for _, tp := range tps {
 			if !m.hasPartition(tp) {
@@ -185,6 +204,7 @@ func (c *Coordinator) AddPartitions(ctx context.Context, id string, pid int64, e
 		next.Partitions = nil
 	}
 	next.State = Ongoing
+	next.ClientTransactionVersion = tv
 	next.addPartitions(tps)
 	if err := c.writeLocked(ctx, e, next); err != nil {
 		c.logger.Warn("cannot write transaction state", "transactional_id", id, "err", err)
@@ -239,7 +259,7 @@ func (c *Coordinator) AddPartitionsToTxn(ctx context.Context, req *kmsg.AddParti
 				tps = append(tps, TopicPartition{t.Topic, p})
 			}
 		}
-		codes := c.addPartitionsCodes(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, false, tps)
+		codes := c.addPartitionsCodes(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, false, tps, 1)
 		i := 0
 		for _, t := range req.Topics {
 			rt := kmsg.NewAddPartitionsToTxnResponseTopic()
@@ -261,7 +281,11 @@ func (c *Coordinator) AddPartitionsToTxn(ctx context.Context, req *kmsg.AddParti
 				tps = append(tps, TopicPartition{t.Topic, p})
 			}
 		}
-		codes := c.addPartitionsCodes(ctx, tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly, tps)
+		tv := int16(1)
+		if req.Version >= 5 && c.opts.TransactionVersion() >= 2 {
+			tv = 2
+		}
+		codes := c.addPartitionsCodes(ctx, tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly, tps, tv)
 		rtx := kmsg.NewAddPartitionsToTxnResponseTransaction()
 		rtx.TransactionalID = tx.TransactionalID
 		i := 0
@@ -282,7 +306,10 @@ func (c *Coordinator) AddPartitionsToTxn(ctx context.Context, req *kmsg.AddParti
 }
 
 // addPartitionsCodes returns one code per partition of tps.
-func (c *Coordinator) addPartitionsCodes(ctx context.Context, id string, pid int64, epoch int16, verifyOnly bool, tps []TopicPartition) []int16 {
+// tv is the transaction version of the add: 2 for a partition leader's
+// AddPartitionsToTxn v5+ that is not VerifyOnly (KIP-890 part 2), 1
+// otherwise.
+func (c *Coordinator) addPartitionsCodes(ctx context.Context, id string, pid int64, epoch int16, verifyOnly bool, tps []TopicPartition, tv int16) []int16 {
 	codes := make([]int16, len(tps))
 	setAll := func(code int16) []int16 {
 		for i := range codes {
@@ -322,7 +349,7 @@ func (c *Coordinator) addPartitionsCodes(ctx context.Context, id string, pid int
 		}
 		return codes
 	}
-	return setAll(c.AddPartitions(ctx, id, pid, epoch, tps))
+	return setAll(c.addPartitions(ctx, id, pid, epoch, tps, tv))
 }
 
 // AddOffsetsToTxn serves AddOffsetsToTxn v0 to v4: the group's
@@ -346,16 +373,28 @@ func (c *Coordinator) AddOffsetsToTxn(ctx context.Context, req *kmsg.AddOffsetsT
 // writes the markers to every partition of the transaction and records
 // the completion. The answer follows the prepare: markers that could not
 // be written are retried by Tick, and meanwhile the producer's next
-// requests get CONCURRENT_TRANSACTIONS. Ending a transaction that already
-// ended the same way is answered with success (a retry), the other way
-// with INVALID_TXN_STATE.
+// requests get CONCURRENT_TRANSACTIONS.
+//
+// Versions 0 to 4, and version 5 while transaction.version is below 2,
+// run transaction protocol version 1: the epoch stays, ending a
+// transaction that already ended the same way is answered with success (a
+// retry), the other way with INVALID_TXN_STATE. Version 5 with
+// transaction.version 2 runs version 2 (KIP-890 part 2, see endTxnV2):
+// every end bumps the epoch, and the response carries the producer id and
+// epoch to use next.
 func (c *Coordinator) EndTxn(ctx context.Context, req *kmsg.EndTxnRequest) *kmsg.EndTxnResponse {
 	resp := req.ResponseKind().(*kmsg.EndTxnResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
-	code := c.endTxn(ctx, req)
+	var code int16
+	pid, epoch := req.ProducerID, req.ProducerEpoch
+	if req.Version >= 5 && c.opts.TransactionVersion() >= 2 {
+		code, pid, epoch = c.endTxnV2(ctx, req)
+	} else {
+		code = c.endTxn(ctx, req)
+	}
 	resp.ErrorCode = fenced(code, req.Version, 2)
 	if code == 0 && req.Version >= 5 {
-		resp.ProducerID, resp.ProducerEpoch = req.ProducerID, req.ProducerEpoch
+		resp.ProducerID, resp.ProducerEpoch = pid, epoch
 	}
 	return resp
 }
@@ -377,7 +416,7 @@ func (c *Coordinator) endTxn(ctx context.Context, req *kmsg.EndTxnRequest) int16
 	}
 	switch e.meta.State {
 	case Ongoing:
-		return c.prepareEndLocked(ctx, e, req.Commit, false)
+		return c.prepareEndLocked(ctx, e, req.Commit, false, 1)
 	case CompleteCommit:
 		if req.Commit {
 			return 0
@@ -397,6 +436,119 @@ func (c *Coordinator) endTxn(ctx context.Context, req *kmsg.EndTxnRequest) int16
 	}
 	return kerr.InvalidTxnState.Code
 }
+
+// endTxnV2 ends a transaction under transaction protocol version 2, as
+// Kafka's coordinator does: the prepared state (and so every marker) takes
+// the epoch + 1, or, when the epoch is exhausted, the completion moves the
+// producer to a new producer id at epoch 0. It returns the code and the
+// producer id and epoch the producer continues with.
+//
+// Since the epoch moves with every end, a request's epoch tells a retry
+// from the next transaction: epoch + 1 = the stored epoch (or the previous
+// producer id at the last epoch, after an overflow) is a retry of the end
+// that bumped it; the stored epoch is the producer's current transaction.
+//
+//	state            abort: retry  current    commit: retry  current
+//	Empty                   FENCED  bump              FENCED   INVALID_TXN_STATE
+//	CompleteAbort           ok      bump              INVALID_TXN_STATE (both)
+//	CompleteCommit   INVALID_TXN_STATE  bump          ok       INVALID_TXN_STATE
+//	Ongoing          the current epoch ends it (commit or abort); others FENCED
+//	Prepare*         a retry of the same end completes it (or
+//	                 CONCURRENT_TRANSACTIONS); the current epoch is FENCED
+//
+// "bump" is an abort with no partition added: legal under version 2, where
+// a producer cannot know whether its produce reached a partition; it bumps
+// the epoch and writes no marker.
+func (c *Coordinator) endTxnV2(ctx context.Context, req *kmsg.EndTxnRequest) (int16, int64, int16) {
+	if req.TransactionalID == "" {
+		return kerr.InvalidRequest.Code, -1, -1
+	}
+	if !c.loaded.Load() {
+		return kerr.CoordinatorLoadInProgress.Code, -1, -1
+	}
+	e := c.lock(req.TransactionalID)
+	if e == nil {
+		return kerr.InvalidProducerIDMapping.Code, -1, -1
+	}
+	defer e.mu.Unlock()
+	m := &e.meta
+	pid, epoch := req.ProducerID, req.ProducerEpoch
+	retryOnOverflow := m.LastProducerID == pid && pid != m.ProducerID && epoch == epochOverflowAt && m.ProducerEpoch == 0
+	retryOnBump := m.ProducerID == pid && int32(m.ProducerEpoch) == int32(epoch)+1
+	isRetry := retryOnBump || retryOnOverflow
+	if m.ProducerID != pid && !retryOnOverflow {
+		return kerr.InvalidProducerIDMapping.Code, -1, -1
+	}
+	var valid bool
+	switch m.State {
+	case PrepareCommit, PrepareAbort:
+		valid = retryOnBump
+	case CompleteCommit, CompleteAbort:
+		valid = isRetry || epoch == m.ProducerEpoch
+	default:
+		valid = epoch == m.ProducerEpoch
+	}
+	if !valid {
+		return kerr.ProducerFenced.Code, -1, -1
+	}
+	current := func(code int16) (int16, int64, int16) {
+		if code != 0 {
+			return code, -1, -1
+		}
+		if m.NextProducerID >= 0 { // prepared, markers pending: what the completion gives
+			return 0, m.NextProducerID, 0
+		}
+		return 0, m.ProducerID, m.ProducerEpoch
+	}
+	emptyAbort := func() (int16, int64, int16) {
+		next := m.clone()
+		next.Partitions = nil
+		e.meta.State = Ongoing // the prepare below starts from an open, empty transaction
+		e.meta.Partitions = nil
+		code := c.prepareEndLocked(ctx, e, false, true, 2)
+		if code != 0 {
+			e.meta = next // nothing was written
+		}
+		return current(code)
+	}
+	switch m.State {
+	case Ongoing:
+		return current(c.prepareEndLocked(ctx, e, req.Commit, true, 2))
+	case Empty:
+		if !req.Commit {
+			return emptyAbort()
+		}
+	case CompleteCommit:
+		switch {
+		case req.Commit && isRetry:
+			return current(0)
+		case !req.Commit && !isRetry:
+			return emptyAbort()
+		}
+	case CompleteAbort:
+		if !req.Commit {
+			if isRetry {
+				return current(0)
+			}
+			return emptyAbort()
+		}
+	case PrepareCommit, PrepareAbort:
+		if req.Commit == (m.State == PrepareCommit) {
+			c.completeLocked(ctx, e)
+			if m.State == PrepareCommit || m.State == PrepareAbort {
+				return kerr.ConcurrentTransactions.Code, -1, -1
+			}
+			return current(0)
+		}
+	case Dead, PrepareEpochFence:
+		return kerr.ConcurrentTransactions.Code, -1, -1
+	}
+	return kerr.InvalidTxnState.Code, -1, -1
+}
+
+// epochOverflowAt is the last epoch a producer uses before a version 2
+// end moves it to a new producer id (Kafka's Short.MaxValue - 1).
+const epochOverflowAt = math.MaxInt16 - 1
 
 // AbortTransaction aborts a producer's open transaction on behalf of an
 // administrator (the coordinator side of `samsa txn abort` when the

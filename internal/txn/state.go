@@ -67,9 +67,18 @@ type Metadata struct {
 	// last bump or rotation, so a retried InitProducerId is recognised.
 	LastProducerID    int64
 	LastProducerEpoch int16
-	TimeoutMs         int32
-	State             State
-	Partitions        []TopicPartition // sorted; only in Ongoing and Prepare* states
+	// NextProducerID is the producer id a transaction version 2 end moves
+	// to when the epoch is exhausted: set in PrepareCommit/PrepareAbort,
+	// taken (with epoch 0) at the completion; -1 otherwise.
+	NextProducerID int64
+	// ClientTransactionVersion is the transaction protocol version the
+	// producer used for its latest transaction (0 or 1: explicit
+	// AddPartitionsToTxn, fixed epoch; 2: KIP-890 part 2, an epoch bump
+	// with every EndTxn).
+	ClientTransactionVersion int16
+	TimeoutMs                int32
+	State                    State
+	Partitions               []TopicPartition // sorted; only in Ongoing and Prepare* states
 	// StartTimestamp is when the current transaction began (first
 	// partition added), -1 when none is open. LastUpdateTimestamp is the
 	// last state change; both in ms.
@@ -144,8 +153,9 @@ func encodeValue(m *Metadata) []byte {
 	v.ProducerID = m.ProducerID
 	v.ProducerEpoch = m.ProducerEpoch
 	v.PreviousProducerID = m.LastProducerID
-	v.NextProducerID = -1
+	v.NextProducerID = m.NextProducerID
 	v.NextProducerEpoch = -1
+	v.ClientTransactionVersion = m.ClientTransactionVersion
 	v.TimeoutMillis = m.TimeoutMs
 	v.State = kmsg.TransactionState(m.State)
 	v.LastUpdateTimestamp = m.LastUpdateTimestamp
@@ -194,13 +204,20 @@ func DecodeRecord(r Record) (id string, m *Metadata, skip bool, err error) {
 		ProducerEpoch:       v.ProducerEpoch,
 		LastProducerID:      -1,
 		LastProducerEpoch:   noEpoch,
+		NextProducerID:      -1,
 		TimeoutMs:           v.TimeoutMillis,
 		State:               State(v.State),
 		StartTimestamp:      v.StartTimestamp,
 		LastUpdateTimestamp: v.LastUpdateTimestamp,
 	}
-	if v.Version >= 1 && v.PreviousProducerID >= 0 {
-		m.LastProducerID = v.PreviousProducerID
+	if v.Version >= 1 {
+		if v.PreviousProducerID >= 0 {
+			m.LastProducerID = v.PreviousProducerID
+		}
+		if v.NextProducerID >= 0 {
+			m.NextProducerID = v.NextProducerID
+		}
+		m.ClientTransactionVersion = v.ClientTransactionVersion
 	}
 	for _, t := range v.Topics {
 		for _, p := range t.Partitions {
