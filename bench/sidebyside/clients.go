@@ -98,7 +98,33 @@ func createTopic(addr, topic string, n int, configs map[string]*string) error {
 		return fmt.Errorf("create topic %s (%d partitions): %v %s", topic, n, err, resp.ErrMessage)
 	}
 	b := &broker{addr: addr}
-	return b.waitMetadataOnly(map[string]int{topic: n}, time.Now().Add(5*time.Minute))
+	if err := b.waitMetadataOnly(map[string]int{topic: n}, time.Now().Add(5*time.Minute)); err != nil {
+		return err
+	}
+	// Kafka's Metadata can name a leader a moment before the leader's
+	// replica manager holds the partition; a produce then fails with
+	// NOT_LEADER_OR_FOLLOWER and the client waits out its metadata min age
+	// (5 s in franz-go). Wait until every partition answers ListOffsets,
+	// which the leader serves from the partition itself.
+	for {
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err == nil {
+			var bad error
+			ends.Each(func(o kadm.ListedOffset) {
+				if o.Err != nil && bad == nil {
+					bad = fmt.Errorf("partition %d: %w", o.Partition, o.Err)
+				}
+			})
+			if bad == nil && len(ends[topic]) == n {
+				return nil
+			}
+			err = bad
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("topic %s not ready for writes: %v", topic, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // waitMetadataOnly is waitMetadata for a broker this process did not start.

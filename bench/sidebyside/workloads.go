@@ -58,7 +58,8 @@ func (r *runner) warmUp() error {
 // alternately, each run on a fresh topic of parts partitions. around, if
 // set, is called before (start=true) and after each run.
 func (r *runner) produceRuns(workload string, parts int, args []string, around func(sys string, run int, start bool, res *produceResult)) error {
-	for run := 1; run <= r.cfg.Runs; run++ {
+	// Runs of a few seconds each: five at least, for a steadier median.
+	for run := 1; run <= max(r.cfg.Runs, 5); run++ {
 		for _, sys := range systems {
 			b := r.brokers[sys]
 			t := r.topic(workload)
