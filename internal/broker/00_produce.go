@@ -35,6 +35,13 @@ package broker
 // and the append atomic against a marker ending the transaction between
 // them. The verification happens in the handler, before the append, so
 // the deferred responses keep their order.
+//
+// Under transaction protocol version 2 (KIP-890 part 2: produce v12+ while
+// the cluster's transaction.version is 2) the producer sends no
+// AddPartitionsToTxn: a transactional write to a partition not yet in its
+// transaction adds it, through the transaction coordinator in process
+// (Kafka's leader sends AddPartitionsToTxn v5 without VerifyOnly), with
+// the same guard and error mapping.
 
 import (
 	"context"
@@ -135,7 +142,7 @@ func (b *Broker) produceTo(tp log.TopicPartition, records []byte, req *kmsg.Prod
 	if req.TransactionID != nil {
 		var code *kerr.Error
 		var msg string
-		if guard, code, msg = b.verifyTxnProduce(*req.TransactionID, tp, rep.part, records); code != nil {
+		if guard, code, msg = b.verifyTxnProduce(*req.TransactionID, req.Version, tp, rep.part, records); code != nil {
 			return code, msg
 		}
 	}
@@ -168,9 +175,11 @@ func (b *Broker) produceTo(tp log.TopicPartition, records []byte, req *kmsg.Prod
 }
 
 // verifyTxnProduce checks a transactional write against the producer's
-// transaction (KIP-890 part 1) and returns the guard to append with (0 for
-// records that are not transactional).
-func (b *Broker) verifyTxnProduce(id string, tp log.TopicPartition, part *partition.Partition, records []byte) (uint64, *kerr.Error, string) {
+// transaction (KIP-890 part 1), or under transaction protocol version 2
+// (produce v12+ while transaction.version is 2) adds the partition to it
+// (part 2), and returns the guard to append with (0 for records that are
+// not transactional).
+func (b *Broker) verifyTxnProduce(id string, version int16, tp log.TopicPartition, part *partition.Partition, records []byte) (uint64, *kerr.Error, string) {
 	it := record.Batches(records)
 	if !it.Next() {
 		return 0, nil, "" // the append reports what is wrong with the records
@@ -186,7 +195,14 @@ func (b *Broker) verifyTxnProduce(id string, tp log.TopicPartition, part *partit
 	tc, err := b.Txns()
 	code := kerr.CoordinatorNotAvailable.Code
 	if err == nil {
-		code = tc.Verify(id, h.ProducerID, h.ProducerEpoch, txn.TopicPartition{Topic: tp.Topic, Partition: tp.Partition})
+		ttp := txn.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}
+		if version >= 12 && tc.TransactionVersion() >= 2 {
+			ctx, cancel := context.WithTimeout(context.Background(), txnImplicitAddTimeout)
+			code = tc.AddPartitionsImplicitly(ctx, id, h.ProducerID, h.ProducerEpoch, []txn.TopicPartition{ttp})
+			cancel()
+		} else {
+			code = tc.Verify(id, h.ProducerID, h.ProducerEpoch, ttp)
+		}
 	}
 	if code == 0 {
 		return guard, nil, ""
@@ -205,6 +221,11 @@ func (b *Broker) verifyTxnProduce(id string, tp log.TopicPartition, part *partit
 	}
 	return 0, kerr.UnknownServerError, "transaction verification: " + kerr.ErrorForCode(code).Error()
 }
+
+// txnImplicitAddTimeout bounds the transaction coordinator's state write
+// when a produce adds its partition to the transaction (Kafka's
+// request.timeout.ms for the inter-broker AddPartitionsToTxn).
+const txnImplicitAddTimeout = 30 * time.Second
 
 // deferredProduce is a produce response that is final once every pending
 // partition's high watermark covers its records (see deferredResponse).

@@ -7,9 +7,12 @@ package broker
 // to every partition of the transaction (in process: this node leads them
 // all) and records the completion before answering. Ending an already
 // ended transaction the same way succeeds (a retry); the other way is
-// INVALID_TXN_STATE. Version 5 answers with the producer id and epoch,
-// unchanged (transaction protocol version 2, which bumps the epoch with
-// every transaction, is not served).
+// INVALID_TXN_STATE. Version 5, while the cluster's transaction.version is
+// 2, runs transaction protocol version 2 (KIP-890 part 2): every commit
+// and abort bumps the producer epoch (markers carry the new epoch), the
+// response carries the producer id and epoch to continue with (a new
+// producer id at epoch 0 once the epoch is exhausted), and the request's
+// epoch tells a retry from the next transaction (see txn.Coordinator.EndTxn).
 
 import (
 	"context"

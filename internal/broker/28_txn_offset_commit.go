@@ -9,7 +9,10 @@ package broker
 // OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT for them
 // (txn_offsets.go). The producer must have added the group's offsets
 // partition to its open transaction (AddOffsetsToTxn), else
-// INVALID_TXN_STATE; a stale epoch gets PRODUCER_FENCED
+// INVALID_TXN_STATE; under transaction protocol version 2 (v5+ while the
+// cluster's transaction.version is 2, KIP-890 part 2) the producer sends
+// no AddOffsetsToTxn and the request adds the partition itself, through
+// the transaction coordinator in process; a stale epoch gets PRODUCER_FENCED
 // (INVALID_PRODUCER_EPOCH before v3). A request naming a member (v3+) is
 // checked against the group (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
 // FENCED_INSTANCE_ID, or the member-epoch errors of a KIP-848 group);
@@ -84,7 +87,12 @@ func handleTxnOffsetCommit(ctx context.Context, b *Broker, rc *RequestContext, r
 	// marker written in between makes the append fail (KIP-890).
 	guard, _ := part.TxnVerificationGuard(req.ProducerID, req.ProducerEpoch)
 	offsetsTP := txn.TopicPartition{Topic: group.OffsetsTopic, Partition: p}
-	if code := tc.Verify(req.TransactionalID, req.ProducerID, req.ProducerEpoch, offsetsTP); code != 0 {
+	if req.Version >= 5 && tc.TransactionVersion() >= 2 {
+		code = tc.AddPartitionsImplicitly(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, []txn.TopicPartition{offsetsTP})
+	} else {
+		code = tc.Verify(req.TransactionalID, req.ProducerID, req.ProducerEpoch, offsetsTP)
+	}
+	if code != 0 {
 		part.ClearTxnVerification(req.ProducerID, guard)
 		if code == kerr.ProducerFenced.Code && req.Version < 3 {
 			code = kerr.InvalidProducerEpoch.Code

@@ -12,7 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// txnOffsetsClient drives one transactional id with raw requests.
+// txnOffsetsClient drives one transactional id with raw requests of
+// transaction protocol version 1 (AddOffsetsToTxn, EndTxn v4).
 type txnOffsetsClient struct {
 	t     *testing.T
 	cl    *kgo.Client
@@ -45,6 +46,7 @@ func (c *txnOffsetsClient) commitOffset(groupID, topic string, offset int64) {
 		c.t.Fatalf("add offsets: %v %v", err, kerr.ErrorForCode(aresp.ErrorCode))
 	}
 	req := kmsg.NewPtrTxnOffsetCommitRequest()
+	req.Version = 4 // v5 belongs to transaction protocol version 2
 	req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group, req.Generation = c.id, c.pid, c.epoch, groupID, -1
 	rt := kmsg.NewTxnOffsetCommitRequestTopic()
 	rt.Topic = topic
@@ -61,6 +63,7 @@ func (c *txnOffsetsClient) commitOffset(groupID, topic string, offset int64) {
 func (c *txnOffsetsClient) end(commit bool) {
 	c.t.Helper()
 	req := kmsg.NewPtrEndTxnRequest()
+	req.Version = 4 // v5 belongs to transaction protocol version 2
 	req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = c.id, c.pid, c.epoch, commit
 	resp, err := req.RequestWith(context.Background(), c.cl)
 	if err != nil || resp.ErrorCode != 0 {
@@ -113,7 +116,7 @@ func TestTxnOffsetsCommitAtMarker(t *testing.T) {
 	dir := t.TempDir()
 	_, addr, stop := startBrokerIn(t, dir, nil)
 	ctx := context.Background()
-	cl := txnTestClient(t, addr)
+	cl := tv1Client(t, addr)
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "in"); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +140,7 @@ func TestTxnOffsetsCommitAtMarker(t *testing.T) {
 
 	stop()
 	_, addr, _ = startBrokerIn(t, dir, nil)
-	cl = txnTestClient(t, addr)
+	cl = tv1Client(t, addr)
 	waitOffset(t, cl, "g", "in", 10)
 }
 
@@ -150,7 +153,7 @@ func TestTxnOffsetsCrashBeforeMarker(t *testing.T) {
 	b, addr, stop := startBrokerIn(t, dir, nil)
 	b.txns.failMarker = func(topic string, _ int32) bool { return topic == group.OffsetsTopic }
 	ctx := context.Background()
-	cl := txnTestClient(t, addr)
+	cl := tv1Client(t, addr)
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "in"); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +173,7 @@ func TestTxnOffsetsCrashBeforeMarker(t *testing.T) {
 	stop()
 
 	_, addr, _ = startBrokerIn(t, dir, nil)
-	cl = txnTestClient(t, addr)
+	cl = tv1Client(t, addr)
 	waitOffset(t, cl, "g", "in", 42)
 	adm := kadm.NewClient(cl)
 	deadline := time.Now().Add(20 * time.Second)

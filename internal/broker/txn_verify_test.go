@@ -14,7 +14,9 @@ import (
 )
 
 // txnProduce sends one transactional batch of one record to topic-0 and
-// returns the partition's error code.
+// returns the partition's error code. The client picks the Produce
+// version: v11 for tv1Client (transaction protocol version 1), v13 for an
+// uncapped client.
 func txnProduce(t *testing.T, b *Broker, cl *kgo.Client, id, topic string, pid int64, epoch int16, seq int32) int16 {
 	t.Helper()
 	spec := record.DefaultBatchSpec()
@@ -31,7 +33,7 @@ func txnProduce(t *testing.T, b *Broker, cl *kgo.Client, id, topic string, pid i
 	req := kmsg.NewPtrProduceRequest()
 	req.TransactionID, req.Acks, req.TimeoutMillis = &id, -1, 5000
 	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = topic // the client picks the version: v13+ names topics by id
+	rt.Topic = topic // v13+ names topics by id
 	if tt := b.meta.Image().Topic(topic); tt != nil {
 		rt.TopicID = tt.ID
 	}
@@ -53,7 +55,7 @@ func txnProduce(t *testing.T, b *Broker, cl *kgo.Client, id, topic string, pid i
 func TestProduceVerifiesTransaction(t *testing.T) {
 	b, addr, _ := startBrokerIn(t, t.TempDir(), nil)
 	ctx := context.Background()
-	cl := txnTestClient(t, addr)
+	cl := tv1Client(t, addr)
 	if _, err := kadm.NewClient(cl).CreateTopics(ctx, 1, 1, nil, "added", "other"); err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +101,7 @@ func TestProduceVerifiesTransaction(t *testing.T) {
 	}
 
 	ereq := kmsg.NewPtrEndTxnRequest()
+	ereq.Version = 4
 	ereq.TransactionalID, ereq.ProducerID, ereq.ProducerEpoch, ereq.Commit = id, pid, epoch, true
 	eresp, err := ereq.RequestWith(ctx, cl)
 	if err != nil || eresp.ErrorCode != 0 {

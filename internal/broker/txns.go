@@ -92,7 +92,8 @@ func (b *Broker) Txns() (*txn.Coordinator, error) {
 		OffsetsPartition: func(g string) txn.TopicPartition {
 			return txn.TopicPartition{Topic: group.OffsetsTopic, Partition: group.PartitionFor(g, gcfg.OffsetsTopicNumPartitions)}
 		},
-		Logger: b.logger.With("component", "txn-coordinator"),
+		Logger:             b.logger.With("component", "txn-coordinator"),
+		TransactionVersion: b.transactionVersion,
 	})
 	if err != nil {
 		return nil, err
@@ -233,4 +234,36 @@ func (b *Broker) resumeTxns() {
 			b.logger.Warn("transaction coordinator not loaded at start", "err", err)
 		}
 	}()
+}
+
+// transactionVersion is the cluster's finalized transaction.version
+// feature level (0 when it is not finalized).
+func (b *Broker) transactionVersion() int16 {
+	return b.meta.Image().Features[txn.FeatureName]
+}
+
+// finalizeTransactionVersion records samsa.transaction.version as the
+// transaction.version feature level in the metadata log when it differs
+// from the finalized one: at the first start, and when an operator changes
+// the setting (to fall back to version 1, or to come back to 2). Only an
+// invalid setting is an error. Producers
+// learn the level from ApiVersions; ones already running keep the
+// protocol they chose until they initialise again.
+func (b *Broker) finalizeTransactionVersion() error {
+	cfg, err := txn.ConfigFromProps(b.cfg.NodeID, b.cfg.Props)
+	if err != nil {
+		return err
+	}
+	if b.transactionVersion() == cfg.TransactionVersion {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.meta.SetFeatureLevel(ctx, txn.FeatureName, cfg.TransactionVersion); err != nil {
+		// Not fatal: the finalized level stays what it was.
+		b.logger.Warn("cannot finalize transaction.version", "level", cfg.TransactionVersion, "err", err)
+		return nil
+	}
+	b.logger.Info("transaction.version finalized", "level", cfg.TransactionVersion)
+	return nil
 }

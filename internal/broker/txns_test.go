@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 func txnTestClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
@@ -20,6 +21,18 @@ func txnTestClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 	}
 	t.Cleanup(cl.Close)
 	return cl
+}
+
+// tv1Client is a client that speaks transaction protocol version 1: the
+// request versions before KIP-890 part 2 (Produce v11, EndTxn v4,
+// TxnOffsetCommit v4).
+func tv1Client(t *testing.T, addr string) *kgo.Client {
+	t.Helper()
+	v := kversion.Stable()
+	v.SetMaxKeyVersion(int16(kmsg.Produce), 11)
+	v.SetMaxKeyVersion(int16(kmsg.EndTxn), 4)
+	v.SetMaxKeyVersion(int16(kmsg.TxnOffsetCommit), 4)
+	return txnTestClient(t, addr, kgo.MaxVersions(v))
 }
 
 // consumeAll reads topic from the start up to end offsets under an

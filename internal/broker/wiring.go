@@ -120,6 +120,10 @@ func New(cfg *config.Config, opts Options) (*Broker, error) {
 		b.Close()
 		return nil, fmt.Errorf("register broker: %w", err)
 	}
+	if err := b.finalizeTransactionVersion(); err != nil {
+		b.Close()
+		return nil, err
+	}
 	if opts.Metrics != nil {
 		opts.Metrics.SetPartitionLister(b.partitionStats)
 	}

@@ -1,0 +1,234 @@
+package broker
+
+import (
+	"context"
+	"testing"
+
+	"github.com/samsa-streaming/samsa/internal/group"
+	"github.com/samsa-streaming/samsa/internal/log"
+	"github.com/samsa-streaming/samsa/internal/txn"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Transaction protocol version 2 (KIP-890 part 2) over the wire, with raw
+// requests: the feature in ApiVersions, implicit adds by Produce v12+ and
+// TxnOffsetCommit v5, the epoch bump of EndTxn v5.
+
+// apiFeatures returns the supported transaction.version range and the
+// finalized level (-1 when not finalized) with the features epoch.
+func apiFeatures(t *testing.T, cl *kgo.Client) (minV, maxV, finalized int16, epoch int64) {
+	t.Helper()
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.ClientSoftwareName, req.ClientSoftwareVersion = "test", "1.0"
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	minV, maxV, finalized = -1, -1, -1
+	for _, f := range resp.SupportedFeatures {
+		if f.Name == txn.FeatureName {
+			minV, maxV = f.MinVersion, f.MaxVersion
+		}
+	}
+	for _, f := range resp.FinalizedFeatures {
+		if f.Name == txn.FeatureName {
+			finalized = f.MaxVersionLevel
+		}
+	}
+	return minV, maxV, finalized, resp.FinalizedFeaturesEpoch
+}
+
+func initTxnID(t *testing.T, cl *kgo.Client, id string) (int64, int16) {
+	t.Helper()
+	req := kmsg.NewPtrInitProducerIDRequest()
+	req.TransactionalID, req.TransactionTimeoutMillis = &id, 60000
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("init producer id: %v %v", err, kerr.ErrorForCode(resp.ErrorCode))
+	}
+	return resp.ProducerID, resp.ProducerEpoch
+}
+
+func endTxnRaw(t *testing.T, cl *kgo.Client, id string, pid int64, epoch int16, commit bool) *kmsg.EndTxnResponse {
+	t.Helper()
+	req := kmsg.NewPtrEndTxnRequest()
+	req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = id, pid, epoch, commit
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func describeTxn(t *testing.T, cl *kgo.Client, id string) kadm.DescribedTransaction {
+	t.Helper()
+	dt, err := kadm.NewClient(cl).DescribeTransactions(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := dt.On(id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestTV2FeatureAdvertised: ApiVersions names transaction.version 0..2 as
+// supported and 2 as finalized (the default of samsa.transaction.version),
+// with the image's epoch; the level is a FeatureLevel record.
+func TestTV2FeatureAdvertised(t *testing.T) {
+	b, addr, _ := startBrokerIn(t, t.TempDir(), nil)
+	minV, maxV, fin, epoch := apiFeatures(t, txnTestClient(t, addr))
+	if minV != 0 || maxV != 2 || fin != 2 || epoch < 0 {
+		t.Fatalf("supported %d..%d finalized %d epoch %d, want 0..2, 2, epoch >= 0", minV, maxV, fin, epoch)
+	}
+	if lvl := b.meta.Image().Features[txn.FeatureName]; lvl != 2 {
+		t.Fatalf("metadata image level %d", lvl)
+	}
+}
+
+// TestTV2ProduceAndEndTxn: a transactional Produce v12+ (the client's
+// v13) to a partition
+// never added joins the transaction; EndTxn v5 commits with the epoch
+// bumped (markers carry it) and answers the new epoch; a late write with
+// the old epoch is refused; TxnOffsetCommit v5 needs no AddOffsetsToTxn.
+func TestTV2ProduceAndEndTxn(t *testing.T) {
+	b, addr, _ := startBrokerIn(t, t.TempDir(), nil)
+	ctx := context.Background()
+	cl := txnTestClient(t, addr)
+	if _, err := kadm.NewClient(cl).CreateTopics(ctx, 1, 1, nil, "tv2", "in"); err != nil {
+		t.Fatal(err)
+	}
+	id := "tv2-txn"
+	pid, epoch := initTxnID(t, cl, id)
+
+	if code := txnProduce(t, b, cl, id, "tv2", pid, epoch, 0); code != 0 {
+		t.Fatalf("produce v13 to an unadded partition: %v", kerr.ErrorForCode(code))
+	}
+	if code := txnProduce(t, b, cl, id, "tv2", pid, epoch, 1); code != 0 {
+		t.Fatalf("second produce: %v", kerr.ErrorForCode(code))
+	}
+	d := describeTxn(t, cl, id)
+	if d.State != "Ongoing" || len(d.Topics["tv2"]) != 1 {
+		t.Fatalf("after produce: state %s topics %+v", d.State, d.Topics)
+	}
+	part, _ := b.Partition(log.TopicPartition{Topic: "tv2", Partition: 0})
+	if lso := part.LastStableOffset(); lso != 0 {
+		t.Fatalf("LSO %d with the transaction open, want 0", lso)
+	}
+
+	// Offsets of the transaction, without AddOffsetsToTxn.
+	oreq := kmsg.NewPtrTxnOffsetCommitRequest()
+	oreq.Version = 5
+	oreq.TransactionalID, oreq.ProducerID, oreq.ProducerEpoch, oreq.Group, oreq.Generation = id, pid, epoch, "tv2-group", -1
+	ot := kmsg.NewTxnOffsetCommitRequestTopic()
+	ot.Topic = "in"
+	op := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	op.Offset, op.LeaderEpoch = 7, -1
+	ot.Partitions = append(ot.Partitions, op)
+	oreq.Topics = append(oreq.Topics, ot)
+	oresp, err := oreq.RequestWith(ctx, cl)
+	if err != nil || oresp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("txn offset commit v5: %v %+v", err, oresp)
+	}
+	d = describeTxn(t, cl, id)
+	if len(d.Topics[group.OffsetsTopic]) != 1 {
+		t.Fatalf("offsets partition not in the transaction: %+v", d.Topics)
+	}
+
+	r := endTxnRaw(t, cl, id, pid, epoch, true)
+	if r.Version < 5 || r.ErrorCode != 0 || r.ProducerID != pid || r.ProducerEpoch != epoch+1 {
+		t.Fatalf("end txn v%d: %v, producer %d/%d, want %d/%d", r.Version, kerr.ErrorForCode(r.ErrorCode), r.ProducerID, r.ProducerEpoch, pid, epoch+1)
+	}
+	if lso, hw := part.LastStableOffset(), part.HighWatermark(); lso != 3 || hw != 3 {
+		t.Fatalf("after commit: LSO %d HW %d, want 3 (two records and the marker)", lso, hw)
+	}
+	var markerEpoch int16 = -1
+	for _, p := range part.ActiveProducers() {
+		if p.ProducerID == pid {
+			markerEpoch = p.ProducerEpoch
+		}
+	}
+	if markerEpoch != epoch+1 {
+		t.Fatalf("partition's producer epoch %d after the marker, want %d", markerEpoch, epoch+1)
+	}
+	waitOffset(t, cl, "tv2-group", "in", 7)
+
+	// A late write of the ended transaction is fenced by the marker.
+	if code := txnProduce(t, b, cl, id, "tv2", pid, epoch, 2); code != kerr.InvalidProducerEpoch.Code {
+		t.Fatalf("late write with the old epoch: %v", kerr.ErrorForCode(code))
+	}
+	// A retry of the commit is answered with the new epoch.
+	if r := endTxnRaw(t, cl, id, pid, epoch, true); r.ErrorCode != 0 || r.ProducerEpoch != epoch+1 {
+		t.Fatalf("retried commit: %v epoch %d", kerr.ErrorForCode(r.ErrorCode), r.ProducerEpoch)
+	}
+	// The next transaction runs at the new epoch, from sequence 0, and
+	// aborts with another bump.
+	epoch++
+	if code := txnProduce(t, b, cl, id, "tv2", pid, epoch, 0); code != 0 {
+		t.Fatalf("next transaction's write: %v", kerr.ErrorForCode(code))
+	}
+	if r := endTxnRaw(t, cl, id, pid, epoch, false); r.ErrorCode != 0 || r.ProducerEpoch != epoch+1 {
+		t.Fatalf("abort: %v epoch %d", kerr.ErrorForCode(r.ErrorCode), r.ProducerEpoch)
+	}
+	if got := consumeAll(t, addr, "tv2", true, 3); len(got) != 2 {
+		t.Fatalf("read_committed sees %d records, want the 2 committed", len(got))
+	}
+}
+
+// TestTV2Disabled: with samsa.transaction.version=1 the feature is
+// finalized at 1, a Produce v13 to an unadded partition is refused
+// (part 1 verification) and EndTxn v5 keeps the epoch.
+func TestTV2Disabled(t *testing.T) {
+	b, addr, _ := startBrokerIn(t, t.TempDir(), map[string]string{"samsa.transaction.version": "1"})
+	ctx := context.Background()
+	cl := txnTestClient(t, addr)
+	if _, _, fin, _ := apiFeatures(t, cl); fin != 1 {
+		t.Fatalf("finalized transaction.version %d, want 1", fin)
+	}
+	if _, err := kadm.NewClient(cl).CreateTopics(ctx, 1, 1, nil, "tv1"); err != nil {
+		t.Fatal(err)
+	}
+	id := "tv1-txn"
+	pid, epoch := initTxnID(t, cl, id)
+	if code := txnProduce(t, b, cl, id, "tv1", pid, epoch, 0); code != kerr.InvalidTxnState.Code {
+		t.Fatalf("produce v13 to an unadded partition at level 1: %v", kerr.ErrorForCode(code))
+	}
+	areq := kmsg.NewPtrAddPartitionsToTxnRequest()
+	areq.TransactionalID, areq.ProducerID, areq.ProducerEpoch = id, pid, epoch
+	at := kmsg.NewAddPartitionsToTxnRequestTopic()
+	at.Topic, at.Partitions = "tv1", []int32{0}
+	areq.Topics = append(areq.Topics, at)
+	if aresp, err := areq.RequestWith(ctx, cl); err != nil || aresp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("add partitions: %v %+v", err, aresp)
+	}
+	if code := txnProduce(t, b, cl, id, "tv1", pid, epoch, 0); code != 0 {
+		t.Fatalf("produce to the added partition: %v", kerr.ErrorForCode(code))
+	}
+	if r := endTxnRaw(t, cl, id, pid, epoch, true); r.ErrorCode != 0 || r.ProducerEpoch != epoch {
+		t.Fatalf("end txn v%d at level 1: %v epoch %d, want %d", r.Version, kerr.ErrorForCode(r.ErrorCode), r.ProducerEpoch, epoch)
+	}
+}
+
+// TestTransactionVersionFallBack: changing samsa.transaction.version and
+// restarting finalizes the new level.
+func TestTransactionVersionFallBack(t *testing.T) {
+	dir := t.TempDir()
+	_, addr, stop := startBrokerIn(t, dir, nil)
+	if _, _, fin, _ := apiFeatures(t, txnTestClient(t, addr)); fin != 2 {
+		t.Fatalf("first start: level %d", fin)
+	}
+	stop()
+	_, addr, stop = startBrokerIn(t, dir, map[string]string{"samsa.transaction.version": "1"})
+	if _, _, fin, _ := apiFeatures(t, txnTestClient(t, addr)); fin != 1 {
+		t.Fatalf("after falling back: level %d", fin)
+	}
+	stop()
+	_, addr, _ = startBrokerIn(t, dir, nil)
+	if _, _, fin, _ := apiFeatures(t, txnTestClient(t, addr)); fin != 2 {
+		t.Fatalf("after coming back: level %d", fin)
+	}
+}
