@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -95,7 +96,14 @@ func (r *runner) profile() error {
 	}
 	// Text summaries for reading without the tool.
 	for _, p := range r.res.Profiles {
-		out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=40", r.settings.samsaBin, p).CombinedOutput()
+		args := []string{"tool", "pprof", "-top", "-nodecount=40"}
+		switch {
+		case strings.Contains(p, "-allocs."):
+			args = append(args, "-sample_index=alloc_space")
+		case strings.Contains(p, "-mutex."), strings.Contains(p, "-block."):
+			args = append(args, "-sample_index=delay")
+		}
+		out, err := exec.Command("go", append(args, r.settings.samsaBin, p)...).CombinedOutput()
 		if err != nil {
 			log.Printf("pprof -top %s: %v", p, err)
 			continue
