@@ -232,3 +232,36 @@ func TestTransactionVersionFallBack(t *testing.T) {
 		t.Fatalf("after coming back: level %d", fin)
 	}
 }
+
+// TestTV2FranzGo: franz-go opts into transaction protocol version 2
+// against the broker (it reads the finalized transaction.version from
+// ApiVersions; its first transaction may still run version 1, after which
+// it re-initialises and opts in): from then on each commit bumps the
+// epoch by one.
+func TestTV2FranzGo(t *testing.T) {
+	_, addr, _ := startBrokerIn(t, t.TempDir(), nil)
+	ctx := context.Background()
+	if _, err := kadm.NewClient(txnTestClient(t, addr)).CreateTopic(ctx, 1, 1, nil, "fg"); err != nil {
+		t.Fatal(err)
+	}
+	p := txnTestClient(t, addr, kgo.TransactionalID("fg-tx"), kgo.DefaultProduceTopic("fg"))
+	epochs := []int16{}
+	for i := 0; i < 3; i++ {
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.ProduceSync(ctx, kgo.StringRecord("v")).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+		epochs = append(epochs, describeTxn(t, p, "fg-tx").ProducerEpoch)
+	}
+	if epochs[2] != epochs[1]+1 {
+		t.Fatalf("epochs after three commits %v: want a bump per commit once version 2 runs", epochs)
+	}
+	if got := consumeAll(t, addr, "fg", true, 3); len(got) != 3 {
+		t.Fatalf("read_committed sees %d records", len(got))
+	}
+}
