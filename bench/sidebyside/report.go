@@ -35,7 +35,7 @@ var metrics = map[string]metricInfo{
 	mBacklogMBs:            {"backlog produce (acks=1), MB/s", true},
 	mJavaMBps:              {"Kafka's perf tool, MB/s", true},
 	mJavaP50:               {"Kafka's EndToEndLatency p50, ms", false},
-	mJavaP99:               {"Kafka's tool p99, ms", false},
+	mJavaP99:               {"Kafka's perf tool p99, ms", false},
 	mJavaP999:              {"Kafka's EndToEndLatency p99.9, ms", false},
 	"rate_records_per_sec": {"target rate, records/s", true},
 }
@@ -223,7 +223,7 @@ var workloadTitle = map[string]string{
 	"W3": "W3: latency at fixed rates of 30% and 60% of Kafka's W2 peak (1 KiB, 16 partitions, acks=all)",
 	"W4": "W4: one message at a time (100/s, at most one record buffered; 1 KiB, 1 partition, acks=all)",
 	"W5": "W5: a consumer catching up on a backlog (1 KiB records, 6 partitions), cold and warm page cache",
-	"W6": "W6: many partitions (one topic): creation, start-up after a clean shutdown, idle memory, produce throughput (1 KiB, acks=all)",
+	"W6": "W6: many partitions (topics of at most 1,000 partitions): creation, start-up after a clean shutdown, idle memory, produce throughput (1 KiB, acks=all)",
 	"W7": "W7: broker CPU and memory across the W2 runs",
 }
 
@@ -244,8 +244,11 @@ func fmtRatio(x float64) string {
 	if math.IsNaN(x) {
 		return "–"
 	}
-	if x >= 10 {
+	switch {
+	case x >= 10:
 		return fmt.Sprintf("%.0f×", x)
+	case x < 0.1:
+		return fmt.Sprintf("%.3f×", x)
 	}
 	return fmt.Sprintf("%.2f×", x)
 }
@@ -323,8 +326,11 @@ func writeReport(res *results, path, notesPath string) error {
 	curMode, curGroup := "", ""
 	for _, r := range rows {
 		if r.mode != curMode {
+			if curMode != "" {
+				p("\n")
+			}
 			curMode, curGroup = r.mode, ""
-			p("## Figures: %s\n\n", modeTitle[r.mode])
+			p("## Figures: %s\n", modeTitle[r.mode])
 		}
 		group := r.workload
 		if i := strings.IndexAny(group, "@/"); i >= 0 {

@@ -90,9 +90,6 @@ func (r *runner) produceRuns(workload string, parts int, args []string, around f
 // W1: 100-byte records, 6 partitions, acks=1.
 func (r *runner) w1() error {
 	n := r.scaled(1_000_000, 10_000)
-	if r.mode == "fsync" {
-		n = r.scaled(300_000, 3_000)
-	}
 	args := []string{"--num-records", strconv.FormatInt(n, 10), "--record-size", "100", "--acks", "1"}
 	if err := r.produceRuns("W1", 6, args, nil); err != nil {
 		return err
@@ -107,9 +104,6 @@ func (r *runner) w1() error {
 // CPU-seconds per GB and peak RSS) is measured across the same runs.
 func (r *runner) w2() error {
 	n := r.scaled(300_000, 3_000)
-	if r.mode == "fsync" {
-		n = r.scaled(100_000, 1_000)
-	}
 	args := []string{"--num-records", strconv.FormatInt(n, 10), "--record-size", "1024", "--acks", "all"}
 	var cpu0 float64
 	around := func(sys string, run int, start bool, res *produceResult) {
