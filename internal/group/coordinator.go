@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/samsa-streaming/samsa/internal/coordinator"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -76,7 +77,7 @@ func New(opts Options) (*Coordinator, error) {
 		groups: map[string]*group{},
 	}
 	if c.store == nil {
-		c.store = newMemStorage()
+		c.store = coordinator.NewMemStorage()
 	}
 	if c.clock == nil {
 		c.clock = RealClock{}

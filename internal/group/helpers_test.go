@@ -2,6 +2,7 @@ package group
 
 import (
 	"context"
+	"github.com/samsa-streaming/samsa/internal/coordinator"
 	"log/slog"
 	"sort"
 	"sync"
@@ -133,7 +134,7 @@ type harness struct {
 	t      *testing.T
 	c      *Coordinator
 	clock  *fakeClock
-	store  *memStorage
+	store  *coordinator.MemStorage
 	topics *fakeTopics
 	cfg    Config
 }
@@ -144,7 +145,7 @@ func newHarness(t *testing.T, mut func(*Config)) *harness {
 	if mut != nil {
 		mut(&cfg)
 	}
-	h := &harness{t: t, clock: newFakeClock(), store: newMemStorage(), topics: &fakeTopics{topics: map[string]TopicInfo{}}, cfg: cfg}
+	h := &harness{t: t, clock: newFakeClock(), store: coordinator.NewMemStorage(), topics: &fakeTopics{topics: map[string]TopicInfo{}}, cfg: cfg}
 	h.topics.add("t", 12)
 	h.topics.add("u", 3)
 	h.start()

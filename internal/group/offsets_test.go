@@ -59,13 +59,9 @@ func TestOffsetCommitValidation(t *testing.T) {
 	wantCode(t, "long metadata", h.c.OffsetCommit(req).Topics[0].Partitions[0].ErrorCode, kerr.OffsetMetadataTooLarge.Code)
 
 	// A failed write is not acknowledged and not applied.
-	h.store.mu.Lock()
-	h.store.fail = errors.New("disk on fire")
-	h.store.mu.Unlock()
+	h.store.SetFail(errors.New("disk on fire"))
 	wantCode(t, "commit on a failing store", h.commit("g", ids[0], gen, "t", map[int32]int64{1: 99})[1], kerr.CoordinatorNotAvailable.Code)
-	h.store.mu.Lock()
-	h.store.fail = nil
-	h.store.mu.Unlock()
+	h.store.SetFail(nil)
 	if got := h.fetch("g", "t", 1); got[1] != 42 {
 		t.Fatalf("offset after a failed commit: %d", got[1])
 	}

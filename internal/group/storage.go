@@ -1,12 +1,10 @@
 package group
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"sync"
-	"unicode/utf16"
 
+	"github.com/samsa-streaming/samsa/internal/coordinator"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -16,38 +14,19 @@ const OffsetsTopic = "__consumer_offsets"
 
 // Record is one key/value record of __consumer_offsets. A nil Value is a
 // tombstone: compaction drops the key.
-type Record struct {
-	Key, Value []byte
-}
+type Record = coordinator.Record
 
 // Storage persists the coordinator's records in the partitions of
-// __consumer_offsets.
-//
-// Append writes the records, in order, as one batch to the partition and
-// returns once they are durable (acks=all semantics); it creates the topic
-// on first use. Replay calls fn for every record of the partition in offset
-// order, tombstones included, and returns fn's first error. The coordinator
-// serialises Append calls per group but may call Append for different
-// partitions, or different groups of one partition, concurrently. Slices
-// passed to fn are valid only during the call.
-type Storage interface {
-	Append(ctx context.Context, partition int32, recs []Record) error
-	Replay(ctx context.Context, partition int32, fn func(Record) error) error
-}
+// __consumer_offsets (see coordinator.Storage for the contract); it creates
+// the topic on first use. The coordinator serialises Append calls per group
+// but may call Append for different partitions, or different groups of one
+// partition, concurrently.
+type Storage = coordinator.Storage
 
 // PartitionFor is the __consumer_offsets partition of a group, as Kafka
 // computes it: abs(Java String.hashCode(groupID)) % partitions.
 func PartitionFor(groupID string, partitions int32) int32 {
-	var h int32
-	for _, u := range utf16.Encode([]rune(groupID)) {
-		h = 31*h + int32(u)
-	}
-	if h == -1<<31 { // Kafka's Utils.abs maps MinInt32 to 0
-		h = 0
-	} else if h < 0 {
-		h = -h
-	}
-	return h % partitions
+	return coordinator.PartitionFor(groupID, partitions)
 }
 
 // Key versions of __consumer_offsets records: 0 and 1 are offset commits,
@@ -135,45 +114,4 @@ func decodeRecord(r Record) (decodedRecord, error) {
 		return d, errUnknownRecord
 	}
 	return d, nil
-}
-
-// memStorage keeps records in memory: the coordinator's storage when none
-// is given (offsets then live as long as the process), and the tests'.
-type memStorage struct {
-	mu   sync.Mutex
-	logs map[int32][]Record
-	fail error // returned by Append when set
-}
-
-func newMemStorage() *memStorage { return &memStorage{logs: map[int32][]Record{}} }
-
-func (s *memStorage) Append(_ context.Context, p int32, recs []Record) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail != nil {
-		return s.fail
-	}
-	for _, r := range recs {
-		s.logs[p] = append(s.logs[p], Record{Key: append([]byte(nil), r.Key...), Value: cloneOrNil(r.Value)})
-	}
-	return nil
-}
-
-func (s *memStorage) Replay(_ context.Context, p int32, fn func(Record) error) error {
-	s.mu.Lock()
-	recs := append([]Record(nil), s.logs[p]...)
-	s.mu.Unlock()
-	for _, r := range recs {
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func cloneOrNil(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	return append([]byte{}, b...)
 }

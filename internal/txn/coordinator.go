@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/samsa-streaming/samsa/internal/coordinator"
 	"log/slog"
 	"sort"
 	"sync"
@@ -14,19 +15,10 @@ import (
 )
 
 // Storage persists the coordinator's records in the partitions of
-// __transaction_state.
-//
-// Append writes the records, in order, as one batch to the partition and
-// returns once they are durable (acks=all); it creates the topic on first
-// use. Replay calls fn for every record of the partition in offset order,
-// tombstones included, and returns fn's first error. The coordinator
-// serialises Append calls per transactional id but may call Append for
-// different ids concurrently. Slices passed to fn are valid only during
-// the call.
-type Storage interface {
-	Append(ctx context.Context, partition int32, recs []Record) error
-	Replay(ctx context.Context, partition int32, fn func(Record) error) error
-}
+// __transaction_state (see coordinator.Storage for the contract); it creates
+// the topic on first use. The coordinator serialises Append calls per
+// transactional id but may call Append for different ids concurrently.
+type Storage = coordinator.Storage
 
 // Marker is a transaction marker to write to the partitions of a
 // transaction: a control batch ending the producer's transaction there.

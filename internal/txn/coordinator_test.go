@@ -2,6 +2,7 @@ package txn
 
 import (
 	"context"
+	"github.com/samsa-streaming/samsa/internal/coordinator"
 	"math"
 	"testing"
 	"time"
@@ -295,9 +296,9 @@ func TestFailedMarkersRetriedByTick(t *testing.T) {
 func TestStorageFailure(t *testing.T) {
 	e := newEnv(t)
 	pid, epoch := e.mustInit("t")
-	e.store.fail = kerr.NotLeaderForPartition
+	e.store.SetFail(kerr.NotLeaderForPartition)
 	wantCode(t, "add", e.add("t", pid, epoch, tpA), kerr.NotCoordinator)
-	e.store.fail = kerr.RequestTimedOut
+	e.store.SetFail(kerr.RequestTimedOut)
 	wantCode(t, "add", e.add("t", pid, epoch, tpA), kerr.CoordinatorNotAvailable)
 	if got := e.state("t"); got != Empty {
 		t.Fatalf("state changed without a write: %v", got)
@@ -435,7 +436,7 @@ func fmtList(ids []string) string {
 }
 
 func TestNotLoaded(t *testing.T) {
-	c, err := New(Options{Config: DefaultConfig(), Storage: newMemStorage(), Markers: &fakeMarkers{},
+	c, err := New(Options{Config: DefaultConfig(), Storage: coordinator.NewMemStorage(), Markers: &fakeMarkers{},
 		ProducerIDs:      func(context.Context) (int64, error) { return 1, nil },
 		OffsetsPartition: func(string) TopicPartition { return TopicPartition{} }})
 	if err != nil {

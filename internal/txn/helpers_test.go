@@ -2,6 +2,7 @@ package txn
 
 import (
 	"context"
+	"github.com/samsa-streaming/samsa/internal/coordinator"
 	"sync"
 	"testing"
 	"time"
@@ -9,56 +10,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
-
-// memStorage is Storage in memory, with an injectable failure.
-type memStorage struct {
-	mu   sync.Mutex
-	logs map[int32][]Record
-	fail error
-}
-
-func newMemStorage() *memStorage { return &memStorage{logs: map[int32][]Record{}} }
-
-func (s *memStorage) Append(_ context.Context, p int32, recs []Record) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail != nil {
-		return s.fail
-	}
-	for _, r := range recs {
-		s.logs[p] = append(s.logs[p], Record{Key: append([]byte(nil), r.Key...), Value: cloneOrNil(r.Value)})
-	}
-	return nil
-}
-
-func (s *memStorage) Replay(_ context.Context, p int32, fn func(Record) error) error {
-	s.mu.Lock()
-	recs := append([]Record(nil), s.logs[p]...)
-	s.mu.Unlock()
-	for _, r := range recs {
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *memStorage) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, l := range s.logs {
-		n += len(l)
-	}
-	return n
-}
-
-func cloneOrNil(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	return append([]byte{}, b...)
-}
 
 // fakeMarkers records markers; partitions in failing fail.
 type fakeMarkers struct {
@@ -106,7 +57,7 @@ func (c *fakeClock) advance(d time.Duration) {
 type env struct {
 	t       *testing.T
 	c       *Coordinator
-	store   *memStorage
+	store   *coordinator.MemStorage
 	markers *fakeMarkers
 	clock   *fakeClock
 	nextPID int64
@@ -114,7 +65,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, store: newMemStorage(), markers: &fakeMarkers{failing: map[TopicPartition]bool{}},
+	e := &env{t: t, store: coordinator.NewMemStorage(), markers: &fakeMarkers{failing: map[TopicPartition]bool{}},
 		clock: &fakeClock{now: time.UnixMilli(1_700_000_000_000)}, nextPID: 1000}
 	e.c = e.open()
 	return e

@@ -3,9 +3,9 @@ package txn
 import (
 	"errors"
 	"fmt"
+	"github.com/samsa-streaming/samsa/internal/coordinator"
 	"math"
 	"sort"
-	"unicode/utf16"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -119,23 +119,12 @@ func sortTPs(tps []TopicPartition) {
 
 // Record is one key/value record of __transaction_state; a nil Value is a
 // tombstone.
-type Record struct {
-	Key, Value []byte
-}
+type Record = coordinator.Record
 
 // PartitionFor is the __transaction_state partition of a transactional id,
 // as Kafka computes it: abs(Java String.hashCode(id)) % partitions.
 func PartitionFor(transactionalID string, partitions int32) int32 {
-	var h int32
-	for _, u := range utf16.Encode([]rune(transactionalID)) {
-		h = 31*h + int32(u)
-	}
-	if h == math.MinInt32 { // Kafka's Utils.abs maps MinInt32 to 0
-		h = 0
-	} else if h < 0 {
-		h = -h
-	}
-	return h % partitions
+	return coordinator.PartitionFor(transactionalID, partitions)
 }
 
 // encodeKey is Kafka's TransactionLogKey (version 0).
