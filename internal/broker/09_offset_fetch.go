@@ -5,9 +5,10 @@ package broker
 // One group per request up to v7 (null topics from v2 meaning every
 // committed offset), a batch of groups from v8, the member id and epoch of
 // KIP-848 members from v9 (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH). A
-// partition without a committed offset answers offset -1. require_stable
-// (v7+) never finds pending offsets: there are no transactional offset
-// commits yet. v10 (topic ids) is not served.
+// partition without a committed offset answers offset -1. With
+// require_stable (v7+) a partition whose offset is pending in an open
+// transaction answers UNSTABLE_OFFSET_COMMIT, so the client retries until the
+// transaction ends. v10 (topic ids) is not served.
 
 import (
 	"context"

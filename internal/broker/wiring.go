@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/group"
 	"github.com/samsa-streaming/samsa/internal/log"
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/metrics"
 	"github.com/samsa-streaming/samsa/internal/partition"
+	"github.com/samsa-streaming/samsa/internal/txn"
 	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
@@ -56,6 +58,15 @@ type Options struct {
 func New(cfg *config.Config, opts Options) (*Broker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	// The coordinators start lazily, so check their settings now: a bad
+	// group.* or transaction.* value stops the node instead of failing
+	// every later group or transaction request.
+	if _, err := group.ConfigFromProps(cfg.NodeID, cfg.Props); err != nil {
+		return nil, fmt.Errorf("group coordinator settings: %w", err)
+	}
+	if _, err := txn.ConfigFromProps(cfg.NodeID, cfg.Props); err != nil {
+		return nil, fmt.Errorf("transaction coordinator settings: %w", err)
 	}
 	logger := opts.Logger
 	if logger == nil {
