@@ -69,6 +69,9 @@ func (r *runner) samsaBench(addr, sub string, out any, args ...string) (string, 
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
+	if cmd.ProcessState != nil {
+		r.lastClientCPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	}
 	line := "samsa " + strings.Join(argv, " ")
 	if err != nil {
 		return line, fmt.Errorf("%s: %v: %s", line, err, strings.TrimSpace(stderr.String()))

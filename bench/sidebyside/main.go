@@ -84,6 +84,8 @@ type runner struct {
 	mode     string
 	brokers  map[string]*broker
 	seq      int
+	// lastClientCPU is the CPU-seconds of the last `samsa bench` process.
+	lastClientCPU float64
 }
 
 func main() {

@@ -33,6 +33,7 @@ var metrics = map[string]metricInfo{
 	"cold_mb_per_sec":      {"catch-up, cold page cache, MB/s", true},
 	"warm_mb_per_sec":      {"catch-up, warm page cache, MB/s", true},
 	mBacklogMBs:            {"backlog produce (acks=1), MB/s", true},
+	mClientCPU:             {"client (samsa bench) CPU-seconds per GB", false},
 	mJavaMBps:              {"Kafka's perf tool, MB/s", true},
 	mJavaP50:               {"Kafka's EndToEndLatency p50, ms", false},
 	mJavaP99:               {"Kafka's perf tool p99, ms", false},
@@ -44,7 +45,7 @@ var metrics = map[string]metricInfo{
 var metricOrder = []string{
 	mMBps, mRecPerSec, mAchieved, "cold_mb_per_sec", "warm_mb_per_sec", mBacklogMBs,
 	mP50, mP99, mP999, mPubP50, mPubP99, mPubP999,
-	mCPUPerGB, mPeakRSS, mCreate, mStartup, mIdleRSS,
+	mClientCPU, mCPUPerGB, mPeakRSS, mCreate, mStartup, mIdleRSS,
 	mJavaMBps, mJavaP50, mJavaP99, mJavaP999,
 }
 
@@ -221,7 +222,7 @@ var workloadTitle = map[string]string{
 	"W1": "W1: 100-byte records, 6 partitions, acks=1, one producer, maximum rate",
 	"W2": "W2: 1 KiB records, 16 partitions, acks=all (idempotent), one producer, maximum rate",
 	"W3": "W3: latency at fixed rates of 30% and 60% of Kafka's W2 peak (1 KiB, 16 partitions, acks=all)",
-	"W4": "W4: one message at a time (100/s, at most one record buffered; 1 KiB, 1 partition, acks=all)",
+	"W4": "W4: one message at a time (200/s, at most one record buffered; 1 KiB, 1 partition, acks=all)",
 	"W5": "W5: a consumer catching up on a backlog (1 KiB records, 6 partitions), cold and warm page cache",
 	"W6": "W6: many partitions (topics of at most 1,000 partitions): creation, start-up after a clean shutdown, idle memory, produce throughput (1 KiB, acks=all)",
 	"W7": "W7: broker CPU and memory across the W2 runs",

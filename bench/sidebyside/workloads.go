@@ -29,6 +29,7 @@ const (
 	mJavaP999   = "java_p999_ms"
 	mJavaP50    = "java_p50_ms"
 	mBacklogMBs = "backlog_produce_mb_per_sec"
+	mClientCPU  = "client_cpu_s_per_gb"
 )
 
 // warmUp sends a short burst to each broker, unrecorded, so the first
@@ -81,6 +82,9 @@ func (r *runner) produceRuns(workload string, parts int, args []string, around f
 			r.add(workload, mMBps, sys, run, res.MBPerSec)
 			r.add(workload, mRecPerSec, sys, run, res.RecordsPerSec)
 			r.add(workload, mPubP99, sys, run, res.Latency.P99)
+			if gb := float64(res.Bytes) / 1e9; gb > 0 {
+				r.add(workload, mClientCPU, sys, run, r.lastClientCPU/gb)
+			}
 			log.Printf("  %s %s run %d: %.0f records/s, %.1f MB/s, p99 %.1f ms", workload, sys, run, res.RecordsPerSec, res.MBPerSec, res.Latency.P99)
 		}
 	}
@@ -237,11 +241,11 @@ func (r *runner) w3() error {
 	return nil
 }
 
-// W4: one message at a time (100 per second, at most one record buffered
+// W4: one message at a time (200 per second, at most one record buffered
 // in the producer), 1 KiB, one partition, acks=all: end-to-end latency.
 func (r *runner) w4() error {
-	n := r.scaled(1500, 100)
-	if err := r.e2eRuns("W4", 1, []string{"--num-records", strconv.FormatInt(n, 10), "--throughput", "100",
+	n := r.scaled(3000, 100)
+	if err := r.e2eRuns("W4", 1, []string{"--num-records", strconv.FormatInt(n, 10), "--throughput", "200",
 		"--record-size", "1024", "--acks", "all", "--max-buffered-records", "1"}); err != nil {
 		return err
 	}
