@@ -149,7 +149,7 @@ type row struct {
 }
 
 func (r row) ratio() float64 {
-	if r.samsa.n == 0 || r.kafka.n == 0 || r.kafka.med == 0 {
+	if r.samsa.n == 0 || r.kafka.n == 0 || r.kafka.med == 0 || r.samsa.med == 0 {
 		return math.NaN()
 	}
 	return r.samsa.med / r.kafka.med
@@ -304,7 +304,23 @@ func writeReport(res *results, path, notesPath string) error {
 
 	// Targets.
 	p("## Targets (ratio Samsa/Kafka, same machine, same run)\n\n")
-	p("| target | mode | Samsa | Kafka | ratio | verdict |\n|---|---|---|---|---|---|\n")
+	loads := map[[2]string]string{}
+	for _, l := range res.Loads {
+		loads[[2]string{l.Mode, l.Workload}] = l.Load
+	}
+	loadOf := func(mode, workload string) string {
+		w := workload
+		if i := strings.IndexAny(w, "@/"); i >= 0 {
+			w = w[:i]
+		}
+		if w == "W7" {
+			w = "W2"
+		}
+		l, _, _ := strings.Cut(loads[[2]string{mode, w}], " ")
+		return l
+	}
+	p("Samsa and Kafka are medians; the load is the 1-minute load average when the workload began.\n\n")
+	p("| target | mode | Samsa | Kafka | ratio | verdict | load |\n|---|---|---|---|---|---|---|\n")
 	for _, t := range targets {
 		for _, r := range rows {
 			if !t.matches(r.workload, r.metric) {
@@ -314,16 +330,12 @@ func writeReport(res *results, path, notesPath string) error {
 			if strings.HasPrefix(r.workload, "W3@") {
 				label += " (at " + strings.TrimPrefix(r.workload, "W3@") + ")"
 			}
-			p("| %s | %s | %s | %s | %s | %s |\n", label, r.mode, num(r.samsa.med), num(r.kafka.med), fmtRatio(r.ratio()), verdict(t, r.ratio()))
+			p("| %s | %s | %s | %s | %s | %s | %s |\n", label, r.mode, num(r.samsa.med), num(r.kafka.med), fmtRatio(r.ratio()), verdict(t, r.ratio()), loadOf(r.mode, r.workload))
 		}
 	}
 	p("\n")
 
 	// Figures per mode.
-	loads := map[[2]string]string{}
-	for _, l := range res.Loads {
-		loads[[2]string{l.Mode, l.Workload}] = l.Load
-	}
 	curMode, curGroup := "", ""
 	for _, r := range rows {
 		if r.mode != curMode {
