@@ -48,6 +48,7 @@ type brokerSettings struct {
 	classpath string
 	kafkaHeap string // e.g. 1g: -Xms and -Xmx
 	pprof     bool   // Samsa serves /debug/pprof (samsa.admin.pprof.enable)
+	samsaEnv  []string
 	adminAddr string // Samsa's admin listener, set when started
 }
 
@@ -93,6 +94,7 @@ func newBroker(name, mode, parent string, s *brokerSettings) (*broker, error) {
 		if s.pprof {
 			b.cmdline = append(b.cmdline, "--override", "samsa.admin.pprof.enable=true")
 		}
+		b.env = s.samsaEnv
 	case sysKafka:
 		props := []string{
 			"process.roles=broker,controller", "node.id=1",

@@ -30,6 +30,7 @@ type config struct {
 	W6Sizes    []int    `json:"w6_partitions"`
 	KafkaHeap  string   `json:"kafka_heap"`
 	CrossCheck bool     `json:"cross_check"`
+	SamsaEnv   []string `json:"samsa_env,omitempty"`
 	Profile    bool     `json:"profile"`
 }
 
@@ -101,6 +102,7 @@ func main() {
 		report    = flag.String("report", "", "only render the report from this results file")
 		samsaBin  = flag.String("samsa", "bench/out/samsa", "samsa binary (broker and benchmark client)")
 		cpFile    = flag.String("classpath", "bench/java/target/classpath.txt", "Kafka's classpath (mvn dependency:build-classpath)")
+		samsaEnv  = flag.String("samsa-env", "", "extra environment for the Samsa broker, comma-separated KEY=VALUE (e.g. GOGC=400)")
 	)
 	flag.IntVar(&cfg.Runs, "runs", 3, "measured runs per system and workload")
 	flag.Float64Var(&cfg.Scale, "scale", 1, "multiplier for record counts and durations (0.02 for a smoke test)")
@@ -127,6 +129,7 @@ func main() {
 	}
 
 	cfg.Modes = splitList(*modes)
+	cfg.SamsaEnv = splitList(*samsaEnv)
 	cfg.Workloads = splitList(strings.ToUpper(*workloads))
 	for _, s := range splitList(*w6) {
 		var n int
@@ -150,7 +153,7 @@ func main() {
 	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
 	r := &runner{
 		cfg:      cfg,
-		settings: &brokerSettings{samsaBin: abs(*samsaBin), classpath: strings.TrimSpace(string(cp)), kafkaHeap: cfg.KafkaHeap},
+		settings: &brokerSettings{samsaBin: abs(*samsaBin), classpath: strings.TrimSpace(string(cp)), kafkaHeap: cfg.KafkaHeap, samsaEnv: splitList(*samsaEnv)},
 		outDir:   abs(*outDir),
 		res: &results{
 			Started: time.Now().UTC(), Argv: os.Args, Config: cfg, Brokers: map[string]string{},

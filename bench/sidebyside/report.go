@@ -285,6 +285,9 @@ func writeReport(res *results, path, notesPath string) error {
 	p("Go's defaults (GOMAXPROCS = CPUs, no memory limit).\n\n")
 	for _, sys := range systems {
 		if c := res.Brokers[sys]; c != "" {
+			if sys == sysSamsa && len(res.Config.SamsaEnv) > 0 {
+				c = strings.Join(res.Config.SamsaEnv, " ") + " " + c
+			}
 			p("- %s: `%s`\n", sys, c)
 		}
 	}
