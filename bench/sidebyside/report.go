@@ -238,7 +238,7 @@ func verdict(t target, ratio float64) string {
 	if t.atLeast {
 		return fmt.Sprintf("missed (%.0f%% short)", (1-ratio/t.bound)*100)
 	}
-	return fmt.Sprintf("missed (%.1f× over the bound)", ratio/t.bound)
+	return fmt.Sprintf("missed (%.2f× the bound)", ratio/t.bound)
 }
 
 func fmtRatio(x float64) string {
@@ -283,6 +283,8 @@ func writeReport(res *results, path, notesPath string) error {
 	p("1 GiB segments, default retention. Kafka runs with a fixed heap of %s (`-Xms -Xmx`, the\n", res.Config.KafkaHeap)
 	p("heap `kafka-server-start.sh` uses) and the JVM options of `kafka-run-class.sh`; Samsa with\n")
 	p("Go's defaults (GOMAXPROCS = CPUs, no memory limit).\n\n")
+	p("The start commands (of the last mode run; the other mode differs only in `--log-durability`\n")
+	p("for Samsa and in `log.flush.interval.messages` for Kafka):\n\n")
 	for _, sys := range systems {
 		if c := res.Brokers[sys]; c != "" {
 			if sys == sysSamsa && len(res.Config.SamsaEnv) > 0 {
@@ -394,7 +396,8 @@ func writeReport(res *results, path, notesPath string) error {
 
 	p("## Commands\n\n")
 	p("The whole measurement:\n\n```sh\n%s\n```\n\n", reproduce(res))
-	p("Each workload's client command (the first run of each; later runs differ only in the topic):\n\n```sh\n")
+	p("Each workload's client command (the first run of each; later runs differ only in the topic;\n")
+	p("W6 runs one such process per topic at the same time):\n\n```sh\n")
 	for _, c := range res.Commands {
 		p("# %s, %s, %s\n%s\n", c.Mode, c.Workload, c.System, c.Line)
 	}
