@@ -29,6 +29,7 @@ else
   rev=$(git rev-parse --short HEAD)
   src=bench/out/src-$rev
   if [ ! -d "$src" ]; then
+    rm -rf bench/out/src-* # earlier commits' copies
     mkdir -p "$src.tmp" && git archive HEAD | tar -x -C "$src.tmp" && mv "$src.tmp" "$src"
   fi
   echo "[bench] go build samsa (commit $rev)"
