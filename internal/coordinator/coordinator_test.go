@@ -46,3 +46,18 @@ func TestMemStorageKeepsCopiesAndFails(t *testing.T) {
 		t.Fatalf("append with a failure set: %v, %d records", err, s.Len())
 	}
 }
+
+func TestPropsKeepDefaultsAndStopAtTheFirstBadValue(t *testing.T) {
+	p := NewProps(map[string]string{"a": " 7 ", "b": "", "c": "x", "d": "9"})
+	a, b, c, d := int32(1), int64(2), int16(3), int64(4)
+	p.Int32("a", &a)
+	p.Int64("b", &b)
+	p.Int16("c", &c)
+	p.Int64("d", &d) // after the error: left alone
+	if a != 7 || b != 2 || c != 3 || d != 4 {
+		t.Fatalf("read a=%d b=%d c=%d d=%d", a, b, c, d)
+	}
+	if p.Err == nil || p.Err.Error() != `c: "x" is not a 16-bit integer` {
+		t.Fatalf("error %v", p.Err)
+	}
+}

@@ -3,8 +3,8 @@ package group
 import (
 	"errors"
 	"fmt"
+	"github.com/samsa-streaming/samsa/internal/coordinator"
 	"math"
-	"strconv"
 	"strings"
 )
 
@@ -141,27 +141,8 @@ var ConfigDefs = [][2]string{
 func ConfigFromProps(nodeID int32, props map[string]string) (Config, error) {
 	c := DefaultConfig()
 	c.NodeID = nodeID
-	var err error
-	i32 := func(key string, dst *int32) {
-		if v, ok := props[key]; ok && v != "" && err == nil {
-			n, perr := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
-			if perr != nil {
-				err = fmt.Errorf("%s: %q is not a 32-bit integer", key, v)
-				return
-			}
-			*dst = int32(n)
-		}
-	}
-	i64 := func(key string, dst *int64) {
-		if v, ok := props[key]; ok && v != "" && err == nil {
-			n, perr := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if perr != nil {
-				err = fmt.Errorf("%s: %q is not an integer", key, v)
-				return
-			}
-			*dst = n
-		}
-	}
+	r := coordinator.NewProps(props)
+	i32, i64 := r.Int32, r.Int64
 	i32("group.min.session.timeout.ms", &c.GroupMinSessionTimeoutMs)
 	i32("group.max.session.timeout.ms", &c.GroupMaxSessionTimeoutMs)
 	i32("group.max.size", &c.GroupMaxSize)
@@ -182,7 +163,7 @@ func ConfigFromProps(nodeID int32, props map[string]string) (Config, error) {
 			}
 		}
 	}
-	if err != nil {
+	if err := r.Err; err != nil {
 		return Config{}, err
 	}
 	if err := c.Validate(); err != nil {

@@ -2,8 +2,7 @@ package txn
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
+	"github.com/samsa-streaming/samsa/internal/coordinator"
 )
 
 // Config holds the transaction coordinator's settings, named as Kafka
@@ -95,29 +94,15 @@ var ConfigDefs = [][2]string{
 func ConfigFromProps(nodeID int32, props map[string]string) (Config, error) {
 	c := DefaultConfig()
 	c.NodeID = nodeID
-	var err error
-	parse := func(key string, bits int, set func(int64)) {
-		v, ok := props[key]
-		if !ok || v == "" || err != nil {
-			return
-		}
-		n, perr := strconv.ParseInt(strings.TrimSpace(v), 10, bits)
-		if perr != nil {
-			err = fmt.Errorf("%s: %q is not a %d-bit integer", key, v, bits)
-			return
-		}
-		set(n)
-	}
-	parse("transaction.max.timeout.ms", 32, func(n int64) { c.TransactionMaxTimeoutMs = int32(n) })
-	parse("transactional.id.expiration.ms", 64, func(n int64) { c.TransactionalIDExpirationMs = n })
-	parse("transaction.state.log.num.partitions", 32, func(n int64) { c.TransactionStateLogNumPartitions = int32(n) })
-	parse("transaction.state.log.segment.bytes", 64, func(n int64) { c.TransactionStateLogSegmentBytes = n })
-	parse("transaction.abort.timed.out.transaction.cleanup.interval.ms", 64, func(n int64) {
-		c.TransactionAbortTimedOutTransactionCleanupIntervalMs = n
-	})
-	parse("samsa.transaction.version", 16, func(n int64) { c.TransactionVersion = int16(n) })
-	if err != nil {
-		return Config{}, err
+	r := coordinator.NewProps(props)
+	r.Int32("transaction.max.timeout.ms", &c.TransactionMaxTimeoutMs)
+	r.Int64("transactional.id.expiration.ms", &c.TransactionalIDExpirationMs)
+	r.Int32("transaction.state.log.num.partitions", &c.TransactionStateLogNumPartitions)
+	r.Int64("transaction.state.log.segment.bytes", &c.TransactionStateLogSegmentBytes)
+	r.Int64("transaction.abort.timed.out.transaction.cleanup.interval.ms", &c.TransactionAbortTimedOutTransactionCleanupIntervalMs)
+	r.Int16("samsa.transaction.version", &c.TransactionVersion)
+	if r.Err != nil {
+		return Config{}, r.Err
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
