@@ -100,6 +100,13 @@ func (b *Broker) Serve(ctx context.Context, req *server.Request) (*server.Respon
 		rc.ClientID = *req.ClientID
 	}
 	resp, err := fn(ctx, b, rc, kreq)
+	if req.Key == 0 {
+		// Produce keeps nothing of the request once its handler returns:
+		// the records were written to the segment (a copy), and the
+		// response holds only copied strings and numbers. Its frame, the
+		// bulk of all bytes received, goes back to the server for reuse.
+		req.Recycle()
+	}
 	if err != nil {
 		return nil, err
 	}

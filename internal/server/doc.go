@@ -30,6 +30,16 @@
 // Handler's choice (ApiVersions answers them; other APIs return an error and
 // the connection closes).
 //
+// Request frames are read into buffers taken from a pool by power-of-two
+// size class (16 KiB to 64 MiB). A handler that is done with a request, and
+// keeps nothing that aliases its bytes, calls Request.Recycle to hand the
+// buffer back for a later request; the broker does so for Produce, whose
+// frames carry nearly all the bytes a broker receives, so that taking
+// hundreds of megabytes a second does not mean allocating (and the runtime
+// zeroing) as much. A request that is not recycled is simply garbage
+// collected. Race-enabled builds overwrite every recycled buffer, so a
+// handler that breaks the promise fails its tests at once.
+//
 // A Response is a list of parts: byte slices and file ranges. File ranges
 // (the record batches of Fetch) are sent with sendfile(2) at an explicit
 // offset when the connection is a plain *net.TCPConn and the file is an

@@ -23,12 +23,28 @@ type Request struct {
 	Version       int16
 	CorrelationID int32
 	ClientID      *string
-	// Body is the request body after the header. The handler owns it; it is
-	// not reused by the server.
+	// Body is the request body after the header. It stays valid until the
+	// handler calls Recycle; a handler that never does owns it for good.
 	Body       []byte
 	ClientAddr string
 	// Size is the frame size in bytes, size prefix excluded.
 	Size int
+
+	frame []byte // the buffer ReadRequest read the frame into
+}
+
+// Recycle gives the request's frame buffer back to the server, to read a
+// later request into. The caller promises that nothing refers to Body, or
+// to anything decoded from it without a copy (kmsg aliases byte fields such
+// as a produce request's records), any more. Calling it is optional: a
+// request that is not recycled is left to the garbage collector. Recycling
+// twice, or a request the server did not read, does nothing.
+func (r *Request) Recycle() {
+	if r.frame == nil {
+		return
+	}
+	putFrame(r.frame)
+	r.frame, r.Body = nil, nil
 }
 
 // Response is what the server writes back: the response header (correlation
@@ -302,16 +318,12 @@ func (c *conn) readLoop() error {
 		if c.stopping.Load() {
 			return nil
 		}
-		body, err := ReadFrame(br, sizeBuf[:], c.srv.cfg.MaxRequestBytes)
+		req, err := ReadRequest(br, sizeBuf[:], c.srv.cfg.MaxRequestBytes)
 		if err != nil {
 			return err
 		}
 		if o := c.srv.cfg.Observer; o != nil {
-			o.BytesIn(len(body) + 4)
-		}
-		req, err := ParseRequest(body)
-		if err != nil {
-			return err
+			o.BytesIn(req.Size + 4)
 		}
 		req.ClientAddr = c.addr
 		resp, err := c.srv.handler.Serve(c.srv.drainCtx, req)
@@ -373,8 +385,26 @@ func release(r *Response, n int64, err error) {
 	}
 }
 
+// ReadRequest reads one frame with ReadFrame and parses its header with
+// ParseRequest. The request's frame buffer may be given back with
+// Request.Recycle once the handler is done with it.
+func ReadRequest(r io.Reader, sizeBuf []byte, max int32) (*Request, error) {
+	frame, err := ReadFrame(r, sizeBuf, max)
+	if err != nil {
+		return nil, err
+	}
+	req, err := ParseRequest(frame)
+	if err != nil {
+		putFrame(frame)
+		return nil, err
+	}
+	req.frame = frame
+	return req, nil
+}
+
 // ReadFrame reads one size-prefixed frame. sizeBuf is 4 bytes of scratch
-// space. The size is checked before the body is allocated.
+// space. The size is checked before the body's buffer is taken, from the
+// pool of recycled frames when one of the right size class is free.
 func ReadFrame(r io.Reader, sizeBuf []byte, max int32) ([]byte, error) {
 	if _, err := io.ReadFull(r, sizeBuf[:4]); err != nil {
 		return nil, err
@@ -386,8 +416,9 @@ func ReadFrame(r io.Reader, sizeBuf []byte, max int32) ([]byte, error) {
 	if size < 8 { // key, version, correlation id
 		return nil, fmt.Errorf("%w: %d bytes", ErrBadFrame, size)
 	}
-	body := make([]byte, size)
+	body := getFrame(int(size))
 	if _, err := io.ReadFull(r, body); err != nil {
+		putFrame(body)
 		return nil, err
 	}
 	return body, nil

@@ -1,0 +1,6 @@
+//go:build !race
+
+package server
+
+// poisonRecycledFrames: see poison_race.go.
+const poisonRecycledFrames = false
