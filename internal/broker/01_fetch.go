@@ -31,7 +31,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
-	"reflect"
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/log"
@@ -105,9 +104,15 @@ func handleFetch(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Requ
 	readCommitted := req.IsolationLevel == 1
 	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 	reads := make([]fetchRead, len(items))
+	var parked *fetchWait // set once the fetch has to wait
+	defer func() {
+		if parked != nil {
+			parked.stop()
+		}
+	}()
 	for {
 		im := b.meta.Image()
-		var notify []<-chan struct{}
+		waitable := false
 		total, anyErr := int64(0), false
 		budget := int64(req.MaxBytes)
 		if budget <= 0 {
@@ -125,7 +130,7 @@ func handleFetch(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Requ
 				fr.topicName = fp.key.topic
 			}
 			if fr.rep = b.replica(log.TopicPartition{Topic: fr.topicName, Partition: fp.key.partition}); fr.rep != nil {
-				notify = append(notify, fr.rep.part.HighWatermarkNotify())
+				waitable = true
 			}
 			limit := int64(fp.maxBytes)
 			if limit > budget {
@@ -141,10 +146,13 @@ func handleFetch(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Requ
 				budget -= fr.data.Size
 			}
 		}
-		if total >= int64(req.MinBytes) || anyErr || req.MaxWaitMillis <= 0 || len(notify) == 0 || !time.Now().Before(deadline) {
+		if total >= int64(req.MinBytes) || anyErr || req.MaxWaitMillis <= 0 || !waitable || !time.Now().Before(deadline) {
 			break
 		}
-		if !waitAny(ctx, notify, deadline) {
+		if parked == nil {
+			parked = park(reads)
+		}
+		if !parked.wait(ctx, reads, deadline) {
 			break // timed out or shutting down: answer with what there is (nothing)
 		}
 		for i := range reads {
@@ -225,28 +233,49 @@ func (b *Broker) readPartition(fr *fetchRead, im *metadata.Image, useIDs bool, l
 	}
 }
 
-// waitAny blocks until one channel is closed (true), or the deadline passes
-// or ctx ends (false).
-func waitAny(ctx context.Context, chans []<-chan struct{}, deadline time.Time) bool {
+// fetchWait is a fetch parked until one of its partitions' high watermark
+// advances: one channel, signalled by every partition it watches.
+type fetchWait struct {
+	wake    chan struct{}
+	watched []*partition.Partition
+}
+
+// park starts watching the partitions read. A high watermark that moved
+// between the read and the start of the watch is caught by wait.
+func park(reads []fetchRead) *fetchWait {
+	w := &fetchWait{wake: make(chan struct{}, 1)}
+	for i := range reads {
+		if rep := reads[i].rep; rep != nil {
+			rep.part.WatchHighWatermark(w.wake)
+			w.watched = append(w.watched, rep.part)
+		}
+	}
+	return w
+}
+
+// wait blocks until a watched high watermark advances past what reads saw
+// (true), or the deadline passes or ctx ends (false).
+func (w *fetchWait) wait(ctx context.Context, reads []fetchRead, deadline time.Time) bool {
+	for i := range reads {
+		if fr := &reads[i]; fr.rep != nil && fr.code == nil && fr.rep.part.HighWatermark() != fr.hw {
+			return true
+		}
+	}
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
-	if len(chans) == 1 {
-		select {
-		case <-chans[0]:
-			return true
-		case <-timer.C:
-		case <-ctx.Done():
-		}
-		return false
+	select {
+	case <-w.wake:
+		return true
+	case <-timer.C:
+	case <-ctx.Done():
 	}
-	cases := make([]reflect.SelectCase, 0, len(chans)+2)
-	cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)},
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
-	for _, c := range chans {
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c)})
+	return false
+}
+
+func (w *fetchWait) stop() {
+	for _, p := range w.watched {
+		p.UnwatchHighWatermark(w.wake)
 	}
-	i, _, _ := reflect.Select(cases)
-	return i >= 2
 }
 
 // buildFetchResponse turns the reads into the response, leaving out what

@@ -330,3 +330,65 @@ func TestLargeProduceFramesRecycled(t *testing.T) {
 		}
 	}
 }
+
+// TestFetchLongPollWokenByAnyPartition parks a fetch on three empty
+// partitions and produces to the last one: that append alone must answer
+// the fetch, with its record.
+func TestFetchLongPollWokenByAnyPartition(t *testing.T) {
+	n := startNode(t, map[string]string{"num.partitions": "3"})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := n.client(t, kgo.DefaultProduceTopic("lp3"), kgo.AllowAutoTopicCreation(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 1, nil, "lp3"); err != nil {
+		t.Fatal(err)
+	}
+	fetch := kmsg.NewPtrFetchRequest()
+	fetch.SetVersion(12)
+	fetch.MaxWaitMillis = 20000
+	fetch.MinBytes = 1
+	fetch.MaxBytes = 1 << 20
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic = "lp3"
+	ft.TopicID = n.b.meta.Image().Topic("lp3").ID
+	for p := int32(0); p < 3; p++ {
+		fp := kmsg.NewFetchRequestTopicPartition()
+		fp.Partition = p
+		fp.PartitionMaxBytes = 1 << 20
+		ft.Partitions = append(ft.Partitions, fp)
+	}
+	fetch.Topics = append(fetch.Topics, ft)
+	type result struct {
+		resp *kmsg.FetchResponse
+		err  error
+	}
+	done := make(chan result, 1)
+	started := time.Now()
+	go func() {
+		resp, err := fetch.RequestWith(ctx, cl)
+		done <- result{resp, err}
+	}()
+	select {
+	case r := <-done:
+		t.Fatalf("fetch answered before any produce: %+v %v", r.resp, r.err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Partition: 2, Value: []byte("woke")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if took := time.Since(started); took > 10*time.Second {
+		t.Fatalf("fetch took %s: not woken by the append", took)
+	}
+	for _, p := range r.resp.Topics[0].Partitions {
+		wantHW, wantData := int64(0), false
+		if p.Partition == 2 {
+			wantHW, wantData = 1, true
+		}
+		if p.ErrorCode != 0 || p.HighWatermark != wantHW || (len(p.RecordBatches) > 0) != wantData {
+			t.Fatalf("partition %d: error %d, high watermark %d, %d bytes of records", p.Partition, p.ErrorCode, p.HighWatermark, len(p.RecordBatches))
+		}
+	}
+}

@@ -54,7 +54,8 @@
 // Snapshot, Close, ExpireProducers and ActiveProducers, which makes the
 // producer checks and the log append one atomic step. HighWatermark,
 // LeaderEpoch, LogEndOffset and LogStartOffset are lock-free reads; the
-// high watermark channel (HighWatermarkNotify) has its own small lock, taken
+// high watermark's notifications (HighWatermarkNotify, WatchHighWatermark)
+// have their own small lock, taken
 // after the append lock, never before it. The high watermark is advanced by
 // the log's durable listener, on the group committer's goroutine or an
 // appender's, without the append lock.

@@ -163,8 +163,9 @@ type Partition struct {
 	leaderEpoch   atomic.Int32
 	highWatermark atomic.Int64
 
-	hwMu     sync.Mutex
-	hwNotify chan struct{} // closed when the high watermark advances; nil if nobody waits
+	hwMu       sync.Mutex
+	hwNotify   chan struct{}     // closed when the high watermark advances; nil if nobody waits
+	hwWatchers []chan<- struct{} // signalled, without blocking, when it advances
 
 	appendMu           sync.Mutex
 	producers          *producerStateManager // guarded by appendMu
@@ -280,6 +281,32 @@ func (p *Partition) HighWatermarkNotify() <-chan struct{} {
 	return p.hwNotify
 }
 
+// WatchHighWatermark makes the partition signal ch, without blocking (ch
+// should have a buffer of one), each time its high watermark advances or
+// its log fails or closes, until UnwatchHighWatermark. One channel can
+// watch many partitions at once: a long-polling fetch waits on a single
+// channel for whichever of its partitions gets records first.
+func (p *Partition) WatchHighWatermark(ch chan<- struct{}) {
+	p.hwMu.Lock()
+	p.hwWatchers = append(p.hwWatchers, ch)
+	p.hwMu.Unlock()
+}
+
+// UnwatchHighWatermark undoes one WatchHighWatermark(ch).
+func (p *Partition) UnwatchHighWatermark(ch chan<- struct{}) {
+	p.hwMu.Lock()
+	defer p.hwMu.Unlock()
+	for i, w := range p.hwWatchers {
+		if w == ch {
+			last := len(p.hwWatchers) - 1
+			p.hwWatchers[i] = p.hwWatchers[last]
+			p.hwWatchers[last] = nil
+			p.hwWatchers = p.hwWatchers[:last]
+			return
+		}
+	}
+}
+
 // durableChanged is the log's durable listener: with one replica the high
 // watermark is the durable offset. It also wakes the high-watermark
 // waiters when the log failed or closed, so they see it.
@@ -295,6 +322,12 @@ func (p *Partition) durableChanged() {
 	if p.hwNotify != nil {
 		close(p.hwNotify)
 		p.hwNotify = nil
+	}
+	for _, w := range p.hwWatchers {
+		select {
+		case w <- struct{}{}:
+		default: // already signalled
+		}
 	}
 	p.hwMu.Unlock()
 }

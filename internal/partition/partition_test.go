@@ -248,6 +248,41 @@ func TestHighWatermarkNotify(t *testing.T) {
 	}
 }
 
+func TestWatchHighWatermark(t *testing.T) {
+	s := newMemStore(t)
+	p := openTest(t, s)
+	a, b := make(chan struct{}, 1), make(chan struct{}, 1)
+	p.WatchHighWatermark(a)
+	p.WatchHighWatermark(b)
+	for i := 0; i < 2; i++ { // a second advance must not block on a full channel
+		if _, err := p.AppendAsLeader(batch(t, plain(1)), AppendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, ch := range map[string]chan struct{}{"a": a, "b": b} {
+		select {
+		case <-ch:
+		default:
+			t.Fatalf("watcher %s not signalled after the high watermark advanced", name)
+		}
+	}
+	p.UnwatchHighWatermark(a)
+	p.UnwatchHighWatermark(a) // not watching any more: nothing to undo
+	if _, err := p.AppendAsLeader(batch(t, plain(1)), AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-a:
+		t.Fatal("signalled after UnwatchHighWatermark")
+	default:
+	}
+	select {
+	case <-b:
+	default:
+		t.Fatal("the remaining watcher was not signalled")
+	}
+}
+
 func TestLeaderEpoch(t *testing.T) {
 	s := newMemStore(t)
 	p := openTest(t, s)
