@@ -229,19 +229,7 @@ func TestFetchLongPollWokenByProduce(t *testing.T) {
 	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("first")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	fetch := kmsg.NewPtrFetchRequest()
-	fetch.SetVersion(12)
-	fetch.MaxWaitMillis = 20000
-	fetch.MinBytes = 1
-	fetch.MaxBytes = 1 << 20
-	ft := kmsg.NewFetchRequestTopic()
-	ft.Topic = "lp"
-	ft.TopicID = n.b.meta.Image().Topic("lp").ID // kgo sends the newest version, which names topics by id
-	fp := kmsg.NewFetchRequestTopicPartition()
-	fp.FetchOffset = 1
-	fp.PartitionMaxBytes = 1 << 20
-	ft.Partitions = append(ft.Partitions, fp)
-	fetch.Topics = append(fetch.Topics, ft)
+	fetch := longPollFetch(n, "lp", 1, 1)
 
 	type result struct {
 		resp *kmsg.FetchResponse
@@ -274,6 +262,28 @@ func TestFetchLongPollWokenByProduce(t *testing.T) {
 	if p.ErrorCode != 0 || p.HighWatermark != 2 || len(p.RecordBatches) == 0 {
 		t.Fatalf("partition %+v", p)
 	}
+}
+
+// longPollFetch is a fetch of partitions 0 to partitions-1 of topic from
+// offset that waits up to 20 s for a byte.
+func longPollFetch(n *testNode, topic string, partitions int32, offset int64) *kmsg.FetchRequest {
+	fetch := kmsg.NewPtrFetchRequest()
+	fetch.SetVersion(12)
+	fetch.MaxWaitMillis = 20000
+	fetch.MinBytes = 1
+	fetch.MaxBytes = 1 << 20
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic = topic
+	ft.TopicID = n.b.meta.Image().Topic(topic).ID // kgo sends the newest version, which names topics by id
+	for p := int32(0); p < partitions; p++ {
+		fp := kmsg.NewFetchRequestTopicPartition()
+		fp.Partition = p
+		fp.FetchOffset = offset
+		fp.PartitionMaxBytes = 1 << 20
+		ft.Partitions = append(ft.Partitions, fp)
+	}
+	fetch.Topics = append(fetch.Topics, ft)
+	return fetch
 }
 
 // TestLargeProduceFramesRecycled produces requests big enough that their
@@ -342,21 +352,7 @@ func TestFetchLongPollWokenByAnyPartition(t *testing.T) {
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 1, nil, "lp3"); err != nil {
 		t.Fatal(err)
 	}
-	fetch := kmsg.NewPtrFetchRequest()
-	fetch.SetVersion(12)
-	fetch.MaxWaitMillis = 20000
-	fetch.MinBytes = 1
-	fetch.MaxBytes = 1 << 20
-	ft := kmsg.NewFetchRequestTopic()
-	ft.Topic = "lp3"
-	ft.TopicID = n.b.meta.Image().Topic("lp3").ID
-	for p := int32(0); p < 3; p++ {
-		fp := kmsg.NewFetchRequestTopicPartition()
-		fp.Partition = p
-		fp.PartitionMaxBytes = 1 << 20
-		ft.Partitions = append(ft.Partitions, fp)
-	}
-	fetch.Topics = append(fetch.Topics, ft)
+	fetch := longPollFetch(n, "lp3", 3, 0)
 	type result struct {
 		resp *kmsg.FetchResponse
 		err  error
