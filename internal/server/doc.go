@@ -9,6 +9,11 @@
 //	writer goroutine: complete each queued response (Await, if deferred),
 //	                  frame it (size, header v0/v1, parts) → socket
 //
+// When the writer is idle (nothing queued, nothing being written) and the
+// response is final, the reader writes it itself: a lone request, such as a
+// producer or consumer waiting on every record, then costs no goroutine
+// hand-off, which on an idle machine takes longer than serving it.
+//
 // Requests on one connection are served one at a time, in order, as Kafka
 // serves them: side effects of pipelined requests (two produces to one
 // partition) happen in the order the client sent them, while the writer sends

@@ -285,6 +285,10 @@ type conn struct {
 	cancel context.CancelFunc
 
 	stopping atomic.Bool
+	// queued counts the responses handed to the writer and not yet written
+	// or released. While it is zero the writer is idle, and the reader may
+	// write a response itself without breaking request order.
+	queued atomic.Int32
 }
 
 func (c *conn) stopReading() {
@@ -333,6 +337,18 @@ func (c *conn) readLoop() error {
 		if resp == nil {
 			continue
 		}
+		if resp.Await == nil && c.queued.Load() == 0 {
+			// Nothing is queued or being written: write the response
+			// here rather than wake the writer for it. For a lone request
+			// (a producer or consumer waiting on each record) that saves a
+			// goroutine hand-off per response, which on an idle machine
+			// costs more than serving the request.
+			if err := c.write(resp); err != nil {
+				return err
+			}
+			continue
+		}
+		c.queued.Add(1)
 		select {
 		case c.out <- resp:
 		case <-c.done: // the writer failed; the connection is going away
@@ -340,6 +356,20 @@ func (c *conn) readLoop() error {
 			return net.ErrClosed
 		}
 	}
+}
+
+// write writes resp and releases it; a failed write closes the connection.
+func (c *conn) write(resp *Response) error {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	n, err := writeResponse(c.nc, resp)
+	release(resp, n, err)
+	if err != nil {
+		// Unblock the reader and the deferred responses: nothing more can
+		// be written.
+		c.cancel()
+		c.nc.Close()
+	}
+	return err
 }
 
 // writeLoop writes the responses in request order, completing deferred
@@ -350,30 +380,28 @@ func (c *conn) writeLoop() {
 	defer close(c.done)
 	var failed error
 	for resp := range c.out {
-		if failed != nil {
-			release(resp, 0, failed)
-			continue
-		}
-		if resp.Await != nil {
-			if err := resp.Await(c.ctx); err != nil {
-				failed = fmt.Errorf("complete deferred response: %w", err)
-				release(resp, 0, failed)
-				c.cancel()
-				c.nc.Close()
-				continue
-			}
-		}
-		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
-		n, err := writeResponse(c.nc, resp)
-		release(resp, n, err)
-		if err != nil {
-			failed = err
-			// Unblock the reader and the deferred responses: nothing more
-			// can be written.
+		failed = c.finish(resp, failed)
+		c.queued.Add(-1)
+	}
+}
+
+// finish completes (Await) and writes one queued response, or releases it
+// unwritten after an earlier failure. It returns the connection's failure.
+func (c *conn) finish(resp *Response, failed error) error {
+	if failed != nil {
+		release(resp, 0, failed)
+		return failed
+	}
+	if resp.Await != nil {
+		if err := resp.Await(c.ctx); err != nil {
+			err = fmt.Errorf("complete deferred response: %w", err)
+			release(resp, 0, err)
 			c.cancel()
 			c.nc.Close()
+			return err
 		}
 	}
+	return c.write(resp)
 }
 
 func release(r *Response, n int64, err error) {
