@@ -267,8 +267,9 @@ func writeReport(res *results, path, notesPath string) error {
 	p("with the same client for both, and reports each system's median with the range over the\n")
 	p("runs in brackets, and the ratio Samsa/Kafka of the medians. The closing section (from\n")
 	p("`bench/analysis.md`) holds the profiles' conclusions and what would close each gap.\n\n")
-	p("Run: %s to %s UTC, %d measured run(s) per system and workload, scale %.2g.\n\n",
-		res.Started.Format("2006-01-02 15:04"), res.Finished.Format("15:04"), res.Config.Runs, res.Config.Scale)
+	p("Run: %s to %s UTC, %d measured run(s) per system and workload (%d at least for W1, W2 and W5,\n"+
+		"whose runs take seconds), scale %.2g.\n\n",
+		res.Started.Format("2006-01-02 15:04"), res.Finished.Format("15:04"), res.Config.Runs, minShortRuns, res.Config.Scale)
 
 	m := res.Machine
 	p("## Machine\n\n| | |\n|---|---|\n")

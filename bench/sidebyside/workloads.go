@@ -55,12 +55,16 @@ func (r *runner) warmUp() error {
 	return nil
 }
 
+// minShortRuns is the least number of runs of the workloads whose runs take
+// a few seconds each (W1, W2, W5), for a steadier median on a shared
+// machine.
+const minShortRuns = 5
+
 // produceRuns runs `samsa bench produce` runs times against each system
 // alternately, each run on a fresh topic of parts partitions. around, if
 // set, is called before (start=true) and after each run.
 func (r *runner) produceRuns(workload string, parts int, args []string, around func(sys string, run int, start bool, res *produceResult)) error {
-	// Runs of a few seconds each: five at least, for a steadier median.
-	for run := 1; run <= max(r.cfg.Runs, 5); run++ {
+	for run := 1; run <= max(r.cfg.Runs, minShortRuns); run++ {
 		for _, sys := range systems {
 			b := r.brokers[sys]
 			t := r.topic(workload)
@@ -314,7 +318,7 @@ func (r *runner) w5() error {
 		log.Printf("  W5 %s %s run %d: %.1f MB/s (%.2f s)", sys, metric, run, res.MBPerSec, res.ElapsedSeconds)
 		return nil
 	}
-	for run := 1; run <= r.cfg.Runs; run++ {
+	for run := 1; run <= max(r.cfg.Runs, minShortRuns); run++ {
 		for _, sys := range systems {
 			b := r.brokers[sys]
 			if _, err := evict(b.dataDir, topics[sys]); err != nil {
@@ -328,7 +332,7 @@ func (r *runner) w5() error {
 			}
 		}
 	}
-	for run := 1; run <= r.cfg.Runs; run++ {
+	for run := 1; run <= max(r.cfg.Runs, minShortRuns); run++ {
 		for _, sys := range systems {
 			if err := consume(sys, run, "warm_mb_per_sec"); err != nil {
 				return err
