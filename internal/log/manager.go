@@ -29,7 +29,7 @@ type ManagerOptions struct {
 	// retention runs; default 5 minutes.
 	RetentionCheckInterval time.Duration
 	// MaxOpenFiles bounds the open .log handles of unreferenced segments;
-	// default 1024.
+	// default half the process's open-file limit, between 1024 and 65536.
 	MaxOpenFiles int
 	// Logger; default slog.Default().
 	Logger *slog.Logger
@@ -89,7 +89,7 @@ func OpenManager(opts ManagerOptions) (*Manager, error) {
 		opts.RetentionCheckInterval = 5 * time.Minute
 	}
 	if opts.MaxOpenFiles <= 0 {
-		opts.MaxOpenFiles = 1024
+		opts.MaxOpenFiles = defaultMaxOpenFiles()
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()

@@ -617,3 +617,17 @@ func TestParseTopicPartition(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultMaxOpenFiles(t *testing.T) {
+	for _, c := range []struct {
+		limit uint64
+		want  int
+	}{{0, 1024}, {256, 1024}, {20000, 20000}, {1 << 20, 65536}} {
+		if got := clampOpenFiles(c.limit); got != c.want {
+			t.Errorf("clampOpenFiles(%d) = %d, want %d", c.limit, got, c.want)
+		}
+	}
+	if n := defaultMaxOpenFiles(); n < minDefaultOpenFiles || n > maxDefaultOpenFiles {
+		t.Fatalf("defaultMaxOpenFiles() = %d", n)
+	}
+}
