@@ -137,6 +137,7 @@ func (l *Log) readSegment(s *segment, offset, maxOff int64, opts ReadOptions, cf
 	end := s.size.Load()
 	pos := lookupOffset(s.offIdx.entries(), offset-s.base)
 	hr := newHeaderReader(f)
+	defer hr.done()
 	var h record.Header
 	for {
 		if pos >= end {

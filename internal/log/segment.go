@@ -348,8 +348,23 @@ type headerReader struct {
 	n     int
 }
 
+// headerReaders recycles header readers: a fetch reads through one per
+// partition, and a fresh 8 KiB buffer each time was the fetch path's
+// largest allocation.
+var headerReaders = sync.Pool{New: func() any { return &headerReader{buf: make([]byte, 8192)} }}
+
+// newHeaderReader returns a reader of f's batch headers; give it back with
+// done once finished with it (optional).
 func newHeaderReader(f vfs.File) *headerReader {
-	return &headerReader{f: f, buf: make([]byte, 8192), start: -1}
+	r := headerReaders.Get().(*headerReader)
+	r.f, r.start, r.n = f, -1, 0
+	return r
+}
+
+// done recycles r; r must not be used afterwards.
+func (r *headerReader) done() {
+	r.f = nil
+	headerReaders.Put(r)
 }
 
 // at returns the header of the batch at pos, which must end by end.
