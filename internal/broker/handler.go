@@ -177,6 +177,18 @@ func countErrorCodes(m *metrics.Metrics, key int16, resp kmsg.Response) {
 	if m == nil {
 		return
 	}
+	if pr, ok := resp.(*kmsg.ProduceResponse); ok {
+		// The response served most often, and the only place its codes
+		// are: no reflection for it.
+		for i := range pr.Topics {
+			for j := range pr.Topics[i].Partitions {
+				if c := pr.Topics[i].Partitions[j].ErrorCode; c != 0 {
+					m.Errors(key, c)
+				}
+			}
+		}
+		return
+	}
 	var walk func(v reflect.Value, depth int)
 	walk = func(v reflect.Value, depth int) {
 		if depth > 6 {
