@@ -159,6 +159,15 @@ func (b *broker) waitMetadataOnly(topics map[string]int, deadline time.Time) err
 	}
 }
 
+// settle writes every dirty page back to disk (sync(2)) before a measured
+// run, so that no run pays for writing back an earlier run's data: runs of
+// hundreds of megabytes each otherwise push the page cache past the
+// kernel's dirty thresholds, and whichever run comes later is throttled for
+// what came before it, of either system.
+func settle() {
+	unix.Sync()
+}
+
 // evict drops a topic's files from the page cache: each file is synced
 // (so its pages are clean) and then advised away with
 // posix_fadvise(DONTNEED). Only this benchmark's files are touched, not the

@@ -71,6 +71,7 @@ func (r *runner) produceRuns(workload string, parts int, args []string, around f
 			if err := createTopic(b.addr, t, parts, nil); err != nil {
 				return err
 			}
+			settle()
 			if around != nil {
 				around(sys, run, true, nil)
 			}
@@ -193,6 +194,7 @@ func (r *runner) e2eRuns(workload string, parts int, args []string) error {
 			if err := createTopic(b.addr, t, parts, nil); err != nil {
 				return err
 			}
+			settle()
 			var res e2eResult
 			line, err := r.samsaBench(b.addr, "e2e", &res, append([]string{"--topic", t}, args...)...)
 			if err != nil {
