@@ -37,13 +37,8 @@ const (
 func (r *runner) warmUp() error {
 	for _, sys := range systems {
 		b := r.brokers[sys]
-		t := r.topic("warmup")
-		if err := createTopic(b.addr, t, 16, nil); err != nil {
-			return err
-		}
-		var res produceResult
-		if _, err := r.samsaBench(b.addr, "produce", &res, "--topic", t, "--num-records", strconv.FormatInt(r.scaled(200_000, 2000), 10),
-			"--record-size", "1024", "--acks", "all"); err != nil {
+		t, _, err := r.produceW2Like(sys, "warmup", r.scaled(200_000, 2000))
+		if err != nil {
 			return fmt.Errorf("warm-up %s: %w", sys, err)
 		}
 		var e2e e2eResult
@@ -53,6 +48,21 @@ func (r *runner) warmUp() error {
 		}
 	}
 	return nil
+}
+
+// produceW2Like produces n records of 1 KiB with acks=all to a fresh
+// 16-partition topic named after what, unrecorded (a warm-up, or Kafka's
+// peak measured for W3), and returns the topic and the result.
+func (r *runner) produceW2Like(sys, what string, n int64) (string, produceResult, error) {
+	b := r.brokers[sys]
+	t := r.topic(what)
+	var res produceResult
+	if err := createTopic(b.addr, t, 16, nil); err != nil {
+		return t, res, err
+	}
+	_, err := r.samsaBench(b.addr, "produce", &res, "--topic", t, "--num-records", strconv.FormatInt(n, 10),
+		"--record-size", "1024", "--acks", "all")
+	return t, res, err
 }
 
 // minShortRuns is the least number of runs of the workloads whose runs take
@@ -220,14 +230,8 @@ func (r *runner) w3() error {
 	peak := r.median("W2", mRecPerSec, sysKafka)
 	if peak == 0 {
 		// W2 was not run in this invocation: measure Kafka's peak once.
-		b := r.brokers[sysKafka]
-		t := r.topic("W3-peak")
-		if err := createTopic(b.addr, t, 16, nil); err != nil {
-			return err
-		}
-		var res produceResult
-		if _, err := r.samsaBench(b.addr, "produce", &res, "--topic", t, "--num-records", strconv.FormatInt(r.scaled(300_000, 3000), 10),
-			"--record-size", "1024", "--acks", "all"); err != nil {
+		_, res, err := r.produceW2Like(sysKafka, "W3-peak", r.scaled(300_000, 3000))
+		if err != nil {
 			return err
 		}
 		peak = res.RecordsPerSec
