@@ -93,6 +93,9 @@ func New(cfg *config.Config, opts Options) (*Broker, error) {
 		})
 		if err != nil {
 			b.closeLogs()
+			if errors.Is(err, vfs.ErrLocked) {
+				return nil, err // the sentence names the directory and its owner
+			}
 			return nil, fmt.Errorf("open log dir %s: %w", dir, err)
 		}
 		b.logs = append(b.logs, m)
@@ -114,6 +117,9 @@ func New(cfg *config.Config, opts Options) (*Broker, error) {
 	})
 	if err != nil {
 		b.closeLogs()
+		if errors.Is(err, vfs.ErrLocked) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("open metadata: %w", err)
 	}
 	b.meta = meta

@@ -382,10 +382,20 @@ func (c *Config) Validate() error {
 	if len(c.LogDirs) == 0 {
 		bad("log.dirs must name at least one directory")
 	}
+	seenDir := map[string]bool{}
 	for _, d := range c.LogDirs {
 		if d == "" {
 			bad("log.dirs: empty directory name")
+			continue
 		}
+		if seenDir[filepath.Clean(d)] {
+			bad("log.dirs: %s is listed twice", d)
+		}
+		seenDir[filepath.Clean(d)] = true
+	}
+	// Each directory is locked by the one component that writes it.
+	if c.MetadataLogDir != "" && seenDir[filepath.Clean(c.MetadataLogDir)] {
+		bad("metadata.log.dir %s is also a log.dirs entry; give the metadata log a directory of its own (the default is <first log dir>/__cluster_metadata)", c.MetadataLogDir)
 	}
 	if c.NumPartitions < 1 {
 		bad("num.partitions must be >= 1, got %d", c.NumPartitions)

@@ -82,6 +82,8 @@ func TestInvalid(t *testing.T) {
 		{"auto.create.topics.enable": "yes"},
 		{"log.cleanup.policy": "shred"},
 		{"samsa.admin.listener": "nohostport"},
+		{"log.dirs": "/d1,/d2,/d1/"},
+		{"log.dirs": "/d1,/d2", "metadata.log.dir": "/d2"},
 	} {
 		if _, err := Parse(props); err == nil {
 			t.Errorf("%v: want an error", props)

@@ -60,6 +60,7 @@ type Manager struct {
 	opts      ManagerOptions
 	files     *fileCache
 	committer *committer
+	lock      io.Closer // the directory's lock, held from open to the end of Close
 
 	mu     sync.Mutex // guards logs and closed
 	logs   map[TopicPartition]*Log
@@ -118,6 +119,23 @@ func OpenManager(opts ManagerOptions) (*Manager, error) {
 	if err := m.fsys.MkdirAll(m.dir, 0o755); err != nil {
 		return nil, storageErr("create log dir", err)
 	}
+	// Nothing is read or written in the directory before its lock is held:
+	// a second process on the same directory would overwrite acknowledged
+	// records and mark a live directory clean.
+	lock, err := m.fsys.Lock(m.dir)
+	if err != nil {
+		if errors.Is(err, vfs.ErrLocked) {
+			return nil, err
+		}
+		return nil, storageErr("lock log dir", err)
+	}
+	m.lock = lock
+	ok := false
+	defer func() {
+		if !ok {
+			lock.Close()
+		}
+	}()
 	// The log directory's own entry must be durable before any partition
 	// in it acknowledges data.
 	if err := m.fsys.SyncDir(filepath.Dir(filepath.Clean(m.dir))); err != nil {
@@ -129,6 +147,7 @@ func OpenManager(opts ManagerOptions) (*Manager, error) {
 	m.committer = newCommitter(m.files, opts.SyncParallelism)
 	m.wg.Add(1)
 	go m.background()
+	ok = true
 	return m, nil
 }
 
@@ -415,6 +434,11 @@ func (m *Manager) Close() error {
 		if err := writeFileAtomic(m.fsys, filepath.Join(m.dir, CleanShutdownFile), marker); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	// The lock goes last: the marker is written while this process owns
+	// the directory.
+	if err := m.lock.Close(); err != nil {
+		errs = append(errs, storageErr("unlock log dir", err))
 	}
 	return errors.Join(errs...)
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
 // Config configures a Store. The zero value of every optional field picks
@@ -106,6 +108,7 @@ type Store struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
+	lock      io.Closer // the metadata directory's lock, released last by Close
 }
 
 // imageEvent is a pending notification; watchers are the first nWatchers
@@ -141,8 +144,18 @@ func Open(cfg Config) (*Store, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
+	// The directory is one process's: a second node on it would append to
+	// the same Raft log.
+	dirLock, err := vfs.OS.Lock(cfg.Dir)
+	if err != nil {
+		if errors.Is(err, vfs.ErrLocked) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("metadata: lock %s: %w", cfg.Dir, err)
+	}
 	clusterID, err := loadMetaProperties(cfg.Dir, cfg.NodeID, cfg.ClusterID)
 	if err != nil {
+		dirLock.Close()
 		return nil, err
 	}
 	cfg.ClusterID = clusterID
@@ -151,6 +164,7 @@ func Open(cfg Config) (*Store, error) {
 		cfg:    cfg,
 		log:    cfg.Logger,
 		nodeID: raft.ServerID(strconv.Itoa(int(cfg.NodeID))),
+		lock:   dirLock,
 		wake:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
 	}
@@ -364,6 +378,11 @@ func (s *Store) Close() error {
 		if s.wal != nil {
 			if err := s.wal.Close(); err != nil {
 				errs = append(errs, err)
+			}
+		}
+		if s.lock != nil {
+			if err := s.lock.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("metadata: unlock: %w", err))
 			}
 		}
 		s.closeErr = errors.Join(errs...)

@@ -3,6 +3,7 @@ package vfs
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"strings"
@@ -372,3 +373,6 @@ func (f *faultyFile) Stat() (os.FileInfo, error) {
 	}
 	return f.inner.Stat()
 }
+
+// Lock is the inner file system's: locks are not faults the log handles.
+func (f *FaultyFS) Lock(dir string) (io.Closer, error) { return f.inner.Lock(dir) }

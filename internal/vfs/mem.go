@@ -28,8 +28,9 @@ import (
 // concurrent use (one lock per MemFS). Paths are slash-separated and
 // relative to the root: "/a/b", "a/b" and "./a/b" name the same file.
 type MemFS struct {
-	mu   sync.RWMutex
-	root *memNode
+	mu    sync.RWMutex
+	root  *memNode
+	locks memLocks
 }
 
 // memNode is a file or a directory.
@@ -560,4 +561,17 @@ func (f *memFile) Stat() (os.FileInfo, error) {
 		return nil, &os.PathError{Op: "stat", Path: f.name, Err: os.ErrClosed}
 	}
 	return f.node.infoLocked(path.Base(path.Clean("/" + f.name))), nil
+}
+
+// Lock locks an existing directory within this MemFS. A crash clone holds
+// no locks, as a crashed process holds none.
+func (m *MemFS) Lock(dir string) (io.Closer, error) {
+	info, err := m.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !info.IsDir() {
+		return nil, &os.PathError{Op: "lock", Path: dir, Err: syscall.ENOTDIR}
+	}
+	return m.locks.lock(dir)
 }

@@ -53,4 +53,9 @@ type FS interface {
 	// SyncDir makes a directory's entries (creations, renames, removals)
 	// durable.
 	SyncDir(name string) error
+	// Lock takes an exclusive lock on an existing directory, held until
+	// the returned Closer is closed or the process ends; a directory held
+	// by another owner fails with a *LockedError (errors.Is ErrLocked).
+	// Whoever writes into a directory holds its lock first.
+	Lock(dir string) (io.Closer, error)
 }
