@@ -61,6 +61,20 @@ func writeFileAtomic(fsys vfs.FS, name string, data []byte) error {
 	return nil
 }
 
+// writeFileUnsynced writes a new small file in place, without fsync: for
+// files whose durability a later fsync provides (Log.syncDirs).
+func writeFileUnsynced(fsys vfs.FS, name string, data []byte) error {
+	f, err := fsys.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return storageErr("create "+name, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return storageErr("write "+name, err)
+	}
+	return storageErr("close "+name, f.Close())
+}
+
 // readFile reads a whole (small) file.
 func readFile(fsys vfs.FS, name string) ([]byte, error) {
 	f, err := fsys.OpenFile(name, os.O_RDONLY, 0)

@@ -118,6 +118,10 @@ func (c *committer) run(r *syncRound) {
 			l.fail(fmt.Errorf("sync segment %d: file closed", s.base))
 			return
 		}
+		if err := l.syncDirs(); err != nil {
+			l.fail(err)
+			return
+		}
 		if err := syncData(f); err != nil {
 			l.fail(fmt.Errorf("sync segment %d: %w", s.base, err))
 		}
@@ -158,7 +162,10 @@ func (c *committer) syncInlineLocked(l *Log, s *segment, end int64) {
 	c.files.mu.Lock()
 	f := s.file // the caller's reference keeps it open
 	c.files.mu.Unlock()
-	err := syncData(f)
+	err := l.syncDirs()
+	if err == nil {
+		err = syncData(f)
+	}
 	c.files.release(s)
 	if err != nil {
 		l.failLocked(fmt.Errorf("sync segment %d: %w", s.base, err))

@@ -29,6 +29,10 @@ type loadState struct {
 	clean          bool  // the directory had a clean-shutdown marker
 	recoveryPoint  int64 // from recovery-point-offset-checkpoint; 0 if absent
 	logStartOffset int64 // from log-start-offset-checkpoint; 0 if absent
+	// created: the directory was just made by Create; its first segment
+	// is created without fsyncs, which the log's first data sync makes up
+	// for (Log.syncDirs).
+	created bool
 }
 
 // loadLog opens the partition in dir. After an unclean stop it recovers
@@ -124,8 +128,10 @@ func (m *Manager) loadLog(tp TopicPartition, dir string, cfg Config, st loadStat
 		if err != nil {
 			return nil, err
 		}
-		if err := fsys.SyncDir(dir); err != nil {
-			return nil, storageErr("sync partition dir", err)
+		if !st.created {
+			if err := fsys.SyncDir(dir); err != nil {
+				return nil, storageErr("sync partition dir", err)
+			}
 		}
 		segs = append(segs, s)
 	}
@@ -187,7 +193,7 @@ func (m *Manager) loadLog(tp TopicPartition, dir string, cfg Config, st loadStat
 		return nil, err
 	}
 	if recovered {
-		m.logger.Info("recovered log", "partition", tp.String(), "segments", len(segs), "logEndOffset", leo)
+		m.logger.Debug("recovered log", "partition", tp.String(), "segments", len(segs), "logEndOffset", leo)
 	}
 	return l, nil
 }
@@ -271,6 +277,13 @@ func (m *Manager) recoverSegments(l *Log, segs []*segment, recoveryPoint int64, 
 		lastKept := res.corrupt != nil || i == len(segs)-1
 		if !lastKept {
 			s.appendFinalTimeEntry()
+		}
+		if size == 0 && res.corrupt == nil {
+			// Nothing written, nothing rebuilt: an empty segment costs no
+			// fsync, so recovering thousands of empty partitions is quick.
+			m.files.release(s)
+			expect = res.next
+			continue
 		}
 		// Make the rebuilt state durable before the recovery point passes it.
 		err = syncData(f)

@@ -83,17 +83,42 @@ func TestOnDiskLayout(t *testing.T) {
 	}
 }
 
-func TestActiveIndexPreallocated(t *testing.T) {
+// A new partition's directory holds its .log file only: its indexes live
+// in memory and reach disk at roll or close (or are rebuilt from the log
+// at open), so creating many partitions creates few files.
+func TestNewPartitionIndexesWrittenAtClose(t *testing.T) {
 	mem := vfs.NewMem()
 	m := openTestManager(t, mem, "data")
-	defer m.Close()
 	cfg := smallConfig()
-	if _, err := m.Create(TopicPartition{"t", 0}, [16]byte{}, cfg); err != nil {
+	l, err := m.Create(TopicPartition{"t", 0}, [16]byte{}, cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
-	fi, err := mem.Stat("data/t-0/00000000000000000000.index")
-	if err != nil || fi.Size() != 4096 {
-		t.Fatalf("active index: %v %v", fi, err)
+	if _, err := mem.Stat("data/t-0/00000000000000000000.log"); err != nil {
+		t.Fatal(err)
+	}
+	for _, suf := range []string{IndexFileSuffix, TimeIndexFileSuffix} {
+		if _, err := mem.Stat("data/t-0/00000000000000000000" + suf); err == nil {
+			t.Fatalf("a new partition has a %s file", suf)
+		}
+	}
+	if _, err := l.Append(makeBatch(3, 10, baseTs), AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, suf := range []string{IndexFileSuffix, TimeIndexFileSuffix} {
+		fi, err := mem.Stat("data/t-0/00000000000000000000" + suf)
+		if err != nil || fi.Size() >= int64(cfg.SegmentIndexBytes) {
+			t.Fatalf("%s after close: %v %v, want a trimmed file", suf, fi, err)
+		}
+	}
+	m = openTestManager(t, mem, "data")
+	defer m.Close()
+	l, _ = m.Get(TopicPartition{"t", 0})
+	if got := readAll(t, l, 0); len(got) != 1 || got[0].NumRecords != 3 {
+		t.Fatalf("after reopen: %d batches", len(got))
 	}
 }
 

@@ -77,8 +77,8 @@ type segment struct {
 
 func (s *segment) path(suffix string) string { return segmentPath(s.dir, s.base, suffix) }
 
-// createSegment makes the files of a new, empty segment: the .log, and the
-// .index and .timeindex preallocated to segment.index.bytes as Kafka does.
+// createSegment makes a new, empty segment: its .log file; the .index and
+// .timeindex follow at the first writeIndexes.
 func createSegment(fsys vfs.FS, dir string, base int64, cfg *Config, nowMs int64) (*segment, error) {
 	s := &segment{base: base, dir: dir, fsys: fsys, rollTs: -1}
 	f, err := fsys.OpenFile(s.path(LogFileSuffix), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -88,35 +88,15 @@ func createSegment(fsys vfs.FS, dir string, base int64, cfg *Config, nowMs int64
 	if err := f.Close(); err != nil {
 		return nil, storageErr("create segment", err)
 	}
-	for _, suf := range []string{IndexFileSuffix, TimeIndexFileSuffix} {
-		size := int64(cfg.SegmentIndexBytes)
-		if suf == IndexFileSuffix {
-			size -= size % offsetIndexEntrySize
-		} else {
-			size -= size % timeIndexEntrySize
-		}
-		if err := preallocate(fsys, s.path(suf), size); err != nil {
-			return nil, err
-		}
-	}
+	// The index files are created by the first writeIndexes: a segment
+	// nobody writes to (a new partition) costs one file, not three, and a
+	// missing index is rebuilt from the log at open.
 	s.offIdx = newIndex(offsetIndexEntrySize, cfg.SegmentIndexBytes)
 	s.timeIdx = newIndex(timeIndexEntrySize, cfg.SegmentIndexBytes)
 	s.next.Store(base)
 	s.maxTs.Store(&tsPair{ts: -1, offset: base})
 	s.loaded.Store(true)
 	return s, nil
-}
-
-func preallocate(fsys vfs.FS, name string, size int64) error {
-	f, err := fsys.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return storageErr("create index", err)
-	}
-	if err := f.Truncate(size); err != nil {
-		f.Close()
-		return storageErr("preallocate index", err)
-	}
-	return storageErr("close index", f.Close())
 }
 
 // openSegment describes a segment found on disk, without reading it.

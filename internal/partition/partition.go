@@ -689,6 +689,13 @@ func (p *Partition) loadProducerState() error {
 	}
 	p.producers.removeBefore(logStart)
 	p.producers.expire(p.cfg.Now().UnixMilli(), p.cfg.ProducerIDExpirationMs)
+	if scanned == 0 {
+		// Nothing after the snapshot (or no snapshot and an empty log):
+		// the next open rebuilds this same state without a new snapshot,
+		// so Close writes none. A node closing with thousands of empty
+		// partitions does not write a file into each.
+		loaded = logEnd
+	}
 	p.lastSnapshotOffset = loaded
 	if err := p.loadTxnState(markers); err != nil {
 		return err
