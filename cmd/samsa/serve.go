@@ -165,15 +165,30 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, started
 	}
 
 	<-ctx.Done()
-	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeoutMs)*time.Millisecond)
+	timeout := time.Duration(cfg.ShutdownTimeoutMs) * time.Millisecond
+	logger.Info("shutting down", "timeout", timeout)
+	// samsa.shutdown.timeout.ms bounds the whole shutdown: four fifths for
+	// answering the requests already read, the rest (at least) for closing
+	// the logs. Past it the process exits anyway; acknowledged records are
+	// already on disk, and the next start recovers the logs it did not
+	// mark clean.
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	drainCtx, cancelDrain := context.WithTimeout(sctx, timeout*4/5)
+	defer cancelDrain()
 	var errs []error
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := srv.Shutdown(drainCtx); err != nil {
 		errs = append(errs, fmt.Errorf("stop serving: %w", err))
 	}
-	if err := b.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("close broker: %w", err))
+	closed := make(chan error, 1)
+	go func() { closed <- b.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			errs = append(errs, fmt.Errorf("close broker: %w", err))
+		}
+	case <-sctx.Done():
+		errs = append(errs, fmt.Errorf("closing the node did not finish within samsa.shutdown.timeout.ms (%v); exiting without marking the logs clean, so the next start recovers them", timeout))
 	}
 	if admin != nil {
 		_ = admin.Close(sctx)

@@ -11,7 +11,9 @@ package broker
 // gets INVALID_REQUEST for that name. Errors carry messages (v1+):
 // TOPIC_ALREADY_EXISTS, INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS,
 // INVALID_REPLICATION_FACTOR, INVALID_REPLICA_ASSIGNMENT, INVALID_CONFIG,
-// INVALID_REQUEST.
+// INVALID_REQUEST, POLICY_VIOLATION (more partitions in the request than
+// samsa.max.partitions.per.request, counted over all its topics, or more
+// on a broker than max.broker.partitions).
 //
 // From v5 a created (or validated) topic's entry carries its partition
 // count, replication factor and every topic config with its source; from v7
@@ -51,6 +53,7 @@ func createTopics(ctx context.Context, env *adminEnv, req *kmsg.CreateTopicsRequ
 	}
 	reported := map[string]bool{}
 	var lastEpoch int64
+	tooMany := requestPartitionsOverLimit(env, req)
 	for _, rt := range req.Topics {
 		st := kmsg.NewCreateTopicsResponseTopic()
 		st.Topic = rt.Topic
@@ -64,7 +67,11 @@ func createTopics(ctx context.Context, env *adminEnv, req *kmsg.CreateTopicsRequ
 			resp.Topics = append(resp.Topics, st)
 			continue
 		}
-		t, err := createOneTopic(ctx, env, rt, req.ValidateOnly)
+		var t *metadata.Topic
+		err := tooMany
+		if err == nil {
+			t, err = createOneTopic(ctx, env, rt, req.ValidateOnly)
+		}
 		if err != nil {
 			st.ErrorCode, st.ErrorMessage = errCode(err)
 			if req.Version < 1 {
@@ -91,6 +98,28 @@ func createTopics(ctx context.Context, env *adminEnv, req *kmsg.CreateTopicsRequ
 		}
 	}
 	return resp
+}
+
+// requestPartitionsOverLimit refuses a whole request whose topics together
+// ask for more than samsa.max.partitions.per.request partitions, as Kafka's
+// controller refuses an operation of more than 10,000 records; each topic
+// alone is checked again by the controller.
+func requestPartitionsOverLimit(env *adminEnv, req *kmsg.CreateTopicsRequest) error {
+	var total int64
+	for _, rt := range req.Topics {
+		switch {
+		case len(rt.ReplicaAssignment) > 0:
+			total += int64(len(rt.ReplicaAssignment))
+		case rt.NumPartitions == -1:
+			total += int64(env.cfg.NumPartitions)
+		case rt.NumPartitions > 0:
+			total += int64(rt.NumPartitions)
+		}
+	}
+	if limit := int64(env.cfg.MaxPartitionsPerRequest); limit > 0 && total > limit {
+		return &metadata.Error{Code: kerr.PolicyViolation, Message: fmt.Sprintf("%s: %d partitions in one request, more than samsa.max.partitions.per.request (%d).", metadata.ExcessiveBatchMessage, total, limit)}
+	}
+	return nil
 }
 
 func createOneTopic(ctx context.Context, env *adminEnv, rt kmsg.CreateTopicsRequestTopic, validateOnly bool) (*metadata.Topic, error) {

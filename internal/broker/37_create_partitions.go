@@ -7,11 +7,16 @@ package broker
 // validate_only checks and changes nothing. Errors with messages:
 // UNKNOWN_TOPIC_OR_PARTITION, INVALID_PARTITIONS (fewer or as many
 // partitions as now), INVALID_REPLICA_ASSIGNMENT, INVALID_REPLICATION_FACTOR,
-// and INVALID_REQUEST for a topic named twice. After a real change the
+// INVALID_REQUEST for a topic named twice, POLICY_VIOLATION for more new
+// partitions than samsa.max.partitions.per.request over all the request's
+// topics or than max.broker.partitions on a broker. After a real change the
 // handler waits, up to timeout_ms, until this node's new partitions exist.
 
 import (
 	"context"
+	"fmt"
+
+	"github.com/samsa-streaming/samsa/internal/metadata"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -38,6 +43,7 @@ func createPartitions(ctx context.Context, env *adminEnv, req *kmsg.CreatePartit
 	}
 	reported := map[string]bool{}
 	changed := false
+	tooMany := newPartitionsOverLimit(env, req)
 	for _, t := range req.Topics {
 		rt := kmsg.NewCreatePartitionsResponseTopic()
 		rt.Topic = t.Topic
@@ -58,7 +64,10 @@ func createPartitions(ctx context.Context, env *adminEnv, req *kmsg.CreatePartit
 				assignments[i] = a.Replicas
 			}
 		}
-		err := env.meta.CreatePartitions(ctx, t.Topic, t.Count, assignments, req.ValidateOnly)
+		err := tooMany
+		if err == nil {
+			err = env.meta.CreatePartitions(ctx, t.Topic, t.Count, assignments, req.ValidateOnly)
+		}
 		rt.ErrorCode, rt.ErrorMessage = errCode(err)
 		if err == nil && !req.ValidateOnly {
 			changed = true
@@ -75,4 +84,20 @@ func createPartitions(ctx context.Context, env *adminEnv, req *kmsg.CreatePartit
 		}
 	}
 	return resp
+}
+
+// newPartitionsOverLimit refuses a whole request whose topics together
+// grow by more than samsa.max.partitions.per.request partitions.
+func newPartitionsOverLimit(env *adminEnv, req *kmsg.CreatePartitionsRequest) error {
+	im := env.meta.Image()
+	var total int64
+	for _, t := range req.Topics {
+		if cur := im.Topics[t.Topic]; cur != nil && int(t.Count) > len(cur.Partitions) {
+			total += int64(int(t.Count) - len(cur.Partitions))
+		}
+	}
+	if limit := int64(env.cfg.MaxPartitionsPerRequest); limit > 0 && total > limit {
+		return &metadata.Error{Code: kerr.PolicyViolation, Message: fmt.Sprintf("%s: %d partitions in one request, more than samsa.max.partitions.per.request (%d).", metadata.ExcessiveBatchMessage, total, limit)}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/samsa-streaming/samsa/internal/config"
@@ -523,5 +524,38 @@ func TestInitProducerID(t *testing.T) {
 	req.ProducerID, req.ProducerEpoch, req.TransactionalID = -1, -1, strPtr("tx")
 	if resp := initProducerID(ctx, env, req); resp.ErrorCode != kerr.InvalidRequest.Code {
 		t.Fatalf("transactional: %+v", resp)
+	}
+}
+
+// samsa.max.partitions.per.request counts every topic of a request: two
+// topics that fit alone are refused together, and nothing is created.
+func TestCreateRequestPartitionLimit(t *testing.T) {
+	env := newAdminEnv(t, map[string]string{"samsa.max.partitions.per.request": "10"})
+	ctx := context.Background()
+	resp := createTopics(ctx, env, ctReq(7, false, ctTopic("a", 6, -1), ctTopic("b", 5, -1)))
+	for _, rt := range resp.Topics {
+		if rt.ErrorCode != kerr.PolicyViolation.Code || rt.ErrorMessage == nil || !strings.Contains(*rt.ErrorMessage, "11 partitions in one request, more than samsa.max.partitions.per.request (10)") {
+			t.Fatalf("topic %s: code %d message %v", rt.Topic, rt.ErrorCode, rt.ErrorMessage)
+		}
+	}
+	if len(env.meta.Image().Topics) != 0 {
+		t.Fatalf("a refused request created topics: %v", env.meta.Image().TopicNames())
+	}
+	resp = createTopics(ctx, env, ctReq(7, false, ctTopic("a", 6, -1), ctTopic("b", 4, -1)))
+	for _, rt := range resp.Topics {
+		if rt.ErrorCode != 0 {
+			t.Fatalf("topic %s at the limit: code %d", rt.Topic, rt.ErrorCode)
+		}
+	}
+	cp := kmsg.NewPtrCreatePartitionsRequest()
+	for _, name := range []string{"a", "b"} {
+		t := kmsg.NewCreatePartitionsRequestTopic()
+		t.Topic, t.Count = name, 12
+		cp.Topics = append(cp.Topics, t)
+	}
+	for _, rt := range createPartitions(ctx, env, cp).Topics {
+		if rt.ErrorCode != kerr.PolicyViolation.Code {
+			t.Fatalf("grow %s by 14 in all: code %d", rt.Topic, rt.ErrorCode)
+		}
 	}
 }

@@ -88,14 +88,23 @@ func (b *Broker) AwaitImage(ctx context.Context, epoch int64) error {
 // applyImage creates the replicas this node leads in next and deletes the
 // ones no longer there; it updates configs of topics whose *Topic changed.
 // Errors are logged: one bad partition must not stop the others.
+//
+// It stops early, leaving the image unapplied, when the node is closing: a
+// topic of many partitions must not hold up a shutdown. The next start
+// applies the image again from the beginning.
 func (b *Broker) applyImage(prev, next *metadata.Image) {
 	rs := b.replicas
 	want := map[log.TopicPartition]struct{}{}
 	for _, t := range next.Topics {
 		var settings *topicSettings
+		created, failed := 0, 0
 		for _, p := range t.Partitions {
 			if !containsID(p.Replicas, b.cfg.NodeID) {
 				continue
+			}
+			if b.closed.Load() {
+				b.logPartitionsCreated(t, created, failed)
+				return
 			}
 			tp := log.TopicPartition{Topic: t.Name, Partition: p.ID}
 			want[tp] = struct{}{}
@@ -114,11 +123,12 @@ func (b *Broker) applyImage(prev, next *metadata.Image) {
 				r = nil
 			}
 			if r == nil {
-				var err error
-				if r, err = b.createReplica(tp, t.ID, p, settings); err != nil {
+				if _, err := b.createReplica(tp, t.ID, p, settings); err != nil {
 					b.logger.Error("cannot create partition", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+					failed++
 					continue
 				}
+				created++
 				continue
 			}
 			if r.part.LeaderEpoch() != p.LeaderEpoch {
@@ -136,6 +146,7 @@ func (b *Broker) applyImage(prev, next *metadata.Image) {
 				}
 			}
 		}
+		b.logPartitionsCreated(t, created, failed)
 	}
 	rs.mu.RLock()
 	var gone []*replica
@@ -145,8 +156,17 @@ func (b *Broker) applyImage(prev, next *metadata.Image) {
 		}
 	}
 	rs.mu.RUnlock()
+	deleted := map[string]int{}
 	for _, r := range gone {
-		b.deleteReplica(r)
+		if b.closed.Load() {
+			return
+		}
+		if b.deleteReplica(r) {
+			deleted[r.tp.Topic]++
+		}
+	}
+	for topic, n := range deleted {
+		b.logger.Info("partitions deleted", "topic", topic, "partitions", n)
 	}
 	rs.mu.Lock()
 	rs.applied = next.Epoch
@@ -169,11 +189,30 @@ func (b *Broker) createReplica(tp log.TopicPartition, topicID [16]byte, p metada
 	b.replicas.mu.Lock()
 	b.replicas.byTP[tp] = r
 	b.replicas.mu.Unlock()
-	b.logger.Info("partition created", "topic", tp.Topic, "partition", tp.Partition, "leader_epoch", p.LeaderEpoch)
 	return r, nil
 }
 
-func (b *Broker) deleteReplica(r *replica) {
+// logPartitionsCreated writes one line per topic whose partitions this
+// image created (or opened, at start-up), not one per partition.
+func (b *Broker) logPartitionsCreated(t *metadata.Topic, created, failed int) {
+	if created == 0 && failed == 0 {
+		return
+	}
+	msg := "topic partitions opened" // start-up: logs found on disk or created
+	if b.ready.Load() {
+		msg = "topic partitions created"
+	}
+	attrs := []any{"topic", t.Name, "partitions", created, "topic_id", log.FormatTopicID(t.ID)}
+	if failed > 0 {
+		b.logger.Error(msg, append(attrs, "failed", failed)...)
+		return
+	}
+	b.logger.Info(msg, attrs...)
+}
+
+// deleteReplica closes a replica and deletes its log; it reports whether
+// the log is gone.
+func (b *Broker) deleteReplica(r *replica) bool {
 	b.replicas.mu.Lock()
 	if b.replicas.byTP[r.tp] == r {
 		delete(b.replicas.byTP, r.tp)
@@ -184,9 +223,9 @@ func (b *Broker) deleteReplica(r *replica) {
 	}
 	if err := b.managerFor(r.tp).Delete(r.tp); err != nil {
 		b.logger.Error("cannot delete partition log", "topic", r.tp.Topic, "partition", r.tp.Partition, "err", err)
-		return
+		return false
 	}
-	b.logger.Info("partition deleted", "topic", r.tp.Topic, "partition", r.tp.Partition)
+	return true
 }
 
 // managerFor picks the log directory of a partition: the one already

@@ -114,6 +114,8 @@ func New(cfg *config.Config, opts Options) (*Broker, error) {
 		Logger:                   logger.With("component", "metadata"),
 		DefaultNumPartitions:     cfg.NumPartitions,
 		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
+		MaxPartitionsPerRequest:  cfg.MaxPartitionsPerRequest,
+		MaxBrokerPartitions:      cfg.MaxBrokerPartitions,
 	})
 	if err != nil {
 		b.closeLogs()
@@ -228,9 +230,12 @@ func (b *Broker) LogManager(tp log.TopicPartition) *log.Manager { return b.manag
 // snapshots), closes the logs (flush, checkpoints, clean-shutdown marker)
 // and the metadata store. The server must be shut down first.
 func (b *Broker) Close() error {
-	b.applyMu.Lock()
+	// closed first, then applyMu: an image being applied sees closed and
+	// stops between partitions, so a large topic create does not hold up
+	// the shutdown.
 	alreadyClosed := b.closed.Swap(true)
-	b.applyMu.Unlock()
+	b.applyMu.Lock()
+	b.applyMu.Unlock() //nolint:staticcheck // waits for an apply in progress to stop
 	if !alreadyClosed {
 		close(b.stop)
 	}

@@ -83,6 +83,12 @@ type Config struct {
 	ShutdownTimeoutMs int64
 	// FetchMaxSessions bounds the fetch session cache (max.incremental.fetch.session.cache.slots).
 	FetchMaxSessions int32
+	// MaxPartitionsPerRequest bounds the partitions one CreateTopics or
+	// CreatePartitions request creates (samsa.max.partitions.per.request).
+	MaxPartitionsPerRequest int32
+	// MaxBrokerPartitions bounds the partition replicas one broker holds
+	// (max.broker.partitions, KIP-578).
+	MaxBrokerPartitions int32
 
 	// Unknown lists keys found in the sources that no definition knows;
 	// they are kept for logging and otherwise ignored, as Kafka does.
@@ -131,6 +137,8 @@ var Defs = []Def{
 	{"samsa.admin.pprof.enable", "false", "Serve Go runtime profiles (CPU, heap, allocs, mutex, block) under /debug/pprof on the admin server."},
 	{"samsa.shutdown.timeout.ms", "30000", "Longest wait for in-flight requests during a graceful shutdown."},
 	{"max.incremental.fetch.session.cache.slots", "1000", "Most fetch sessions kept by the broker."},
+	{"samsa.max.partitions.per.request", "50000", "Most partitions one CreateTopics or CreatePartitions request may create, over all its topics (Kafka's controller stops at 10,000 records per operation)."},
+	{"max.broker.partitions", "200000", "Most partition replicas one broker may hold (KIP-578); creating more is refused with POLICY_VIOLATION."},
 }
 
 var defsByName = func() map[string]Def {
@@ -323,6 +331,8 @@ func Parse(props map[string]string) (*Config, error) {
 	cfg.AdminPprofEnable = p.bool("samsa.admin.pprof.enable")
 	cfg.ShutdownTimeoutMs = p.int("samsa.shutdown.timeout.ms", math.MinInt64, math.MaxInt64)
 	cfg.FetchMaxSessions = int32(p.int("max.incremental.fetch.session.cache.slots", math.MinInt32, math.MaxInt32))
+	cfg.MaxPartitionsPerRequest = int32(p.int("samsa.max.partitions.per.request", 1, math.MaxInt32))
+	cfg.MaxBrokerPartitions = int32(p.int("max.broker.partitions", 1, math.MaxInt32))
 
 	if p.err != nil {
 		return nil, p.err

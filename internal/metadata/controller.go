@@ -135,6 +135,9 @@ func (s *Store) planTopic(im *Image, req CreateTopicRequest) (*Topic, error) {
 		}
 		parts = assignReplicas(brokers, 0, n, int(rf), rand.IntN(len(brokers)))
 	}
+	if err := s.checkPartitionLimits(im, parts); err != nil {
+		return nil, err
+	}
 	configs := make(map[string]string, len(req.Configs))
 	for k, v := range req.Configs {
 		configs[k] = v
@@ -205,6 +208,36 @@ func assignReplicas(brokers []int32, first, n int32, rf, start int) []Partition 
 		parts = append(parts, newPartition(p, replicas))
 	}
 	return parts
+}
+
+// ExcessiveBatchMessage begins the POLICY_VIOLATION message of a request
+// that creates too many partitions at once: Kafka's controller words it so.
+const ExcessiveBatchMessage = "Unable to perform excessively large batch operation"
+
+// checkPartitionLimits refuses new partitions beyond the per-request bound
+// or beyond any broker's bound (POLICY_VIOLATION, with the setting named),
+// before any record is proposed.
+func (s *Store) checkPartitionLimits(im *Image, parts []Partition) error {
+	if n := len(parts); n > int(s.cfg.MaxPartitionsPerRequest) {
+		return newError(kerr.PolicyViolation, "%s: %d partitions in one request, more than samsa.max.partitions.per.request (%d).", ExcessiveBatchMessage, n, s.cfg.MaxPartitionsPerRequest)
+	}
+	limit := int(s.cfg.MaxBrokerPartitions)
+	if limit <= 0 {
+		return nil
+	}
+	adding := map[int32]int{}
+	for _, p := range parts {
+		for _, b := range p.Replicas {
+			adding[b]++
+		}
+	}
+	held := im.ReplicaCounts()
+	for _, b := range sortedKeys(adding) {
+		if total := held[b] + adding[b]; total > limit {
+			return newError(kerr.PolicyViolation, "Unable to create %d partitions: broker %d would hold %d partition replicas, more than max.broker.partitions (%d).", len(parts), b, total, limit)
+		}
+	}
+	return nil
 }
 
 func (s *Store) newTopicID(im *Image) Uuid {
@@ -290,6 +323,9 @@ func (s *Store) CreatePartitions(ctx context.Context, topic string, newTotal int
 			return newError(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.", rf, rf, len(brokers))
 		}
 		parts = assignReplicas(brokers, cur, add, rf, rand.IntN(len(brokers)))
+	}
+	if err := s.checkPartitionLimits(im, parts); err != nil {
+		return err
 	}
 	if validateOnly {
 		return nil

@@ -105,6 +105,19 @@ func (im *Image) BrokerIDs() []int32 {
 	return ids
 }
 
+// ReplicaCounts counts the partition replicas each broker holds.
+func (im *Image) ReplicaCounts() map[int32]int {
+	counts := make(map[int32]int, len(im.Brokers))
+	for _, t := range im.Topics {
+		for _, p := range t.Partitions {
+			for _, b := range p.Replicas {
+				counts[b]++
+			}
+		}
+	}
+	return counts
+}
+
 // TopicNames returns the topic names in ascending order.
 func (im *Image) TopicNames() []string {
 	names := make([]string, 0, len(im.Topics))

@@ -42,6 +42,14 @@ type Config struct {
 	// DefaultReplicationFactor is default.replication.factor, used when
 	// CreateTopic asks for replication factor -1. 0 means 1.
 	DefaultReplicationFactor int16
+	// MaxPartitionsPerRequest bounds the partitions one CreateTopic or
+	// CreatePartitions creates (samsa.max.partitions.per.request); 0 means
+	// MaxPartitions.
+	MaxPartitionsPerRequest int32
+	// MaxBrokerPartitions bounds the partition replicas any one broker
+	// holds after a CreateTopic or CreatePartitions (max.broker.partitions);
+	// 0 means no bound.
+	MaxBrokerPartitions int32
 
 	// OpenTimeout bounds how long Open waits for this node to elect itself
 	// and replay the log. 0 means 10 s.
@@ -134,6 +142,9 @@ func Open(cfg Config) (*Store, error) {
 	}
 	if cfg.DefaultReplicationFactor == 0 {
 		cfg.DefaultReplicationFactor = 1
+	}
+	if cfg.MaxPartitionsPerRequest <= 0 || cfg.MaxPartitionsPerRequest > MaxPartitions {
+		cfg.MaxPartitionsPerRequest = MaxPartitions
 	}
 	if cfg.OpenTimeout == 0 {
 		cfg.OpenTimeout = 10 * time.Second
