@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
 // walStore is the Raft log store and stable store: one append-only file of
@@ -41,13 +43,17 @@ import (
 // All methods are safe for concurrent use.
 type walStore struct {
 	mu      sync.RWMutex
+	fs      vfs.FS
 	path    string
-	f       *os.File
+	f       vfs.File
 	size    int64 // bytes of valid frames in the file
 	first   uint64
 	entries []*raft.Log // entries[i].Index == first+i
 	stable  map[string][]byte
 	closed  bool
+	// failed, once set, fails every later write: after a failed
+	// compaction the file may no longer be the one at path.
+	failed error
 }
 
 const (
@@ -66,9 +72,9 @@ var (
 	errNotFound = errors.New("not found")
 )
 
-func openWALStore(path string) (*walStore, error) {
-	s := &walStore{path: path, stable: map[string][]byte{}}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+func openWALStore(fs vfs.FS, path string) (*walStore, error) {
+	s := &walStore{fs: fs, path: path, stable: map[string][]byte{}}
+	f, err := fs.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open raft log: %w", err)
 	}
@@ -76,6 +82,13 @@ func openWALStore(path string) (*walStore, error) {
 	if err := s.replay(); err != nil {
 		f.Close()
 		return nil, err
+	}
+	// If the open created the file, its directory entry is durable only
+	// once the directory is synced; until then a crash loses the file with
+	// everything acknowledged from it.
+	if err := fs.SyncDir(filepath.Dir(path)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sync raft log directory: %w", err)
 	}
 	return s, nil
 }
@@ -206,10 +219,10 @@ func (s *walStore) writeLocked(payload []byte) error {
 	if s.closed {
 		return errors.New("raft log closed")
 	}
-	frame := make([]byte, walFrameHeader, walFrameHeader+len(payload))
-	binary.BigEndian.PutUint32(frame[:4], uint32(len(payload)))
-	binary.BigEndian.PutUint32(frame[4:], crc32.Checksum(payload, castagnoli))
-	frame = append(frame, payload...)
+	if s.failed != nil {
+		return s.failed
+	}
+	frame := appendFrame(make([]byte, 0, walFrameHeader+len(payload)), payload)
 	if _, err := s.f.Write(frame); err != nil {
 		// Cut a partial frame so the file stays replayable.
 		_ = s.f.Truncate(s.size)
@@ -221,6 +234,13 @@ func (s *walStore) writeLocked(payload []byte) error {
 	}
 	s.size += int64(len(frame))
 	return nil
+}
+
+// appendFrame appends payload to dst as one frame.
+func appendFrame(dst, payload []byte) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(payload)))
+	dst = binary.BigEndian.AppendUint32(dst, crc32.Checksum(payload, castagnoli))
+	return append(dst, payload...)
 }
 
 func encodeStoreLogs(logs []*raft.Log) []byte {
@@ -333,37 +353,35 @@ func (s *walStore) maybeCompactLocked() error {
 	return s.compactLocked()
 }
 
+// compactLocked replaces the file with one holding only the live state.
 func (s *walStore) compactLocked() error {
-	tmp := s.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("compact raft log: %w", err)
-	}
-	old := s.f
-	oldSize := s.size
-	s.f, s.size = f, 0
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		s.f, s.size = old, oldSize
-		return fmt.Errorf("compact raft log: %w", err)
-	}
+	var data []byte
 	for k, v := range s.stable {
-		if err := s.writeLocked(encodeSet([]byte(k), v)); err != nil {
-			return fail(err)
-		}
+		data = appendFrame(data, encodeSet([]byte(k), v))
 	}
 	for i := 0; i < len(s.entries); i += 256 {
 		end := min(i+256, len(s.entries))
-		if err := s.writeLocked(encodeStoreLogs(s.entries[i:end])); err != nil {
-			return fail(err)
-		}
+		data = appendFrame(data, encodeStoreLogs(s.entries[i:end]))
 	}
-	if err := os.Rename(tmp, s.path); err != nil {
-		return fail(err)
+	// After a failure the rename may or may not have happened (or be
+	// durable), so neither the old file nor the new one is safe to append
+	// to: the log takes no more writes until it is reopened.
+	if err := vfs.WriteFileAtomic(s.fs, s.path, data); err != nil {
+		s.failed = fmt.Errorf("compact raft log: %w", err)
+		return s.failed
 	}
-	syncDir(filepath.Dir(s.path))
-	old.Close()
+	f, err := s.fs.OpenFile(s.path, os.O_RDWR, 0)
+	if err != nil {
+		s.failed = fmt.Errorf("compact raft log: %w", err)
+		return s.failed
+	}
+	if _, err := f.Seek(int64(len(data)), io.SeekStart); err != nil {
+		f.Close()
+		s.failed = fmt.Errorf("compact raft log: %w", err)
+		return s.failed
+	}
+	s.f.Close()
+	s.f, s.size = f, int64(len(data))
 	return nil
 }
 
@@ -416,13 +434,6 @@ func (s *walStore) Close() error {
 	}
 	s.closed = true
 	return s.f.Close()
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 }
 
 // walDecoder reads the fields of one payload; errors are sticky.

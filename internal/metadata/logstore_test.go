@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
 func logs(from, to uint64, term uint64) []*raft.Log {
@@ -35,7 +37,7 @@ func checkRange(t *testing.T, s *walStore, first, last uint64) {
 
 func TestWALStoreReplay(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "raft.wal")
-	s, err := openWALStore(path)
+	s, err := openWALStore(vfs.OS, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +67,7 @@ func TestWALStoreReplay(t *testing.T) {
 		t.Fatal("write after close succeeded")
 	}
 
-	s, err = openWALStore(path)
+	s, err = openWALStore(vfs.OS, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +94,7 @@ func TestWALStoreReplay(t *testing.T) {
 
 func TestWALStoreTornTail(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "raft.wal")
-	s, err := openWALStore(path)
+	s, err := openWALStore(vfs.OS, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +111,7 @@ func TestWALStoreTornTail(t *testing.T) {
 	if err := os.WriteFile(path, full[:size+(int64(len(full))-size)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s, err = openWALStore(path)
+	s, err = openWALStore(vfs.OS, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +125,7 @@ func TestWALStoreTornTail(t *testing.T) {
 	full, _ = os.ReadFile(path)
 	full[len(full)-1] ^= 0xff
 	_ = os.WriteFile(path, full, 0o644)
-	s, err = openWALStore(path)
+	s, err = openWALStore(vfs.OS, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +135,7 @@ func TestWALStoreTornTail(t *testing.T) {
 
 func TestWALStoreCompaction(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "raft.wal")
-	s, err := openWALStore(path)
+	s, err := openWALStore(vfs.OS, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +162,7 @@ func TestWALStoreCompaction(t *testing.T) {
 		t.Fatalf("file is %d bytes: never compacted", st.Size())
 	}
 	s.Close()
-	s, err = openWALStore(path)
+	s, err = openWALStore(vfs.OS, path)
 	if err != nil {
 		t.Fatal(err)
 	}

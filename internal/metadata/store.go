@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
 // Config configures a Store. The zero value of every optional field picks
@@ -26,6 +27,8 @@ type Config struct {
 	// Dir holds the Raft log, snapshots and meta.properties. Use a
 	// directory of its own (Kafka uses <log.dirs>/__cluster_metadata-0).
 	Dir string
+	// FS is the file system Dir is on. Nil means vfs.OS.
+	FS vfs.FS
 	// ClusterID is generated (a random base64 UUID, as kafka-storage
 	// random-uuid) and persisted on first start if empty. A non-empty value
 	// must match the persisted one.
@@ -138,10 +141,17 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.SnapshotThreshold == 0 {
 		cfg.SnapshotThreshold = 1024
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+	if cfg.FS == nil {
+		cfg.FS = vfs.OS
+	}
+	if err := cfg.FS.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
-	clusterID, err := loadMetaProperties(cfg.Dir, cfg.NodeID, cfg.ClusterID)
+	// Dir's own entry must be durable before anything in it is relied on.
+	if err := cfg.FS.SyncDir(filepath.Dir(filepath.Clean(cfg.Dir))); err != nil {
+		return nil, fmt.Errorf("metadata: sync parent of %s: %w", cfg.Dir, err)
+	}
+	clusterID, err := loadMetaProperties(cfg.FS, cfg.Dir, cfg.NodeID, cfg.ClusterID)
 	if err != nil {
 		return nil, err
 	}
@@ -164,11 +174,11 @@ func Open(cfg Config) (*Store, error) {
 		}
 	}()
 
-	if s.wal, err = openWALStore(filepath.Join(cfg.Dir, "raft.wal")); err != nil {
+	if s.wal, err = openWALStore(cfg.FS, filepath.Join(cfg.Dir, "raft.wal")); err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
 	hlog := newHCLogger(s.log)
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
+	snaps, err := newSnapshotStore(cfg.FS, cfg.Dir, 2, s.log)
 	if err != nil {
 		return nil, fmt.Errorf("metadata: snapshot store: %w", err)
 	}
