@@ -40,20 +40,23 @@ import (
 // A frame that is short or fails its CRC ends the replay and is truncated:
 // it was being written when the process stopped and was never acknowledged.
 //
+// The first failed write, fsync or compaction fails the store: every later
+// write returns that error until the store is reopened (see fail). The
+// store reports it on Failed, so the node can leave Raft.
+//
 // All methods are safe for concurrent use.
 type walStore struct {
-	mu      sync.RWMutex
-	fs      vfs.FS
-	path    string
-	f       vfs.File
-	size    int64 // bytes of valid frames in the file
-	first   uint64
-	entries []*raft.Log // entries[i].Index == first+i
-	stable  map[string][]byte
-	closed  bool
-	// failed, once set, fails every later write: after a failed
-	// compaction the file may no longer be the one at path.
-	failed error
+	mu       sync.RWMutex
+	fs       vfs.FS
+	path     string
+	f        vfs.File
+	size     int64 // bytes of valid frames in the file
+	first    uint64
+	entries  []*raft.Log // entries[i].Index == first+i
+	stable   map[string][]byte
+	closed   bool
+	failed   error         // see fail
+	failedCh chan struct{} // closed when failed is set
 }
 
 const (
@@ -73,7 +76,7 @@ var (
 )
 
 func openWALStore(fs vfs.FS, path string) (*walStore, error) {
-	s := &walStore{fs: fs, path: path, stable: map[string][]byte{}}
+	s := &walStore{fs: fs, path: path, stable: map[string][]byte{}, failedCh: make(chan struct{})}
 	f, err := fs.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open raft log: %w", err)
@@ -224,13 +227,10 @@ func (s *walStore) writeLocked(payload []byte) error {
 	}
 	frame := appendFrame(make([]byte, 0, walFrameHeader+len(payload)), payload)
 	if _, err := s.f.Write(frame); err != nil {
-		// Cut a partial frame so the file stays replayable.
-		_ = s.f.Truncate(s.size)
-		_, _ = s.f.Seek(s.size, io.SeekStart)
-		return fmt.Errorf("write raft log: %w", err)
+		return s.fail(fmt.Errorf("write raft log: %w", err))
 	}
 	if err := s.f.Sync(); err != nil {
-		return fmt.Errorf("sync raft log: %w", err)
+		return s.fail(fmt.Errorf("sync raft log: %w", err))
 	}
 	s.size += int64(len(frame))
 	return nil
@@ -365,20 +365,17 @@ func (s *walStore) compactLocked() error {
 	}
 	// After a failure the rename may or may not have happened (or be
 	// durable), so neither the old file nor the new one is safe to append
-	// to: the log takes no more writes until it is reopened.
+	// to.
 	if err := vfs.WriteFileAtomic(s.fs, s.path, data); err != nil {
-		s.failed = fmt.Errorf("compact raft log: %w", err)
-		return s.failed
+		return s.fail(fmt.Errorf("compact raft log: %w", err))
 	}
 	f, err := s.fs.OpenFile(s.path, os.O_RDWR, 0)
 	if err != nil {
-		s.failed = fmt.Errorf("compact raft log: %w", err)
-		return s.failed
+		return s.fail(fmt.Errorf("compact raft log: %w", err))
 	}
 	if _, err := f.Seek(int64(len(data)), io.SeekStart); err != nil {
 		f.Close()
-		s.failed = fmt.Errorf("compact raft log: %w", err)
-		return s.failed
+		return s.fail(fmt.Errorf("compact raft log: %w", err))
 	}
 	s.f.Close()
 	s.f, s.size = f, int64(len(data))
@@ -408,9 +405,23 @@ func (s *walStore) Get(key []byte) ([]byte, error) {
 	return append([]byte(nil), v...), nil
 }
 
+// raftCurrentTerm is the stable-store key hashicorp/raft keeps its term in.
+const raftCurrentTerm = "CurrentTerm"
+
 // SetUint64 implements raft.StableStore.
+//
+// Once the store has failed, it reports success for the current term
+// without writing it: hashicorp/raft panics when it cannot store its term,
+// which would take the whole broker down with the metadata log. This
+// cannot break Raft's guarantees: a failed store writes nothing more, so
+// the node can neither vote (the vote is written first) nor accept
+// entries, and the store's owner shuts Raft down on Failed.
 func (s *walStore) SetUint64(key []byte, val uint64) error {
-	return s.Set(key, binary.BigEndian.AppendUint64(nil, val))
+	err := s.Set(key, binary.BigEndian.AppendUint64(nil, val))
+	if err != nil && string(key) == raftCurrentTerm && s.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 // GetUint64 implements raft.StableStore.
@@ -423,6 +434,30 @@ func (s *walStore) GetUint64(key []byte) (uint64, error) {
 		return 0, fmt.Errorf("stable key %q holds %d bytes, want 8", key, len(v))
 	}
 	return binary.BigEndian.Uint64(v), nil
+}
+
+// fail fails the store with err, unless it has already failed, and
+// returns the store's error. After a failed write or fsync the file's
+// tail is unknown: part of a frame may be there, or an fsync error may
+// have dropped written pages, and a frame appended after it could be
+// cut off at replay along with it. Replay at the next open settles the
+// tail. Callers hold mu.
+func (s *walStore) fail(err error) error {
+	if s.failed == nil {
+		s.failed = err
+		close(s.failedCh)
+	}
+	return s.failed
+}
+
+// Failed is closed when the store fails.
+func (s *walStore) Failed() <-chan struct{} { return s.failedCh }
+
+// Err returns the error the store failed with, or nil.
+func (s *walStore) Err() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.failed
 }
 
 // Close closes the file; later writes fail.

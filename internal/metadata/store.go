@@ -107,6 +107,8 @@ type Store struct {
 	obsCh     chan raft.Observation
 	done      chan struct{}
 	wg        sync.WaitGroup
+	stopOnce  sync.Once
+	stopped   raft.Future // Raft's shutdown, once begun
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -245,6 +247,8 @@ func (s *Store) waitReady() error {
 	for s.raft.State() != raft.Leader {
 		select {
 		case <-s.raft.LeaderCh():
+		case <-s.wal.Failed():
+			return fmt.Errorf("metadata: %w", s.wal.Err())
 		case <-deadline.C:
 			return fmt.Errorf("metadata: node %d did not become the controller within %s", s.cfg.NodeID, s.cfg.OpenTimeout)
 		}
@@ -256,13 +260,21 @@ func (s *Store) waitReady() error {
 	return nil
 }
 
-// observeLoop keeps Image.ControllerID current as leadership changes.
+// observeLoop keeps Image.ControllerID current as leadership changes, and
+// stops Raft when the log fails.
 func (s *Store) observeLoop() {
 	defer s.wg.Done()
+	walFailed := s.wal.Failed()
 	for {
 		select {
 		case <-s.done:
 			return
+		case <-walFailed:
+			// Raft cannot work on a log that takes no writes; this node
+			// leaves the quorum until the store is reopened.
+			s.log.Error("metadata log failed, stopping raft", "err", s.wal.Err())
+			s.stopRaft()
+			walFailed = nil
 		case o := <-s.obsCh:
 			lo, ok := o.Data.(raft.LeaderObservation)
 			if !ok {
@@ -359,7 +371,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
 		if s.raft != nil {
-			if err := s.raft.Shutdown().Error(); err != nil {
+			if err := s.stopRaft().Error(); err != nil {
 				errs = append(errs, fmt.Errorf("metadata: shutdown raft: %w", err))
 			}
 			if s.observer != nil {
@@ -379,6 +391,12 @@ func (s *Store) Close() error {
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
+}
+
+// stopRaft begins Raft's shutdown, once, and returns its future.
+func (s *Store) stopRaft() raft.Future {
+	s.stopOnce.Do(func() { s.stopped = s.raft.Shutdown() })
+	return s.stopped
 }
 
 // propose replicates records as one batch and waits until it is applied.
