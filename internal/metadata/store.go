@@ -204,6 +204,9 @@ func Open(cfg Config) (*Store, error) {
 	rc.SnapshotInterval = 30 * time.Second
 	rc.NoSnapshotRestoreOnStart = false
 
+	if err := s.finishBootstrap(snaps); err != nil {
+		return nil, err
+	}
 	existing, err := raft.HasExistingState(s.wal, s.wal, snaps)
 	if err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
@@ -237,6 +240,33 @@ func Open(cfg Config) (*Store, error) {
 	}
 	ok = true
 	return s, nil
+}
+
+// finishBootstrap lets Open bootstrap again after a crash cut its
+// bootstrap short. raft.BootstrapCluster stores the term before the
+// configuration entry; in between, the store holds a term and no
+// configuration, which raft.HasExistingState counts as existing state, so
+// Raft would start without a configuration and wait for one forever.
+// Open bootstraps every new store as a one-voter cluster, so a term with
+// no log entry and no snapshot can only be such a leftover: it is reset to
+// 0, which HasExistingState reads as no state.
+func (s *Store) finishBootstrap(snaps raft.SnapshotStore) error {
+	term, err := s.wal.GetUint64([]byte(raftCurrentTerm))
+	if err != nil || term == 0 {
+		return nil // no term (or an unreadable one, for HasExistingState to report)
+	}
+	last, _ := s.wal.LastIndex()
+	if last > 0 {
+		return nil
+	}
+	if list, err := snaps.List(); err != nil || len(list) > 0 {
+		return nil
+	}
+	s.log.Warn("finishing a bootstrap cut short", "term", term)
+	if err := s.wal.SetUint64([]byte(raftCurrentTerm), 0); err != nil {
+		return fmt.Errorf("metadata: reset term of an unfinished bootstrap: %w", err)
+	}
+	return nil
 }
 
 // waitReady waits for leadership, then for every committed entry to be
