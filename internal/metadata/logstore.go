@@ -66,8 +66,11 @@ const (
 
 	walFrameHeader = 8
 	walMaxFrame    = 256 << 20 // refuse absurd lengths on replay
-	walCompactMin  = 4 << 20   // rewrite the file when dead bytes exceed this
 )
+
+// walCompactMin: the file is rewritten when its dead bytes exceed this. A
+// variable so the crash test can compact a small log.
+var walCompactMin int64 = 4 << 20
 
 var (
 	castagnoli = crc32.MakeTable(crc32.Castagnoli)
