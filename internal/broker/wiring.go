@@ -33,7 +33,7 @@ type dataPlane struct {
 	closed   atomic.Bool
 	groups   groupSlot     // the group coordinator, created on first use
 	txns     txnSlot       // the transaction coordinator, created on first use
-	fs       vfs.FS        // the file system of logs and producer snapshots
+	fs       vfs.FS        // the file system of logs, producer snapshots and the metadata log
 	stop     chan struct{} // closed by Close to end background work
 	bg       sync.WaitGroup
 }
@@ -46,7 +46,8 @@ type Options struct {
 	// first advertised listener); serve passes the bound address when the
 	// configured port is 0.
 	AdvertisedAddr string
-	// FS is the file system of the logs; nil means the real one.
+	// FS is the file system of the logs and the metadata log; nil means
+	// the real one.
 	FS vfs.FS
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -110,6 +111,7 @@ func New(cfg *config.Config, opts Options) (*Broker, error) {
 	meta, err := metadata.Open(metadata.Config{
 		NodeID:                   cfg.NodeID,
 		Dir:                      cfg.MetadataLogDir,
+		FS:                       fs,
 		ClusterID:                cfg.ClusterID,
 		Logger:                   logger.With("component", "metadata"),
 		DefaultNumPartitions:     cfg.NumPartitions,

@@ -22,7 +22,7 @@ const (
 	LeaderEpochCheckpointFile    = "leader-epoch-checkpoint"
 	PartitionMetadataFile        = "partition.metadata"
 	CleanShutdownFile            = ".kafka_cleanshutdown"
-	tmpSuffix                    = ".tmp"
+	tmpSuffix                    = vfs.TempSuffix
 )
 
 // maxCheckpointEntries bounds what a reader will believe from a count line,
@@ -32,33 +32,10 @@ const maxCheckpointEntries = 1 << 24
 // ErrCorruptCheckpoint is wrapped by every checkpoint parse error.
 var ErrCorruptCheckpoint = errors.New("corrupt checkpoint file")
 
-// writeFileAtomic replaces name with data crash-safely: write name.tmp,
-// fsync it, rename it over name, fsync the directory. A crash at any step
-// leaves either the old file or the new one, never a mix.
+// writeFileAtomic is vfs.WriteFileAtomic with its error marked as a
+// storage error.
 func writeFileAtomic(fsys vfs.FS, name string, data []byte) error {
-	tmp := name + tmpSuffix
-	f, err := fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return storageErr("create "+tmp, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return storageErr("write "+tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return storageErr("sync "+tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return storageErr("close "+tmp, err)
-	}
-	if err := fsys.Rename(tmp, name); err != nil {
-		return storageErr("rename "+tmp, err)
-	}
-	if err := fsys.SyncDir(filepath.Dir(name)); err != nil {
-		return storageErr("sync dir of "+name, err)
-	}
-	return nil
+	return storageErr("write "+filepath.Base(name), vfs.WriteFileAtomic(fsys, name, data))
 }
 
 // writeFileUnsynced writes a new small file in place, without fsync: for

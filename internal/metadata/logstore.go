@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
 // walStore is the Raft log store and stable store: one append-only file of
@@ -38,16 +40,23 @@ import (
 // A frame that is short or fails its CRC ends the replay and is truncated:
 // it was being written when the process stopped and was never acknowledged.
 //
+// The first failed write, fsync or compaction fails the store: every later
+// write returns that error until the store is reopened (see fail). The
+// store reports it on Failed, so the node can leave Raft.
+//
 // All methods are safe for concurrent use.
 type walStore struct {
-	mu      sync.RWMutex
-	path    string
-	f       *os.File
-	size    int64 // bytes of valid frames in the file
-	first   uint64
-	entries []*raft.Log // entries[i].Index == first+i
-	stable  map[string][]byte
-	closed  bool
+	mu       sync.RWMutex
+	fs       vfs.FS
+	path     string
+	f        vfs.File
+	size     int64 // bytes of valid frames in the file
+	first    uint64
+	entries  []*raft.Log // entries[i].Index == first+i
+	stable   map[string][]byte
+	closed   bool
+	failed   error         // see fail
+	failedCh chan struct{} // closed when failed is set
 }
 
 const (
@@ -57,8 +66,11 @@ const (
 
 	walFrameHeader = 8
 	walMaxFrame    = 256 << 20 // refuse absurd lengths on replay
-	walCompactMin  = 4 << 20   // rewrite the file when dead bytes exceed this
 )
+
+// walCompactMin: the file is rewritten when its dead bytes exceed this. A
+// variable so the crash test can compact a small log.
+var walCompactMin int64 = 4 << 20
 
 var (
 	castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -66,9 +78,9 @@ var (
 	errNotFound = errors.New("not found")
 )
 
-func openWALStore(path string) (*walStore, error) {
-	s := &walStore{path: path, stable: map[string][]byte{}}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+func openWALStore(fs vfs.FS, path string) (*walStore, error) {
+	s := &walStore{fs: fs, path: path, stable: map[string][]byte{}, failedCh: make(chan struct{})}
+	f, err := fs.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open raft log: %w", err)
 	}
@@ -76,6 +88,13 @@ func openWALStore(path string) (*walStore, error) {
 	if err := s.replay(); err != nil {
 		f.Close()
 		return nil, err
+	}
+	// If the open created the file, its directory entry is durable only
+	// once the directory is synced; until then a crash loses the file with
+	// everything acknowledged from it.
+	if err := fs.SyncDir(filepath.Dir(path)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sync raft log directory: %w", err)
 	}
 	return s, nil
 }
@@ -206,21 +225,25 @@ func (s *walStore) writeLocked(payload []byte) error {
 	if s.closed {
 		return errors.New("raft log closed")
 	}
-	frame := make([]byte, walFrameHeader, walFrameHeader+len(payload))
-	binary.BigEndian.PutUint32(frame[:4], uint32(len(payload)))
-	binary.BigEndian.PutUint32(frame[4:], crc32.Checksum(payload, castagnoli))
-	frame = append(frame, payload...)
+	if s.failed != nil {
+		return s.failed
+	}
+	frame := appendFrame(make([]byte, 0, walFrameHeader+len(payload)), payload)
 	if _, err := s.f.Write(frame); err != nil {
-		// Cut a partial frame so the file stays replayable.
-		_ = s.f.Truncate(s.size)
-		_, _ = s.f.Seek(s.size, io.SeekStart)
-		return fmt.Errorf("write raft log: %w", err)
+		return s.fail(fmt.Errorf("write raft log: %w", err))
 	}
 	if err := s.f.Sync(); err != nil {
-		return fmt.Errorf("sync raft log: %w", err)
+		return s.fail(fmt.Errorf("sync raft log: %w", err))
 	}
 	s.size += int64(len(frame))
 	return nil
+}
+
+// appendFrame appends payload to dst as one frame.
+func appendFrame(dst, payload []byte) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(payload)))
+	dst = binary.BigEndian.AppendUint32(dst, crc32.Checksum(payload, castagnoli))
+	return append(dst, payload...)
 }
 
 func encodeStoreLogs(logs []*raft.Log) []byte {
@@ -333,37 +356,32 @@ func (s *walStore) maybeCompactLocked() error {
 	return s.compactLocked()
 }
 
+// compactLocked replaces the file with one holding only the live state.
 func (s *walStore) compactLocked() error {
-	tmp := s.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("compact raft log: %w", err)
-	}
-	old := s.f
-	oldSize := s.size
-	s.f, s.size = f, 0
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		s.f, s.size = old, oldSize
-		return fmt.Errorf("compact raft log: %w", err)
-	}
+	var data []byte
 	for k, v := range s.stable {
-		if err := s.writeLocked(encodeSet([]byte(k), v)); err != nil {
-			return fail(err)
-		}
+		data = appendFrame(data, encodeSet([]byte(k), v))
 	}
 	for i := 0; i < len(s.entries); i += 256 {
 		end := min(i+256, len(s.entries))
-		if err := s.writeLocked(encodeStoreLogs(s.entries[i:end])); err != nil {
-			return fail(err)
-		}
+		data = appendFrame(data, encodeStoreLogs(s.entries[i:end]))
 	}
-	if err := os.Rename(tmp, s.path); err != nil {
-		return fail(err)
+	// After a failure the rename may or may not have happened (or be
+	// durable), so neither the old file nor the new one is safe to append
+	// to.
+	if err := vfs.WriteFileAtomic(s.fs, s.path, data); err != nil {
+		return s.fail(fmt.Errorf("compact raft log: %w", err))
 	}
-	syncDir(filepath.Dir(s.path))
-	old.Close()
+	f, err := s.fs.OpenFile(s.path, os.O_RDWR, 0)
+	if err != nil {
+		return s.fail(fmt.Errorf("compact raft log: %w", err))
+	}
+	if _, err := f.Seek(int64(len(data)), io.SeekStart); err != nil {
+		f.Close()
+		return s.fail(fmt.Errorf("compact raft log: %w", err))
+	}
+	s.f.Close()
+	s.f, s.size = f, int64(len(data))
 	return nil
 }
 
@@ -390,9 +408,23 @@ func (s *walStore) Get(key []byte) ([]byte, error) {
 	return append([]byte(nil), v...), nil
 }
 
+// raftCurrentTerm is the stable-store key hashicorp/raft keeps its term in.
+const raftCurrentTerm = "CurrentTerm"
+
 // SetUint64 implements raft.StableStore.
+//
+// Once the store has failed, it reports success for the current term
+// without writing it: hashicorp/raft panics when it cannot store its term,
+// which would take the whole broker down with the metadata log. This
+// cannot break Raft's guarantees: a failed store writes nothing more, so
+// the node can neither vote (the vote is written first) nor accept
+// entries, and the store's owner shuts Raft down on Failed.
 func (s *walStore) SetUint64(key []byte, val uint64) error {
-	return s.Set(key, binary.BigEndian.AppendUint64(nil, val))
+	err := s.Set(key, binary.BigEndian.AppendUint64(nil, val))
+	if err != nil && string(key) == raftCurrentTerm && s.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 // GetUint64 implements raft.StableStore.
@@ -407,6 +439,30 @@ func (s *walStore) GetUint64(key []byte) (uint64, error) {
 	return binary.BigEndian.Uint64(v), nil
 }
 
+// fail fails the store with err, unless it has already failed, and
+// returns the store's error. After a failed write or fsync the file's
+// tail is unknown: part of a frame may be there, or an fsync error may
+// have dropped written pages, and a frame appended after it could be
+// cut off at replay along with it. Replay at the next open settles the
+// tail. Callers hold mu.
+func (s *walStore) fail(err error) error {
+	if s.failed == nil {
+		s.failed = err
+		close(s.failedCh)
+	}
+	return s.failed
+}
+
+// Failed is closed when the store fails.
+func (s *walStore) Failed() <-chan struct{} { return s.failedCh }
+
+// Err returns the error the store failed with, or nil.
+func (s *walStore) Err() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.failed
+}
+
 // Close closes the file; later writes fail.
 func (s *walStore) Close() error {
 	s.mu.Lock()
@@ -416,13 +472,6 @@ func (s *walStore) Close() error {
 	}
 	s.closed = true
 	return s.f.Close()
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 }
 
 // walDecoder reads the fields of one payload; errors are sticky.

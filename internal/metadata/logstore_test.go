@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
 func logs(from, to uint64, term uint64) []*raft.Log {
@@ -35,7 +37,7 @@ func checkRange(t *testing.T, s *walStore, first, last uint64) {
 
 func TestWALStoreReplay(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "raft.wal")
-	s, err := openWALStore(path)
+	s, err := openWALStore(vfs.OS, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +67,7 @@ func TestWALStoreReplay(t *testing.T) {
 		t.Fatal("write after close succeeded")
 	}
 
-	s, err = openWALStore(path)
+	s, err = openWALStore(vfs.OS, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +94,7 @@ func TestWALStoreReplay(t *testing.T) {
 
 func TestWALStoreTornTail(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "raft.wal")
-	s, err := openWALStore(path)
+	s, err := openWALStore(vfs.OS, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +111,7 @@ func TestWALStoreTornTail(t *testing.T) {
 	if err := os.WriteFile(path, full[:size+(int64(len(full))-size)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s, err = openWALStore(path)
+	s, err = openWALStore(vfs.OS, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +125,7 @@ func TestWALStoreTornTail(t *testing.T) {
 	full, _ = os.ReadFile(path)
 	full[len(full)-1] ^= 0xff
 	_ = os.WriteFile(path, full, 0o644)
-	s, err = openWALStore(path)
+	s, err = openWALStore(vfs.OS, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +135,7 @@ func TestWALStoreTornTail(t *testing.T) {
 
 func TestWALStoreCompaction(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "raft.wal")
-	s, err := openWALStore(path)
+	s, err := openWALStore(vfs.OS, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +162,7 @@ func TestWALStoreCompaction(t *testing.T) {
 		t.Fatalf("file is %d bytes: never compacted", st.Size())
 	}
 	s.Close()
-	s, err = openWALStore(path)
+	s, err = openWALStore(vfs.OS, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,5 +170,70 @@ func TestWALStoreCompaction(t *testing.T) {
 	checkRange(t, s, idx-1, idx)
 	if v, _ := s.GetUint64([]byte("k")); v != 7 {
 		t.Fatal("stable value lost in compaction")
+	}
+}
+
+// TestWALStoreFailureIsSticky: after a failed write or fsync the store
+// takes no more writes, even once the file system recovers, because the
+// file's tail is unknown; the current term is the one exception (see
+// SetUint64). A reopen replays what was acknowledged.
+func TestWALStoreFailureIsSticky(t *testing.T) {
+	for _, rule := range []vfs.Rule{
+		{Ops: vfs.OpWrite, Path: "raft.wal", Nth: 1, TornBytes: -1},
+		{Ops: vfs.OpSync, Path: "raft.wal", Nth: 1},
+	} {
+		t.Run(rule.Ops.String(), func(t *testing.T) {
+			mem := vfs.NewMem()
+			ff := vfs.NewFaulty(mem)
+			s, err := openWALStore(ff, "raft.wal")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.StoreLogs(logs(1, 3, 1)); err != nil {
+				t.Fatal(err)
+			}
+			ff.AddRule(rule)
+			if err := s.StoreLogs(logs(4, 4, 1)); !errors.Is(err, vfs.ErrInjected) {
+				t.Fatalf("StoreLogs on a failing file = %v", err)
+			}
+			select {
+			case <-s.Failed():
+			default:
+				t.Fatal("Failed not closed")
+			}
+			ff.ClearRules()
+			if err := s.StoreLogs(logs(4, 4, 1)); !errors.Is(err, vfs.ErrInjected) {
+				t.Fatalf("StoreLogs after the failure = %v", err)
+			}
+			if err := s.SetUint64([]byte("LastVoteTerm"), 2); !errors.Is(err, vfs.ErrInjected) {
+				t.Fatalf("SetUint64(LastVoteTerm) after the failure = %v", err)
+			}
+			if err := s.SetUint64([]byte(raftCurrentTerm), 2); err != nil {
+				t.Fatalf("SetUint64(CurrentTerm) after the failure = %v", err)
+			}
+			checkRange(t, s, 1, 3)
+			s.Close()
+
+			s, err = openWALStore(mem, "raft.wal")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if _, err := s.GetUint64([]byte(raftCurrentTerm)); err == nil {
+				t.Fatal("the current term was written after the failure")
+			}
+			// The failed frame may or may not have reached the file; the
+			// acknowledged ones did.
+			if first, _ := s.FirstIndex(); first != 1 {
+				t.Fatalf("first index %d after reopen", first)
+			}
+			last, _ := s.LastIndex()
+			if last != 3 && last != 4 {
+				t.Fatalf("last index %d after reopen", last)
+			}
+			if err := s.StoreLogs(logs(last+1, last+1, 1)); err != nil {
+				t.Fatalf("StoreLogs after reopen: %v", err)
+			}
+		})
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
 // meta.properties, as Kafka writes it in every log directory:
@@ -42,23 +44,18 @@ func validateClusterID(id string) error {
 
 // loadMetaProperties reads dir/meta.properties, or writes it on first
 // start, and returns the cluster id.
-func loadMetaProperties(dir string, nodeID int32, want string) (string, error) {
+func loadMetaProperties(fs vfs.FS, dir string, nodeID int32, want string) (string, error) {
 	path := filepath.Join(dir, metaPropertiesFile)
-	data, err := os.ReadFile(path)
+	data, err := vfs.ReadFile(fs, path)
 	if errors.Is(err, os.ErrNotExist) {
 		id := want
 		if id == "" {
 			id = NewClusterID()
 		}
 		content := fmt.Sprintf("#\n#Written by samsa\nversion=1\ncluster.id=%s\nnode.id=%d\n", id, nodeID)
-		tmp := path + ".tmp"
-		if err := writeFileSync(tmp, []byte(content)); err != nil {
-			return "", fmt.Errorf("metadata: write %s: %w", path, err)
+		if err := vfs.WriteFileAtomic(fs, path, []byte(content)); err != nil {
+			return "", fmt.Errorf("metadata: %w", err)
 		}
-		if err := os.Rename(tmp, path); err != nil {
-			return "", fmt.Errorf("metadata: write %s: %w", path, err)
-		}
-		syncDir(dir)
 		return id, nil
 	}
 	if err != nil {
@@ -90,22 +87,6 @@ func loadMetaProperties(dir string, nodeID int32, want string) (string, error) {
 		}
 	}
 	return id, nil
-}
-
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // newUUID returns a random version-4 UUID; never the zero UUID.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -28,6 +27,8 @@ type Config struct {
 	// Dir holds the Raft log, snapshots and meta.properties. Use a
 	// directory of its own (Kafka uses <log.dirs>/__cluster_metadata-0).
 	Dir string
+	// FS is the file system Dir is on. Nil means vfs.OS.
+	FS vfs.FS
 	// ClusterID is generated (a random base64 UUID, as kafka-storage
 	// random-uuid) and persisted on first start if empty. A non-empty value
 	// must match the persisted one.
@@ -114,6 +115,8 @@ type Store struct {
 	obsCh     chan raft.Observation
 	done      chan struct{}
 	wg        sync.WaitGroup
+	stopOnce  sync.Once
+	stopped   raft.Future // Raft's shutdown, once begun
 	closeOnce sync.Once
 	closeErr  error
 	lock      io.Closer // the metadata directory's lock, released last by Close
@@ -152,19 +155,27 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.SnapshotThreshold == 0 {
 		cfg.SnapshotThreshold = 1024
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+	if cfg.FS == nil {
+		cfg.FS = vfs.OS
+	}
+	if err := cfg.FS.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
 	// The directory is one process's: a second node on it would append to
 	// the same Raft log.
-	dirLock, err := vfs.OS.Lock(cfg.Dir)
+	dirLock, err := cfg.FS.Lock(cfg.Dir)
 	if err != nil {
 		if errors.Is(err, vfs.ErrLocked) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("metadata: lock %s: %w", cfg.Dir, err)
 	}
-	clusterID, err := loadMetaProperties(cfg.Dir, cfg.NodeID, cfg.ClusterID)
+	// Dir's own entry must be durable before anything in it is relied on.
+	if err := cfg.FS.SyncDir(filepath.Dir(filepath.Clean(cfg.Dir))); err != nil {
+		dirLock.Close()
+		return nil, fmt.Errorf("metadata: sync parent of %s: %w", cfg.Dir, err)
+	}
+	clusterID, err := loadMetaProperties(cfg.FS, cfg.Dir, cfg.NodeID, cfg.ClusterID)
 	if err != nil {
 		dirLock.Close()
 		return nil, err
@@ -189,11 +200,11 @@ func Open(cfg Config) (*Store, error) {
 		}
 	}()
 
-	if s.wal, err = openWALStore(filepath.Join(cfg.Dir, "raft.wal")); err != nil {
+	if s.wal, err = openWALStore(cfg.FS, filepath.Join(cfg.Dir, "raft.wal")); err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
 	hlog := newHCLogger(s.log)
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
+	snaps, err := newSnapshotStore(cfg.FS, cfg.Dir, 2, s.log)
 	if err != nil {
 		return nil, fmt.Errorf("metadata: snapshot store: %w", err)
 	}
@@ -217,6 +228,9 @@ func Open(cfg Config) (*Store, error) {
 	rc.SnapshotInterval = 30 * time.Second
 	rc.NoSnapshotRestoreOnStart = false
 
+	if err := s.finishBootstrap(snaps); err != nil {
+		return nil, err
+	}
 	existing, err := raft.HasExistingState(s.wal, s.wal, snaps)
 	if err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
@@ -252,6 +266,33 @@ func Open(cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// finishBootstrap lets Open bootstrap again after a crash cut its
+// bootstrap short. raft.BootstrapCluster stores the term before the
+// configuration entry; in between, the store holds a term and no
+// configuration, which raft.HasExistingState counts as existing state, so
+// Raft would start without a configuration and wait for one forever.
+// Open bootstraps every new store as a one-voter cluster, so a term with
+// no log entry and no snapshot can only be such a leftover: it is reset to
+// 0, which HasExistingState reads as no state.
+func (s *Store) finishBootstrap(snaps raft.SnapshotStore) error {
+	term, err := s.wal.GetUint64([]byte(raftCurrentTerm))
+	if err != nil || term == 0 {
+		return nil // no term (or an unreadable one, for HasExistingState to report)
+	}
+	last, _ := s.wal.LastIndex()
+	if last > 0 {
+		return nil
+	}
+	if list, err := snaps.List(); err != nil || len(list) > 0 {
+		return nil
+	}
+	s.log.Warn("finishing a bootstrap cut short", "term", term)
+	if err := s.wal.SetUint64([]byte(raftCurrentTerm), 0); err != nil {
+		return fmt.Errorf("metadata: reset term of an unfinished bootstrap: %w", err)
+	}
+	return nil
+}
+
 // waitReady waits for leadership, then for every committed entry to be
 // applied (a barrier), then publishes this node as controller.
 func (s *Store) waitReady() error {
@@ -260,6 +301,8 @@ func (s *Store) waitReady() error {
 	for s.raft.State() != raft.Leader {
 		select {
 		case <-s.raft.LeaderCh():
+		case <-s.wal.Failed():
+			return fmt.Errorf("metadata: %w", s.wal.Err())
 		case <-deadline.C:
 			return fmt.Errorf("metadata: node %d did not become the controller within %s", s.cfg.NodeID, s.cfg.OpenTimeout)
 		}
@@ -271,13 +314,21 @@ func (s *Store) waitReady() error {
 	return nil
 }
 
-// observeLoop keeps Image.ControllerID current as leadership changes.
+// observeLoop keeps Image.ControllerID current as leadership changes, and
+// stops Raft when the log fails.
 func (s *Store) observeLoop() {
 	defer s.wg.Done()
+	walFailed := s.wal.Failed()
 	for {
 		select {
 		case <-s.done:
 			return
+		case <-walFailed:
+			// Raft cannot work on a log that takes no writes; this node
+			// leaves the quorum until the store is reopened.
+			s.log.Error("metadata log failed, stopping raft", "err", s.wal.Err())
+			s.stopRaft()
+			walFailed = nil
 		case o := <-s.obsCh:
 			lo, ok := o.Data.(raft.LeaderObservation)
 			if !ok {
@@ -374,7 +425,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
 		if s.raft != nil {
-			if err := s.raft.Shutdown().Error(); err != nil {
+			if err := s.stopRaft().Error(); err != nil {
 				errs = append(errs, fmt.Errorf("metadata: shutdown raft: %w", err))
 			}
 			if s.observer != nil {
@@ -399,6 +450,12 @@ func (s *Store) Close() error {
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
+}
+
+// stopRaft begins Raft's shutdown, once, and returns its future.
+func (s *Store) stopRaft() raft.Future {
+	s.stopOnce.Do(func() { s.stopped = s.raft.Shutdown() })
+	return s.stopped
 }
 
 // propose replicates records as one batch and waits until it is applied.

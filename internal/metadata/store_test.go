@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -386,4 +388,29 @@ func TestCloseTwiceAndNotController(t *testing.T) {
 	}
 	_, err := s.CreateTopic(ctx(t), CreateTopicRequest{Name: "late", NumPartitions: 1, ReplicationFactor: -1})
 	wantCode(t, err, kerr.NotController)
+}
+
+// TestOpenFinishesInterruptedBootstrap: a crash between the term and the
+// configuration entry of the first start's bootstrap leaves a term and
+// nothing else; Open must bootstrap again rather than wait for a
+// configuration that will never come.
+func TestOpenFinishesInterruptedBootstrap(t *testing.T) {
+	mem := vfs.NewMem()
+	if err := mem.MkdirAll("meta", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w, err := openWALStore(mem, "meta/raft.wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.SetUint64([]byte(raftCurrentTerm), 1); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	s, err := Open(Config{NodeID: 1, Dir: "meta", FS: mem, Logger: quietLogger(), OpenTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mustRegister(t, s, 1)
 }

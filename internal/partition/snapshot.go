@@ -20,7 +20,7 @@ import (
 // that offset. The byte layout is in docs/format/producer-snapshot.md.
 const (
 	snapshotSuffix    = ".snapshot"
-	snapshotTmpSuffix = ".snapshot.tmp"
+	snapshotTmpSuffix = snapshotSuffix + vfs.TempSuffix // WriteFileAtomic's temporary file
 	snapshotVersion   = 1
 	// snapshotsToKeep: the newest snapshot and one before it, in case the
 	// newest is damaged.
@@ -178,31 +178,10 @@ func listSnapshots(fs vfs.FS, dir string) ([]int64, error) {
 	return offs, nil
 }
 
-// writeSnapshotFile writes data as the snapshot for offset durably: a
-// temporary file, fsync, rename, directory fsync.
+// writeSnapshotFile writes data as the snapshot for offset durably.
 func writeSnapshotFile(fs vfs.FS, dir string, offset int64, data []byte) error {
-	final := filepath.Join(dir, snapshotName(offset))
-	tmp := filepath.Join(dir, fmt.Sprintf("%020d%s", offset, snapshotTmpSuffix))
-	f, err := fs.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
+	if err := vfs.WriteFileAtomic(fs, filepath.Join(dir, snapshotName(offset)), data); err != nil {
 		return fmt.Errorf("write producer snapshot %d: %w", offset, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write producer snapshot %d: %w", offset, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync producer snapshot %d: %w", offset, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close producer snapshot %d: %w", offset, err)
-	}
-	if err := fs.Rename(tmp, final); err != nil {
-		return fmt.Errorf("rename producer snapshot %d: %w", offset, err)
-	}
-	if err := fs.SyncDir(dir); err != nil {
-		return fmt.Errorf("sync directory after producer snapshot %d: %w", offset, err)
 	}
 	return nil
 }
