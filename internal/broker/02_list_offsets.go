@@ -89,28 +89,27 @@ func (b *Broker) listOffset(rep *replica, req *kmsg.ListOffsetsRequest, rp *kmsg
 		if req.Version < 7 {
 			return kerr.UnsupportedVersion
 		}
-		off, mts := l.MaxTimestamp()
-		if off >= 0 && off < latest {
-			sp.Offset, sp.Timestamp, sp.LeaderEpoch = off, mts, epoch
+		r, found, err := l.MaxTimestamp()
+		if err != nil {
+			b.logger.Error("list offsets by max timestamp failed", "topic", rep.tp.Topic, "partition", rep.tp.Partition, "err", err)
+			return kerr.KafkaStorageError
+		}
+		if found && r.Offset < latest {
+			sp.Offset, sp.Timestamp, sp.LeaderEpoch = r.Offset, r.Timestamp, r.LeaderEpoch
 		}
 	case ts == -5 || ts == -6:
 		// No tiered storage: nothing is tiered or pending upload.
 	case ts < 0:
 		return kerr.InvalidRequest
 	default:
-		off, found, foundTS, err := offsetForTimestamp(l, ts)
+		r, found, err := l.OffsetForTimestamp(ts)
 		if err != nil {
 			b.logger.Error("list offsets by timestamp failed", "topic", rep.tp.Topic, "partition", rep.tp.Partition, "err", err)
 			return kerr.KafkaStorageError
 		}
-		if found && off < latest {
-			sp.Offset, sp.Timestamp, sp.LeaderEpoch = off, foundTS, epoch
+		if found && r.Offset < latest {
+			sp.Offset, sp.Timestamp, sp.LeaderEpoch = r.Offset, r.Timestamp, r.LeaderEpoch
 		}
 	}
 	return nil
-}
-
-func offsetForTimestamp(l *log.Log, ts int64) (offset int64, found bool, timestamp int64, err error) {
-	offset, timestamp, found, err = l.OffsetForTimestamp(ts)
-	return offset, found, timestamp, err
 }

@@ -28,7 +28,10 @@
 // position) and a time index entry (the largest timestamp so far, if it
 // grew) when more than index.interval.bytes were appended since the last
 // entry. Reading offset N looks up the largest entry at or below N and scans
-// batch headers from there. The segment rolls on segment.bytes, segment.ms,
+// batch headers from there. Looking up a timestamp (ListOffsets) takes the
+// time index entry at or below it, scans headers from there, and reads the
+// records of the batches whose max timestamp reaches it, decompressing as a
+// stream (record.Scanner), for the exact first record. The segment rolls on segment.bytes, segment.ms,
 // a full index, or offsets too far from the base for 32 bits. Index files
 // are preallocated to segment.index.bytes and trimmed to their entries when
 // the segment rolls or the log closes. In memory, an index is loaded on
