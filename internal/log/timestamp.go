@@ -19,14 +19,16 @@ type TimestampOffset struct {
 // OffsetForTimestamp finds the first record at or after the log start
 // offset whose timestamp is at or after ts (ListOffsets by timestamp), by
 // Kafka's rules (LogSegment.findOffsetByTimestamp,
-// FileRecords.searchForTimestamp): in the first segment whose largest
+// FileRecords.searchForTimestamp): from the first segment whose largest
 // timestamp reaches ts, the time index skips the batches that cannot hold
 // it; then each batch whose max timestamp reaches ts is read record by
 // record in offset order, compressed batches too, since a batch's records
 // need not be in timestamp order. A batch none of whose records qualifies
 // (all earlier than ts, or below the log start offset) passes the search
-// on. Every record of a LogAppendTime batch carries the batch's max
-// timestamp. found=false when no record qualifies.
+// on, to the next segment too (Kafka gives up after the first segment, so
+// it answers nothing when that segment's qualifying records all lie below
+// the log start offset). Every record of a LogAppendTime batch carries the
+// batch's max timestamp. found=false when no record qualifies.
 //
 // Errors: ErrStorage for I/O failures, *CorruptionError when a batch's
 // records cannot be read.
