@@ -28,11 +28,15 @@
 // position) and a time index entry (the largest timestamp so far, if it
 // grew) when more than index.interval.bytes were appended since the last
 // entry. Reading offset N looks up the largest entry at or below N and scans
-// batch headers from there. The segment rolls on segment.bytes, segment.ms,
-// a full index, or offsets too far from the base for 32 bits. Index entries
-// are kept in memory while the segment is active; the files are written,
-// trimmed to their entries, when the segment rolls or the log closes (a
-// new segment has its .log file only). In memory, an index is loaded on
+// batch headers from there. Looking up a timestamp (ListOffsets) takes the
+// time index entry at or below it, scans headers from there, and reads the
+// records of the batches whose max timestamp reaches it, decompressing as a
+// stream (record.Scanner), for the exact first record. The segment rolls on
+// segment.bytes, segment.ms, a full index, or offsets too far from the base
+// for 32 bits. Index entries are kept in memory while the segment is
+// active; the files are written, trimmed to their entries, when the segment
+// rolls or the log closes (a new segment has its .log file only). In
+// memory, an index is loaded on
 // first use only, so thousands of idle partitions cost little; open .log
 // handles go through an LRU bounded by ManagerOptions.MaxOpenFiles, and
 // each user (appender, ReadResult, group committer) holds a reference, so

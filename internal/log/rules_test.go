@@ -273,16 +273,16 @@ func TestTimestamps(t *testing.T) {
 		{baseTs + 502, 252, baseTs + 502},
 		{baseTs + 994, 499, baseTs + 994},
 	} {
-		off, ts, found, err := l.OffsetForTimestamp(tc.ts)
-		if err != nil || !found || off != tc.off || ts != tc.gotTs {
-			t.Errorf("OffsetForTimestamp(%d) = %d, %d, %v, %v; want %d, %d", tc.ts-baseTs, off, ts-baseTs, found, err, tc.off, tc.gotTs-baseTs)
+		r, found, err := l.OffsetForTimestamp(tc.ts)
+		if err != nil || !found || r.Offset != tc.off || r.Timestamp != tc.gotTs {
+			t.Errorf("OffsetForTimestamp(%d) = %d, %d, %v, %v; want %d, %d", tc.ts-baseTs, r.Offset, r.Timestamp-baseTs, found, err, tc.off, tc.gotTs-baseTs)
 		}
 	}
-	if _, _, found, _ := l.OffsetForTimestamp(baseTs + 995); found {
+	if _, found, _ := l.OffsetForTimestamp(baseTs + 995); found {
 		t.Error("found past the max timestamp")
 	}
-	if off, ts := l.MaxTimestamp(); ts != baseTs+994 || off != 499 {
-		t.Errorf("MaxTimestamp = %d, %d", off, ts)
+	if r, found, err := l.MaxTimestamp(); err != nil || !found || r.Timestamp != baseTs+994 || r.Offset != 499 {
+		t.Errorf("MaxTimestamp = %+v, %v, %v", r, found, err)
 	}
 	// LogAppendTime stamping.
 	res, err := l.Append(makeBatch(2, 10, 5), AppendOptions{LogAppendTime: baseTs + 5000})
@@ -296,8 +296,10 @@ func TestTimestamps(t *testing.T) {
 	if !h.LogAppendTime() || h.MaxTimestamp != baseTs+5000 || record.ComputeCRC(b) != h.CRC {
 		t.Fatalf("stamped batch: %v", h)
 	}
-	if off, ts := l.MaxTimestamp(); ts != baseTs+5000 || off != res.LastOffset {
-		t.Errorf("MaxTimestamp after LogAppendTime = %d, %d", off, ts)
+	// Every record of a LogAppendTime batch carries the append time: the
+	// first of them holds the max timestamp.
+	if r, found, err := l.MaxTimestamp(); err != nil || !found || r.Timestamp != baseTs+5000 || r.Offset != res.BaseOffset {
+		t.Errorf("MaxTimestamp after LogAppendTime = %+v, %v, %v; want offset %d", r, found, err, res.BaseOffset)
 	}
 }
 

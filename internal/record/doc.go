@@ -46,6 +46,9 @@
 //     deltas, empty batches). Neither allocates.
 //   - Decoder (and DecodeRecords) walks the records of a batch,
 //     decompressing into a reused buffer with a size cap.
+//   - Scanner reads only each record's offset and timestamp, decompressing
+//     as a stream through a small buffer, for questions a batch header
+//     cannot answer exactly (which record is the first at a timestamp).
 //   - Builder and EncodeBatch write batches; EncodeControlBatch writes
 //     transaction markers. Compress and Decompress speak the codecs as
 //     Kafka's clients do: gzip, snappy (raw or xerial-framed as Java writes

@@ -287,6 +287,55 @@ func TestFranzListOffsetsByTimestamp(t *testing.T) {
 	}
 }
 
+// TestFranzListOffsetsInsideCompressedBatch: ListOffsets by timestamp
+// finds the exact record inside a compressed multi-record batch, as Kafka
+// does, before and after a restart.
+func TestFranzListOffsetsInsideCompressedBatch(t *testing.T) {
+	b := startBroker(t)
+	const topic = "by-time-batched"
+	createTopic(t, b, topic, 1, nil)
+	ctx := testContext(t, time.Minute)
+	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	// One zstd batch (a long linger, then Flush) whose timestamps are not
+	// in offset order.
+	cl := b.client(kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.ZstdCompression()), kgo.ProducerLinger(time.Minute))
+	for i, sec := range []int{0, 10, 30, 20, 40} {
+		r := &kgo.Record{Value: []byte(strings.Repeat(fmt.Sprint(i), 100)), Timestamp: base.Add(time.Duration(sec) * time.Second)}
+		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				t.Errorf("produce: %v", err)
+			}
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		adm := b.admin()
+		for _, c := range []struct{ after, offset, at int }{
+			{0, 0, 0},
+			{10, 1, 10}, // exactly, inside the batch
+			{15, 2, 30}, // the first record in offset order at or after +15s
+			{25, 2, 30}, // likewise: +20s at offset 3 comes later
+			{35, 4, 40},
+		} {
+			lo, err := adm.ListOffsetsAfterMilli(ctx, base.Add(time.Duration(c.after)*time.Second).UnixMilli(), topic)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o, _ := lo.Lookup(topic, 0)
+			if o.Err != nil || o.Offset != int64(c.offset) || o.Timestamp != base.Add(time.Duration(c.at)*time.Second).UnixMilli() {
+				t.Fatalf("%s: after +%ds: offset %d, timestamp %v (%v); want %d at +%ds", when, c.after, o.Offset, time.UnixMilli(o.Timestamp).Sub(base), o.Err, c.offset, c.at)
+			}
+		}
+	}
+	check("running")
+	b.stop()
+	b.restart()
+	check("after a restart")
+}
+
 func TestFranzDeleteRecords(t *testing.T) {
 	b := startBroker(t)
 	const topic = "delete-records"

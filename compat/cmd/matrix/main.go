@@ -24,6 +24,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,8 +35,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// The client scenarios, in column order.
+// The scenarios every client runs, in column order.
 var clientColumns = []string{"admin", "produce", "consume", "group", "group-consumer", "idempotent", "txn"}
+
+// javaColumns: the Java client also runs list-offsets, which no other
+// client's program has yet; its column is blank in their rows.
+var javaColumns = append(slices.Clip(clientColumns), "list-offsets")
 
 var columnTitles = map[string]string{
 	"admin":          "admin",
@@ -45,6 +50,7 @@ var columnTitles = map[string]string{
 	"group-consumer": "group (KIP-848)",
 	"idempotent":     "idempotent",
 	"txn":            "transactions",
+	"list-offsets":   "list offsets (by time)",
 }
 
 // row is one client or tool: a program run once per scenario.

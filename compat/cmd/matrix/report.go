@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -89,6 +90,20 @@ func (r report) table(rs []row, columns []string, titles map[string]string, note
 	return out
 }
 
+// clientColumns are the scenarios of every client row, in order: the
+// shared ones, then those only some clients run (blank in the others' rows).
+func (r report) clientColumns() []string {
+	var cols []string
+	for _, c := range r.clients {
+		for _, col := range c.Columns {
+			if !slices.Contains(cols, col) {
+				cols = append(cols, col)
+			}
+		}
+	}
+	return cols
+}
+
 func (r report) toolCells() ([]row, []string) {
 	// Tools have different scenarios each: one table whose columns are all
 	// of them, blank where a tool has no such scenario.
@@ -112,7 +127,7 @@ func (r report) terminal() string {
 		return fmt.Sprintf("n/a[%d]", n)
 	}
 	b.WriteString("\nCompatibility matrix against " + r.broker + "\n\n")
-	writeText(&b, r.table(r.clients, clientColumns, columnTitles, &notes, cell))
+	writeText(&b, r.table(r.clients, r.clientColumns(), columnTitles, &notes, cell))
 	b.WriteString("\n")
 	tools, cols := r.toolCells()
 	t := r.table(tools, cols, nil, &notes, cell)
@@ -187,16 +202,21 @@ Each client scenario checks a real outcome:
 - **idempotent**: 100 records from an idempotent producer at offsets 0..99, no
   duplicates;
 - **transactions**: commit, abort, commit; a read_committed consumer sees only
-  the committed records.
+  the committed records;
+- **list offsets (by time)**, Java client only so far: five records in one
+  compressed batch, timestamps not in offset order; ListOffsets by timestamp
+  (Admin and consumer) finds the exact record with its own timestamp, max
+  timestamp the record holding it.
 
 ✅ passed, ❌ failed (the reason is below), ➖ not applicable (the client
-lacks the feature, or could not be installed here; the reason is below).
+lacks the feature, or could not be installed here; the reason is below);
+blank: no scenario program for that client yet.
 
 `)
 	fmt.Fprintf(&b, "Broker: %s. Result: **%d passed, %d failed**, %d not applicable; the run took %s.\n\n",
 		r.broker, passed, failed, na, r.took.Round(time.Second))
 	b.WriteString("## Clients\n\n")
-	writeMarkdown(&b, r.table(r.clients, clientColumns, columnTitles, &notes, cell))
+	writeMarkdown(&b, r.table(r.clients, r.clientColumns(), columnTitles, &notes, cell))
 	b.WriteString("\n## Tools and frameworks\n\n")
 	b.WriteString("Apache Kafka's command-line tools, a Kafka Streams word count (state store, changelog topic,\n`processing.guarantee=exactly_once_v2`) and a Kafka Connect standalone worker with the FileStream\nsource and sink connectors, all from Maven Central.\n\n")
 	tools, cols := r.toolCells()

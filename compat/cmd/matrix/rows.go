@@ -65,7 +65,7 @@ func rows(s *suite) (clients, tools []row) {
 		}
 	}
 	clients = []row{
-		{Name: "Java kafka-clients", Columns: clientColumns, Cmd: java("Clients"), Check: javaBuilt},
+		{Name: "Java kafka-clients", Columns: javaColumns, Cmd: java("Clients"), Check: javaBuilt},
 		{Name: "librdkafka: kcat", Columns: clientColumns,
 			Cmd:   func(sc string) []string { return []string{"bash", "compat/kcat/scenario.sh", sc} },
 			Check: func() error { return onPath("kcat") }},

@@ -8,6 +8,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -19,11 +20,14 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.admin.ListOffsetsResult.ListOffsetsResultInfo;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -37,8 +41,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
 /**
  * Scenarios for Apache Kafka's Java client (kafka-clients 4.x): admin,
  * produce with every codec, exact consume, consumer groups with the classic
- * and the consumer (KIP-848) protocol, the idempotent producer and
- * transactions. One scenario per process run; the last line printed is
+ * and the consumer (KIP-848) protocol, the idempotent producer,
+ * transactions, and ListOffsets by timestamp inside a batch. One scenario
+ * per process run; the last line printed is
  * "ok: ...", "fail: ..." or "n/a: ..." and the exit code is 0, 1 or 3.
  */
 public final class Clients {
@@ -52,7 +57,7 @@ public final class Clients {
 
     public static void main(String[] args) {
         if (args.length != 1) {
-            System.out.println("fail: usage: Clients admin|produce|consume|group|group-consumer|idempotent|txn");
+            System.out.println("fail: usage: Clients admin|produce|consume|group|group-consumer|idempotent|txn|list-offsets");
             System.exit(2);
         }
         try {
@@ -65,6 +70,7 @@ public final class Clients {
                 case "group-consumer" -> group("consumer");
                 case "idempotent" -> idempotent();
                 case "txn" -> txn();
+                case "list-offsets" -> listOffsets();
                 default -> throw new Failure("unknown scenario " + args[0]);
             };
             System.out.println("ok: " + detail);
@@ -287,6 +293,78 @@ public final class Clients {
             throw new Failure("read_uncommitted saw " + uncommitted + " records, want 15 (10 committed + 5 aborted)");
         }
         return "commit, abort, commit; read_committed sees only the 10 committed";
+    }
+
+    /**
+     * Five records in one lz4 batch (a long linger, then flush), their
+     * timestamps not in offset order: +0s, +10s, +30s, +20s, +40s. Kafka
+     * answers ListOffsets by timestamp with the first record, in offset
+     * order, whose timestamp is at or after the one asked for, inside the
+     * batch, with that record's own timestamp; and max timestamp with the
+     * record holding the largest.
+     */
+    static String listOffsets() throws Exception {
+        String topic = topic("list-offsets");
+        createTopic(topic, 1);
+        TopicPartition tp = new TopicPartition(topic, 0);
+        long base = System.currentTimeMillis() - 3_600_000L;
+        long[] at = {0, 10_000, 30_000, 20_000, 40_000};
+        Properties p = producerProps();
+        p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "1000"); // the five sends take far less; flush() sends them
+        try (KafkaProducer<String, String> prod = new KafkaProducer<>(p)) {
+            List<Future<RecordMetadata>> fs = new ArrayList<>();
+            for (int i = 0; i < at.length; i++) {
+                fs.add(prod.send(new ProducerRecord<>(topic, 0, base + at[i], "k" + i, "value-" + i)));
+            }
+            prod.flush();
+            for (int i = 0; i < fs.size(); i++) {
+                long off = fs.get(i).get(WAIT.toSeconds() + 5, TimeUnit.SECONDS).offset();
+                if (off != i) {
+                    throw new Failure("record " + i + " acknowledged at offset " + off);
+                }
+            }
+        }
+        try (Admin admin = newAdmin()) {
+            ListOffsetsResultInfo latest = listOffset(admin, tp, OffsetSpec.latest());
+            if (latest.offset() != at.length) {
+                throw new Failure("latest offset " + latest.offset() + ", want " + at.length);
+            }
+            Optional<Integer> epoch = latest.leaderEpoch();
+            // {asked for, offset, its timestamp}, relative to base
+            long[][] cases = {{-5_000, 0, 0}, {10_000, 1, 10_000}, {15_000, 2, 30_000}, {25_000, 2, 30_000}, {35_000, 4, 40_000}};
+            for (long[] c : cases) {
+                ListOffsetsResultInfo info = listOffset(admin, tp, OffsetSpec.forTimestamp(base + c[0]));
+                if (info.offset() != c[1] || info.timestamp() != base + c[2] || !info.leaderEpoch().equals(epoch)) {
+                    throw new Failure(String.format("listOffsets forTimestamp(%+dms): offset %d, timestamp %+dms, leader epoch %s; want %d, %+dms, %s",
+                            c[0], info.offset(), info.timestamp() - base, info.leaderEpoch(), c[1], c[2], epoch));
+                }
+            }
+            ListOffsetsResultInfo none = listOffset(admin, tp, OffsetSpec.forTimestamp(base + 50_000));
+            if (none.offset() != -1) {
+                throw new Failure("listOffsets after the last timestamp: offset " + none.offset() + ", want -1");
+            }
+            ListOffsetsResultInfo max = listOffset(admin, tp, OffsetSpec.maxTimestamp());
+            if (max.offset() != 4 || max.timestamp() != base + 40_000) {
+                throw new Failure("listOffsets maxTimestamp: offset " + max.offset() + ", timestamp +" + (max.timestamp() - base) + "ms; want 4, +40000ms");
+            }
+            ListOffsetsResultInfo earliest = listOffset(admin, tp, OffsetSpec.earliest());
+            if (earliest.offset() != 0) {
+                throw new Failure("earliest offset " + earliest.offset() + ", want 0");
+            }
+        }
+        try (KafkaConsumer<String, String> c = new KafkaConsumer<>(consumerProps("read_uncommitted"))) {
+            Map<TopicPartition, OffsetAndTimestamp> got = c.offsetsForTimes(Map.of(tp, base + 25_000L), WAIT);
+            OffsetAndTimestamp o = got.get(tp);
+            if (o == null || o.offset() != 2 || o.timestamp() != base + 30_000) {
+                throw new Failure("consumer offsetsForTimes(+25000ms): " + o + ", want offset 2 at +30000ms");
+            }
+        }
+        return "one lz4 batch of 5: by timestamp (Admin, consumer), max timestamp, earliest, latest";
+    }
+
+    static ListOffsetsResultInfo listOffset(Admin admin, TopicPartition tp, OffsetSpec spec) throws Exception {
+        return admin.listOffsets(Map.of(tp, spec)).partitionResult(tp).get(WAIT.toSeconds() + 5, TimeUnit.SECONDS);
     }
 
     // ---- helpers ----
