@@ -26,6 +26,7 @@ type consumeFlags struct {
 	printKey      bool
 	keySeparator  string
 	idleTimeout   time.Duration
+	reset         string
 }
 
 func newConsumeCmd(flags *clientFlags) *cobra.Command {
@@ -39,7 +40,11 @@ By default only records produced after the command starts are printed
 (--from-end). Start elsewhere with --from-beginning, --offset N (with
 --partition for one partition; a negative N counts back from the end) or
 --from-time (RFC 3339 or Unix milliseconds; the first record at or after that
-time, found with ListOffsets by timestamp). Stop after --count records, after
+time, found with ListOffsets by timestamp). An offset that is not in the log
+(past its end, or before its start) follows --reset, Kafka's
+auto.offset.reset: latest (the default) starts at the end, earliest at the
+beginning; either way a line on standard error says so. Without a start flag,
+--reset also says where to start. Stop after --count records, after
 --idle-timeout without a record, or on Ctrl-C.`,
 		Example: `  samsa consume orders --from-beginning --count 10
   samsa consume orders --partition 0 --offset 42 --format json
@@ -62,30 +67,32 @@ time, found with ListOffsets by timestamp). Stop after --count records, after
 	f.BoolVar(&cf.printKey, "print-key", false, "in text output, print the key before the value")
 	f.StringVar(&cf.keySeparator, "key-separator", "\t", "in text output with --print-key, what goes between key and value")
 	f.DurationVar(&cf.idleTimeout, "idle-timeout", 0, "exit when no record arrives for this long (0: wait forever)")
+	f.StringVar(&cf.reset, "reset", string(resetLatest), "where to start without a start flag or committed offset, or when the offset asked for is not in the log: latest or earliest (auto.offset.reset)")
 	return cmd
 }
 
-// parseTime reads RFC 3339 or Unix milliseconds.
-func parseTime(s string) (int64, error) {
+// parseTime reads the value of the flag named flag: RFC 3339 or Unix
+// milliseconds.
+func parseTime(flag, s string) (int64, error) {
 	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
 		if ms < 0 {
-			return 0, fmt.Errorf("--from-time %d is negative", ms)
+			return 0, fmt.Errorf("%s %d is negative", flag, ms)
 		}
 		return ms, nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return 0, fmt.Errorf("--from-time %q is neither RFC 3339 (2006-01-02T15:04:05Z) nor Unix milliseconds", s)
+		return 0, fmt.Errorf("%s %q is neither RFC 3339 (2006-01-02T15:04:05Z) nor Unix milliseconds", flag, s)
 	}
 	if t.UnixMilli() < 0 {
-		return 0, fmt.Errorf("--from-time %q is before 1970", s)
+		return 0, fmt.Errorf("%s %q is before 1970", flag, s)
 	}
 	return t.UnixMilli(), nil
 }
 
-// startOffset turns the start flags into a kgo offset. At most one of
-// them may be given.
-func (cf *consumeFlags) startOffset(offsetSet bool) (kgo.Offset, error) {
+// startRule turns the start flags into a rule. At most one of them may be
+// given; with none, the reset policy says where to start.
+func (cf *consumeFlags) startRule(offsetSet bool, reset resetPolicy) (startRule, error) {
 	n := 0
 	for _, b := range []bool{cf.fromBeginning, cf.fromEnd, offsetSet, cf.fromTime != ""} {
 		if b {
@@ -93,55 +100,68 @@ func (cf *consumeFlags) startOffset(offsetSet bool) (kgo.Offset, error) {
 		}
 	}
 	if n > 1 {
-		return kgo.Offset{}, errors.New("give at most one of --from-beginning, --from-end, --offset and --from-time")
+		return startRule{}, errors.New("give at most one of --from-beginning, --from-end, --offset and --from-time")
 	}
 	switch {
 	case cf.fromBeginning:
-		return kgo.NewOffset().AtStart(), nil
-	case offsetSet && cf.offset >= 0:
-		return kgo.NewOffset().At(cf.offset), nil
+		return startRule{kind: startEarliest}, nil
+	case cf.fromEnd:
+		return startRule{kind: startLatest}, nil
 	case offsetSet:
-		return kgo.NewOffset().AtEnd().Relative(cf.offset), nil
+		return startRule{kind: startOffset, offset: cf.offset}, nil
 	case cf.fromTime != "":
-		ms, err := parseTime(cf.fromTime)
+		ms, err := parseTime("--from-time", cf.fromTime)
 		if err != nil {
-			return kgo.Offset{}, err
+			return startRule{}, err
 		}
-		return kgo.NewOffset().AfterMilli(ms), nil
+		return startRule{kind: startTime, ms: ms}, nil
+	case reset == resetEarliest:
+		return startRule{kind: startEarliest}, nil
 	}
-	return kgo.NewOffset().AtEnd(), nil
+	return startRule{kind: startLatest}, nil
 }
 
-func (cf *consumeFlags) validate(offsetSet, partitionSet bool) (kgo.Offset, format.Kind, error) {
-	kind, err := format.ParseKind(cf.format)
-	if err != nil {
-		return kgo.Offset{}, "", err
+// consumeSettings are the validated flags.
+type consumeSettings struct {
+	rule  startRule
+	reset resetPolicy
+	kind  format.Kind
+}
+
+func (cf *consumeFlags) validate(offsetSet, partitionSet bool) (consumeSettings, error) {
+	var s consumeSettings
+	var err error
+	if s.kind, err = format.ParseKind(cf.format); err != nil {
+		return s, err
 	}
-	start, err := cf.startOffset(offsetSet)
-	if err != nil {
-		return kgo.Offset{}, "", err
+	if s.reset, err = parseReset(cf.reset); err != nil {
+		return s, err
+	}
+	if s.rule, err = cf.startRule(offsetSet, s.reset); err != nil {
+		return s, err
 	}
 	if cf.count < 0 {
-		return kgo.Offset{}, "", fmt.Errorf("--count %d is negative", cf.count)
+		return s, fmt.Errorf("--count %d is negative", cf.count)
 	}
 	if partitionSet && cf.partition < 0 {
-		return kgo.Offset{}, "", fmt.Errorf("--partition %d is negative", cf.partition)
+		return s, fmt.Errorf("--partition %d is negative", cf.partition)
 	}
 	if cf.group != "" && (partitionSet || offsetSet) {
-		return kgo.Offset{}, "", errors.New("--group cannot be combined with --partition or --offset (the group assigns partitions and remembers offsets)")
+		return s, errors.New("--group cannot be combined with --partition or --offset (the group assigns partitions and remembers offsets)")
 	}
 	if cf.idleTimeout < 0 {
-		return kgo.Offset{}, "", fmt.Errorf("--idle-timeout %v is negative", cf.idleTimeout)
+		return s, fmt.Errorf("--idle-timeout %v is negative", cf.idleTimeout)
 	}
-	return start, kind, nil
+	return s, nil
 }
 
 func runConsume(cmd *cobra.Command, o cli.Options, topic string, cf *consumeFlags, offsetSet, partitionSet bool) error {
-	start, kind, err := cf.validate(offsetSet, partitionSet)
+	set, err := cf.validate(offsetSet, partitionSet)
 	if err != nil {
 		return &usageError{err}
 	}
 	ctx := cmd.Context()
+	stderr := cmd.ErrOrStderr()
 
 	// Check the topic first: a consumer of a missing topic would otherwise
 	// wait silently forever.
@@ -149,10 +169,11 @@ func runConsume(cmd *cobra.Command, o cli.Options, topic string, cf *consumeFlag
 	if err != nil {
 		return err
 	}
+	defer meta.Close()
+	adm := cli.Admin(meta)
 	mctx, cancel := context.WithTimeout(ctx, o.EffectiveTimeout())
-	topics, err := cli.Admin(meta).ListTopics(mctx, topic)
+	topics, err := adm.ListTopics(mctx, topic)
 	cancel()
-	meta.Close()
 	if err != nil {
 		return cli.Explain(err, o)
 	}
@@ -169,22 +190,43 @@ func runConsume(cmd *cobra.Command, o cli.Options, topic string, cf *consumeFlag
 		}
 	}
 
-	opts := []kgo.Opt{}
-	switch {
-	case cf.group != "":
+	res := &offsetResolver{adm: adm, o: o, rule: set.rule, reset: set.reset}
+	opts := []kgo.Opt{kgo.ConsumeResetOffset(set.reset.kgoOffset())}
+	if cf.group != "" {
+		var startAt kgo.Offset
+		switch set.rule.kind {
+		case startEarliest:
+			startAt = kgo.NewOffset().AtStart()
+		case startTime:
+			startAt = kgo.NewOffset().AfterMilli(set.rule.ms)
+		default:
+			startAt = kgo.NewOffset().AtEnd()
+		}
 		opts = append(opts,
 			kgo.ConsumerGroup(cf.group),
 			kgo.ConsumeTopics(topic),
-			kgo.ConsumeResetOffset(start),
+			kgo.ConsumeStartOffset(startAt),
 			kgo.AutoCommitMarks(),
 		)
-	case partitionSet:
-		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {cf.partition: start}}))
-	default:
-		parts := make(map[int32]kgo.Offset, len(td.Partitions))
-		for p := range td.Partitions {
-			parts[p] = start
+	} else {
+		// Exact start offsets, resolved here: see consume_offsets.go.
+		bounds, err := res.bounds(ctx, []string{topic})
+		if err != nil {
+			return err
 		}
+		parts := make(map[int32]kgo.Offset)
+		var notes []string
+		for _, p := range sortedPartitions(bounds) {
+			if partitionSet && p.partition != cf.partition {
+				continue
+			}
+			at, oor := res.start(bounds[p])
+			if oor != nil {
+				notes = append(notes, oor.describe(fmt.Sprintf("Offset %d", oor.offset), p))
+			}
+			parts[p.partition] = kgo.NewOffset().At(at)
+		}
+		printNotes(stderr, notes)
 		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}))
 	}
 	cl, err := cli.Dial(ctx, o, opts...)
@@ -194,10 +236,10 @@ func runConsume(cmd *cobra.Command, o cli.Options, topic string, cf *consumeFlag
 	defer cl.Close()
 
 	out := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<16)
-	rw := &format.RecordWriter{W: out, Kind: kind, PrintKey: cf.printKey, KeySeparator: cf.keySeparator}
+	rw := &format.RecordWriter{W: out, Kind: set.kind, PrintKey: cf.printKey, KeySeparator: cf.keySeparator}
 	consumed := 0
 	defer func() {
-		fmt.Fprintf(cmd.ErrOrStderr(), "Consumed %s.\n", plural(consumed, "record"))
+		fmt.Fprintf(stderr, "Consumed %s.\n", plural(consumed, "record"))
 	}()
 	for cf.count == 0 || consumed < cf.count {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
@@ -241,7 +283,7 @@ func runConsume(cmd *cobra.Command, o cli.Options, topic string, cf *consumeFlag
 			return fmt.Errorf("write output: %w", err)
 		}
 		if cf.idleTimeout > 0 && fetches.NumRecords() == 0 && errors.Is(pctx.Err(), context.DeadlineExceeded) {
-			fmt.Fprintf(cmd.ErrOrStderr(), "No record for %v; stopping.\n", cf.idleTimeout)
+			fmt.Fprintf(stderr, "No record for %v; stopping.\n", cf.idleTimeout)
 			break
 		}
 	}

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/samsa-streaming/samsa/internal/cli"
 	"github.com/samsa-streaming/samsa/internal/cli/format"
+	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 // lines returns "<prefix>-<i>" for i in [from, to), one per line.
@@ -247,4 +249,134 @@ func TestProduceRecordErrors(t *testing.T) {
 		}
 	}
 	assertSentence(t, r.stderr)
+}
+
+// background runs a command in-process until it exits, with stdout and
+// stderr that report their first write.
+type background struct {
+	stdout, stderr *signalWriter
+	done           chan int
+	cancel         context.CancelFunc
+}
+
+func startBackground(t *testing.T, addr string, args ...string) *background {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	b := &background{
+		stdout: &signalWriter{first: make(chan struct{})},
+		stderr: &signalWriter{first: make(chan struct{})},
+		done:   make(chan int, 1),
+		cancel: cancel,
+	}
+	go func() {
+		b.done <- run(ctx, append([]string{"-b", addr}, args...), strings.NewReader(""), b.stdout, b.stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-b.done
+	})
+	return b
+}
+
+// wait returns what the command printed once it exits with code 0.
+func (b *background) wait(t *testing.T) (stdout, stderr string) {
+	t.Helper()
+	select {
+	case code := <-b.done:
+		b.done <- code // for the cleanup
+		b.stdout.mu.Lock()
+		b.stderr.mu.Lock()
+		defer b.stdout.mu.Unlock()
+		defer b.stderr.mu.Unlock()
+		if code != 0 {
+			t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, b.stdout.buf.String(), b.stderr.buf.String())
+		}
+		return b.stdout.buf.String(), b.stderr.buf.String()
+	case <-time.After(60 * time.Second):
+		t.Fatal("the command did not finish in 60s")
+	}
+	return "", ""
+}
+
+func TestConsumeOffsetOutsideLog(t *testing.T) {
+	addr := broker(t)
+	name := topicName(t)
+	ok(t, addr, "", "topic", "create", name, "--partitions", "1")
+	ok(t, addr, lines("o", 0, 10), "produce", name)
+
+	// Past the end, --reset latest (the default): start at the end, say so,
+	// and print the next record, never offset 0.
+	b := startBackground(t, addr, "consume", name, "--offset", "500", "-n", "1")
+	<-b.stderr.first // the sentence, printed once the start offsets are fixed
+	ok(t, addr, "new\n", "produce", name)
+	out, errOut := b.wait(t)
+	if out != "new\n" {
+		t.Fatalf("--offset 500 --reset latest printed %q", out)
+	}
+	want := `Offset 500 is past the end of topic "` + name + `" partition 0 (10); starting at the end (offset 10), as --reset latest says.`
+	if !strings.Contains(errOut, want) {
+		t.Fatalf("stderr %q lacks %q", errOut, want)
+	}
+
+	// Past the end, --reset earliest: from the beginning, and said so.
+	r := ok(t, addr, "", "consume", name, "--offset", "500", "--reset", "earliest", "-n", "3")
+	want = `Offset 500 is past the end of topic "` + name + `" partition 0 (11); starting at the beginning (offset 0), as --reset earliest says.`
+	if r.stdout != lines("o", 0, 3) || !strings.Contains(r.stderr, want) {
+		t.Fatalf("--offset 500 --reset earliest: %q / %q", r.stdout, r.stderr)
+	}
+
+	// The last 50 of 11 records are those 11, without a word.
+	r = ok(t, addr, "", "consume", name, "--offset", "-50", "-n", "11")
+	if r.stdout != lines("o", 0, 10)+"new\n" || strings.Contains(r.stderr, "--reset") {
+		t.Fatalf("--offset -50: %q / %q", r.stdout, r.stderr)
+	}
+
+	// Without a start flag, --reset earliest starts at the beginning (as
+	// auto.offset.reset does for a consumer without a committed offset).
+	r = ok(t, addr, "", "consume", name, "--reset", "earliest", "-n", "1")
+	if r.stdout != "o-0\n" {
+		t.Fatalf("--reset earliest: %q", r.stdout)
+	}
+}
+
+func TestConsumeOffsetBeforeLogStart(t *testing.T) {
+	addr := broker(t)
+	name := topicName(t)
+	ok(t, addr, "", "topic", "create", name, "--partitions", "1")
+	ok(t, addr, lines("o", 0, 10), "produce", name)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := cli.Dial(ctx, cli.Options{BootstrapServers: []string{addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	offs := kadm.Offsets{}
+	offs.AddOffset(name, 0, 5, -1)
+	resp, err := kadm.NewClient(cl).DeleteRecords(ctx, offs)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatalf("delete records: %v", err)
+	}
+
+	r := ok(t, addr, "", "consume", name, "--offset", "2", "--reset", "earliest", "-n", "1")
+	want := `Offset 2 is before the start of topic "` + name + `" partition 0 (5); starting at the beginning (offset 5), as --reset earliest says.`
+	if r.stdout != "o-5\n" || !strings.Contains(r.stderr, want) {
+		t.Fatalf("--offset 2 --reset earliest: %q / %q", r.stdout, r.stderr)
+	}
+	b := startBackground(t, addr, "consume", name, "--offset", "2", "-n", "1")
+	<-b.stderr.first
+	ok(t, addr, "new\n", "produce", name)
+	out, errOut := b.wait(t)
+	want = `Offset 2 is before the start of topic "` + name + `" partition 0 (5); starting at the end (offset 10), as --reset latest says.`
+	if out != "new\n" || !strings.Contains(errOut, want) {
+		t.Fatalf("--offset 2 --reset latest: %q / %q", out, errOut)
+	}
+	// A negative offset reaching before the log start starts at the log start.
+	r = ok(t, addr, "", "consume", name, "--offset", "-8", "-n", "1")
+	if r.stdout != "o-5\n" {
+		t.Fatalf("--offset -8: %q", r.stdout)
+	}
 }
