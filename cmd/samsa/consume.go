@@ -45,7 +45,11 @@ time, found with ListOffsets by timestamp). An offset that is not in the log
 auto.offset.reset: latest (the default) starts at the end, earliest at the
 beginning; either way a line on standard error says so. Without a start flag,
 --reset also says where to start. Stop after --count records, after
---idle-timeout without a record, or on Ctrl-C.`,
+--idle-timeout without a record, or on Ctrl-C.
+
+With --group, the group assigns partitions and remembers offsets; the idle
+clock starts once partitions are assigned (joining a new group takes
+seconds).`,
 		Example: `  samsa consume orders --from-beginning --count 10
   samsa consume orders --partition 0 --offset 42 --format json
   samsa consume orders --from-time 2024-05-01T12:00:00Z --print-key`,
@@ -191,22 +195,39 @@ func runConsume(cmd *cobra.Command, o cli.Options, topic string, cf *consumeFlag
 	}
 
 	res := &offsetResolver{adm: adm, o: o, rule: set.rule, reset: set.reset}
-	opts := []kgo.Opt{kgo.ConsumeResetOffset(set.reset.kgoOffset())}
+	pr := newProgress(false)
+	opts := []kgo.Opt{
+		kgo.ConsumeResetOffset(set.reset.kgoOffset()),
+		kgo.KeepControlRecords(), // they move the position; see progress.take
+		// Kafka's fetch.max.wait.ms rather than franz-go's 5s: partitions
+		// that join while a fetch waits on others are fetched soon.
+		kgo.FetchMaxWait(500 * time.Millisecond),
+	}
 	if cf.group != "" {
-		var startAt kgo.Offset
-		switch set.rule.kind {
-		case startEarliest:
+		// The start offsets are fixed in adjustGroupOffsets; the client's
+		// own must be AtStart or AtEnd there.
+		startAt := kgo.NewOffset().AtEnd()
+		if set.rule.kind == startEarliest {
 			startAt = kgo.NewOffset().AtStart()
-		case startTime:
-			startAt = kgo.NewOffset().AfterMilli(set.rule.ms)
-		default:
-			startAt = kgo.NewOffset().AtEnd()
 		}
 		opts = append(opts,
 			kgo.ConsumerGroup(cf.group),
 			kgo.ConsumeTopics(topic),
 			kgo.ConsumeStartOffset(startAt),
 			kgo.AutoCommitMarks(),
+			kgo.AdjustFetchOffsetsFn(adjustGroupOffsets(res, pr, cf.group)),
+			kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+				pr.assign(m)
+			}),
+			kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+				pr.revoke(m)
+				// What the client does by default: commit what was
+				// printed before another member takes over.
+				cl.CommitMarkedOffsets(ctx)
+			}),
+			kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+				pr.revoke(m)
+			}),
 		)
 	} else {
 		// Exact start offsets, resolved here: see consume_offsets.go.
@@ -225,8 +246,10 @@ func runConsume(cmd *cobra.Command, o cli.Options, topic string, cf *consumeFlag
 				notes = append(notes, oor.describe(fmt.Sprintf("Offset %d", oor.offset), p))
 			}
 			parts[p.partition] = kgo.NewOffset().At(at)
+			pr.position(p, at, bounds[p])
 		}
 		printNotes(stderr, notes)
+		pr.assign(nil)
 		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}))
 	}
 	cl, err := cli.Dial(ctx, o, opts...)
@@ -241,16 +264,47 @@ func runConsume(cmd *cobra.Command, o cli.Options, topic string, cf *consumeFlag
 	defer func() {
 		fmt.Fprintf(stderr, "Consumed %s.\n", plural(consumed, "record"))
 	}()
+	var lastRecord time.Time
 	for cf.count == 0 || consumed < cf.count {
-		pctx, cancel := ctx, context.CancelFunc(func() {})
-		if cf.idleTimeout > 0 {
-			pctx, cancel = context.WithTimeout(ctx, cf.idleTimeout)
+		wake := pr.changed()
+		notes, err := pr.drain()
+		printNotes(stderr, notes)
+		if err != nil {
+			return err
 		}
+		pctx, cancel := context.WithCancel(ctx)
+		if cf.idleTimeout > 0 {
+			if since, lagging, ok := pr.idleSince(); ok {
+				timeout := cf.idleTimeout
+				if lagging {
+					// Records are known to be waiting: wait for
+					// them longer than the idle timeout, though
+					// not forever (they may have been deleted).
+					timeout = max(timeout, lagPatience)
+				}
+				deadline := later(since, lastRecord).Add(timeout)
+				if !time.Now().Before(deadline) {
+					if lagging {
+						fmt.Fprintf(stderr, "No record for %v, though the partitions' ends are further; stopping.\n", timeout)
+					} else {
+						fmt.Fprintf(stderr, "No record for %v; stopping.\n", timeout)
+					}
+					cancel()
+					break
+				}
+				cancel()
+				pctx, cancel = context.WithDeadline(ctx, deadline)
+			}
+		}
+		// Wake up on a change (partitions assigned, an error in a
+		// callback), to start the idle clock or stop.
+		stopWake := context.AfterFunc(wake, cancel)
 		max := -1
 		if cf.count > 0 {
 			max = cf.count - consumed
 		}
 		fetches := cl.PollRecords(pctx, max)
+		stopWake()
 		cancel()
 		if ctx.Err() != nil {
 			break // interrupted: a clean exit
@@ -270,21 +324,23 @@ func runConsume(cmd *cobra.Command, o cli.Options, topic string, cf *consumeFlag
 		if fetchErr != nil {
 			return fetchErr
 		}
+		if fetches.NumRecords() > 0 {
+			lastRecord = time.Now()
+			pr.observe(fetches)
+		}
 		for _, r := range fetches.Records() {
-			if err := rw.Write(r); err != nil {
-				return fmt.Errorf("write output: %w", err)
+			if pr.take(r) {
+				if err := rw.Write(r); err != nil {
+					return fmt.Errorf("write output: %w", err)
+				}
+				consumed++
 			}
-			consumed++
 			if cf.group != "" {
 				cl.MarkCommitRecords(r)
 			}
 		}
 		if err := out.Flush(); err != nil {
 			return fmt.Errorf("write output: %w", err)
-		}
-		if cf.idleTimeout > 0 && fetches.NumRecords() == 0 && errors.Is(pctx.Err(), context.DeadlineExceeded) {
-			fmt.Fprintf(stderr, "No record for %v; stopping.\n", cf.idleTimeout)
-			break
 		}
 	}
 	if cf.group != "" {
@@ -295,4 +351,15 @@ func runConsume(cmd *cobra.Command, o cli.Options, topic string, cf *consumeFlag
 		}
 	}
 	return nil
+}
+
+// lagPatience is how long --idle-timeout waits for records known to be in
+// a partition before giving up on them anyway.
+const lagPatience = 30 * time.Second
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
