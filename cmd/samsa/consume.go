@@ -27,6 +27,8 @@ type consumeFlags struct {
 	keySeparator  string
 	idleTimeout   time.Duration
 	reset         string
+	exitAtEnd     bool
+	until         string
 }
 
 func newConsumeCmd(flags *clientFlags) *cobra.Command {
@@ -44,13 +46,19 @@ time, found with ListOffsets by timestamp). An offset that is not in the log
 (past its end, or before its start) follows --reset, Kafka's
 auto.offset.reset: latest (the default) starts at the end, earliest at the
 beginning; either way a line on standard error says so. Without a start flag,
---reset also says where to start. Stop after --count records, after
---idle-timeout without a record, or on Ctrl-C.
+--reset also says where to start.
+
+Stop after --count records, after --idle-timeout without a record, with -e
+once every partition is read up to where it ended at the start, with --until
+once every partition reached its first record at or after that time, or on
+Ctrl-C.
 
 With --group, the group assigns partitions and remembers offsets; the idle
 clock starts once partitions are assigned (joining a new group takes
 seconds).`,
 		Example: `  samsa consume orders --from-beginning --count 10
+  samsa consume orders --from-beginning -e
+  samsa consume orders --from-time 2024-05-01T12:00:00Z --until 2024-05-01T13:00:00Z
   samsa consume orders --partition 0 --offset 42 --format json
   samsa consume orders --from-time 2024-05-01T12:00:00Z --print-key`,
 		Args: exactArgs(1, "one topic name"),
@@ -71,6 +79,8 @@ seconds).`,
 	f.BoolVar(&cf.printKey, "print-key", false, "in text output, print the key before the value")
 	f.StringVar(&cf.keySeparator, "key-separator", "\t", "in text output with --print-key, what goes between key and value")
 	f.DurationVar(&cf.idleTimeout, "idle-timeout", 0, "exit when no record arrives for this long (0: wait forever)")
+	f.BoolVarP(&cf.exitAtEnd, "exit-at-end", "e", false, "exit once every partition is read up to where it ended at the start (with --group: when assigned)")
+	f.StringVar(&cf.until, "until", "", "stop each partition at its first record at or after this time (RFC 3339 or Unix milliseconds)")
 	f.StringVar(&cf.reset, "reset", string(resetLatest), "where to start without a start flag or committed offset, or when the offset asked for is not in the log: latest or earliest (auto.offset.reset)")
 	return cmd
 }
@@ -127,9 +137,10 @@ func (cf *consumeFlags) startRule(offsetSet bool, reset resetPolicy) (startRule,
 
 // consumeSettings are the validated flags.
 type consumeSettings struct {
-	rule  startRule
-	reset resetPolicy
-	kind  format.Kind
+	rule    startRule
+	reset   resetPolicy
+	kind    format.Kind
+	untilMs int64 // -1: none
 }
 
 func (cf *consumeFlags) validate(offsetSet, partitionSet bool) (consumeSettings, error) {
@@ -155,6 +166,15 @@ func (cf *consumeFlags) validate(offsetSet, partitionSet bool) (consumeSettings,
 	}
 	if cf.idleTimeout < 0 {
 		return s, fmt.Errorf("--idle-timeout %v is negative", cf.idleTimeout)
+	}
+	s.untilMs = -1
+	if cf.until != "" {
+		if s.untilMs, err = parseTime("--until", cf.until); err != nil {
+			return s, err
+		}
+		if s.rule.kind == startTime && s.untilMs <= s.rule.ms {
+			return s, fmt.Errorf("--until %s is not after --from-time %s", cf.until, cf.fromTime)
+		}
 	}
 	return s, nil
 }
@@ -195,7 +215,9 @@ func runConsume(cmd *cobra.Command, o cli.Options, topic string, cf *consumeFlag
 	}
 
 	res := &offsetResolver{adm: adm, o: o, rule: set.rule, reset: set.reset}
-	pr := newProgress(false)
+	pr := newProgress(false, cf.exitAtEnd, set.untilMs)
+	bounded := cf.exitAtEnd || set.untilMs >= 0
+	untilTime := time.UnixMilli(set.untilMs)
 	opts := []kgo.Opt{
 		kgo.ConsumeResetOffset(set.reset.kgoOffset()),
 		kgo.KeepControlRecords(), // they move the position; see progress.take
@@ -272,6 +294,24 @@ func runConsume(cmd *cobra.Command, o cli.Options, topic string, cf *consumeFlag
 		if err != nil {
 			return err
 		}
+		if set.untilMs >= 0 && !time.Now().Before(untilTime) {
+			// --until has come: stop at the offsets for that time.
+			if topics := pr.needUntil(); len(topics) > 0 {
+				at, err := res.atTime(ctx, set.untilMs, topics)
+				if err != nil {
+					if ctx.Err() != nil {
+						break
+					}
+					return err
+				}
+				pr.applyUntil(topics, at)
+				continue
+			}
+		}
+		if bounded && pr.allDone() {
+			fmt.Fprintln(stderr, doneSentence(cf.exitAtEnd, cf.until))
+			break
+		}
 		pctx, cancel := context.WithCancel(ctx)
 		if cf.idleTimeout > 0 {
 			if since, lagging, ok := pr.idleSince(); ok {
@@ -294,6 +334,12 @@ func runConsume(cmd *cobra.Command, o cli.Options, topic string, cf *consumeFlag
 				}
 				cancel()
 				pctx, cancel = context.WithDeadline(ctx, deadline)
+			}
+		}
+		if set.untilMs >= 0 && time.Now().Before(untilTime) {
+			if d, ok := pctx.Deadline(); !ok || untilTime.Before(d) {
+				cancel()
+				pctx, cancel = context.WithDeadline(ctx, untilTime)
 			}
 		}
 		// Wake up on a change (partitions assigned, an error in a
@@ -329,13 +375,14 @@ func runConsume(cmd *cobra.Command, o cli.Options, topic string, cf *consumeFlag
 			pr.observe(fetches)
 		}
 		for _, r := range fetches.Records() {
-			if pr.take(r) {
+			show, read := pr.take(r)
+			if show {
 				if err := rw.Write(r); err != nil {
 					return fmt.Errorf("write output: %w", err)
 				}
 				consumed++
 			}
-			if cf.group != "" {
+			if read && cf.group != "" {
 				cl.MarkCommitRecords(r)
 			}
 		}
@@ -351,6 +398,17 @@ func runConsume(cmd *cobra.Command, o cli.Options, topic string, cf *consumeFlag
 		}
 	}
 	return nil
+}
+
+// doneSentence says why a bounded consumer stopped.
+func doneSentence(exitAtEnd bool, until string) string {
+	switch {
+	case exitAtEnd && until != "":
+		return fmt.Sprintf("Reached the end or --until %s in every partition; stopping.", until)
+	case exitAtEnd:
+		return "Reached the end of every partition; stopping."
+	}
+	return fmt.Sprintf("Reached --until %s in every partition; stopping.", until)
 }
 
 // lagPatience is how long --idle-timeout waits for records known to be in

@@ -138,6 +138,27 @@ func (r *offsetResolver) bounds(ctx context.Context, topics []string) (map[tp]lo
 	return out, nil
 }
 
+// atTime lists, in every partition of topics, the first offset at or after
+// ms, or the end offset where there is none.
+func (r *offsetResolver) atTime(ctx context.Context, ms int64, topics []string) (map[tp]int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.o.EffectiveTimeout())
+	defer cancel()
+	l, err := r.adm.ListOffsetsAfterMilli(ctx, ms, topics...)
+	if err == nil {
+		err = l.Error()
+	}
+	if err != nil {
+		return nil, cli.Sentencef(err, "list the offsets at --until: %v", cli.Explain(err, r.o))
+	}
+	out := make(map[tp]int64)
+	l.Each(func(lo kadm.ListedOffset) {
+		if lo.Offset >= 0 {
+			out[tp{lo.Topic, lo.Partition}] = lo.Offset
+		}
+	})
+	return out, nil
+}
+
 // outOfRange is an offset that is not in the log, and where --reset sent
 // the consumer instead.
 type outOfRange struct {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,7 +17,9 @@ import (
 // standard error are queued for the poll loop to print, so that only one
 // goroutine writes there.
 type progress struct {
-	readCommitted bool // the end of a partition is its last stable offset
+	readCommitted bool  // the end of a partition is its last stable offset
+	exitAtEnd     bool  // -e: stop each partition at its end when positioned
+	untilMs       int64 // --until, or -1: stop each partition at this time
 
 	mu sync.Mutex
 	// joined says partitions were assigned, even none: at once without a
@@ -37,10 +40,21 @@ type partProgress struct {
 	positioned bool  // the start offset is known
 	next       int64 // the offset of the next record to read
 	end        int64 // the end of the partition, as last listed or fetched
+	// stop is the offset not to read, nor anything after it: the end at
+	// the start with -e, the first offset at --until once that time has
+	// come; -1 while there is none.
+	stop     int64
+	untilSet bool // stop accounts for --until
+	done     bool // read up to stop, or to a record at or after --until
 }
 
-func newProgress(readCommitted bool) *progress {
-	pr := &progress{readCommitted: readCommitted, parts: make(map[tp]*partProgress)}
+func newProgress(readCommitted, exitAtEnd bool, untilMs int64) *progress {
+	pr := &progress{
+		readCommitted: readCommitted,
+		exitAtEnd:     exitAtEnd,
+		untilMs:       untilMs,
+		parts:         make(map[tp]*partProgress),
+	}
 	pr.wake, pr.wakeFn = context.WithCancel(context.Background())
 	return pr
 }
@@ -76,7 +90,7 @@ func (pr *progress) assign(m map[string][]int32) {
 	for t, ps := range m {
 		for _, p := range ps {
 			if pr.parts[tp{t, p}] == nil {
-				pr.parts[tp{t, p}] = &partProgress{}
+				pr.parts[tp{t, p}] = &partProgress{stop: -1}
 			}
 		}
 	}
@@ -101,10 +115,14 @@ func (pr *progress) position(part tp, start int64, b logBounds) {
 	defer pr.mu.Unlock()
 	p := pr.parts[part]
 	if p == nil {
-		p = &partProgress{}
+		p = &partProgress{stop: -1}
 		pr.parts[part] = p
 	}
 	p.positioned, p.next, p.end = true, start, b.end
+	if pr.exitAtEnd {
+		p.stop = b.end
+		p.done = p.next >= p.stop
+	}
 	pr.changedLocked()
 }
 
@@ -166,15 +184,81 @@ func (pr *progress) observe(fs kgo.Fetches) {
 	})
 }
 
-// take accounts for a fetched record and says whether to print it:
-// control records (transaction markers) only move the position.
-func (pr *progress) take(r *kgo.Record) bool {
+// take accounts for a fetched record. It says whether to show it, and
+// whether it counts as read (for a group, to be committed): a control
+// record (a transaction marker) is read but not printed; a record at or
+// past where its partition stops is neither.
+func (pr *progress) take(r *kgo.Record) (show, read bool) {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
-	if p := pr.parts[tp{r.Topic, r.Partition}]; p != nil {
-		p.next = r.Offset + 1
+	control := r.Attrs.IsControl()
+	p := pr.parts[tp{r.Topic, r.Partition}]
+	switch {
+	case p == nil:
+		return !control, true
+	case p.done:
+		return false, false
+	case p.stop >= 0 && r.Offset >= p.stop,
+		pr.untilMs >= 0 && !control && r.Timestamp.UnixMilli() >= pr.untilMs:
+		p.done = true
+		return false, false
 	}
-	return !r.Attrs.IsControl()
+	p.next = r.Offset + 1
+	p.done = p.stop >= 0 && p.next >= p.stop
+	return !control, true
+}
+
+// allDone says every assigned partition is done (with -e or --until).
+func (pr *progress) allDone() bool {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if !pr.ready {
+		return false
+	}
+	for _, p := range pr.parts {
+		if !p.done {
+			return false
+		}
+	}
+	return true
+}
+
+// needUntil lists the topics of partitions whose stop does not yet account
+// for --until.
+func (pr *progress) needUntil() []string {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	seen := map[string]bool{}
+	var topics []string
+	for part, p := range pr.parts {
+		if p.positioned && !p.untilSet && !p.done && !seen[part.topic] {
+			seen[part.topic] = true
+			topics = append(topics, part.topic)
+		}
+	}
+	return topics
+}
+
+// applyUntil lowers the stops of the partitions of topics to the offsets
+// listed for --until (a partition missing from at keeps its stop).
+func (pr *progress) applyUntil(topics []string, at map[tp]int64) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	for part, p := range pr.parts {
+		if !p.positioned || p.untilSet || !slices.Contains(topics, part.topic) {
+			continue
+		}
+		p.untilSet = true
+		off, ok := at[part]
+		if !ok {
+			continue
+		}
+		if p.stop < 0 || off < p.stop {
+			p.stop = off
+		}
+		p.done = p.done || p.next >= p.stop
+	}
+	pr.changedLocked()
 }
 
 // adjustGroupOffsets is the group's AdjustFetchOffsetsFn: called with the

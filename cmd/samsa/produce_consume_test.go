@@ -14,6 +14,7 @@ import (
 	"github.com/samsa-streaming/samsa/internal/cli"
 	"github.com/samsa-streaming/samsa/internal/cli/format"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // lines returns "<prefix>-<i>" for i in [from, to), one per line.
@@ -378,5 +379,142 @@ func TestConsumeOffsetBeforeLogStart(t *testing.T) {
 	r = ok(t, addr, "", "consume", name, "--offset", "-8", "-n", "1")
 	if r.stdout != "o-5\n" {
 		t.Fatalf("--offset -8: %q", r.stdout)
+	}
+}
+
+// produceAt sends records with the given values, partitions and
+// timestamps (Unix milliseconds), through franz-go directly.
+func produceAt(t *testing.T, addr, topic string, recs ...*kgo.Record) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := cli.Dial(ctx, cli.Options{BootstrapServers: []string{addr}}, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for _, r := range recs {
+		r.Topic = topic
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func rec(partition int32, ms int64, value string) *kgo.Record {
+	return &kgo.Record{Partition: partition, Timestamp: time.UnixMilli(ms), Value: []byte(value)}
+}
+
+func TestConsumeExitAtEnd(t *testing.T) {
+	addr := broker(t)
+	name := topicName(t)
+	ok(t, addr, "", "topic", "create", name, "--partitions", "3")
+	ok(t, addr, lines("p0", 0, 10), "produce", name, "--partition", "0")
+	ok(t, addr, lines("p1", 0, 5), "produce", name, "--partition", "1")
+	// Partition 2 stays empty: it is at its end from the start.
+
+	r := ok(t, addr, "", "consume", name, "--from-beginning", "-e")
+	if !sameLines(r.stdout, lines("p0", 0, 10)+lines("p1", 0, 5)) {
+		t.Fatalf("-e --from-beginning printed\n%s", r.stdout)
+	}
+	for _, want := range []string{"Reached the end of every partition; stopping.", "Consumed 15 records."} {
+		if !strings.Contains(r.stderr, want) {
+			t.Fatalf("stderr %q lacks %q", r.stderr, want)
+		}
+	}
+	r = ok(t, addr, "", "consume", name, "--partition", "0", "--offset", "7", "--exit-at-end")
+	if r.stdout != lines("p0", 7, 10) {
+		t.Fatalf("-e --offset 7 printed %q", r.stdout)
+	}
+	// At the end already: nothing to read, and no waiting.
+	r = ok(t, addr, "", "consume", name, "-e")
+	if r.stdout != "" || !strings.Contains(r.stderr, "Consumed 0 records.") {
+		t.Fatalf("-e at the end: %q / %q", r.stdout, r.stderr)
+	}
+}
+
+func TestConsumeGroupExitAtEnd(t *testing.T) {
+	addr := broker(t)
+	needGroups(t, addr)
+	name := topicName(t)
+	group := name + "-group"
+	ok(t, addr, "", "topic", "create", name, "--partitions", "3")
+	ok(t, addr, lines("p0", 0, 10), "produce", name, "--partition", "0")
+	ok(t, addr, lines("p1", 0, 5), "produce", name, "--partition", "1")
+
+	r := ok(t, addr, "", "consume", name, "--group", group, "--reset", "earliest", "-e")
+	if !sameLines(r.stdout, lines("p0", 0, 10)+lines("p1", 0, 5)) {
+		t.Fatalf("first run printed\n%s", r.stdout)
+	}
+	ok(t, addr, lines("p1", 5, 7), "produce", name, "--partition", "1")
+	r = ok(t, addr, "", "consume", name, "--group", group, "-e")
+	if r.stdout != lines("p1", 5, 7) {
+		t.Fatalf("second run printed %q", r.stdout)
+	}
+	r = ok(t, addr, "", "consume", name, "--group", group, "-e")
+	if r.stdout != "" || !strings.Contains(r.stderr, "Reached the end of every partition") {
+		t.Fatalf("third run: %q / %q", r.stdout, r.stderr)
+	}
+}
+
+func TestConsumeUntil(t *testing.T) {
+	addr := broker(t)
+	name := topicName(t)
+	ok(t, addr, "", "topic", "create", name, "--partitions", "3")
+	base := time.Now().Add(-time.Hour).UnixMilli()
+	produceAt(t, addr, name,
+		rec(0, base, "u-0"), rec(0, base+1000, "u-1"), rec(0, base+2000, "u-2"), rec(0, base+3000, "u-3"),
+		rec(1, base+500, "v-0"), rec(1, base+2500, "v-1"),
+		// Out of order: reading stops at the first record at or after
+		// --until, even though an earlier timestamp follows.
+		rec(2, base+3000, "w-0"), rec(2, base+1000, "w-1"),
+	)
+	before := "u-0\nu-1\nv-0\n"
+
+	r := ok(t, addr, "", "consume", name, "--from-beginning", "--until", strconv.FormatInt(base+1500, 10))
+	if !sameLines(r.stdout, before) {
+		t.Fatalf("--until ms printed\n%s", r.stdout)
+	}
+	if want := fmt.Sprintf("Reached --until %d in every partition; stopping.", base+1500); !strings.Contains(r.stderr, want) {
+		t.Fatalf("stderr %q lacks %q", r.stderr, want)
+	}
+	// A record stamped exactly at --until is not printed.
+	rfc := time.UnixMilli(base + 2000).UTC().Format(time.RFC3339Nano)
+	r = ok(t, addr, "", "consume", name, "--from-beginning", "--until", rfc)
+	if !sameLines(r.stdout, before) {
+		t.Fatalf("--until %s printed\n%s", rfc, r.stdout)
+	}
+	// With -e too, whichever comes first.
+	r = ok(t, addr, "", "consume", name, "--partition", "0", "--offset", "1", "-e", "--until", strconv.FormatInt(base+2500, 10))
+	if r.stdout != "u-1\nu-2\n" {
+		t.Fatalf("-e --until printed %q", r.stdout)
+	}
+	// A time still to come: everything so far, then a stop when it comes.
+	until := time.Now().Add(time.Second)
+	r = ok(t, addr, "", "consume", name, "--from-beginning", "--until", until.UTC().Format(time.RFC3339Nano))
+	if !sameLines(r.stdout, "u-0\nu-1\nu-2\nu-3\nv-0\nv-1\nw-0\nw-1\n") || time.Now().Before(until) {
+		t.Fatalf("--until in a second printed\n%s", r.stdout)
+	}
+}
+
+func TestConsumeGroupUntil(t *testing.T) {
+	addr := broker(t)
+	needGroups(t, addr)
+	name := topicName(t)
+	group := name + "-group"
+	ok(t, addr, "", "topic", "create", name, "--partitions", "2")
+	base := time.Now().Add(-time.Hour).UnixMilli()
+	produceAt(t, addr, name,
+		rec(0, base, "u-0"), rec(0, base+1000, "u-1"), rec(0, base+2000, "u-2"),
+		rec(1, base+500, "v-0"), rec(1, base+2500, "v-1"),
+	)
+	r := ok(t, addr, "", "consume", name, "--group", group, "--reset", "earliest", "--until", strconv.FormatInt(base+1500, 10))
+	if !sameLines(r.stdout, "u-0\nu-1\nv-0\n") {
+		t.Fatalf("--group --until printed\n%s", r.stdout)
+	}
+	// What was not printed was not committed either.
+	r = ok(t, addr, "", "consume", name, "--group", group, "-e")
+	if !sameLines(r.stdout, "u-2\nv-1\n") {
+		t.Fatalf("the next run printed\n%s", r.stdout)
 	}
 }
