@@ -5,12 +5,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/cli"
 	"github.com/samsa-streaming/samsa/internal/cli/format"
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -29,14 +33,18 @@ type consumeFlags struct {
 	reset         string
 	exitAtEnd     bool
 	until         string
+	regex         bool
 }
 
 func newConsumeCmd(flags *clientFlags) *cobra.Command {
 	cf := &consumeFlags{}
 	cmd := &cobra.Command{
-		Use:   "consume TOPIC",
-		Short: "Print records from a topic",
-		Long: `Print records from TOPIC on standard output, one per line.
+		Use:   "consume TOPIC...",
+		Short: "Print records from topics",
+		Long: `Print records from each TOPIC on standard output, one per line. With
+--regex, each TOPIC is a regular expression matching whole topic names
+(internal topics excepted); without --group, the topics are those that match
+when the command starts.
 
 By default only records produced after the command starts are printed
 (--from-end). Start elsewhere with --from-beginning, --offset N (with
@@ -60,11 +68,13 @@ seconds).`,
   samsa consume orders --from-beginning -e
   samsa consume orders --from-time 2024-05-01T12:00:00Z --until 2024-05-01T13:00:00Z
   samsa consume orders --partition 0 --offset 42 --format json
-  samsa consume orders --from-time 2024-05-01T12:00:00Z --print-key`,
-		Args: exactArgs(1, "one topic name"),
+  samsa consume orders --from-time 2024-05-01T12:00:00Z --print-key
+  samsa consume orders payments --from-beginning -e
+  samsa consume --regex 'orders-.*' --group audit`,
+		Args: minArgs(1, "at least one topic name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fl := cmd.Flags()
-			return runConsume(cmd, flags.options(), args[0], cf, fl.Changed("offset"), fl.Changed("partition"))
+			return runConsume(cmd, flags.options(), args, cf, fl.Changed("offset"), fl.Changed("partition"))
 		},
 	}
 	f := cmd.Flags()
@@ -81,6 +91,7 @@ seconds).`,
 	f.DurationVar(&cf.idleTimeout, "idle-timeout", 0, "exit when no record arrives for this long (0: wait forever)")
 	f.BoolVarP(&cf.exitAtEnd, "exit-at-end", "e", false, "exit once every partition is read up to where it ended at the start (with --group: when assigned)")
 	f.StringVar(&cf.until, "until", "", "stop each partition at its first record at or after this time (RFC 3339 or Unix milliseconds)")
+	f.BoolVar(&cf.regex, "regex", false, "each TOPIC is a regular expression matching whole topic names")
 	f.StringVar(&cf.reset, "reset", string(resetLatest), "where to start without a start flag or committed offset, or when the offset asked for is not in the log: latest or earliest (auto.offset.reset)")
 	return cmd
 }
@@ -179,42 +190,90 @@ func (cf *consumeFlags) validate(offsetSet, partitionSet bool) (consumeSettings,
 	return s, nil
 }
 
-func runConsume(cmd *cobra.Command, o cli.Options, topic string, cf *consumeFlags, offsetSet, partitionSet bool) error {
+// anchored makes a --regex pattern match whole topic names, as Java's
+// subscribe(Pattern) does.
+func anchored(pattern string) string { return "^(?:" + pattern + ")$" }
+
+// selectTopics returns the topics to read: the names given, each of which
+// must exist, or with --regex those matching a pattern, at least one.
+// With --partition, every topic must have that partition.
+func selectTopics(ctx context.Context, adm *kadm.Client, o cli.Options, args []string, res []*regexp.Regexp, cf *consumeFlags, partitionSet bool) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.EffectiveTimeout())
+	defer cancel()
+	var named []string
+	if !cf.regex {
+		named = args
+	}
+	details, err := adm.ListTopics(ctx, named...) // all but internal ones for --regex
+	if err != nil {
+		return nil, cli.Explain(err, o)
+	}
+	var topics []string
+	if cf.regex {
+		for _, name := range details.Names() {
+			if slices.ContainsFunc(res, func(re *regexp.Regexp) bool { return re.MatchString(name) }) {
+				topics = append(topics, name)
+			}
+		}
+		if len(topics) == 0 {
+			return nil, cli.Sentencef(nil, "no topic matches %s", strings.Join(args, " or "))
+		}
+	} else {
+		for _, name := range args {
+			td, ok := details[name]
+			if !ok {
+				return nil, cli.Sentencef(nil, "topic %q does not exist", name)
+			}
+			if td.Err != nil {
+				return nil, cli.TopicError(name, td.Err, "", o)
+			}
+			if !slices.Contains(topics, name) {
+				topics = append(topics, name)
+			}
+		}
+	}
+	if partitionSet {
+		for _, name := range topics {
+			if _, ok := details[name].Partitions[cf.partition]; !ok {
+				return nil, cli.Sentencef(nil, "topic %q has no partition %d (it has %s)", name, cf.partition, plural(len(details[name].Partitions), "partition"))
+			}
+		}
+	}
+	return topics, nil
+}
+
+func runConsume(cmd *cobra.Command, o cli.Options, args []string, cf *consumeFlags, offsetSet, partitionSet bool) error {
 	set, err := cf.validate(offsetSet, partitionSet)
 	if err != nil {
 		return &usageError{err}
 	}
+	var res []*regexp.Regexp
+	if cf.regex {
+		for _, a := range args {
+			re, err := regexp.Compile(anchored(a))
+			if err != nil {
+				return usagef("--regex %q is not a regular expression: %v", a, err)
+			}
+			res = append(res, re)
+		}
+	}
 	ctx := cmd.Context()
 	stderr := cmd.ErrOrStderr()
 
-	// Check the topic first: a consumer of a missing topic would otherwise
-	// wait silently forever.
+	// Check the topics first: a consumer of a missing topic would
+	// otherwise wait silently forever.
 	meta, err := cli.Dial(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer meta.Close()
 	adm := cli.Admin(meta)
-	mctx, cancel := context.WithTimeout(ctx, o.EffectiveTimeout())
-	topics, err := adm.ListTopics(mctx, topic)
-	cancel()
+	topics, err := selectTopics(ctx, adm, o, args, res, cf, partitionSet)
 	if err != nil {
-		return cli.Explain(err, o)
-	}
-	td, ok := topics[topic]
-	if !ok {
-		return cli.Sentencef(nil, "topic %q does not exist", topic)
-	}
-	if td.Err != nil {
-		return cli.TopicError(topic, td.Err, "", o)
-	}
-	if partitionSet {
-		if _, ok := td.Partitions[cf.partition]; !ok {
-			return cli.Sentencef(nil, "topic %q has no partition %d (it has %s)", topic, cf.partition, plural(len(td.Partitions), "partition"))
-		}
+		return err
 	}
 
-	res := &offsetResolver{adm: adm, o: o, rule: set.rule, reset: set.reset}
+	resolver := &offsetResolver{adm: adm, o: o, rule: set.rule, reset: set.reset}
 	pr := newProgress(false, cf.exitAtEnd, set.untilMs)
 	bounded := cf.exitAtEnd || set.untilMs >= 0
 	untilTime := time.UnixMilli(set.untilMs)
@@ -234,10 +293,9 @@ func runConsume(cmd *cobra.Command, o cli.Options, topic string, cf *consumeFlag
 		}
 		opts = append(opts,
 			kgo.ConsumerGroup(cf.group),
-			kgo.ConsumeTopics(topic),
 			kgo.ConsumeStartOffset(startAt),
 			kgo.AutoCommitMarks(),
-			kgo.AdjustFetchOffsetsFn(adjustGroupOffsets(res, pr, cf.group)),
+			kgo.AdjustFetchOffsetsFn(adjustGroupOffsets(resolver, pr, cf.group)),
 			kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 				pr.assign(m)
 			}),
@@ -251,28 +309,41 @@ func runConsume(cmd *cobra.Command, o cli.Options, topic string, cf *consumeFlag
 				pr.revoke(m)
 			}),
 		)
+		if cf.regex {
+			// The group follows topics created later that match.
+			patterns := make([]string, len(args))
+			for i, a := range args {
+				patterns[i] = anchored(a)
+			}
+			opts = append(opts, kgo.ConsumeTopics(patterns...), kgo.ConsumeRegex())
+		} else {
+			opts = append(opts, kgo.ConsumeTopics(topics...))
+		}
 	} else {
 		// Exact start offsets, resolved here: see consume_offsets.go.
-		bounds, err := res.bounds(ctx, []string{topic})
+		bounds, err := resolver.bounds(ctx, topics)
 		if err != nil {
 			return err
 		}
-		parts := make(map[int32]kgo.Offset)
+		parts := make(map[string]map[int32]kgo.Offset)
 		var notes []string
 		for _, p := range sortedPartitions(bounds) {
 			if partitionSet && p.partition != cf.partition {
 				continue
 			}
-			at, oor := res.start(bounds[p])
+			at, oor := resolver.start(bounds[p])
 			if oor != nil {
 				notes = append(notes, oor.describe(fmt.Sprintf("Offset %d", oor.offset), p))
 			}
-			parts[p.partition] = kgo.NewOffset().At(at)
+			if parts[p.topic] == nil {
+				parts[p.topic] = make(map[int32]kgo.Offset)
+			}
+			parts[p.topic][p.partition] = kgo.NewOffset().At(at)
 			pr.position(p, at, bounds[p])
 		}
 		printNotes(stderr, notes)
 		pr.assign(nil)
-		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}))
+		opts = append(opts, kgo.ConsumePartitions(parts))
 	}
 	cl, err := cli.Dial(ctx, o, opts...)
 	if err != nil {
@@ -297,7 +368,7 @@ func runConsume(cmd *cobra.Command, o cli.Options, topic string, cf *consumeFlag
 		if set.untilMs >= 0 && !time.Now().Before(untilTime) {
 			// --until has come: stop at the offsets for that time.
 			if topics := pr.needUntil(); len(topics) > 0 {
-				at, err := res.atTime(ctx, set.untilMs, topics)
+				at, err := resolver.atTime(ctx, set.untilMs, topics)
 				if err != nil {
 					if ctx.Err() != nil {
 						break

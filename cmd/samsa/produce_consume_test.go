@@ -518,3 +518,55 @@ func TestConsumeGroupUntil(t *testing.T) {
 		t.Fatalf("the next run printed\n%s", r.stdout)
 	}
 }
+
+func TestConsumeSeveralTopicsAndRegex(t *testing.T) {
+	addr := broker(t)
+	base := topicName(t)
+	a, b, pay := base+"-orders-a", base+"-orders-b", base+"-payments"
+	ok(t, addr, "", "topic", "create", a, "--partitions", "2")
+	ok(t, addr, "", "topic", "create", b, "--partitions", "1")
+	ok(t, addr, "", "topic", "create", pay, "--partitions", "1")
+	ok(t, addr, lines("a", 0, 3), "produce", a, "--partition", "1")
+	ok(t, addr, lines("b", 0, 3), "produce", b)
+	ok(t, addr, lines("pay", 0, 3), "produce", pay)
+
+	r := ok(t, addr, "", "consume", a, b, "--from-beginning", "-e", "--format", "json")
+	if len(decodeJSON(t, r.stdout)) != 6 {
+		t.Fatalf("two topics: %s", r.stdout)
+	}
+	byTopic := map[string]int{}
+	for _, j := range decodeJSON(t, r.stdout) {
+		byTopic[j.Topic]++
+	}
+	if byTopic[a] != 3 || byTopic[b] != 3 {
+		t.Fatalf("records by topic: %v", byTopic)
+	}
+
+	r = ok(t, addr, "", "consume", "--regex", base+"-orders-.*", "--from-beginning", "-e")
+	if !sameLines(r.stdout, lines("a", 0, 3)+lines("b", 0, 3)) {
+		t.Fatalf("--regex orders-.* printed\n%s", r.stdout)
+	}
+	// Several patterns; each matches whole names only.
+	r = ok(t, addr, "", "consume", "--regex", base+"-orders-b", base+"-pay", "pay.*", base+"-pay.*", "--from-beginning", "-e")
+	if !sameLines(r.stdout, lines("b", 0, 3)+lines("pay", 0, 3)) {
+		t.Fatalf("--regex with several patterns printed\n%s", r.stdout)
+	}
+	fails(t, addr, "", "no topic matches "+base+"-orders", "consume", "--regex", base+"-orders")
+	fails(t, addr, "", `topic "`+base+`-missing" does not exist`, "consume", a, base+"-missing")
+	fails(t, addr, "", `topic "`+b+`" has no partition 1`, "consume", a, b, "--partition", "1")
+}
+
+func TestConsumeGroupRegex(t *testing.T) {
+	addr := broker(t)
+	needGroups(t, addr)
+	base := topicName(t)
+	a, pay := base+"-orders-a", base+"-payments"
+	ok(t, addr, "", "topic", "create", a, "--partitions", "2")
+	ok(t, addr, "", "topic", "create", pay, "--partitions", "1")
+	ok(t, addr, lines("a", 0, 3), "produce", a, "--partition", "0")
+	ok(t, addr, lines("pay", 0, 3), "produce", pay)
+	r := ok(t, addr, "", "consume", "--regex", base+"-(orders-.*|payments)", "--group", base, "--reset", "earliest", "-e")
+	if !sameLines(r.stdout, lines("a", 0, 3)+lines("pay", 0, 3)) {
+		t.Fatalf("--group --regex printed\n%s", r.stdout)
+	}
+}
