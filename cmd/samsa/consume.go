@@ -34,6 +34,7 @@ type consumeFlags struct {
 	exitAtEnd     bool
 	until         string
 	regex         bool
+	isolation     string
 }
 
 func newConsumeCmd(flags *clientFlags) *cobra.Command {
@@ -92,6 +93,7 @@ seconds).`,
 	f.BoolVarP(&cf.exitAtEnd, "exit-at-end", "e", false, "exit once every partition is read up to where it ended at the start (with --group: when assigned)")
 	f.StringVar(&cf.until, "until", "", "stop each partition at its first record at or after this time (RFC 3339 or Unix milliseconds)")
 	f.BoolVar(&cf.regex, "regex", false, "each TOPIC is a regular expression matching whole topic names")
+	f.StringVar(&cf.isolation, "isolation-level", "read_uncommitted", "read_uncommitted: every record; read_committed: no records of aborted or open transactions")
 	f.StringVar(&cf.reset, "reset", string(resetLatest), "where to start without a start flag or committed offset, or when the offset asked for is not in the log: latest or earliest (auto.offset.reset)")
 	return cmd
 }
@@ -152,6 +154,9 @@ type consumeSettings struct {
 	reset   resetPolicy
 	kind    format.Kind
 	untilMs int64 // -1: none
+	// readCommitted hides records of aborted and open transactions; the
+	// end of a partition is then its last stable offset.
+	readCommitted bool
 }
 
 func (cf *consumeFlags) validate(offsetSet, partitionSet bool) (consumeSettings, error) {
@@ -177,6 +182,13 @@ func (cf *consumeFlags) validate(offsetSet, partitionSet bool) (consumeSettings,
 	}
 	if cf.idleTimeout < 0 {
 		return s, fmt.Errorf("--idle-timeout %v is negative", cf.idleTimeout)
+	}
+	switch strings.ToLower(cf.isolation) {
+	case "read_committed":
+		s.readCommitted = true
+	case "read_uncommitted":
+	default:
+		return s, fmt.Errorf("unknown --isolation-level %q (want read_uncommitted or read_committed)", cf.isolation)
 	}
 	s.untilMs = -1
 	if cf.until != "" {
@@ -273,8 +285,8 @@ func runConsume(cmd *cobra.Command, o cli.Options, args []string, cf *consumeFla
 		return err
 	}
 
-	resolver := &offsetResolver{adm: adm, o: o, rule: set.rule, reset: set.reset}
-	pr := newProgress(false, cf.exitAtEnd, set.untilMs)
+	resolver := &offsetResolver{adm: adm, o: o, rule: set.rule, reset: set.reset, readCommitted: set.readCommitted}
+	pr := newProgress(set.readCommitted, cf.exitAtEnd, set.untilMs)
 	bounded := cf.exitAtEnd || set.untilMs >= 0
 	untilTime := time.UnixMilli(set.untilMs)
 	opts := []kgo.Opt{
@@ -283,6 +295,9 @@ func runConsume(cmd *cobra.Command, o cli.Options, args []string, cf *consumeFla
 		// Kafka's fetch.max.wait.ms rather than franz-go's 5s: partitions
 		// that join while a fetch waits on others are fetched soon.
 		kgo.FetchMaxWait(500 * time.Millisecond),
+	}
+	if set.readCommitted {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	}
 	if cf.group != "" {
 		// The start offsets are fixed in adjustGroupOffsets; the client's

@@ -570,3 +570,78 @@ func TestConsumeGroupRegex(t *testing.T) {
 		t.Fatalf("--group --regex printed\n%s", r.stdout)
 	}
 }
+
+// txnProducer is a franz-go transactional producer on the test cluster.
+func txnProducer(t *testing.T, ctx context.Context, addr, id string) *kgo.Client {
+	t.Helper()
+	cl, err := cli.Dial(ctx, cli.Options{BootstrapServers: []string{addr}},
+		kgo.TransactionalID(id), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// inTxn produces values to partition 0 of topic in one transaction and
+// commits or aborts it.
+func inTxn(t *testing.T, ctx context.Context, cl *kgo.Client, topic string, end kgo.TransactionEndTry, values ...string) {
+	t.Helper()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range values {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cl.EndTransaction(ctx, end); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConsumeReadCommitted(t *testing.T) {
+	addr := broker(t)
+	name := topicName(t)
+	ok(t, addr, "", "topic", "create", name, "--partitions", "1")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	txn := txnProducer(t, ctx, addr, name+"-txn")
+	inTxn(t, ctx, txn, name, kgo.TryCommit, "committed-0", "committed-1")
+	inTxn(t, ctx, txn, name, kgo.TryAbort, "aborted-0", "aborted-1")
+	ok(t, addr, "plain-0\n", "produce", name)
+	// The log ends with an abort marker: -e must still see the end.
+	inTxn(t, ctx, txn, name, kgo.TryAbort, "aborted-2")
+
+	all := "committed-0\ncommitted-1\naborted-0\naborted-1\nplain-0\naborted-2\n"
+	r := ok(t, addr, "", "consume", name, "--from-beginning", "-e")
+	if r.stdout != all {
+		t.Fatalf("read_uncommitted (the default) printed\n%s", r.stdout)
+	}
+	r = ok(t, addr, "", "consume", name, "--from-beginning", "-e", "--isolation-level", "read_uncommitted")
+	if r.stdout != all {
+		t.Fatalf("read_uncommitted printed\n%s", r.stdout)
+	}
+	r = ok(t, addr, "", "consume", name, "--from-beginning", "-e", "--isolation-level", "read_committed")
+	if r.stdout != "committed-0\ncommitted-1\nplain-0\n" || !strings.Contains(r.stderr, "Consumed 3 records.") {
+		t.Fatalf("read_committed printed %q / %q", r.stdout, r.stderr)
+	}
+
+	// An open transaction: read_committed stops at the last stable
+	// offset, before it; read_uncommitted shows its record.
+	if err := txn.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.ProduceSync(ctx, &kgo.Record{Topic: name, Value: []byte("open-0")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	defer txn.EndTransaction(ctx, kgo.TryAbort)
+	r = ok(t, addr, "", "consume", name, "--from-beginning", "-e", "--isolation-level", "read_committed")
+	if r.stdout != "committed-0\ncommitted-1\nplain-0\n" {
+		t.Fatalf("read_committed with an open transaction printed %q", r.stdout)
+	}
+	r = ok(t, addr, "", "consume", name, "--from-beginning", "-e")
+	if r.stdout != all+"open-0\n" {
+		t.Fatalf("read_uncommitted with an open transaction printed %q", r.stdout)
+	}
+}

@@ -30,6 +30,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"consume", "t", "--reset", "none"}, `unknown --reset "none" (want earliest or latest)`},
 		{[]string{"consume", "--regex", "orders-["}, `--regex "orders-[" is not a regular expression`},
 		{[]string{"consume"}, "expected at least one topic name"},
+		{[]string{"consume", "t", "--isolation-level", "committed"}, `unknown --isolation-level "committed"`},
 		{[]string{"consume", "t", "--until", "tomorrow"}, `--until "tomorrow" is neither RFC 3339`},
 		{[]string{"consume", "t", "--from-time", "2000", "--until", "1000"}, "--until 1000 is not after --from-time 2000"},
 		{[]string{"bench", "produce", "--record-size", "0"}, "record size must be positive"},
