@@ -372,6 +372,12 @@ func runConsume(cmd *cobra.Command, o cli.Options, args []string, cf *consumeFla
 	defer func() {
 		fmt.Fprintf(stderr, "Consumed %s.\n", plural(consumed, "record"))
 	}()
+	// Hints for a person at a terminal, never for scripts: what the
+	// command waits for, when it waits.
+	hint := cli.IsTerminal(stderr) && !bounded
+	if hint && cf.group != "" {
+		fmt.Fprintf(stderr, "Joining group %q; records of %s are printed once it assigns partitions. Ctrl-C to stop.\n", cf.group, topicList(topics))
+	}
 	var lastRecord time.Time
 	for cf.count == 0 || consumed < cf.count {
 		wake := pr.changed()
@@ -397,6 +403,16 @@ func runConsume(cmd *cobra.Command, o cli.Options, args []string, cf *consumeFla
 		if bounded && pr.allDone() {
 			fmt.Fprintln(stderr, doneSentence(cf.exitAtEnd, cf.until))
 			break
+		}
+		if hint {
+			if _, lagging, ok := pr.idleSince(); ok && !lagging {
+				hint = false
+				if consumed == 0 && cf.group == "" && set.rule.kind == startLatest {
+					fmt.Fprintf(stderr, "Waiting for new records at the end of %s; --from-beginning reads existing ones.\n", topicList(topics))
+				} else {
+					fmt.Fprintf(stderr, "Up to date with %s; waiting for new records. Ctrl-C to stop.\n", topicList(topics))
+				}
+			}
 		}
 		pctx, cancel := context.WithCancel(ctx)
 		if cf.idleTimeout > 0 {
@@ -484,6 +500,14 @@ func runConsume(cmd *cobra.Command, o cli.Options, args []string, cf *consumeFla
 		}
 	}
 	return nil
+}
+
+// topicList names topics in a sentence, or counts them if there are many.
+func topicList(topics []string) string {
+	if len(topics) > 3 {
+		return fmt.Sprintf("%s and %d more topics", strings.Join(topics[:2], ", "), len(topics)-2)
+	}
+	return strings.Join(topics, ", ")
 }
 
 // doneSentence says why a bounded consumer stopped.
