@@ -447,11 +447,11 @@ func runConsume(cmd *cobra.Command, o cli.Options, args []string, cf *consumeFla
 		// Wake up on a change (partitions assigned, an error in a
 		// callback), to start the idle clock or stop.
 		stopWake := context.AfterFunc(wake, cancel)
-		max := -1
+		limit := -1
 		if cf.count > 0 {
-			max = cf.count - consumed
+			limit = cf.count - consumed
 		}
-		fetches := cl.PollRecords(pctx, max)
+		fetches := cl.PollRecords(pctx, limit)
 		stopWake()
 		cancel()
 		if ctx.Err() != nil {

@@ -157,12 +157,12 @@ func (pr *progress) drain() ([]string, error) {
 // moment every assigned partition has a start offset. A group consumer
 // spends its first seconds joining (group.initial.rebalance.delay.ms is 3s
 // by default), and that is no reason to give up. lagging says some
-// partition is known to hold records not yet read.
+// partition still to be read is known to hold records not yet read.
 func (pr *progress) idleSince() (since time.Time, lagging, ok bool) {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	for _, p := range pr.parts {
-		lagging = lagging || p.next < p.end
+		lagging = lagging || (!p.done && p.next < p.end)
 	}
 	return pr.readyAt, lagging, pr.ready
 }
