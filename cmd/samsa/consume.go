@@ -80,7 +80,7 @@ seconds).`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&cf.fromBeginning, "from-beginning", false, "start at the earliest record of each partition")
-	f.BoolVar(&cf.fromEnd, "from-end", false, "start after the latest record (the default)")
+	f.BoolVar(&cf.fromEnd, "from-end", false, "start after the latest record (the default, unless --reset earliest)")
 	f.Int64VarP(&cf.offset, "offset", "o", 0, "start at this offset in each partition (negative: this many before the end)")
 	f.StringVar(&cf.fromTime, "from-time", "", "start at the first record at or after this time (RFC 3339 or Unix milliseconds)")
 	f.Int32VarP(&cf.partition, "partition", "p", -1, "consume only this partition")
