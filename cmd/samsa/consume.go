@@ -62,9 +62,10 @@ once every partition is read up to where it ended at the start, with --until
 once every partition reached its first record at or after that time, or on
 Ctrl-C.
 
-With --group, the group assigns partitions and remembers offsets; the idle
-clock starts once partitions are assigned (joining a new group takes
-seconds).`,
+With --group, the group assigns partitions and remembers offsets: a
+partition resumes at its committed offset, and the start flags (or --reset)
+apply only to partitions without one. The idle clock starts once partitions
+are assigned (joining a new group takes seconds).`,
 		Example: `  samsa consume orders --from-beginning --count 10
   samsa consume orders --from-beginning -e
   samsa consume orders --from-time 2024-05-01T12:00:00Z --until 2024-05-01T13:00:00Z
