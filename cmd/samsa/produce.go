@@ -41,7 +41,7 @@ With --key-separator, the text before the first separator is the record key
 and the rest is the value; a line without the separator has a null key. A
 summary (records sent, records failed) is printed on standard error at the
 end; each failed record is reported with its line number. The exit code is 1
-if any record failed.`,
+if any record failed. Typing at a terminal, end the input with Ctrl-D.`,
 		Example: `  printf 'k1:hello\nk2:world\n' | samsa produce orders --key-separator :
   samsa produce orders --header source=cli --acks 1 --compression zstd < events.txt`,
 		Args: exactArgs(1, "one topic name"),
@@ -70,6 +70,9 @@ if any record failed.`,
 				opts:      o,
 				stderr:    cmd.ErrOrStderr(),
 			}
+			if cli.IsTerminal(cmd.InOrStdin()) && cli.IsTerminal(cmd.ErrOrStderr()) {
+				fmt.Fprintln(cmd.ErrOrStderr(), typingHint(pf.keySeparator))
+			}
 			return p.run(cmd.Context(), cmd.InOrStdin())
 		},
 	}
@@ -81,6 +84,14 @@ if any record failed.`,
 	f.Int32VarP(&pf.partition, "partition", "p", -1, "send every record to this partition (default: hash of the key, or sticky for null keys)")
 	f.BoolVar(&pf.idempotent, "idempotent", true, "idempotent producer (needs --acks all; turned off by default for other acks)")
 	return cmd
+}
+
+// typingHint tells a person typing records at a terminal how to finish.
+func typingHint(keySeparator string) string {
+	if keySeparator == "" {
+		return "Type records, one per line; Ctrl-D to finish."
+	}
+	return fmt.Sprintf("Type records, one per line, key and value separated by %q; Ctrl-D to finish.", keySeparator)
 }
 
 // kgoOpts validates the producer flags and returns the client options they

@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/samsa-streaming/samsa/internal/cli"
 	"github.com/samsa-streaming/samsa/internal/cli/format"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // lines returns "<prefix>-<i>" for i in [from, to), one per line.
@@ -247,4 +250,398 @@ func TestProduceRecordErrors(t *testing.T) {
 		}
 	}
 	assertSentence(t, r.stderr)
+}
+
+// background runs a command in-process until it exits, with stdout and
+// stderr that report their first write.
+type background struct {
+	stdout, stderr *signalWriter
+	done           chan int
+	cancel         context.CancelFunc
+}
+
+func startBackground(t *testing.T, addr string, args ...string) *background {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	b := &background{
+		stdout: &signalWriter{first: make(chan struct{})},
+		stderr: &signalWriter{first: make(chan struct{})},
+		done:   make(chan int, 1),
+		cancel: cancel,
+	}
+	go func() {
+		b.done <- run(ctx, append([]string{"-b", addr}, args...), strings.NewReader(""), b.stdout, b.stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-b.done
+	})
+	return b
+}
+
+// wait returns what the command printed once it exits with code 0.
+func (b *background) wait(t *testing.T) (stdout, stderr string) {
+	t.Helper()
+	select {
+	case code := <-b.done:
+		b.done <- code // for the cleanup
+		b.stdout.mu.Lock()
+		b.stderr.mu.Lock()
+		defer b.stdout.mu.Unlock()
+		defer b.stderr.mu.Unlock()
+		if code != 0 {
+			t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, b.stdout.buf.String(), b.stderr.buf.String())
+		}
+		return b.stdout.buf.String(), b.stderr.buf.String()
+	case <-time.After(60 * time.Second):
+		t.Fatal("the command did not finish in 60s")
+	}
+	return "", ""
+}
+
+func TestConsumeOffsetOutsideLog(t *testing.T) {
+	addr := broker(t)
+	name := topicName(t)
+	ok(t, addr, "", "topic", "create", name, "--partitions", "1")
+	ok(t, addr, lines("o", 0, 10), "produce", name)
+
+	// Past the end, --reset latest (the default): start at the end, say so,
+	// and print the next record, never offset 0.
+	b := startBackground(t, addr, "consume", name, "--offset", "500", "-n", "1")
+	<-b.stderr.first // the sentence, printed once the start offsets are fixed
+	ok(t, addr, "new\n", "produce", name)
+	out, errOut := b.wait(t)
+	if out != "new\n" {
+		t.Fatalf("--offset 500 --reset latest printed %q", out)
+	}
+	want := `Offset 500 is past the end of topic "` + name + `" partition 0 (10); starting at the end (offset 10), as --reset latest says.`
+	if !strings.Contains(errOut, want) {
+		t.Fatalf("stderr %q lacks %q", errOut, want)
+	}
+
+	// Past the end, --reset earliest: from the beginning, and said so.
+	r := ok(t, addr, "", "consume", name, "--offset", "500", "--reset", "earliest", "-n", "3")
+	want = `Offset 500 is past the end of topic "` + name + `" partition 0 (11); starting at the beginning (offset 0), as --reset earliest says.`
+	if r.stdout != lines("o", 0, 3) || !strings.Contains(r.stderr, want) {
+		t.Fatalf("--offset 500 --reset earliest: %q / %q", r.stdout, r.stderr)
+	}
+
+	// The last 50 of 11 records are those 11, without a word.
+	r = ok(t, addr, "", "consume", name, "--offset", "-50", "-n", "11")
+	if r.stdout != lines("o", 0, 10)+"new\n" || strings.Contains(r.stderr, "--reset") {
+		t.Fatalf("--offset -50: %q / %q", r.stdout, r.stderr)
+	}
+
+	// Without a start flag, --reset earliest starts at the beginning (as
+	// auto.offset.reset does for a consumer without a committed offset).
+	r = ok(t, addr, "", "consume", name, "--reset", "earliest", "-n", "1")
+	if r.stdout != "o-0\n" {
+		t.Fatalf("--reset earliest: %q", r.stdout)
+	}
+}
+
+func TestConsumeOffsetBeforeLogStart(t *testing.T) {
+	addr := broker(t)
+	name := topicName(t)
+	ok(t, addr, "", "topic", "create", name, "--partitions", "1")
+	ok(t, addr, lines("o", 0, 10), "produce", name)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := cli.Dial(ctx, cli.Options{BootstrapServers: []string{addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	offs := kadm.Offsets{}
+	offs.AddOffset(name, 0, 5, -1)
+	resp, err := kadm.NewClient(cl).DeleteRecords(ctx, offs)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatalf("delete records: %v", err)
+	}
+
+	r := ok(t, addr, "", "consume", name, "--offset", "2", "--reset", "earliest", "-n", "1")
+	want := `Offset 2 is before the start of topic "` + name + `" partition 0 (5); starting at the beginning (offset 5), as --reset earliest says.`
+	if r.stdout != "o-5\n" || !strings.Contains(r.stderr, want) {
+		t.Fatalf("--offset 2 --reset earliest: %q / %q", r.stdout, r.stderr)
+	}
+	b := startBackground(t, addr, "consume", name, "--offset", "2", "-n", "1")
+	<-b.stderr.first
+	ok(t, addr, "new\n", "produce", name)
+	out, errOut := b.wait(t)
+	want = `Offset 2 is before the start of topic "` + name + `" partition 0 (5); starting at the end (offset 10), as --reset latest says.`
+	if out != "new\n" || !strings.Contains(errOut, want) {
+		t.Fatalf("--offset 2 --reset latest: %q / %q", out, errOut)
+	}
+	// A negative offset reaching before the log start starts at the log start.
+	r = ok(t, addr, "", "consume", name, "--offset", "-8", "-n", "1")
+	if r.stdout != "o-5\n" {
+		t.Fatalf("--offset -8: %q", r.stdout)
+	}
+}
+
+// produceAt sends records with the given values, partitions and
+// timestamps (Unix milliseconds), through franz-go directly.
+func produceAt(t *testing.T, addr, topic string, recs ...*kgo.Record) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := cli.Dial(ctx, cli.Options{BootstrapServers: []string{addr}}, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for _, r := range recs {
+		r.Topic = topic
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func rec(partition int32, ms int64, value string) *kgo.Record {
+	return &kgo.Record{Partition: partition, Timestamp: time.UnixMilli(ms), Value: []byte(value)}
+}
+
+func TestConsumeExitAtEnd(t *testing.T) {
+	addr := broker(t)
+	name := topicName(t)
+	ok(t, addr, "", "topic", "create", name, "--partitions", "3")
+	ok(t, addr, lines("p0", 0, 10), "produce", name, "--partition", "0")
+	ok(t, addr, lines("p1", 0, 5), "produce", name, "--partition", "1")
+	// Partition 2 stays empty: it is at its end from the start.
+
+	r := ok(t, addr, "", "consume", name, "--from-beginning", "-e")
+	if !sameLines(r.stdout, lines("p0", 0, 10)+lines("p1", 0, 5)) {
+		t.Fatalf("-e --from-beginning printed\n%s", r.stdout)
+	}
+	for _, want := range []string{"Reached the end of every partition; stopping.", "Consumed 15 records."} {
+		if !strings.Contains(r.stderr, want) {
+			t.Fatalf("stderr %q lacks %q", r.stderr, want)
+		}
+	}
+	r = ok(t, addr, "", "consume", name, "--partition", "0", "--offset", "7", "--exit-at-end")
+	if r.stdout != lines("p0", 7, 10) {
+		t.Fatalf("-e --offset 7 printed %q", r.stdout)
+	}
+	// At the end already: nothing to read, and no waiting.
+	r = ok(t, addr, "", "consume", name, "-e")
+	if r.stdout != "" || !strings.Contains(r.stderr, "Consumed 0 records.") {
+		t.Fatalf("-e at the end: %q / %q", r.stdout, r.stderr)
+	}
+}
+
+func TestConsumeGroupExitAtEnd(t *testing.T) {
+	addr := broker(t)
+	needGroups(t, addr)
+	name := topicName(t)
+	group := name + "-group"
+	ok(t, addr, "", "topic", "create", name, "--partitions", "3")
+	ok(t, addr, lines("p0", 0, 10), "produce", name, "--partition", "0")
+	ok(t, addr, lines("p1", 0, 5), "produce", name, "--partition", "1")
+
+	r := ok(t, addr, "", "consume", name, "--group", group, "--reset", "earliest", "-e")
+	if !sameLines(r.stdout, lines("p0", 0, 10)+lines("p1", 0, 5)) {
+		t.Fatalf("first run printed\n%s", r.stdout)
+	}
+	ok(t, addr, lines("p1", 5, 7), "produce", name, "--partition", "1")
+	r = ok(t, addr, "", "consume", name, "--group", group, "-e")
+	if r.stdout != lines("p1", 5, 7) {
+		t.Fatalf("second run printed %q", r.stdout)
+	}
+	r = ok(t, addr, "", "consume", name, "--group", group, "-e")
+	if r.stdout != "" || !strings.Contains(r.stderr, "Reached the end of every partition") {
+		t.Fatalf("third run: %q / %q", r.stdout, r.stderr)
+	}
+}
+
+func TestConsumeUntil(t *testing.T) {
+	addr := broker(t)
+	name := topicName(t)
+	ok(t, addr, "", "topic", "create", name, "--partitions", "3")
+	base := time.Now().Add(-time.Hour).UnixMilli()
+	produceAt(t, addr, name,
+		rec(0, base, "u-0"), rec(0, base+1000, "u-1"), rec(0, base+2000, "u-2"), rec(0, base+3000, "u-3"),
+		rec(1, base+500, "v-0"), rec(1, base+2500, "v-1"),
+		// Out of order: reading stops at the first record at or after
+		// --until, even though an earlier timestamp follows.
+		rec(2, base+3000, "w-0"), rec(2, base+1000, "w-1"),
+	)
+	before := "u-0\nu-1\nv-0\n"
+
+	r := ok(t, addr, "", "consume", name, "--from-beginning", "--until", strconv.FormatInt(base+1500, 10))
+	if !sameLines(r.stdout, before) {
+		t.Fatalf("--until ms printed\n%s", r.stdout)
+	}
+	if want := fmt.Sprintf("Reached --until %d in every partition; stopping.", base+1500); !strings.Contains(r.stderr, want) {
+		t.Fatalf("stderr %q lacks %q", r.stderr, want)
+	}
+	// A record stamped exactly at --until is not printed.
+	rfc := time.UnixMilli(base + 2000).UTC().Format(time.RFC3339Nano)
+	r = ok(t, addr, "", "consume", name, "--from-beginning", "--until", rfc)
+	if !sameLines(r.stdout, before) {
+		t.Fatalf("--until %s printed\n%s", rfc, r.stdout)
+	}
+	// With -e too, whichever comes first.
+	r = ok(t, addr, "", "consume", name, "--partition", "0", "--offset", "1", "-e", "--until", strconv.FormatInt(base+2500, 10))
+	if r.stdout != "u-1\nu-2\n" {
+		t.Fatalf("-e --until printed %q", r.stdout)
+	}
+	// A time still to come: everything so far, then a stop when it comes.
+	until := time.Now().Add(time.Second)
+	r = ok(t, addr, "", "consume", name, "--from-beginning", "--until", until.UTC().Format(time.RFC3339Nano))
+	if !sameLines(r.stdout, "u-0\nu-1\nu-2\nu-3\nv-0\nv-1\nw-0\nw-1\n") || time.Now().Before(until) {
+		t.Fatalf("--until in a second printed\n%s", r.stdout)
+	}
+}
+
+func TestConsumeGroupUntil(t *testing.T) {
+	addr := broker(t)
+	needGroups(t, addr)
+	name := topicName(t)
+	group := name + "-group"
+	ok(t, addr, "", "topic", "create", name, "--partitions", "2")
+	base := time.Now().Add(-time.Hour).UnixMilli()
+	produceAt(t, addr, name,
+		rec(0, base, "u-0"), rec(0, base+1000, "u-1"), rec(0, base+2000, "u-2"),
+		rec(1, base+500, "v-0"), rec(1, base+2500, "v-1"),
+	)
+	r := ok(t, addr, "", "consume", name, "--group", group, "--reset", "earliest", "--until", strconv.FormatInt(base+1500, 10))
+	if !sameLines(r.stdout, "u-0\nu-1\nv-0\n") {
+		t.Fatalf("--group --until printed\n%s", r.stdout)
+	}
+	// What was not printed was not committed either.
+	r = ok(t, addr, "", "consume", name, "--group", group, "-e")
+	if !sameLines(r.stdout, "u-2\nv-1\n") {
+		t.Fatalf("the next run printed\n%s", r.stdout)
+	}
+}
+
+func TestConsumeSeveralTopicsAndRegex(t *testing.T) {
+	addr := broker(t)
+	base := topicName(t)
+	a, b, pay := base+"-orders-a", base+"-orders-b", base+"-payments"
+	ok(t, addr, "", "topic", "create", a, "--partitions", "2")
+	ok(t, addr, "", "topic", "create", b, "--partitions", "1")
+	ok(t, addr, "", "topic", "create", pay, "--partitions", "1")
+	ok(t, addr, lines("a", 0, 3), "produce", a, "--partition", "1")
+	ok(t, addr, lines("b", 0, 3), "produce", b)
+	ok(t, addr, lines("pay", 0, 3), "produce", pay)
+
+	r := ok(t, addr, "", "consume", a, b, "--from-beginning", "-e", "--format", "json")
+	if len(decodeJSON(t, r.stdout)) != 6 {
+		t.Fatalf("two topics: %s", r.stdout)
+	}
+	byTopic := map[string]int{}
+	for _, j := range decodeJSON(t, r.stdout) {
+		byTopic[j.Topic]++
+	}
+	if byTopic[a] != 3 || byTopic[b] != 3 {
+		t.Fatalf("records by topic: %v", byTopic)
+	}
+
+	r = ok(t, addr, "", "consume", "--regex", base+"-orders-.*", "--from-beginning", "-e")
+	if !sameLines(r.stdout, lines("a", 0, 3)+lines("b", 0, 3)) {
+		t.Fatalf("--regex orders-.* printed\n%s", r.stdout)
+	}
+	// Several patterns; each matches whole names only.
+	r = ok(t, addr, "", "consume", "--regex", base+"-orders-b", base+"-pay", "pay.*", base+"-pay.*", "--from-beginning", "-e")
+	if !sameLines(r.stdout, lines("b", 0, 3)+lines("pay", 0, 3)) {
+		t.Fatalf("--regex with several patterns printed\n%s", r.stdout)
+	}
+	fails(t, addr, "", "no topic matches "+base+"-orders", "consume", "--regex", base+"-orders")
+	fails(t, addr, "", `topic "`+base+`-missing" does not exist`, "consume", a, base+"-missing")
+	fails(t, addr, "", `topic "`+b+`" has no partition 1`, "consume", a, b, "--partition", "1")
+}
+
+func TestConsumeGroupRegex(t *testing.T) {
+	addr := broker(t)
+	needGroups(t, addr)
+	base := topicName(t)
+	a, pay := base+"-orders-a", base+"-payments"
+	ok(t, addr, "", "topic", "create", a, "--partitions", "2")
+	ok(t, addr, "", "topic", "create", pay, "--partitions", "1")
+	ok(t, addr, lines("a", 0, 3), "produce", a, "--partition", "0")
+	ok(t, addr, lines("pay", 0, 3), "produce", pay)
+	r := ok(t, addr, "", "consume", "--regex", base+"-(orders-.*|payments)", "--group", base, "--reset", "earliest", "-e")
+	if !sameLines(r.stdout, lines("a", 0, 3)+lines("pay", 0, 3)) {
+		t.Fatalf("--group --regex printed\n%s", r.stdout)
+	}
+}
+
+// txnProducer is a franz-go transactional producer on the test cluster.
+func txnProducer(t *testing.T, ctx context.Context, addr, id string) *kgo.Client {
+	t.Helper()
+	cl, err := cli.Dial(ctx, cli.Options{BootstrapServers: []string{addr}},
+		kgo.TransactionalID(id), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// inTxn produces values to partition 0 of topic in one transaction and
+// commits or aborts it.
+func inTxn(t *testing.T, ctx context.Context, cl *kgo.Client, topic string, end kgo.TransactionEndTry, values ...string) {
+	t.Helper()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range values {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cl.EndTransaction(ctx, end); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConsumeReadCommitted(t *testing.T) {
+	addr := broker(t)
+	name := topicName(t)
+	ok(t, addr, "", "topic", "create", name, "--partitions", "1")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	txn := txnProducer(t, ctx, addr, name+"-txn")
+	inTxn(t, ctx, txn, name, kgo.TryCommit, "committed-0", "committed-1")
+	inTxn(t, ctx, txn, name, kgo.TryAbort, "aborted-0", "aborted-1")
+	ok(t, addr, "plain-0\n", "produce", name)
+	// The log ends with an abort marker: -e must still see the end.
+	inTxn(t, ctx, txn, name, kgo.TryAbort, "aborted-2")
+
+	all := "committed-0\ncommitted-1\naborted-0\naborted-1\nplain-0\naborted-2\n"
+	r := ok(t, addr, "", "consume", name, "--from-beginning", "-e")
+	if r.stdout != all {
+		t.Fatalf("read_uncommitted (the default) printed\n%s", r.stdout)
+	}
+	r = ok(t, addr, "", "consume", name, "--from-beginning", "-e", "--isolation-level", "read_uncommitted")
+	if r.stdout != all {
+		t.Fatalf("read_uncommitted printed\n%s", r.stdout)
+	}
+	r = ok(t, addr, "", "consume", name, "--from-beginning", "-e", "--isolation-level", "read_committed")
+	if r.stdout != "committed-0\ncommitted-1\nplain-0\n" || !strings.Contains(r.stderr, "Consumed 3 records.") {
+		t.Fatalf("read_committed printed %q / %q", r.stdout, r.stderr)
+	}
+
+	// An open transaction: read_committed stops at the last stable
+	// offset, before it; read_uncommitted shows its record.
+	if err := txn.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.ProduceSync(ctx, &kgo.Record{Topic: name, Value: []byte("open-0")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	defer txn.EndTransaction(ctx, kgo.TryAbort)
+	r = ok(t, addr, "", "consume", name, "--from-beginning", "-e", "--isolation-level", "read_committed")
+	if r.stdout != "committed-0\ncommitted-1\nplain-0\n" {
+		t.Fatalf("read_committed with an open transaction printed %q", r.stdout)
+	}
+	r = ok(t, addr, "", "consume", name, "--from-beginning", "-e")
+	if r.stdout != all+"open-0\n" {
+		t.Fatalf("read_uncommitted with an open transaction printed %q", r.stdout)
+	}
 }

@@ -27,6 +27,12 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"consume", "t", "--from-time", "yesterday"}, "neither RFC 3339"},
 		{[]string{"consume", "t", "--format", "xml"}, `unknown format "xml"`},
 		{[]string{"consume", "t", "--group", "g", "--partition", "0"}, "--group cannot be combined"},
+		{[]string{"consume", "t", "--reset", "none"}, `unknown --reset "none" (want earliest or latest)`},
+		{[]string{"consume", "--regex", "orders-["}, `--regex "orders-[" is not a regular expression`},
+		{[]string{"consume"}, "expected at least one topic name"},
+		{[]string{"consume", "t", "--isolation-level", "committed"}, `unknown --isolation-level "committed"`},
+		{[]string{"consume", "t", "--until", "tomorrow"}, `--until "tomorrow" is neither RFC 3339`},
+		{[]string{"consume", "t", "--from-time", "2000", "--until", "1000"}, "--until 1000 is not after --from-time 2000"},
 		{[]string{"bench", "produce", "--record-size", "0"}, "record size must be positive"},
 		{[]string{"bench", "e2e", "--record-size", "4"}, "at least 8 bytes"},
 		{[]string{"bench", "consume", "--messages", "0"}, "must be positive"},
@@ -89,13 +95,13 @@ func TestParseTime(t *testing.T) {
 		"2023-11-14T22:13:20.5Z":    1700000000500,
 		"2023-11-15T00:13:20+02:00": 1700000000000,
 	} {
-		got, err := parseTime(in)
+		got, err := parseTime("--from-time", in)
 		if err != nil || got != want {
 			t.Errorf("parseTime(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"", "-5", "yesterday", "2023-11-14", "1969-12-31T23:59:59Z"} {
-		if _, err := parseTime(in); err == nil {
+		if _, err := parseTime("--from-time", in); err == nil {
 			t.Errorf("parseTime(%q) accepted", in)
 		}
 	}
@@ -126,7 +132,7 @@ func FuzzParseTime(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		ms, err := parseTime(s)
+		ms, err := parseTime("--from-time", s)
 		if err == nil && ms < 0 {
 			t.Fatalf("parseTime(%q) = %d", s, ms)
 		}
