@@ -131,7 +131,7 @@ func handleProduce(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Re
 
 // produceTo appends one partition's batches and fills its response entry.
 func (b *Broker) produceTo(tp log.TopicPartition, records []byte, req *kmsg.ProduceRequest, sp *kmsg.ProduceResponseTopicPartition, pending *[]pendingAck) (*kerr.Error, string) {
-	rep := b.replica(tp)
+	rep := b.replicas.Replica(tp.Topic, tp.Partition)
 	if rep == nil {
 		if _, ok := b.meta.Image().Partition(tp.Topic, tp.Partition); ok {
 			return kerr.NotLeaderForPartition, ""
@@ -142,22 +142,13 @@ func (b *Broker) produceTo(tp log.TopicPartition, records []byte, req *kmsg.Prod
 	if req.TransactionID != nil {
 		var code *kerr.Error
 		var msg string
-		if guard, code, msg = b.verifyTxnProduce(*req.TransactionID, req.Version, tp, rep.part, records); code != nil {
+		if guard, code, msg = b.verifyTxnProduce(*req.TransactionID, req.Version, tp, rep.Partition(), records); code != nil {
 			return code, msg
 		}
 	}
-	b.replicas.mu.RLock()
-	s := rep.settings
-	b.replicas.mu.RUnlock()
-	res, err := rep.part.AppendAsLeaderAsync(records, partition.AppendOptions{
-		VerificationGuard:    guard,
-		RequiredAcks:         req.Acks,
-		MinInsyncReplicas:    s.minInsyncReplicas,
-		TimestampType:        s.timestampType,
-		MaxMessageBytes:      s.maxMessageBytes,
-		TimestampBeforeMaxMs: s.timestampBeforeMs,
-		TimestampAfterMaxMs:  s.timestampAfterMs,
-	})
+	opts := b.replicas.AppendOptions(rep)
+	opts.VerificationGuard, opts.RequiredAcks = guard, req.Acks
+	res, err := rep.Partition().AppendAsLeaderAsync(records, opts)
 	if err != nil {
 		code, msg := partition.KafkaError(err)
 		if code == kerr.UnknownServerError || code == kerr.KafkaStorageError {
@@ -168,8 +159,8 @@ func (b *Broker) produceTo(tp log.TopicPartition, records []byte, req *kmsg.Prod
 	sp.BaseOffset = res.BaseOffset
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset
-	if req.Acks != 0 && rep.part.HighWatermark() <= res.LastOffset {
-		*pending = append(*pending, pendingAck{part: rep.part, lastOffset: res.LastOffset, resp: sp})
+	if req.Acks != 0 && rep.Partition().HighWatermark() <= res.LastOffset {
+		*pending = append(*pending, pendingAck{part: rep.Partition(), lastOffset: res.LastOffset, resp: sp})
 	}
 	return nil, ""
 }
@@ -192,7 +183,7 @@ func (b *Broker) verifyTxnProduce(id string, version int16, tp log.TopicPartitio
 	if open {
 		return guard, nil, ""
 	}
-	tc, err := b.Txns()
+	tc, err := b.replicas.Txns()
 	code := kerr.CoordinatorNotAvailable.Code
 	if err == nil {
 		ttp := txn.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}

@@ -36,6 +36,7 @@ import (
 	"github.com/samsa-streaming/samsa/internal/log"
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/partition"
+	"github.com/samsa-streaming/samsa/internal/replica"
 	"github.com/samsa-streaming/samsa/internal/server"
 	"github.com/samsa-streaming/samsa/internal/vfs"
 	"github.com/twmb/franz-go/pkg/kbin"
@@ -49,7 +50,7 @@ func init() { register(1, 4, 18, handleFetch) }
 type fetchRead struct {
 	fp          *fetchPartition
 	topicName   string // resolved name ("" if the topic is unknown)
-	rep         *replica
+	rep         *replica.Replica
 	code        *kerr.Error
 	hw, lso     int64
 	logStart    int64
@@ -129,7 +130,7 @@ func handleFetch(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Requ
 			} else {
 				fr.topicName = fp.key.topic
 			}
-			if fr.rep = b.replica(log.TopicPartition{Topic: fr.topicName, Partition: fp.key.partition}); fr.rep != nil {
+			if fr.rep = b.replicas.Replica(fr.topicName, fp.key.partition); fr.rep != nil {
 				waitable = true
 			}
 			limit := int64(fp.maxBytes)
@@ -181,7 +182,7 @@ func (b *Broker) readPartition(fr *fetchRead, im *metadata.Image, useIDs bool, l
 		}
 		return
 	}
-	part, l := fr.rep.part, fr.rep.log
+	part, l := fr.rep.Partition(), fr.rep.Log()
 	fr.hw = part.HighWatermark()
 	fr.lso = part.LastStableOffset()
 	fr.logStart = l.LogStartOffset()
@@ -246,8 +247,8 @@ func park(reads []fetchRead) *fetchWait {
 	w := &fetchWait{wake: make(chan struct{}, 1)}
 	for i := range reads {
 		if rep := reads[i].rep; rep != nil {
-			rep.part.WatchHighWatermark(w.wake)
-			w.watched = append(w.watched, rep.part)
+			rep.Partition().WatchHighWatermark(w.wake)
+			w.watched = append(w.watched, rep.Partition())
 		}
 	}
 	return w
@@ -257,7 +258,7 @@ func park(reads []fetchRead) *fetchWait {
 // (true), or the deadline passes or ctx ends (false).
 func (w *fetchWait) wait(ctx context.Context, reads []fetchRead, deadline time.Time) bool {
 	for i := range reads {
-		if fr := &reads[i]; fr.rep != nil && fr.code == nil && fr.rep.part.HighWatermark() != fr.hw {
+		if fr := &reads[i]; fr.rep != nil && fr.code == nil && fr.rep.Partition().HighWatermark() != fr.hw {
 			return true
 		}
 	}

@@ -37,6 +37,7 @@ import (
 	"errors"
 
 	"github.com/samsa-streaming/samsa/internal/log"
+	"github.com/samsa-streaming/samsa/internal/replica"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -79,7 +80,7 @@ func handleListOffsets(ctx context.Context, b *Broker, rc *RequestContext, r kms
 			tp := log.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}
 			// Kafka checks the timestamp before it looks the partition up.
 			minVersion, known := listOffsetsMinVersion[rp.Timestamp]
-			rep := b.replica(tp)
+			rep := b.replicas.Replica(tp.Topic, tp.Partition)
 			switch {
 			case rp.Timestamp < 0 && (!known || req.Version < minVersion):
 				sp.ErrorCode = kerr.UnsupportedVersion.Code
@@ -109,8 +110,8 @@ func handleListOffsets(ctx context.Context, b *Broker, rc *RequestContext, r kms
 	return resp, nil
 }
 
-func (b *Broker) listOffset(rep *replica, req *kmsg.ListOffsetsRequest, rp *kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) *kerr.Error {
-	part, l := rep.part, rep.log
+func (b *Broker) listOffset(rep *replica.Replica, req *kmsg.ListOffsetsRequest, rp *kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) *kerr.Error {
+	part, l := rep.Partition(), rep.Log()
 	if err := part.CheckLeaderEpoch(rp.CurrentLeaderEpoch); err != nil {
 		var ke *kerr.Error
 		if errors.As(err, &ke) {
@@ -144,7 +145,7 @@ func (b *Broker) listOffset(rep *replica, req *kmsg.ListOffsetsRequest, rp *kmsg
 		rec, found, err = l.OffsetForTimestamp(rp.Timestamp)
 	}
 	if err != nil {
-		b.logger.Error("list offsets: reading the log failed", "topic", rep.tp.Topic, "partition", rep.tp.Partition, "timestamp", rp.Timestamp, "err", err)
+		b.logger.Error("list offsets: reading the log failed", "topic", rep.TopicPartition().Topic, "partition", rep.TopicPartition().Partition, "timestamp", rp.Timestamp, "err", err)
 		var ce *log.CorruptionError
 		if errors.As(err, &ce) {
 			return kerr.CorruptMessage

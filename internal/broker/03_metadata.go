@@ -131,7 +131,7 @@ func (b *Broker) autoCreateTopic(ctx context.Context, name string) (*metadata.To
 		b.logger.Warn("auto topic creation failed", "topic", name, "err", err)
 		return nil, kerr.LeaderNotAvailable
 	}
-	if err := b.AwaitImage(ctx, b.meta.Image().Epoch); err != nil {
+	if err := b.replicas.AwaitImage(ctx, b.meta.Image().Epoch); err != nil {
 		return nil, kerr.LeaderNotAvailable
 	}
 	b.logger.Info("topic auto-created", "topic", name, "partitions", len(t.Partitions))

@@ -4,9 +4,9 @@ package broker
 //
 // Group keys (type 0) are coordinated by this node, which leads every
 // partition of __consumer_offsets in a cluster of one. Versions 4+ batch
-// the keys. Transaction keys (type 1) go to FindTxnCoordinator when a
-// transaction coordinator has installed it, and get
-// COORDINATOR_NOT_AVAILABLE otherwise.
+// the keys. Transaction keys (type 1) are coordinated by this node too,
+// once its transaction coordinator has loaded, and get
+// COORDINATOR_NOT_AVAILABLE until then.
 
 import (
 	"context"
@@ -16,12 +16,6 @@ import (
 )
 
 func init() { register(10, 0, 6, handleFindCoordinator) }
-
-// FindTxnCoordinator answers transaction-coordinator lookups (key type 1):
-// the node id, host and port for a transactional id, or a Kafka error
-// code. The transaction coordinator sets it from an init function; nil
-// means transactions are not served.
-var FindTxnCoordinator func(b *Broker, transactionalID string) (nodeID int32, host string, port int32, code int16)
 
 func handleFindCoordinator(_ context.Context, b *Broker, rc *RequestContext, r kmsg.Request) (kmsg.Response, error) {
 	req := r.(*kmsg.FindCoordinatorRequest)
@@ -42,9 +36,9 @@ func handleFindCoordinator(_ context.Context, b *Broker, rc *RequestContext, r k
 			resp.Coordinators = append(resp.Coordinators, co)
 		}
 	}
-	if req.CoordinatorType == 1 && FindTxnCoordinator != nil {
+	if req.CoordinatorType == 1 {
 		set := func(key string, nodeID *int32, h *string, p *int32, ec *int16, msg **string) {
-			n, hh, pp, cc := FindTxnCoordinator(b, key)
+			n, hh, pp, cc := b.findTxnCoordinator(key)
 			*nodeID, *h, *p, *ec = n, hh, pp, cc
 			*msg = nil
 			if cc != 0 {
@@ -65,4 +59,18 @@ func handleFindCoordinator(_ context.Context, b *Broker, rc *RequestContext, r k
 		}
 	}
 	return resp, nil
+}
+
+// findTxnCoordinator answers a transaction-coordinator lookup: this node,
+// once its transaction coordinator has loaded.
+func (b *Broker) findTxnCoordinator(string) (nodeID int32, host string, port int32, code int16) {
+	if _, err := b.replicas.Txns(); err != nil {
+		b.logger.Warn("transaction coordinator unavailable", "err", err)
+		return -1, "", -1, kerr.CoordinatorNotAvailable.Code
+	}
+	br, ok := b.meta.Image().Brokers[b.cfg.NodeID]
+	if !ok {
+		return -1, "", -1, kerr.CoordinatorNotAvailable.Code
+	}
+	return b.cfg.NodeID, br.Host, br.Port, 0
 }

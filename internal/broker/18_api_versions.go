@@ -59,7 +59,7 @@ func (b *Broker) appendFeatures(resp *kmsg.ApiVersionsResponse) {
 		sf.Name, sf.MinVersion, sf.MaxVersion = f.name, f.min, f.max
 		resp.SupportedFeatures = append(resp.SupportedFeatures, sf)
 	}
-	if b == nil || b.dataPlane == nil || b.meta == nil {
+	if b == nil || b.meta == nil {
 		return
 	}
 	im := b.meta.Image()

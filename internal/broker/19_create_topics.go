@@ -32,11 +32,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() {
-	if adminAvailable {
-		register(19, 0, 7, handleCreateTopics)
-	}
-}
+func init() { register(19, 0, 7, handleCreateTopics) }
 
 func handleCreateTopics(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
 	return createTopics(ctx, b.admin(), r.(*kmsg.CreateTopicsRequest)), nil

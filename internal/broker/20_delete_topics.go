@@ -20,11 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() {
-	if adminAvailable {
-		register(20, 0, 6, handleDeleteTopics)
-	}
-}
+func init() { register(20, 0, 6, handleDeleteTopics) }
 
 func handleDeleteTopics(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
 	return deleteTopics(ctx, b.admin(), r.(*kmsg.DeleteTopicsRequest)), nil

@@ -19,11 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() {
-	if adminAvailable {
-		register(21, 0, 2, handleDeleteRecords)
-	}
-}
+func init() { register(21, 0, 2, handleDeleteRecords) }
 
 func handleDeleteRecords(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
 	return deleteRecords(b.admin(), r.(*kmsg.DeleteRecordsRequest)), nil

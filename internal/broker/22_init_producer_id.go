@@ -22,11 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() {
-	if adminAvailable {
-		register(22, 0, 5, handleInitProducerID)
-	}
-}
+func init() { register(22, 0, 5, handleInitProducerID) }
 
 func handleInitProducerID(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Request) (kmsg.Response, error) {
 	req := r.(*kmsg.InitProducerIDRequest)
@@ -53,11 +49,13 @@ func initProducerID(ctx context.Context, env *adminEnv, req *kmsg.InitProducerID
 		resp.ErrorCode = kerr.InvalidRequest.Code
 		return resp
 	}
-	pids := env.pids
-	if pids == nil {
-		pids = allocatorFor(env.meta)
+	var id int64
+	var err error
+	if env.pids != nil {
+		id, err = env.pids(ctx)
+	} else {
+		id, err = env.ownPIDs.Allocate(ctx, env.meta)
 	}
-	id, err := pids.allocate(ctx, env.meta)
 	if err != nil {
 		resp.ErrorCode, _ = errCode(err)
 		return resp

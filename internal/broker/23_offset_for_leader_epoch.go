@@ -19,11 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() {
-	if adminAvailable {
-		register(23, 0, 4, handleOffsetForLeaderEpoch)
-	}
-}
+func init() { register(23, 0, 4, handleOffsetForLeaderEpoch) }
 
 func handleOffsetForLeaderEpoch(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
 	return offsetForLeaderEpoch(b.admin(), r.(*kmsg.OffsetForLeaderEpochRequest)), nil

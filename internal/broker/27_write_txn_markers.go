@@ -37,7 +37,7 @@ func handleWriteTxnMarkers(ctx context.Context, b *Broker, _ *RequestContext, r 
 				if _, ok := im.Partition(t.Topic, p); !ok {
 					rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				} else {
-					rp.ErrorCode = b.writeMarker(ctx, m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.Committed, t.Topic, p)
+					rp.ErrorCode = b.replicas.WriteMarker(ctx, m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.Committed, t.Topic, p)
 				}
 				rt.Partitions = append(rt.Partitions, rp)
 			}

@@ -25,6 +25,7 @@ import (
 	"context"
 
 	"github.com/samsa-streaming/samsa/internal/group"
+	"github.com/samsa-streaming/samsa/internal/replica"
 	"github.com/samsa-streaming/samsa/internal/txn"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -77,10 +78,10 @@ func handleTxnOffsetCommit(ctx context.Context, b *Broker, rc *RequestContext, r
 	}
 	gcfg := gc.Config()
 	p := group.PartitionFor(req.Group, gcfg.OffsetsTopicNumPartitions)
-	part, err := b.offsetsPartition(ctx, p)
+	part, err := b.replicas.OffsetsPartition(ctx, p)
 	if err != nil {
 		b.logger.Warn("no __consumer_offsets partition for transactional offsets", "group", req.Group, "err", err)
-		setAll(txnOffsetsAppendCode(err))
+		setAll(replica.TxnOffsetsAppendCode(err))
 		return respond()
 	}
 	// The guard is taken before the coordinator's verdict, so that a
@@ -105,7 +106,7 @@ func handleTxnOffsetCommit(ctx context.Context, b *Broker, rc *RequestContext, r
 		return respond()
 	}
 	im := b.meta.Image()
-	accepted := groupOffsets{}
+	accepted := replica.GroupOffsets{}
 	for i, t := range req.Topics {
 		for j, rp := range t.Partitions {
 			switch {
@@ -128,7 +129,7 @@ func handleTxnOffsetCommit(ctx context.Context, b *Broker, rc *RequestContext, r
 	if len(accepted) == 0 {
 		return respond()
 	}
-	if code := b.appendTxnOffsets(ctx, gc, req.Group, req.ProducerID, req.ProducerEpoch, guard, accepted); code != 0 {
+	if code := b.replicas.AppendTxnOffsets(ctx, gc, req.Group, req.ProducerID, req.ProducerEpoch, guard, accepted); code != 0 {
 		if code == kerr.InvalidProducerEpoch.Code && req.Version >= 3 {
 			code = kerr.ProducerFenced.Code
 		}

@@ -36,11 +36,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() {
-	if adminAvailable {
-		register(32, 0, 4, handleDescribeConfigs)
-	}
-}
+func init() { register(32, 0, 4, handleDescribeConfigs) }
 
 func handleDescribeConfigs(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
 	return describeConfigs(b.admin(), r.(*kmsg.DescribeConfigsRequest)), nil

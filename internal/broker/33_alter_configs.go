@@ -22,11 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() {
-	if adminAvailable {
-		register(33, 0, 2, handleAlterConfigs)
-	}
-}
+func init() { register(33, 0, 2, handleAlterConfigs) }
 
 func handleAlterConfigs(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
 	return alterConfigs(ctx, b.admin(), r.(*kmsg.AlterConfigsRequest)), nil

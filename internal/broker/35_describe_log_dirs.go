@@ -15,15 +15,12 @@ import (
 	"context"
 	"sort"
 
+	"github.com/samsa-streaming/samsa/internal/replica"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() {
-	if adminAvailable {
-		register(35, 1, 4, handleDescribeLogDirs)
-	}
-}
+func init() { register(35, 1, 4, handleDescribeLogDirs) }
 
 func handleDescribeLogDirs(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
 	return describeLogDirs(b.admin(), r.(*kmsg.DescribeLogDirsRequest)), nil
@@ -43,7 +40,7 @@ func describeLogDirs(env *adminEnv, req *kmsg.DescribeLogDirsRequest) *kmsg.Desc
 			}
 		}
 	}
-	var dirs []logDirInfo
+	var dirs []replica.LogDirInfo
 	if env.logDirs != nil {
 		dirs = env.logDirs()
 	}

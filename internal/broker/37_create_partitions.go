@@ -22,11 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() {
-	if adminAvailable {
-		register(37, 0, 3, handleCreatePartitions)
-	}
-}
+func init() { register(37, 0, 3, handleCreatePartitions) }
 
 func handleCreatePartitions(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
 	return createPartitions(ctx, b.admin(), r.(*kmsg.CreatePartitionsRequest)), nil

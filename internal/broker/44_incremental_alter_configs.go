@@ -23,11 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() {
-	if adminAvailable {
-		register(44, 0, 1, handleIncrementalAlterConfigs)
-	}
-}
+func init() { register(44, 0, 1, handleIncrementalAlterConfigs) }
 
 func handleIncrementalAlterConfigs(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
 	return incrementalAlterConfigs(ctx, b.admin(), r.(*kmsg.IncrementalAlterConfigsRequest)), nil

@@ -20,11 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() {
-	if adminAvailable {
-		register(60, 0, 2, handleDescribeCluster)
-	}
-}
+func init() { register(60, 0, 2, handleDescribeCluster) }
 
 // ACL operation bits (Kafka's AclOperation codes) for authorized-operations
 // fields.

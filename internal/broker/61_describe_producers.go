@@ -14,11 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() {
-	if adminAvailable {
-		register(61, 0, 0, handleDescribeProducers)
-	}
-}
+func init() { register(61, 0, 0, handleDescribeProducers) }
 
 func handleDescribeProducers(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
 	return describeProducers(b.admin(), r.(*kmsg.DescribeProducersRequest)), nil

@@ -25,11 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() {
-	if adminAvailable {
-		register(75, 0, 0, handleDescribeTopicPartitions)
-	}
-}
+func init() { register(75, 0, 0, handleDescribeTopicPartitions) }
 
 const maxDescribePartitions = 2000
 

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"github.com/samsa-streaming/samsa/internal/replica"
 	"testing"
 
 	"github.com/samsa-streaming/samsa/internal/log"
@@ -47,14 +48,14 @@ func withPartitions(t *testing.T, env *adminEnv, topics ...string) map[log.Topic
 		p, ok := parts[log.TopicPartition{Topic: topic, Partition: idx}]
 		return p, ok
 	}
-	env.logDirs = func() []logDirInfo {
-		d := logDirInfo{Dir: dir}
-		d.TotalBytes, d.UsableBytes = diskSpace(dir)
+	env.logDirs = func() []replica.LogDirInfo {
+		d := replica.LogDirInfo{Dir: dir}
+		d.TotalBytes, d.UsableBytes = replica.DiskSpace(dir)
 		for _, l := range m.Logs() {
 			tp := l.TopicPartition()
-			d.Partitions = append(d.Partitions, logDirPartition{Topic: tp.Topic, Partition: tp.Partition, Size: l.Size()})
+			d.Partitions = append(d.Partitions, replica.LogDirPartition{Topic: tp.Topic, Partition: tp.Partition, Size: l.Size()})
 		}
-		return []logDirInfo{d}
+		return []replica.LogDirInfo{d}
 	}
 	return parts
 }

@@ -2,13 +2,7 @@ package broker
 
 import (
 	"context"
-
-	"github.com/samsa-streaming/samsa/internal/log"
-	"github.com/samsa-streaming/samsa/internal/partition"
 )
-
-// adminAvailable: the admin APIs are registered when the data plane is.
-const adminAvailable = true
 
 // admin builds the admin handlers' view of this node.
 func (b *Broker) admin() *adminEnv {
@@ -17,27 +11,10 @@ func (b *Broker) admin() *adminEnv {
 		cfg:    b.cfg,
 		nodeID: b.cfg.NodeID,
 		awaitImage: func(ctx context.Context, epoch int64) error {
-			return b.AwaitImage(ctx, epoch)
+			return b.replicas.AwaitImage(ctx, epoch)
 		},
-		partition: func(topic string, p int32) (*partition.Partition, bool) {
-			return b.Partition(log.TopicPartition{Topic: topic, Partition: p})
-		},
-		logDirs: b.describeLogDirs,
-		pids:    allocatorFor(b.meta),
+		partition: b.replicas.Partition,
+		logDirs:   b.replicas.LogDirs,
+		pids:      b.replicas.AllocateProducerID,
 	}
-}
-
-// describeLogDirs lists the node's log directories and their partitions.
-func (b *Broker) describeLogDirs() []logDirInfo {
-	out := make([]logDirInfo, 0, len(b.logs))
-	for i, m := range b.logs {
-		d := logDirInfo{Dir: b.cfg.LogDirs[i]}
-		d.TotalBytes, d.UsableBytes = diskSpace(d.Dir)
-		for _, l := range m.Logs() {
-			tp := l.TopicPartition()
-			d.Partitions = append(d.Partitions, logDirPartition{Topic: tp.Topic, Partition: tp.Partition, Size: l.Size()})
-		}
-		out = append(out, d)
-	}
-	return out
 }

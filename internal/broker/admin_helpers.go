@@ -8,12 +8,12 @@ package broker
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/partition"
+	"github.com/samsa-streaming/samsa/internal/replica"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -28,24 +28,11 @@ type adminEnv struct {
 	// partition returns this node's leader state of a partition.
 	partition func(topic string, p int32) (*partition.Partition, bool)
 	// logDirs lists the node's log directories and what they hold.
-	logDirs func() []logDirInfo
-	// pids hands out producer ids in blocks reserved from the metadata log.
-	pids *producerIDAllocator
-}
-
-// logDirInfo describes one log directory for DescribeLogDirs.
-type logDirInfo struct {
-	Dir         string
-	Err         error // the directory is offline
-	Partitions  []logDirPartition
-	TotalBytes  int64 // -1 if unknown
-	UsableBytes int64 // -1 if unknown
-}
-
-type logDirPartition struct {
-	Topic     string
-	Partition int32
-	Size      int64
+	logDirs func() []replica.LogDirInfo
+	// pids hands out a producer id from blocks reserved in the metadata
+	// log (nil: a fresh allocator of the environment's own).
+	pids    func(ctx context.Context) (int64, error)
+	ownPIDs replica.ProducerIDs // used when pids is nil
 }
 
 // errCode splits an error from the metadata or partition package into the
@@ -87,42 +74,6 @@ func timeoutCtx(ctx context.Context, ms int32) (context.Context, context.CancelF
 
 // producerIDBlockSize is how many producer ids a broker reserves at once in
 // the metadata log (Kafka's ProducerIdsBlock size).
-const producerIDBlockSize = 1000
-
-// producerIDAllocator hands out producer ids from a block reserved in the
-// metadata log, reserving the next block when one runs out. Ids are unique
-// across the cluster and across restarts (an unused rest of a block is
-// lost at restart, as in Kafka).
-type producerIDAllocator struct {
-	mu   sync.Mutex
-	next int64
-	end  int64 // exclusive
-}
-
-func (a *producerIDAllocator) allocate(ctx context.Context, meta *metadata.Store) (int64, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.next >= a.end {
-		first, err := meta.AllocateProducerIDs(ctx, producerIDBlockSize)
-		if err != nil {
-			return -1, err
-		}
-		a.next, a.end = first, first+producerIDBlockSize
-	}
-	id := a.next
-	a.next++
-	return id, nil
-}
-
-// producerIDAllocators keeps one allocator per metadata store, that is per
-// broker in this process.
-var producerIDAllocators sync.Map // *metadata.Store → *producerIDAllocator
-
-func allocatorFor(meta *metadata.Store) *producerIDAllocator {
-	a, _ := producerIDAllocators.LoadOrStore(meta, &producerIDAllocator{})
-	return a.(*producerIDAllocator)
-}
-
 // localPartition finds this node's leader state of a partition, or the
 // Kafka error for its absence: UNKNOWN_TOPIC_OR_PARTITION when the metadata
 // has no such partition, NOT_LEADER_OR_FOLLOWER when it exists but is not

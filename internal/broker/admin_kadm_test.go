@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/samsa-streaming/samsa/internal/log"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -147,7 +146,7 @@ func TestAdminWithKadm(t *testing.T) {
 	if err != nil || del["orders"].Err != nil {
 		t.Fatalf("delete: %+v %v", del, err)
 	}
-	if _, ok := n.b.Partition(log.TopicPartition{Topic: "orders", Partition: 1}); ok {
+	if _, ok := n.b.replicas.Partition("orders", 1); ok {
 		t.Fatal("partition still hosted after delete")
 	}
 }

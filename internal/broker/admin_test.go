@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"github.com/samsa-streaming/samsa/internal/replica"
 	"io"
 	"log/slog"
 	"strconv"
@@ -32,7 +33,7 @@ func newAdminEnv(t *testing.T, overrides map[string]string) *adminEnv {
 	if err := meta.RegisterBroker(context.Background(), metadata.Broker{ID: 1, Host: "127.0.0.1", Port: 9092, Rack: "r1"}); err != nil {
 		t.Fatal(err)
 	}
-	return &adminEnv{meta: meta, cfg: cfg, nodeID: 1, pids: &producerIDAllocator{}}
+	return &adminEnv{meta: meta, cfg: cfg, nodeID: 1}
 }
 
 func createTopic(t *testing.T, env *adminEnv, name string, partitions int32, configs map[string]string) {
@@ -501,14 +502,14 @@ func TestInitProducerID(t *testing.T) {
 	req := kmsg.NewPtrInitProducerIDRequest()
 	req.Version, req.ProducerID, req.ProducerEpoch = 4, -1, -1
 	seen := map[int64]bool{}
-	for i := 0; i < producerIDBlockSize+5; i++ {
+	for i := 0; i < replica.ProducerIDBlockSize+5; i++ {
 		resp := initProducerID(ctx, env, req)
 		if resp.ErrorCode != 0 || resp.ProducerEpoch != 0 || seen[resp.ProducerID] {
 			t.Fatalf("allocation %d: %+v", i, resp)
 		}
 		seen[resp.ProducerID] = true
 	}
-	if next := env.meta.Image().NextProducerID; next != 2*producerIDBlockSize {
+	if next := env.meta.Image().NextProducerID; next != 2*replica.ProducerIDBlockSize {
 		t.Fatalf("reserved up to %d, want two blocks", next)
 	}
 	// A v3+ recovery request gets a fresh id, as Kafka's coordinator answers

@@ -52,7 +52,7 @@ func startBrokerIn(t *testing.T, dir string, props map[string]string) (b *Broker
 		once.Do(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			b.CloseGroups()
+			b.replicas.CloseGroups()
 			if err := srv.Shutdown(ctx); err != nil {
 				t.Errorf("shutdown: %v", err)
 			}

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/samsa-streaming/samsa/internal/log"
 	"github.com/samsa-streaming/samsa/internal/record"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -62,12 +61,15 @@ func TestListOffsetsInsideBatches(t *testing.T) {
 	for name, codec := range codecs {
 		t.Run(name, func(t *testing.T) {
 			topic := "lo-" + name
-			// A long linger and one Flush per batch: each produceBatch
-			// call is one batch of all its records.
-			cl := n.client(t, kgo.DefaultProduceTopic(topic), kgo.AllowAutoTopicCreation(),
-				kgo.ProducerBatchCompression(codec), kgo.ProducerLinger(time.Minute))
+			// A client of its own per batch, flushed by hand: each
+			// produceBatch call is one batch of all its records. (One
+			// client across the leader-epoch bump below may split a batch
+			// when its metadata refresh sees the new epoch.)
 			produceBatch := func(rels ...int64) {
 				t.Helper()
+				cl := n.client(t, kgo.DefaultProduceTopic(topic), kgo.AllowAutoTopicCreation(),
+					kgo.ProducerBatchCompression(codec), kgo.ManualFlushing())
+				defer cl.Close()
 				for i, rel := range rels {
 					v := bytes.Repeat([]byte(fmt.Sprintf("record %d at +%d ", i, rel)), 20) // compressible
 					cl.Produce(ctx, &kgo.Record{Value: v, Timestamp: time.UnixMilli(ms(rel))}, func(_ *kgo.Record, err error) {
@@ -81,16 +83,16 @@ func TestListOffsetsInsideBatches(t *testing.T) {
 				}
 			}
 			produceBatch(0, 10, 20, 30, 40) // offsets 0-4, leader epoch 0
-			rep := n.b.replica(log.TopicPartition{Topic: topic, Partition: 0})
+			rep := n.b.replicas.Replica(topic, 0)
 			if rep == nil {
 				t.Fatal("no replica for the topic")
 			}
-			rep.part.SetLeaderEpoch(1)       // as a leader change would
-			produceBatch(50, 70, 60, 90, 80) // 5-9, epoch 1
-			produceBatch(100, 130, 110, 120) // 10-13, epoch 1
+			rep.Partition().SetLeaderEpoch(1) // as a leader change would
+			produceBatch(50, 70, 60, 90, 80)  // 5-9, epoch 1
+			produceBatch(100, 130, 110, 120)  // 10-13, epoch 1
 
 			var shape []string
-			err := rep.log.ScanHeaders(0, func(h record.Header) error {
+			err := rep.Log().ScanHeaders(0, func(h record.Header) error {
 				shape = append(shape, fmt.Sprintf("%d+%d %v epoch %d", h.BaseOffset, h.NumRecords, h.Compression(), h.PartitionLeaderEpoch))
 				return nil
 			})
@@ -100,7 +102,7 @@ func TestListOffsetsInsideBatches(t *testing.T) {
 				t.Fatalf("batches %v (%v), want %s", shape, err, wantShape)
 			}
 
-			adm := kadm.NewClient(cl)
+			adm := kadm.NewClient(n.client(t))
 			byTime := func(rel, wantOff, wantRel int64, wantEpoch int32) {
 				t.Helper()
 				lo, err := adm.ListOffsetsAfterMilli(ctx, ms(rel), topic)

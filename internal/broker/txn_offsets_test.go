@@ -151,7 +151,7 @@ func TestTxnOffsetsCommitAtMarker(t *testing.T) {
 func TestTxnOffsetsCrashBeforeMarker(t *testing.T) {
 	dir := t.TempDir()
 	b, addr, stop := startBrokerIn(t, dir, nil)
-	b.txns.failMarker = func(topic string, _ int32) bool { return topic == group.OffsetsTopic }
+	b.replicas.FailMarkers(func(topic string, _ int32) bool { return topic == group.OffsetsTopic })
 	ctx := context.Background()
 	cl := tv1Client(t, addr)
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "in"); err != nil {

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/samsa-streaming/samsa/internal/group"
-	"github.com/samsa-streaming/samsa/internal/log"
 	"github.com/samsa-streaming/samsa/internal/txn"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -115,7 +114,7 @@ func TestTV2ProduceAndEndTxn(t *testing.T) {
 	if d.State != "Ongoing" || len(d.Topics["tv2"]) != 1 {
 		t.Fatalf("after produce: state %s topics %+v", d.State, d.Topics)
 	}
-	part, _ := b.Partition(log.TopicPartition{Topic: "tv2", Partition: 0})
+	part, _ := b.replicas.Partition("tv2", 0)
 	if lso := part.LastStableOffset(); lso != 0 {
 		t.Fatalf("LSO %d with the transaction open, want 0", lso)
 	}

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/samsa-streaming/samsa/internal/log"
 	"github.com/samsa-streaming/samsa/internal/record"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -92,7 +91,7 @@ func TestProduceVerifiesTransaction(t *testing.T) {
 		t.Fatalf("second write to the added partition: %v", kerr.ErrorForCode(code))
 	}
 	// The refused write opened no transaction on "other".
-	other, ok := b.Partition(log.TopicPartition{Topic: "other", Partition: 0})
+	other, ok := b.replicas.Partition("other", 0)
 	if !ok {
 		t.Fatal("no partition other-0")
 	}
@@ -111,7 +110,7 @@ func TestProduceVerifiesTransaction(t *testing.T) {
 	if code := txnProduce(t, b, cl, id, "added", pid, epoch, 2); code != kerr.InvalidTxnState.Code {
 		t.Fatalf("write after the commit: %v", kerr.ErrorForCode(code))
 	}
-	added, _ := b.Partition(log.TopicPartition{Topic: "added", Partition: 0})
+	added, _ := b.replicas.Partition("added", 0)
 	if lso, hw := added.LastStableOffset(), added.HighWatermark(); lso != hw || hw != 3 {
 		t.Fatalf("added-0: LSO %d HW %d, want both 3 (two records and the marker)", lso, hw)
 	}

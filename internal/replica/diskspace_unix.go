@@ -1,12 +1,12 @@
 //go:build unix
 
-package broker
+package replica
 
 import "golang.org/x/sys/unix"
 
-// diskSpace returns the total and available bytes of the file system
+// DiskSpace returns the total and available bytes of the file system
 // holding dir, or -1, -1.
-func diskSpace(dir string) (total, usable int64) {
+func DiskSpace(dir string) (total, usable int64) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(dir, &st); err != nil {
 		return -1, -1

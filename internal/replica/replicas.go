@@ -1,4 +1,4 @@
-package broker
+package replica
 
 import (
 	"context"
@@ -15,9 +15,9 @@ import (
 	"github.com/samsa-streaming/samsa/internal/partition"
 )
 
-// replica is one partition hosted by this node: its log and its leader
+// Replica is one partition hosted by this node: its log and its leader
 // state. The settings pointer is swapped when the topic's configs change.
-type replica struct {
+type Replica struct {
 	tp       log.TopicPartition
 	topicID  [16]byte
 	log      *log.Log
@@ -40,40 +40,70 @@ type topicSettings struct {
 // image by applyImage (called from the store's Watch goroutine, in order).
 type replicaSet struct {
 	mu       sync.RWMutex
-	byTP     map[log.TopicPartition]*replica
+	byTP     map[log.TopicPartition]*Replica
 	applied  int64         // image epoch the set reflects
 	changed  chan struct{} // closed and replaced at each applyImage
 	topicIDs map[string][16]byte
 }
 
 func newReplicaSet() *replicaSet {
-	return &replicaSet{byTP: map[log.TopicPartition]*replica{}, changed: make(chan struct{}), topicIDs: map[string][16]byte{}}
+	return &replicaSet{byTP: map[log.TopicPartition]*Replica{}, changed: make(chan struct{}), topicIDs: map[string][16]byte{}}
 }
 
-// Partition returns this node's leader state of a partition.
-func (b *Broker) Partition(tp log.TopicPartition) (*partition.Partition, bool) {
-	r := b.replica(tp)
+// Partition returns the partition state.
+func (r *Replica) Partition() *partition.Partition { return r.part }
+
+// Log returns the partition's log.
+func (r *Replica) Log() *log.Log { return r.log }
+
+// TopicPartition names the replica.
+func (r *Replica) TopicPartition() log.TopicPartition { return r.tp }
+
+// Replica returns this node's replica of a partition, or nil.
+func (m *Manager) Replica(topic string, p int32) *Replica {
+	return m.replica(log.TopicPartition{Topic: topic, Partition: p})
+}
+
+// Partition returns this node's partition state of a partition.
+func (m *Manager) Partition(topic string, p int32) (*partition.Partition, bool) {
+	r := m.replica(log.TopicPartition{Topic: topic, Partition: p})
 	if r == nil {
 		return nil, false
 	}
 	return r.part, true
 }
 
-func (b *Broker) replica(tp log.TopicPartition) *replica {
-	b.replicas.mu.RLock()
-	r := b.replicas.byTP[tp]
-	b.replicas.mu.RUnlock()
+// AppendOptions are the options a client's produce appends to r with: the
+// topic's settings (min.insync.replicas, message.timestamp.type,
+// max.message.bytes, the timestamp bounds) as they are now.
+func (m *Manager) AppendOptions(r *Replica) partition.AppendOptions {
+	m.replicas.mu.RLock()
+	s := r.settings
+	m.replicas.mu.RUnlock()
+	return partition.AppendOptions{
+		MinInsyncReplicas:    s.minInsyncReplicas,
+		TimestampType:        s.timestampType,
+		MaxMessageBytes:      s.maxMessageBytes,
+		TimestampBeforeMaxMs: s.timestampBeforeMs,
+		TimestampAfterMaxMs:  s.timestampAfterMs,
+	}
+}
+
+func (m *Manager) replica(tp log.TopicPartition) *Replica {
+	m.replicas.mu.RLock()
+	r := m.replicas.byTP[tp]
+	m.replicas.mu.RUnlock()
 	return r
 }
 
 // AwaitImage waits until the replicas reflect the metadata image of at least
 // the given epoch (so a topic created by the controller has its local
 // partitions), or ctx ends.
-func (b *Broker) AwaitImage(ctx context.Context, epoch int64) error {
+func (m *Manager) AwaitImage(ctx context.Context, epoch int64) error {
 	for {
-		b.replicas.mu.RLock()
-		applied, ch := b.replicas.applied, b.replicas.changed
-		b.replicas.mu.RUnlock()
+		m.replicas.mu.RLock()
+		applied, ch := m.replicas.applied, m.replicas.changed
+		m.replicas.mu.RUnlock()
 		if applied >= epoch {
 			return nil
 		}
@@ -92,39 +122,39 @@ func (b *Broker) AwaitImage(ctx context.Context, epoch int64) error {
 // It stops early, leaving the image unapplied, when the node is closing: a
 // topic of many partitions must not hold up a shutdown. The next start
 // applies the image again from the beginning.
-func (b *Broker) applyImage(prev, next *metadata.Image) {
-	rs := b.replicas
+func (m *Manager) applyImage(prev, next *metadata.Image) {
+	rs := m.replicas
 	want := map[log.TopicPartition]struct{}{}
 	for _, t := range next.Topics {
 		var settings *topicSettings
 		created, failed := 0, 0
 		for _, p := range t.Partitions {
-			if !containsID(p.Replicas, b.cfg.NodeID) {
+			if !containsID(p.Replicas, m.cfg.NodeID) {
 				continue
 			}
-			if b.closed.Load() {
-				b.logPartitionsCreated(t, created, failed)
+			if m.closed.Load() {
+				m.logPartitionsCreated(t, created, failed)
 				return
 			}
 			tp := log.TopicPartition{Topic: t.Name, Partition: p.ID}
 			want[tp] = struct{}{}
 			if settings == nil {
-				s, err := b.settingsFor(t, next)
+				s, err := m.settingsFor(t, next)
 				if err != nil {
-					b.logger.Error("topic configs do not parse; using defaults", "topic", t.Name, "err", err)
-					s = b.defaultSettings()
+					m.logger.Error("topic configs do not parse; using defaults", "topic", t.Name, "err", err)
+					s = m.defaultSettings()
 				}
 				settings = s
 			}
-			r := b.replica(tp)
+			r := m.replica(tp)
 			if r != nil && r.topicID != t.ID {
 				// The topic was deleted and re-created under the same name.
-				b.deleteReplica(r)
+				m.deleteReplica(r)
 				r = nil
 			}
 			if r == nil {
-				if _, err := b.createReplica(tp, t.ID, p, settings); err != nil {
-					b.logger.Error("cannot create partition", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+				if _, err := m.createReplica(tp, t.ID, p, settings); err != nil {
+					m.logger.Error("cannot create partition", "topic", tp.Topic, "partition", tp.Partition, "err", err)
 					failed++
 					continue
 				}
@@ -141,15 +171,15 @@ func (b *Broker) applyImage(prev, next *metadata.Image) {
 				rs.mu.Unlock()
 				if old.log != settings.log {
 					if err := r.log.SetConfig(settings.log); err != nil {
-						b.logger.Error("cannot apply topic configs", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+						m.logger.Error("cannot apply topic configs", "topic", tp.Topic, "partition", tp.Partition, "err", err)
 					}
 				}
 			}
 		}
-		b.logPartitionsCreated(t, created, failed)
+		m.logPartitionsCreated(t, created, failed)
 	}
 	rs.mu.RLock()
-	var gone []*replica
+	var gone []*Replica
 	for tp, r := range rs.byTP {
 		if _, ok := want[tp]; !ok {
 			gone = append(gone, r)
@@ -158,15 +188,15 @@ func (b *Broker) applyImage(prev, next *metadata.Image) {
 	rs.mu.RUnlock()
 	deleted := map[string]int{}
 	for _, r := range gone {
-		if b.closed.Load() {
+		if m.closed.Load() {
 			return
 		}
-		if b.deleteReplica(r) {
+		if m.deleteReplica(r) {
 			deleted[r.tp.Topic]++
 		}
 	}
 	for topic, n := range deleted {
-		b.logger.Info("partitions deleted", "topic", topic, "partitions", n)
+		m.logger.Info("partitions deleted", "topic", topic, "partitions", n)
 	}
 	rs.mu.Lock()
 	rs.applied = next.Epoch
@@ -175,54 +205,54 @@ func (b *Broker) applyImage(prev, next *metadata.Image) {
 	rs.mu.Unlock()
 }
 
-func (b *Broker) createReplica(tp log.TopicPartition, topicID [16]byte, p metadata.Partition, settings *topicSettings) (*replica, error) {
-	mgr := b.managerFor(tp)
+func (m *Manager) createReplica(tp log.TopicPartition, topicID [16]byte, p metadata.Partition, settings *topicSettings) (*Replica, error) {
+	mgr := m.managerFor(tp)
 	l, err := mgr.Create(tp, topicID, settings.log)
 	if err != nil {
 		return nil, err
 	}
-	part, err := b.newPartition(l, tp, topicID, p.LeaderEpoch)
+	part, err := m.newPartition(l, tp, topicID, p.LeaderEpoch)
 	if err != nil {
 		return nil, err
 	}
-	r := &replica{tp: tp, topicID: topicID, log: l, part: part, settings: settings}
-	b.replicas.mu.Lock()
-	b.replicas.byTP[tp] = r
-	b.replicas.mu.Unlock()
+	r := &Replica{tp: tp, topicID: topicID, log: l, part: part, settings: settings}
+	m.replicas.mu.Lock()
+	m.replicas.byTP[tp] = r
+	m.replicas.mu.Unlock()
 	return r, nil
 }
 
 // logPartitionsCreated writes one line per topic whose partitions this
 // image created (or opened, at start-up), not one per partition.
-func (b *Broker) logPartitionsCreated(t *metadata.Topic, created, failed int) {
+func (m *Manager) logPartitionsCreated(t *metadata.Topic, created, failed int) {
 	if created == 0 && failed == 0 {
 		return
 	}
 	msg := "topic partitions opened" // start-up: logs found on disk or created
-	if b.ready.Load() {
+	if m.ready.Load() {
 		msg = "topic partitions created"
 	}
 	attrs := []any{"topic", t.Name, "partitions", created, "topic_id", log.FormatTopicID(t.ID)}
 	if failed > 0 {
-		b.logger.Error(msg, append(attrs, "failed", failed)...)
+		m.logger.Error(msg, append(attrs, "failed", failed)...)
 		return
 	}
-	b.logger.Info(msg, attrs...)
+	m.logger.Info(msg, attrs...)
 }
 
 // deleteReplica closes a replica and deletes its log; it reports whether
 // the log is gone.
-func (b *Broker) deleteReplica(r *replica) bool {
-	b.replicas.mu.Lock()
-	if b.replicas.byTP[r.tp] == r {
-		delete(b.replicas.byTP, r.tp)
+func (m *Manager) deleteReplica(r *Replica) bool {
+	m.replicas.mu.Lock()
+	if m.replicas.byTP[r.tp] == r {
+		delete(m.replicas.byTP, r.tp)
 	}
-	b.replicas.mu.Unlock()
+	m.replicas.mu.Unlock()
 	if err := r.part.Close(); err != nil {
-		b.logger.Warn("closing deleted partition", "topic", r.tp.Topic, "partition", r.tp.Partition, "err", err)
+		m.logger.Warn("closing deleted partition", "topic", r.tp.Topic, "partition", r.tp.Partition, "err", err)
 	}
-	if err := b.managerFor(r.tp).Delete(r.tp); err != nil {
-		b.logger.Error("cannot delete partition log", "topic", r.tp.Topic, "partition", r.tp.Partition, "err", err)
+	if err := m.managerFor(r.tp).Delete(r.tp); err != nil {
+		m.logger.Error("cannot delete partition log", "topic", r.tp.Topic, "partition", r.tp.Partition, "err", err)
 		return false
 	}
 	return true
@@ -230,27 +260,27 @@ func (b *Broker) deleteReplica(r *replica) bool {
 
 // managerFor picks the log directory of a partition: the one already
 // holding it, else the one with the fewest partitions.
-func (b *Broker) managerFor(tp log.TopicPartition) *log.Manager {
-	best := b.logs[0]
-	for _, m := range b.logs {
-		if _, ok := m.Get(tp); ok {
-			return m
+func (m *Manager) managerFor(tp log.TopicPartition) *log.Manager {
+	best := m.logs[0]
+	for _, lm := range m.logs {
+		if _, ok := lm.Get(tp); ok {
+			return lm
 		}
 	}
-	for _, m := range b.logs[1:] {
-		if len(m.Logs()) < len(best.Logs()) {
-			best = m
+	for _, lm := range m.logs[1:] {
+		if len(lm.Logs()) < len(best.Logs()) {
+			best = lm
 		}
 	}
 	return best
 }
 
 // replicaStats lists per-partition figures for the metrics scrape.
-func (b *Broker) replicaStats() []replicaStat {
-	b.replicas.mu.RLock()
-	defer b.replicas.mu.RUnlock()
-	out := make([]replicaStat, 0, len(b.replicas.byTP))
-	for _, r := range b.replicas.byTP {
+func (m *Manager) replicaStats() []replicaStat {
+	m.replicas.mu.RLock()
+	defer m.replicas.mu.RUnlock()
+	out := make([]replicaStat, 0, len(m.replicas.byTP))
+	for _, r := range m.replicas.byTP {
 		out = append(out, replicaStat{r.tp, r.log.LogStartOffset(), r.log.LogEndOffset(), r.part.HighWatermark(), r.log.Size()})
 	}
 	return out
@@ -283,16 +313,16 @@ func sameStrings(a, b map[string]string) bool {
 }
 
 // defaultSettings are the node-level defaults, used when configs do not parse.
-func (b *Broker) defaultSettings() *topicSettings {
-	s, _ := b.settingsFor(&metadata.Topic{}, &metadata.Image{})
+func (m *Manager) defaultSettings() *topicSettings {
+	s, _ := m.settingsFor(&metadata.Topic{}, &metadata.Image{})
 	return s
 }
 
 // settingsFor resolves a topic's effective configs. Each topic config has a
 // broker-level synonym (retention.ms ↔ log.retention.ms); the topic value
 // wins, then the dynamic broker value from the image, then the node config.
-func (b *Broker) settingsFor(t *metadata.Topic, im *metadata.Image) (*topicSettings, error) {
-	c := b.cfg
+func (m *Manager) settingsFor(t *metadata.Topic, im *metadata.Image) (*topicSettings, error) {
+	c := m.cfg
 	lc := log.DefaultConfig()
 	lc.SegmentBytes = c.LogSegmentBytes
 	lc.SegmentMs = c.LogRollMs

@@ -1,4 +1,4 @@
-package broker
+package replica
 
 // Transactional offsets, as Kafka keeps them: TxnOffsetCommit writes the
 // offsets into the group's __consumer_offsets partition as one
@@ -34,15 +34,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// groupOffsets are one group's offsets by topic and partition.
-type groupOffsets = map[string]map[int32]group.CommittedOffset
+// GroupOffsets are one group's offsets by topic and partition.
+type GroupOffsets = map[string]map[int32]group.CommittedOffset
 
 // pendingTxnOffsets holds the transactional offsets written to
 // __consumer_offsets whose marker is not written yet, by group and
 // producer id.
 type pendingTxnOffsets struct {
 	mu     sync.Mutex
-	m      map[txnOffsetsKey]groupOffsets
+	m      map[txnOffsetsKey]GroupOffsets
 	partMu map[int32]*sync.Mutex // per __consumer_offsets partition
 }
 
@@ -52,7 +52,7 @@ type txnOffsetsKey struct {
 }
 
 func newPendingTxnOffsets() *pendingTxnOffsets {
-	return &pendingTxnOffsets{m: map[txnOffsetsKey]groupOffsets{}, partMu: map[int32]*sync.Mutex{}}
+	return &pendingTxnOffsets{m: map[txnOffsetsKey]GroupOffsets{}, partMu: map[int32]*sync.Mutex{}}
 }
 
 // lockPartition locks an offsets partition (see the lock order above) and
@@ -71,13 +71,13 @@ func (p *pendingTxnOffsets) lockPartition(part int32) func() {
 
 // add records offsets of a producer's open transaction (later ones for a
 // partition win, as they do in the log).
-func (p *pendingTxnOffsets) add(groupID string, pid int64, offsets groupOffsets) {
+func (p *pendingTxnOffsets) add(groupID string, pid int64, offsets GroupOffsets) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	k := txnOffsetsKey{groupID, pid}
 	t := p.m[k]
 	if t == nil {
-		t = groupOffsets{}
+		t = GroupOffsets{}
 		p.m[k] = t
 	}
 	for topic, ps := range offsets {
@@ -92,10 +92,10 @@ func (p *pendingTxnOffsets) add(groupID string, pid int64, offsets groupOffsets)
 
 // take removes and returns the producer's pending offsets of the groups
 // that match, by group.
-func (p *pendingTxnOffsets) take(pid int64, match func(group string) bool) map[string]groupOffsets {
+func (p *pendingTxnOffsets) take(pid int64, match func(group string) bool) map[string]GroupOffsets {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := map[string]groupOffsets{}
+	out := map[string]GroupOffsets{}
 	for k, t := range p.m {
 		if k.pid == pid && match(k.group) {
 			out[k.group] = t
@@ -123,15 +123,15 @@ func (p *pendingTxnOffsets) pendingFor(g, topic string, part int32) bool {
 // TxnOffsetsPending reports whether a transaction holds uncommitted
 // offsets of the group for the partition: OffsetFetch with require_stable
 // answers UNSTABLE_OFFSET_COMMIT for it.
-func (b *Broker) TxnOffsetsPending(groupID, topic string, partition int32) bool {
-	return b.txnOffsets().pendingFor(groupID, topic, partition)
+func (m *Manager) TxnOffsetsPending(groupID, topic string, partition int32) bool {
+	return m.txnOffsets().pendingFor(groupID, topic, partition)
 }
 
 // offsetsPartition is this node's replica of a __consumer_offsets
 // partition, the topic created if needed; gc must be the loaded group
 // coordinator.
-func (b *Broker) offsetsPartition(ctx context.Context, p int32) (*partition.Partition, error) {
-	st := b.offsetsStore()
+func (m *Manager) OffsetsPartition(ctx context.Context, p int32) (*partition.Partition, error) {
+	st := m.offsetsStore()
 	if st == nil {
 		return nil, errors.New("group coordinator not loaded")
 	}
@@ -147,8 +147,8 @@ func (b *Broker) offsetsPartition(ctx context.Context, p int32) (*partition.Part
 // the partition's TxnVerificationGuard, taken before the transaction
 // coordinator verified the producer), makes them pending, and waits until
 // they are committed to the log. It answers a Kafka error code.
-func (b *Broker) appendTxnOffsets(ctx context.Context, gc *group.Coordinator, groupID string, pid int64, epoch int16, guard uint64, offsets groupOffsets) int16 {
-	st := b.offsetsStore()
+func (m *Manager) AppendTxnOffsets(ctx context.Context, gc *group.Coordinator, groupID string, pid int64, epoch int16, guard uint64, offsets GroupOffsets) int16 {
+	st := m.offsetsStore()
 	if st == nil {
 		return kerr.CoordinatorNotAvailable.Code
 	}
@@ -159,21 +159,21 @@ func (b *Broker) appendTxnOffsets(ctx context.Context, gc *group.Coordinator, gr
 	spec.Transactional, spec.ProducerID, spec.ProducerEpoch, spec.BaseSequence = true, pid, epoch, 0
 	batch, err := buildBatch(spec, recs, func(r group.Record) ([]byte, []byte) { return r.Key, r.Value })
 	if err != nil {
-		b.logger.Error("cannot encode transactional offsets", "group", groupID, "err", err)
+		m.logger.Error("cannot encode transactional offsets", "group", groupID, "err", err)
 		return kerr.UnknownServerError.Code
 	}
-	unlock := b.txnOffsets().lockPartition(p)
+	unlock := m.txnOffsets().lockPartition(p)
 	part, res, err := st.topic.appendAsync(ctx, p, batch, partition.AppendOptions{Coordinator: true, VerificationGuard: guard})
 	if err == nil {
-		b.txnOffsets().add(groupID, pid, offsets)
+		m.txnOffsets().add(groupID, pid, offsets)
 	}
 	unlock()
 	if err == nil {
 		err = st.topic.await(ctx, part, p, res)
 	}
 	if err != nil {
-		b.logger.Warn("transactional offsets not written", "group", groupID, "producer_id", pid, "err", err)
-		return txnOffsetsAppendCode(err)
+		m.logger.Warn("transactional offsets not written", "group", groupID, "producer_id", pid, "err", err)
+		return TxnOffsetsAppendCode(err)
 	}
 	return 0
 }
@@ -184,7 +184,7 @@ const txnOffsetsCommitTimeout = 5 * time.Second
 
 // txnOffsetsAppendCode maps a failed append to what Kafka's group
 // coordinator answers a TxnOffsetCommit.
-func txnOffsetsAppendCode(err error) int16 {
+func TxnOffsetsAppendCode(err error) int16 {
 	var ke *kerr.Error
 	if !errors.As(err, &ke) {
 		return kerr.CoordinatorNotAvailable.Code
@@ -203,29 +203,29 @@ func txnOffsetsAppendCode(err error) int16 {
 // writeOffsetsMarker writes a transaction marker to a __consumer_offsets
 // partition and then commits (or drops) the producer's pending offsets of
 // the groups living there.
-func (b *Broker) writeOffsetsMarker(ctx context.Context, part *partition.Partition, pid int64, epoch int16, coordinatorEpoch int32, commit bool) int16 {
+func (m *Manager) writeOffsetsMarker(ctx context.Context, part *partition.Partition, pid int64, epoch int16, coordinatorEpoch int32, commit bool) int16 {
 	// Loading the group coordinator replays the partition, which makes the
 	// offsets of transactions without a marker pending again.
-	gc, err := b.Groups()
+	gc, err := m.Groups()
 	if err != nil {
-		b.logger.Warn("transaction marker to __consumer_offsets waits for the group coordinator", "err", err)
+		m.logger.Warn("transaction marker to __consumer_offsets waits for the group coordinator", "err", err)
 		return kerr.CoordinatorNotAvailable.Code
 	}
 	p := part.Index()
-	unlock := b.txnOffsets().lockPartition(p)
+	unlock := m.txnOffsets().lockPartition(p)
 	defer unlock()
 	if code := markerCode(part.WriteTxnMarker(ctx, pid, epoch, coordinatorEpoch, commit)); code != 0 {
 		return code
 	}
 	nparts := gc.Config().OffsetsTopicNumPartitions
-	for g, offsets := range b.txnOffsets().take(pid, func(g string) bool { return group.PartitionFor(g, nparts) == p }) {
+	for g, offsets := range m.txnOffsets().take(pid, func(g string) bool { return group.PartitionFor(g, nparts) == p }) {
 		if !commit {
 			continue
 		}
 		// The offsets are durable with their marker; a failure here (the
 		// coordinator closing) is made good by the next load's replay.
 		if code := gc.CompleteTransactionalOffsets(g, offsets); code != 0 {
-			b.logger.Warn("transactional offsets not applied", "group", g, "producer_id", pid, "err", kerr.ErrorForCode(code))
+			m.logger.Warn("transactional offsets not applied", "group", g, "producer_id", pid, "err", kerr.ErrorForCode(code))
 		}
 	}
 	return 0
@@ -268,16 +268,16 @@ func (s *offsetsStorage) Replay(ctx context.Context, p int32, fn func(group.Reco
 	if err != nil {
 		return err
 	}
-	pending := s.topic.b.txnOffsets()
+	pending := s.topic.m.txnOffsets()
 	for pid, recs := range open {
-		byGroup := map[string]groupOffsets{}
+		byGroup := map[string]GroupOffsets{}
 		for _, r := range recs {
 			g, topic, part, o, ok := group.DecodeOffsetRecord(r)
 			if !ok {
 				continue
 			}
 			if byGroup[g] == nil {
-				byGroup[g] = groupOffsets{}
+				byGroup[g] = GroupOffsets{}
 			}
 			if byGroup[g][topic] == nil {
 				byGroup[g][topic] = map[int32]group.CommittedOffset{}

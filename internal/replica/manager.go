@@ -1,4 +1,4 @@
-package broker
+package replica
 
 import (
 	"context"
@@ -21,13 +21,23 @@ import (
 	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
-// dataPlane is the broker's state beyond its config: the metadata store,
-// the log managers (one per log directory) and the replicas.
-type dataPlane struct {
+// Manager is the node's replica manager (Kafka's ReplicaManager): it owns
+// the log managers (one per log directory), the metadata store this node
+// follows, the replicas the metadata image assigns to this node and their
+// settings, the coordinators' storage on internal topics, and the node's
+// start and close order. Handlers reach the data through it; replica
+// fetchers and leader/follower transitions belong here too.
+//
+// Its fields are set by Open and never reassigned; the replica set has its
+// own lock.
+type Manager struct {
+	cfg      *config.Config
+	logger   *slog.Logger
+	metrics  *metrics.Metrics // nil-safe
 	meta     *metadata.Store
 	logs     []*log.Manager
 	replicas *replicaSet
-	sessions *fetchSessionCache
+	pids     ProducerIDs
 	applyMu  sync.Mutex // serialises applyImage
 	ready    atomic.Bool
 	closed   atomic.Bool
@@ -38,7 +48,7 @@ type dataPlane struct {
 	bg       sync.WaitGroup
 }
 
-// Options are the parts of a broker that are not configuration.
+// Options are the parts of a node that are not configuration.
 type Options struct {
 	Logger  *slog.Logger     // nil means slog.Default()
 	Metrics *metrics.Metrics // nil disables metrics
@@ -53,10 +63,10 @@ type Options struct {
 	Now func() time.Time
 }
 
-// New opens the node's logs and metadata store, registers the node as a
-// broker and creates its partitions from the metadata image. The caller
-// serves it (server.New(..., b)) and must Close it.
-func New(cfg *config.Config, opts Options) (*Broker, error) {
+// Open opens the node's logs and metadata store, registers the node as a
+// broker and creates its replicas from the metadata image. The caller must
+// Close it.
+func Open(cfg *config.Config, opts Options) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -77,15 +87,14 @@ func New(cfg *config.Config, opts Options) (*Broker, error) {
 	if fs == nil {
 		fs = vfs.OS
 	}
-	b := &Broker{cfg: cfg, logger: logger, metrics: opts.Metrics, dataPlane: &dataPlane{
+	m := &Manager{cfg: cfg, logger: logger, metrics: opts.Metrics,
 		replicas: newReplicaSet(),
-		sessions: newFetchSessionCache(int(cfg.FetchMaxSessions), opts.Now),
 		txns:     txnSlot{offsets: newPendingTxnOffsets()},
 		fs:       fs,
 		stop:     make(chan struct{}),
-	}}
+	}
 	for _, dir := range cfg.LogDirs {
-		m, err := log.OpenManager(log.ManagerOptions{
+		lm, err := log.OpenManager(log.ManagerOptions{
 			FS:                     fs,
 			Dir:                    dir,
 			Now:                    opts.Now,
@@ -93,17 +102,17 @@ func New(cfg *config.Config, opts Options) (*Broker, error) {
 			RetentionCheckInterval: time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
 		})
 		if err != nil {
-			b.closeLogs()
+			m.closeLogs()
 			if errors.Is(err, vfs.ErrLocked) {
 				return nil, err // the sentence names the directory and its owner
 			}
 			return nil, fmt.Errorf("open log dir %s: %w", dir, err)
 		}
-		b.logs = append(b.logs, m)
+		m.logs = append(m.logs, lm)
 		if cfg.LogCleanerEnable {
 			// The cleaner stops when the manager closes.
-			if _, err := m.StartCleaner(log.DefaultCleanerConfig()); err != nil {
-				b.closeLogs()
+			if _, err := lm.StartCleaner(log.DefaultCleanerConfig()); err != nil {
+				m.closeLogs()
 				return nil, fmt.Errorf("start log cleaner in %s: %w", dir, err)
 			}
 		}
@@ -120,44 +129,44 @@ func New(cfg *config.Config, opts Options) (*Broker, error) {
 		MaxBrokerPartitions:      cfg.MaxBrokerPartitions,
 	})
 	if err != nil {
-		b.closeLogs()
+		m.closeLogs()
 		if errors.Is(err, vfs.ErrLocked) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("open metadata: %w", err)
 	}
-	b.meta = meta
-	meta.Watch(b.watchImage)
-	b.watchImage(nil, meta.Image())
-	b.deleteStrayLogs()
+	m.meta = meta
+	meta.Watch(m.watchImage)
+	m.watchImage(nil, meta.Image())
+	m.deleteStrayLogs()
 
-	host, port, err := b.advertised(opts.AdvertisedAddr)
+	host, port, err := m.advertised(opts.AdvertisedAddr)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err = meta.RegisterBroker(ctx, metadata.Broker{ID: cfg.NodeID, Host: host, Port: port})
 		cancel()
 	}
 	if err != nil {
-		b.Close()
+		m.Close()
 		return nil, fmt.Errorf("register broker: %w", err)
 	}
-	if err := b.finalizeTransactionVersion(); err != nil {
-		b.Close()
+	if err := m.finalizeTransactionVersion(); err != nil {
+		m.Close()
 		return nil, err
 	}
 	if opts.Metrics != nil {
-		opts.Metrics.SetPartitionLister(b.partitionStats)
+		opts.Metrics.SetPartitionLister(m.partitionStats)
 	}
-	b.startHousekeeping()
-	b.ready.Store(true)
-	b.resumeTxns()
-	return b, nil
+	m.startHousekeeping()
+	m.ready.Store(true)
+	m.resumeTxns()
+	return m, nil
 }
 
-func (b *Broker) advertised(override string) (string, int32, error) {
+func (m *Manager) advertised(override string) (string, int32, error) {
 	addr := override
 	if addr == "" {
-		addr = b.cfg.AdvertisedListeners[0].Addr()
+		addr = m.cfg.AdvertisedListeners[0].Addr()
 	}
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -172,35 +181,35 @@ func (b *Broker) advertised(override string) (string, int32, error) {
 
 // watchImage applies images in order; an image older than the one applied
 // (the initial apply may overtake a queued notification) is skipped.
-func (b *Broker) watchImage(prev, next *metadata.Image) {
-	b.applyMu.Lock()
-	defer b.applyMu.Unlock()
-	if b.closed.Load() {
+func (m *Manager) watchImage(prev, next *metadata.Image) {
+	m.applyMu.Lock()
+	defer m.applyMu.Unlock()
+	if m.closed.Load() {
 		return
 	}
-	b.replicas.mu.RLock()
-	applied := b.replicas.applied
-	b.replicas.mu.RUnlock()
+	m.replicas.mu.RLock()
+	applied := m.replicas.applied
+	m.replicas.mu.RUnlock()
 	if next.Epoch < applied {
 		return
 	}
 	if prev == nil || prev.Epoch < applied {
 		prev = &metadata.Image{}
 	}
-	b.applyImage(prev, next)
+	m.applyImage(prev, next)
 }
 
 // deleteStrayLogs removes logs left on disk for partitions that are no
 // longer in the image (a topic deleted while this node was down).
-func (b *Broker) deleteStrayLogs() {
-	for _, m := range b.logs {
-		for _, l := range m.Logs() {
+func (m *Manager) deleteStrayLogs() {
+	for _, lm := range m.logs {
+		for _, l := range lm.Logs() {
 			tp := l.TopicPartition()
-			if b.replica(tp) == nil {
-				if err := m.Delete(tp); err != nil {
-					b.logger.Warn("cannot delete stray partition log", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+			if m.replica(tp) == nil {
+				if err := lm.Delete(tp); err != nil {
+					m.logger.Warn("cannot delete stray partition log", "topic", tp.Topic, "partition", tp.Partition, "err", err)
 				} else {
-					b.logger.Info("deleted stray partition log", "topic", tp.Topic, "partition", tp.Partition)
+					m.logger.Info("deleted stray partition log", "topic", tp.Topic, "partition", tp.Partition)
 				}
 			}
 		}
@@ -208,67 +217,67 @@ func (b *Broker) deleteStrayLogs() {
 }
 
 // Ready reports nil once the broker serves requests.
-func (b *Broker) Ready() error {
-	if b.dataPlane == nil || !b.ready.Load() {
+func (m *Manager) Ready() error {
+	if !m.ready.Load() {
 		return errors.New("broker is starting")
 	}
-	if b.closed.Load() {
+	if m.closed.Load() {
 		return errors.New("broker is shutting down")
 	}
 	return nil
 }
 
 // Metadata is the cluster metadata store.
-func (b *Broker) Metadata() *metadata.Store { return b.meta }
+func (m *Manager) Metadata() *metadata.Store { return m.meta }
 
 // LogManagers are the log managers, one per log directory.
-func (b *Broker) LogManagers() []*log.Manager { return b.logs }
+func (m *Manager) LogManagers() []*log.Manager { return m.logs }
 
 // LogManager returns the manager holding a partition's log, or the first
 // one if no manager has it.
-func (b *Broker) LogManager(tp log.TopicPartition) *log.Manager { return b.managerFor(tp) }
+func (m *Manager) LogManager(tp log.TopicPartition) *log.Manager { return m.managerFor(tp) }
 
 // Close stops applying metadata, closes the partitions (writing producer
 // snapshots), closes the logs (flush, checkpoints, clean-shutdown marker)
 // and the metadata store. The server must be shut down first.
-func (b *Broker) Close() error {
+func (m *Manager) Close() error {
 	// closed first, then applyMu: an image being applied sees closed and
 	// stops between partitions, so a large topic create does not hold up
 	// the shutdown.
-	alreadyClosed := b.closed.Swap(true)
-	b.applyMu.Lock()
-	b.applyMu.Unlock() //nolint:staticcheck // waits for an apply in progress to stop
+	alreadyClosed := m.closed.Swap(true)
+	m.applyMu.Lock()
+	m.applyMu.Unlock() //nolint:staticcheck // waits for an apply in progress to stop
 	if !alreadyClosed {
-		close(b.stop)
+		close(m.stop)
 	}
-	b.bg.Wait()
-	b.CloseTxns()
-	b.CloseGroups()
+	m.bg.Wait()
+	m.CloseTxns()
+	m.CloseGroups()
 	var errs []error
-	if b.meta != nil {
-		errs = append(errs, b.meta.Close())
+	if m.meta != nil {
+		errs = append(errs, m.meta.Close())
 	}
-	b.replicas.mu.Lock()
-	reps := b.replicas.byTP
-	b.replicas.byTP = map[log.TopicPartition]*replica{}
-	b.replicas.mu.Unlock()
+	m.replicas.mu.Lock()
+	reps := m.replicas.byTP
+	m.replicas.byTP = map[log.TopicPartition]*Replica{}
+	m.replicas.mu.Unlock()
 	for _, r := range reps {
 		errs = append(errs, r.part.Close())
 	}
-	errs = append(errs, b.closeLogs())
+	errs = append(errs, m.closeLogs())
 	return errors.Join(errs...)
 }
 
-func (b *Broker) closeLogs() error {
+func (m *Manager) closeLogs() error {
 	var errs []error
-	for _, m := range b.logs {
-		errs = append(errs, m.Close())
+	for _, lm := range m.logs {
+		errs = append(errs, lm.Close())
 	}
 	return errors.Join(errs...)
 }
 
-func (b *Broker) partitionStats() []metrics.PartitionStat {
-	stats := b.replicaStats()
+func (m *Manager) partitionStats() []metrics.PartitionStat {
+	stats := m.replicaStats()
 	out := make([]metrics.PartitionStat, len(stats))
 	for i, s := range stats {
 		out[i] = metrics.PartitionStat{Topic: s.tp.Topic, Partition: s.tp.Partition, LogStartOffset: s.logStart, LogEndOffset: s.logEnd, HighWatermark: s.highWatermark, SizeBytes: s.size}
@@ -277,15 +286,15 @@ func (b *Broker) partitionStats() []metrics.PartitionStat {
 }
 
 // newPartition opens the leader state over a log.
-func (b *Broker) newPartition(l *log.Log, tp log.TopicPartition, topicID [16]byte, leaderEpoch int32) (*partition.Partition, error) {
+func (m *Manager) newPartition(l *log.Log, tp log.TopicPartition, topicID [16]byte, leaderEpoch int32) (*partition.Partition, error) {
 	return partition.New(partition.Config{
 		Log:                    l,
-		FS:                     b.fs,
+		FS:                     m.fs,
 		Topic:                  tp.Topic,
 		TopicID:                topicID,
 		Partition:              tp.Partition,
 		LeaderEpoch:            leaderEpoch,
-		ProducerIDExpirationMs: b.cfg.ProducerIDExpirationMs,
-		Logger:                 b.logger,
+		ProducerIDExpirationMs: m.cfg.ProducerIDExpirationMs,
+		Logger:                 m.logger,
 	})
 }

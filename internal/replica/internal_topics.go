@@ -1,4 +1,4 @@
-package broker
+package replica
 
 // The plumbing the coordinators share for their internal compacted topics
 // (__consumer_offsets, __transaction_state): create the topic through the
@@ -24,7 +24,7 @@ import (
 
 // internalTopic is one internal compacted topic of this broker.
 type internalTopic struct {
-	b            *Broker
+	m            *Manager
 	name         string
 	partitions   int32
 	segmentBytes int64
@@ -40,16 +40,16 @@ func (t *internalTopic) tp(p int32) log.TopicPartition {
 // Kafka's *.replication.factor defaults) if the image lacks it and waits
 // until this node has its partitions.
 func (t *internalTopic) ensure(ctx context.Context) error {
-	if t.b.meta.Image().Topics[t.name] != nil {
+	if t.m.meta.Image().Topics[t.name] != nil {
 		return nil
 	}
 	t.createMu.Lock()
 	defer t.createMu.Unlock()
-	if t.b.meta.Image().Topics[t.name] != nil {
+	if t.m.meta.Image().Topics[t.name] != nil {
 		return nil
 	}
-	rf := int16(max(min(len(t.b.meta.Image().Brokers), 3), 1))
-	_, err := t.b.meta.CreateTopic(ctx, metadata.CreateTopicRequest{
+	rf := int16(max(min(len(t.m.meta.Image().Brokers), 3), 1))
+	_, err := t.m.meta.CreateTopic(ctx, metadata.CreateTopicRequest{
 		Name:              t.name,
 		NumPartitions:     t.partitions,
 		ReplicationFactor: rf,
@@ -62,7 +62,7 @@ func (t *internalTopic) ensure(ctx context.Context) error {
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("create %s: %w", t.name, err)
 	}
-	return t.b.AwaitImage(ctx, t.b.meta.Image().Epoch)
+	return t.m.AwaitImage(ctx, t.m.meta.Image().Epoch)
 }
 
 // buildBatch encodes records (kv gives each one's key and value) as one
@@ -81,11 +81,11 @@ func buildBatch[R any](spec record.BatchSpec, recs []R, kv func(R) (key, value [
 
 // replica creates the topic if needed and returns this node's replica of
 // partition p.
-func (t *internalTopic) replica(ctx context.Context, p int32) (*replica, error) {
+func (t *internalTopic) replica(ctx context.Context, p int32) (*Replica, error) {
 	if err := t.ensure(ctx); err != nil {
 		return nil, err
 	}
-	rep := t.b.replica(t.tp(p))
+	rep := t.m.replica(t.tp(p))
 	if rep == nil {
 		return nil, fmt.Errorf("%s-%d is not on this node: %w", t.name, p, kerr.NotLeaderForPartition)
 	}
@@ -100,9 +100,9 @@ func (t *internalTopic) appendAsync(ctx context.Context, p int32, batch []byte, 
 	if err != nil {
 		return nil, partition.AppendResult{}, err
 	}
-	t.b.replicas.mu.RLock()
+	t.m.replicas.mu.RLock()
 	opts.MinInsyncReplicas = rep.settings.minInsyncReplicas
-	t.b.replicas.mu.RUnlock()
+	t.m.replicas.mu.RUnlock()
 	opts.RequiredAcks = -1
 	opts.TimestampType = partition.CreateTime
 	res, err := rep.part.AppendAsLeaderAsync(batch, opts)
@@ -145,11 +145,11 @@ func (t *internalTopic) kafkaErr(p int32, op string, err error) error {
 // node lacks has nothing to replay.
 func (t *internalTopic) replayBatches(ctx context.Context, p int32, fn func(h record.Header, batch []byte, from int64) error) error {
 	tp := t.tp(p)
-	m := t.b.LogManager(tp)
-	if m == nil {
+	lm := t.m.LogManager(tp)
+	if lm == nil {
 		return nil
 	}
-	l, ok := m.Get(tp)
+	l, ok := lm.Get(tp)
 	if !ok {
 		return nil
 	}

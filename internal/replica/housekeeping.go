@@ -1,26 +1,26 @@
-package broker
+package replica
 
 import "time"
 
 // startHousekeeping runs the node's periodic chores until Close: forgetting
 // idle idempotent producers (producer.id.expiration.check.interval.ms), as
 // Kafka's broker does, so producer state does not grow without bound.
-func (b *Broker) startHousekeeping() {
-	interval := time.Duration(b.cfg.ProducerIDExpirationCheckIntervalMs) * time.Millisecond
+func (m *Manager) startHousekeeping() {
+	interval := time.Duration(m.cfg.ProducerIDExpirationCheckIntervalMs) * time.Millisecond
 	if interval <= 0 {
 		return
 	}
-	b.bg.Add(1)
+	m.bg.Add(1)
 	go func() {
-		defer b.bg.Done()
+		defer m.bg.Done()
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
-			case <-b.stop:
+			case <-m.stop:
 				return
 			case <-t.C:
-				b.expireProducers()
+				m.expireProducers()
 			}
 		}
 	}()
@@ -28,18 +28,18 @@ func (b *Broker) startHousekeeping() {
 
 // expireProducers forgets, on every local partition, the producers idle for
 // longer than producer.id.expiration.ms.
-func (b *Broker) expireProducers() {
-	b.replicas.mu.RLock()
-	reps := make([]*replica, 0, len(b.replicas.byTP))
-	for _, r := range b.replicas.byTP {
+func (m *Manager) expireProducers() {
+	m.replicas.mu.RLock()
+	reps := make([]*Replica, 0, len(m.replicas.byTP))
+	for _, r := range m.replicas.byTP {
 		reps = append(reps, r)
 	}
-	b.replicas.mu.RUnlock()
+	m.replicas.mu.RUnlock()
 	expired := 0
 	for _, r := range reps {
 		expired += r.part.ExpireProducers()
 	}
 	if expired > 0 {
-		b.logger.Info("expired idle producers", "count", expired)
+		m.logger.Info("expired idle producers", "count", expired)
 	}
 }

@@ -1,4 +1,4 @@
-package broker
+package replica
 
 // Wiring of the group coordinator (internal/group) into the broker: one
 // coordinator per Broker, created on the first group request, whose storage
@@ -11,13 +11,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/group"
-	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // groupSlot holds the broker's group coordinator, created on first use.
@@ -32,11 +30,8 @@ type groupSlot struct {
 // on first use. An error means the coordinator cannot serve yet (bad group
 // config, __consumer_offsets unreadable) or no longer (the broker is
 // closing); handlers answer COORDINATOR_NOT_AVAILABLE and clients retry.
-func (b *Broker) Groups() (*group.Coordinator, error) {
-	if b.dataPlane == nil || b.meta == nil {
-		return nil, errors.New("broker has no data plane")
-	}
-	slot := &b.groups
+func (m *Manager) Groups() (*group.Coordinator, error) {
+	slot := &m.groups
 	slot.mu.Lock()
 	defer slot.mu.Unlock()
 	if slot.closed {
@@ -45,21 +40,21 @@ func (b *Broker) Groups() (*group.Coordinator, error) {
 	if slot.c != nil {
 		return slot.c, nil
 	}
-	cfg, err := group.ConfigFromProps(b.cfg.NodeID, b.cfg.Props)
+	cfg, err := group.ConfigFromProps(m.cfg.NodeID, m.cfg.Props)
 	if err != nil {
 		return nil, err
 	}
-	store := newOffsetsStorage(b, cfg)
+	store := newOffsetsStorage(m, cfg)
 	c, err := group.New(group.Options{
 		Config:  cfg,
 		Storage: store,
-		Topics:  imageTopics{b},
-		Logger:  b.logger.With("component", "group-coordinator"),
+		Topics:  imageTopics{m},
+		Logger:  m.logger.With("component", "group-coordinator"),
 	})
 	if err != nil {
 		return nil, err
 	}
-	c.SetPendingOffsets(b.TxnOffsetsPending)
+	c.SetPendingOffsets(m.TxnOffsetsPending)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := c.Load(ctx); err != nil {
@@ -73,11 +68,8 @@ func (b *Broker) Groups() (*group.Coordinator, error) {
 // CloseGroups stops the broker's group coordinator (timers, waiting joins);
 // later group requests are answered COORDINATOR_NOT_AVAILABLE. Close calls
 // it first.
-func (b *Broker) CloseGroups() {
-	if b.dataPlane == nil {
-		return
-	}
-	slot := &b.groups
+func (m *Manager) CloseGroups() {
+	slot := &m.groups
 	slot.mu.Lock()
 	defer slot.mu.Unlock()
 	slot.closed = true
@@ -87,34 +79,12 @@ func (b *Broker) CloseGroups() {
 	}
 }
 
-// groupsOrCode is the handlers' way in: the coordinator, or the error code
-// to answer with.
-func (b *Broker) groupsOrCode(rc *RequestContext) (*group.Coordinator, int16) {
-	c, err := b.Groups()
-	if err != nil {
-		if rc != nil && rc.Logger != nil {
-			rc.Logger.Warn("group coordinator unavailable", "err", err)
-		}
-		return nil, kerr.CoordinatorNotAvailable.Code
-	}
-	return c, 0
-}
-
-// clientHost is the client's address as Kafka reports it ("/1.2.3.4").
-func clientHost(rc *RequestContext) string {
-	host := rc.ClientAddr
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	return "/" + host
-}
-
 // imageTopics answers the coordinator's topic questions from the current
 // metadata image (lock-free reads).
-type imageTopics struct{ b *Broker }
+type imageTopics struct{ m *Manager }
 
 func (t imageTopics) Topic(name string) (group.TopicInfo, bool) {
-	tt := t.b.meta.Image().Topics[name]
+	tt := t.m.meta.Image().Topics[name]
 	if tt == nil {
 		return group.TopicInfo{}, false
 	}
@@ -122,7 +92,7 @@ func (t imageTopics) Topic(name string) (group.TopicInfo, bool) {
 }
 
 func (t imageTopics) TopicByID(id [16]byte) (string, bool) {
-	tt := t.b.meta.Image().TopicsByID[id]
+	tt := t.m.meta.Image().TopicsByID[id]
 	if tt == nil {
 		return "", false
 	}
@@ -130,7 +100,7 @@ func (t imageTopics) TopicByID(id [16]byte) (string, bool) {
 }
 
 func (t imageTopics) TopicNames() []string {
-	im := t.b.meta.Image()
+	im := t.m.meta.Image()
 	out := make([]string, 0, len(im.Topics))
 	for n := range im.Topics {
 		out = append(out, n)
@@ -140,10 +110,10 @@ func (t imageTopics) TopicNames() []string {
 }
 
 // offsetsStore is the storage of the loaded group coordinator, or nil.
-func (b *Broker) offsetsStore() *offsetsStorage {
-	b.groups.mu.Lock()
-	defer b.groups.mu.Unlock()
-	return b.groups.store
+func (m *Manager) offsetsStore() *offsetsStorage {
+	m.groups.mu.Lock()
+	defer m.groups.mu.Unlock()
+	return m.groups.store
 }
 
 // offsetsStorage is group.Storage over __consumer_offsets (its Replay, in
@@ -152,9 +122,9 @@ type offsetsStorage struct {
 	recordStorage[group.Record]
 }
 
-func newOffsetsStorage(b *Broker, cfg group.Config) *offsetsStorage {
+func newOffsetsStorage(m *Manager, cfg group.Config) *offsetsStorage {
 	return &offsetsStorage{recordStorage[group.Record]{
-		topic: internalTopic{b: b, name: group.OffsetsTopic, partitions: cfg.OffsetsTopicNumPartitions,
+		topic: internalTopic{m: m, name: group.OffsetsTopic, partitions: cfg.OffsetsTopicNumPartitions,
 			segmentBytes: cfg.OffsetsTopicSegmentBytes, compression: "producer"},
 		kv: func(r group.Record) ([]byte, []byte) { return r.Key, r.Value },
 		mk: func(k, v []byte) group.Record { return group.Record{Key: k, Value: v} },

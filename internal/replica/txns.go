@@ -1,4 +1,4 @@
-package broker
+package replica
 
 // Wiring of the transaction coordinator (internal/txn) into the broker: one
 // coordinator per Broker, created on the first transactional request,
@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/group"
-	"github.com/samsa-streaming/samsa/internal/log"
 	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/txn"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -38,62 +37,45 @@ type txnSlot struct {
 	failMarker func(topic string, partition int32) bool
 }
 
-func init() {
-	FindTxnCoordinator = func(b *Broker, id string) (int32, string, int32, int16) {
-		if _, err := b.Txns(); err != nil {
-			b.logger.Warn("transaction coordinator unavailable", "err", err)
-			return -1, "", -1, kerr.CoordinatorNotAvailable.Code
-		}
-		br, ok := b.meta.Image().Brokers[b.cfg.NodeID]
-		if !ok {
-			return -1, "", -1, kerr.CoordinatorNotAvailable.Code
-		}
-		return b.cfg.NodeID, br.Host, br.Port, 0
-	}
-}
-
 // txnOffsets is the broker's set of pending transactional offsets.
-func (b *Broker) txnOffsets() *pendingTxnOffsets { return b.txns.offsets }
+func (m *Manager) txnOffsets() *pendingTxnOffsets { return m.txns.offsets }
 
 // Txns returns the broker's transaction coordinator, creating and loading
 // it on first use. An error means it cannot serve yet; handlers answer
 // COORDINATOR_NOT_AVAILABLE and clients retry.
-func (b *Broker) Txns() (*txn.Coordinator, error) {
-	if b.dataPlane == nil || b.meta == nil {
-		return nil, errors.New("broker has no data plane")
-	}
-	slot := &b.txns
+func (m *Manager) Txns() (*txn.Coordinator, error) {
+	slot := &m.txns
 	slot.mu.Lock()
 	defer slot.mu.Unlock()
-	if slot.closed || b.closed.Load() {
+	if slot.closed || m.closed.Load() {
 		return nil, errors.New("broker is closing")
 	}
 	if slot.c != nil {
 		return slot.c, nil
 	}
-	cfg, err := txn.ConfigFromProps(b.cfg.NodeID, b.cfg.Props)
+	cfg, err := txn.ConfigFromProps(m.cfg.NodeID, m.cfg.Props)
 	if err != nil {
 		return nil, err
 	}
-	gcfg, err := group.ConfigFromProps(b.cfg.NodeID, b.cfg.Props)
+	gcfg, err := group.ConfigFromProps(m.cfg.NodeID, m.cfg.Props)
 	if err != nil {
 		return nil, err
 	}
-	st := newStateStorage(b, cfg)
+	st := newStateStorage(m, cfg)
 	c, err := txn.New(txn.Options{
 		Config:      cfg,
 		Storage:     st,
-		Markers:     &localMarkerWriter{b: b},
-		ProducerIDs: func(ctx context.Context) (int64, error) { return allocatorFor(b.meta).allocate(ctx, b.meta) },
+		Markers:     &localMarkerWriter{m: m},
+		ProducerIDs: m.AllocateProducerID,
 		PartitionExists: func(tp txn.TopicPartition) bool {
-			_, ok := b.meta.Image().Partition(tp.Topic, tp.Partition)
+			_, ok := m.meta.Image().Partition(tp.Topic, tp.Partition)
 			return ok
 		},
 		OffsetsPartition: func(g string) txn.TopicPartition {
 			return txn.TopicPartition{Topic: group.OffsetsTopic, Partition: group.PartitionFor(g, gcfg.OffsetsTopicNumPartitions)}
 		},
-		Logger:             b.logger.With("component", "txn-coordinator"),
-		TransactionVersion: b.transactionVersion,
+		Logger:             m.logger.With("component", "txn-coordinator"),
+		TransactionVersion: m.transactionVersion,
 	})
 	if err != nil {
 		return nil, err
@@ -106,13 +88,13 @@ func (b *Broker) Txns() (*txn.Coordinator, error) {
 	}
 	slot.c = c
 	slot.done = make(chan struct{})
-	go b.runTxnTicker(c, slot.done, time.Duration(cfg.TransactionAbortTimedOutTransactionCleanupIntervalMs)*time.Millisecond)
+	go m.runTxnTicker(c, slot.done, time.Duration(cfg.TransactionAbortTimedOutTransactionCleanupIntervalMs)*time.Millisecond)
 	return c, nil
 }
 
 // runTxnTicker runs the coordinator's periodic work until done is closed
 // or the broker closes.
-func (b *Broker) runTxnTicker(c *txn.Coordinator, done chan struct{}, every time.Duration) {
+func (m *Manager) runTxnTicker(c *txn.Coordinator, done chan struct{}, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -120,7 +102,7 @@ func (b *Broker) runTxnTicker(c *txn.Coordinator, done chan struct{}, every time
 		case <-done:
 			return
 		case <-t.C:
-			if b.closed.Load() {
+			if m.closed.Load() {
 				return
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), every)
@@ -133,11 +115,8 @@ func (b *Broker) runTxnTicker(c *txn.Coordinator, done chan struct{}, every time
 // CloseTxns stops the broker's transaction coordinator (its ticker and
 // marker retries); later transaction requests are answered
 // COORDINATOR_NOT_AVAILABLE. Close calls it before CloseGroups.
-func (b *Broker) CloseTxns() {
-	if b.dataPlane == nil {
-		return
-	}
-	slot := &b.txns
+func (m *Manager) CloseTxns() {
+	slot := &m.txns
 	slot.mu.Lock()
 	defer slot.mu.Unlock()
 	slot.closed = true
@@ -148,32 +127,19 @@ func (b *Broker) CloseTxns() {
 	}
 }
 
-// txnsOrCode is the handlers' way in: the coordinator, or the error code
-// to answer with.
-func (b *Broker) txnsOrCode(rc *RequestContext) (*txn.Coordinator, int16) {
-	c, err := b.Txns()
-	if err != nil {
-		if rc != nil && rc.Logger != nil {
-			rc.Logger.Warn("transaction coordinator unavailable", "err", err)
-		}
-		return nil, kerr.CoordinatorNotAvailable.Code
-	}
-	return c, 0
-}
-
 // localMarkerWriter writes markers to this node's partitions.
-type localMarkerWriter struct{ b *Broker }
+type localMarkerWriter struct{ m *Manager }
 
 func (w *localMarkerWriter) WriteMarkers(ctx context.Context, m txn.Marker) []txn.TopicPartition {
 	var failed []txn.TopicPartition
-	fail := w.b.txns.failMarker
+	fail := w.m.txns.failMarker
 	for _, tp := range m.Partitions {
 		if fail != nil && fail(tp.Topic, tp.Partition) {
 			failed = append(failed, tp)
 			continue
 		}
-		if code := w.b.writeMarker(ctx, m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.Commit, tp.Topic, tp.Partition); code != 0 {
-			w.b.logger.Warn("transaction marker not written", "topic", tp.Topic, "partition", tp.Partition,
+		if code := w.m.WriteMarker(ctx, m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.Commit, tp.Topic, tp.Partition); code != 0 {
+			w.m.logger.Warn("transaction marker not written", "topic", tp.Topic, "partition", tp.Partition,
 				"producer_id", m.ProducerID, "err", kerr.ErrorForCode(code))
 			failed = append(failed, tp)
 		}
@@ -185,18 +151,18 @@ func (w *localMarkerWriter) WriteMarkers(ctx context.Context, m txn.Marker) []tx
 // Kafka error code (0 when written, or when the partition is gone). For a
 // __consumer_offsets partition it also commits (or drops) the producer's
 // pending transactional offsets of the groups living there.
-func (b *Broker) writeMarker(ctx context.Context, pid int64, epoch int16, coordinatorEpoch int32, commit bool, topic string, p int32) int16 {
-	if _, ok := b.meta.Image().Partition(topic, p); !ok {
+func (m *Manager) WriteMarker(ctx context.Context, pid int64, epoch int16, coordinatorEpoch int32, commit bool, topic string, p int32) int16 {
+	if _, ok := m.meta.Image().Partition(topic, p); !ok {
 		return 0 // deleted (or never created): Kafka drops markers of deleted partitions
 	}
-	part, ok := b.Partition(log.TopicPartition{Topic: topic, Partition: p})
+	part, ok := m.Partition(topic, p)
 	if !ok {
 		return kerr.NotLeaderForPartition.Code
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if topic == group.OffsetsTopic {
-		return b.writeOffsetsMarker(ctx, part, pid, epoch, coordinatorEpoch, commit)
+		return m.writeOffsetsMarker(ctx, part, pid, epoch, coordinatorEpoch, commit)
 	}
 	return markerCode(part.WriteTxnMarker(ctx, pid, epoch, coordinatorEpoch, commit))
 }
@@ -213,9 +179,9 @@ func markerCode(err error) int16 {
 }
 
 // newStateStorage is txn.Storage over __transaction_state.
-func newStateStorage(b *Broker, cfg txn.Config) *recordStorage[txn.Record] {
+func newStateStorage(m *Manager, cfg txn.Config) *recordStorage[txn.Record] {
 	return &recordStorage[txn.Record]{
-		topic: internalTopic{b: b, name: txn.StateTopic, partitions: cfg.TransactionStateLogNumPartitions,
+		topic: internalTopic{m: m, name: txn.StateTopic, partitions: cfg.TransactionStateLogNumPartitions,
 			segmentBytes: cfg.TransactionStateLogSegmentBytes, compression: "uncompressed"},
 		kv: func(r txn.Record) ([]byte, []byte) { return r.Key, r.Value },
 		mk: func(k, v []byte) txn.Record { return txn.Record{Key: k, Value: v} },
@@ -225,21 +191,21 @@ func newStateStorage(b *Broker, cfg txn.Config) *recordStorage[txn.Record] {
 // resumeTxns loads the transaction coordinator in the background when
 // __transaction_state exists, so that transactions open or prepared at a
 // crash are completed or time out without waiting for a client.
-func (b *Broker) resumeTxns() {
-	if b.meta.Image().Topics[txn.StateTopic] == nil {
+func (m *Manager) resumeTxns() {
+	if m.meta.Image().Topics[txn.StateTopic] == nil {
 		return
 	}
 	go func() {
-		if _, err := b.Txns(); err != nil {
-			b.logger.Warn("transaction coordinator not loaded at start", "err", err)
+		if _, err := m.Txns(); err != nil {
+			m.logger.Warn("transaction coordinator not loaded at start", "err", err)
 		}
 	}()
 }
 
 // transactionVersion is the cluster's finalized transaction.version
 // feature level (0 when it is not finalized).
-func (b *Broker) transactionVersion() int16 {
-	return b.meta.Image().Features[txn.FeatureName]
+func (m *Manager) transactionVersion() int16 {
+	return m.meta.Image().Features[txn.FeatureName]
 }
 
 // finalizeTransactionVersion records samsa.transaction.version as the
@@ -249,21 +215,28 @@ func (b *Broker) transactionVersion() int16 {
 // invalid setting is an error. Producers
 // learn the level from ApiVersions; ones already running keep the
 // protocol they chose until they initialise again.
-func (b *Broker) finalizeTransactionVersion() error {
-	cfg, err := txn.ConfigFromProps(b.cfg.NodeID, b.cfg.Props)
+func (m *Manager) finalizeTransactionVersion() error {
+	cfg, err := txn.ConfigFromProps(m.cfg.NodeID, m.cfg.Props)
 	if err != nil {
 		return err
 	}
-	if b.transactionVersion() == cfg.TransactionVersion {
+	if m.transactionVersion() == cfg.TransactionVersion {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := b.meta.SetFeatureLevel(ctx, txn.FeatureName, cfg.TransactionVersion); err != nil {
+	if err := m.meta.SetFeatureLevel(ctx, txn.FeatureName, cfg.TransactionVersion); err != nil {
 		// Not fatal: the finalized level stays what it was.
-		b.logger.Warn("cannot finalize transaction.version", "level", cfg.TransactionVersion, "err", err)
+		m.logger.Warn("cannot finalize transaction.version", "level", cfg.TransactionVersion, "err", err)
 		return nil
 	}
-	b.logger.Info("transaction.version finalized", "level", cfg.TransactionVersion)
+	m.logger.Info("transaction.version finalized", "level", cfg.TransactionVersion)
 	return nil
+}
+
+// FailMarkers makes the in-process markers to the partitions fail names
+// fail, as an unreachable partition leader would; set before the
+// transaction coordinator starts. For fault tests.
+func (m *Manager) FailMarkers(fail func(topic string, partition int32) bool) {
+	m.txns.failMarker = fail
 }
