@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
