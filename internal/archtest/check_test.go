@@ -107,8 +107,10 @@ func TestCheckKeepsTheTableTrue(t *testing.T) {
 			`scope "deps": it is transitive or direct`},
 		{"short row", fakeGroups, fakeRows + "| `cmd` | `cli` | transitive |\n",
 			"a rule row needs 4 cells"},
-		{"dangling except", fakeGroups, fakeRows + "| `cmd` | `cli/...` except |\n",
-			"a rule row needs 4 cells"},
+		{"except twice", fakeGroups, fakeRows + "| `cmd` | `...` except `cli` except `cli/tool` | transitive | enforced |\n",
+			`says "except" more than once`},
+		{"group in a group", fakeGroups + "| `twice` | `server` |\n", fakeRows,
+			`group "server" used inside a group`},
 		{"nothing after except", fakeGroups, fakeRows + "| `cmd` | `cli/...` except nothing | transitive | enforced |\n",
 			`nothing follows "except"`},
 	} {

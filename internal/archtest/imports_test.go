@@ -68,7 +68,7 @@ func loadGraph(t *testing.T, root string) *graph {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("go list -deps ./...: %v\n%s", err, stderr.Bytes())
+		t.Fatalf("go list -deps ./... failed, so the import rules cannot be checked: %v\n%s", err, stderr.Bytes())
 	}
 
 	g := &graph{imports: map[string][]string{}}
