@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/metadata"
@@ -131,72 +130,31 @@ func (e configEntry) describe(synonyms, docs bool) kmsg.DescribeConfigsResponseR
 	return c
 }
 
-// configView resolves effective configs against one metadata image and the
-// node's static config.
+// configView describes configs as the one resolver (metadata.ConfigResolver)
+// decides them, against one metadata image and the node's static config.
 type configView struct {
-	dynamic map[string]string // cluster-wide dynamic broker configs
-	static  map[string]string // configs set explicitly in the node's config
-	cfg     *config.Config
+	r   *metadata.ConfigResolver
+	cfg *config.Config
 }
 
 func newConfigView(cfg *config.Config, im *metadata.Image) *configView {
-	return &configView{dynamic: im.BrokerConfigs, static: staticConfigs(cfg), cfg: cfg}
+	return &configView{r: metadata.NewConfigResolver(cfg, im), cfg: cfg}
 }
 
-// staticConfigs are the node configs set to something other than their
-// default (flags, environment or file).
-func staticConfigs(cfg *config.Config) map[string]string {
-	out := map[string]string{}
-	if cfg == nil {
-		return out
-	}
-	for _, d := range config.Defs {
-		if v, ok := cfg.Props[d.Name]; ok && v != "" && v != d.Default {
-			out[d.Name] = v
-		}
-	}
-	return out
-}
-
-// brokerDefault is the default of a broker config: the dynamic-config
-// table's, else the node config table's.
-func brokerDefault(name string) (string, bool) {
-	if d := metadata.BrokerConfigDef(name); d != nil {
-		return d.Default, d.HasDefault
-	}
-	for _, d := range config.Defs {
-		if d.Name == name {
-			return d.Default, d.Default != ""
-		}
-	}
-	return "", false
-}
-
-// synonymsOf lists the broker configs that supply a config's value, by
-// source (dynamic, static, default) and within a source by precedence, as
-// Kafka orders them.
+// synonymsOf lists the broker configs that supply a config's value (see
+// metadata.ConfigResolver.Synonyms), with null values when sensitive.
 func (v *configView) synonymsOf(names []string, sensitive bool) []configSynonym {
+	return describedSynonyms(v.r.Synonyms(names), sensitive)
+}
+
+func describedSynonyms(in []metadata.ConfigSynonym, sensitive bool) []configSynonym {
 	var out []configSynonym
-	val := func(s string) *string {
-		if sensitive {
-			return nil
+	for _, s := range in {
+		var vp *string
+		if !sensitive {
+			vp = strPtr(s.Value)
 		}
-		return strPtr(s)
-	}
-	for _, n := range names {
-		if x, ok := v.dynamic[n]; ok {
-			out = append(out, configSynonym{n, val(x), kmsg.ConfigSourceDynamicDefaultBrokerConfig})
-		}
-	}
-	for _, n := range names {
-		if x, ok := v.static[n]; ok {
-			out = append(out, configSynonym{n, val(x), kmsg.ConfigSourceStaticBrokerConfig})
-		}
-	}
-	for _, n := range names {
-		if x, ok := brokerDefault(n); ok {
-			out = append(out, configSynonym{n, val(x), kmsg.ConfigSourceDefaultConfig})
-		}
+		out = append(out, configSynonym{s.Name, vp, s.Source})
 	}
 	return out
 }
@@ -212,64 +170,13 @@ func (v *configView) topicEntries(overrides map[string]string) []configEntry {
 }
 
 func (v *configView) topicEntry(d *metadata.ConfigDef, overrides map[string]string) configEntry {
-	e := configEntry{name: d.Name, sensitive: d.Sensitive, typ: d.Type, doc: d.Doc, source: kmsg.ConfigSourceDefaultConfig}
-	syn := v.synonymsOf(d.Synonyms, d.Sensitive)
-	value, hasValue := d.Default, d.HasDefault
-	if x, ok := overrides[d.Name]; ok {
-		var vp *string
-		if !d.Sensitive {
-			vp = strPtr(x)
-		}
-		syn = append([]configSynonym{{d.Name, vp, kmsg.ConfigSourceDynamicTopicConfig}}, syn...)
-		value, hasValue = x, true
-	} else if len(syn) > 0 && syn[0].value != nil {
-		value, hasValue = scaleSynonym(d, syn[0].name, *syn[0].value), true
-	}
-	if len(syn) > 0 {
-		e.source = syn[0].source
-	}
-	e.synonyms = syn
+	value, hasValue, source, syn := v.r.Topic(d, overrides)
+	e := configEntry{name: d.Name, sensitive: d.Sensitive, typ: d.Type, doc: d.Doc, source: source}
+	e.synonyms = describedSynonyms(syn, d.Sensitive)
 	if hasValue && !d.Sensitive {
 		e.value = strPtr(value)
 	}
 	return e
-}
-
-// scaleSynonym converts a broker synonym's value to the topic config's unit
-// (log.retention.hours 1 → retention.ms 3600000).
-func scaleSynonym(d *metadata.ConfigDef, synonym, value string) string {
-	for i, s := range d.Synonyms {
-		if s != synonym {
-			continue
-		}
-		scale := d.SynonymScale(i)
-		if scale == 1 {
-			return value
-		}
-		n, err := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
-		if err != nil {
-			return value
-		}
-		if n > 0 && n > (1<<63-1)/scale {
-			return strconv.FormatInt(1<<63-1, 10)
-		}
-		return strconv.FormatInt(n*scale, 10)
-	}
-	return value
-}
-
-// brokerSynonymChain returns the broker configs that stand for the same
-// setting as name, from name down in precedence (log.retention.ms →
-// log.retention.ms, log.retention.minutes, log.retention.hours).
-func brokerSynonymChain(name string) []string {
-	for _, td := range metadata.TopicConfigDefs() {
-		for i, s := range td.Synonyms {
-			if s == name {
-				return td.Synonyms[i:]
-			}
-		}
-	}
-	return []string{name}
 }
 
 // nodeConfigTypes gives types to the static node configs that have no
@@ -307,7 +214,7 @@ func (v *configView) brokerEntries() []configEntry {
 
 func (v *configView) brokerEntry(name string, typ metadata.ConfigType, doc string, sensitive, readOnly bool) configEntry {
 	e := configEntry{name: name, typ: typ, doc: doc, sensitive: sensitive, readOnly: readOnly, source: kmsg.ConfigSourceDefaultConfig}
-	syn := v.synonymsOf(brokerSynonymChain(name), sensitive)
+	syn := v.synonymsOf(metadata.BrokerSynonymChain(name), sensitive)
 	// Kafka drops the synonyms ahead of the config's own first entry.
 	for len(syn) > 0 && syn[0].name != name {
 		syn = syn[1:]
@@ -322,8 +229,8 @@ func (v *configView) brokerEntry(name string, typ metadata.ConfigType, doc strin
 
 // brokerDefaultEntries lists the cluster-wide dynamic broker configs.
 func (v *configView) brokerDefaultEntries() []configEntry {
-	names := make([]string, 0, len(v.dynamic))
-	for n := range v.dynamic {
+	names := make([]string, 0, len(v.r.Dynamic()))
+	for n := range v.r.Dynamic() {
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -334,7 +241,7 @@ func (v *configView) brokerDefaultEntries() []configEntry {
 			e.typ, e.doc, e.sensitive = d.Type, d.Doc, d.Sensitive
 		}
 		if !e.sensitive {
-			e.value = strPtr(v.dynamic[n])
+			e.value = strPtr(v.r.Dynamic()[n])
 		}
 		e.synonyms = []configSynonym{{n, e.value, e.source}}
 		out = append(out, e)

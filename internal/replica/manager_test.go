@@ -9,8 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/metadata"
+	"github.com/samsa-streaming/samsa/internal/partition"
+	"github.com/samsa-streaming/samsa/internal/record"
 	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
@@ -112,5 +116,74 @@ func TestImageCreatesAndDeletesReplicas(t *testing.T) {
 	}
 	if got := m.LogDirs(); len(got[0].Partitions) != 0 {
 		t.Fatalf("logs left after delete: %+v", got[0].Partitions)
+	}
+}
+
+// A dynamic log.retention.hours is applied to the logs at once (old
+// segments go) and resolved to the same retention.ms, with the same
+// source, that DescribeConfigs reports.
+func TestDynamicRetentionHoursApplied(t *testing.T) {
+	cfg, err := config.Parse(map[string]string{
+		"listeners": "PLAINTEXT://127.0.0.1:0", "log.dirs": "/data", "samsa.admin.listener": "",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Open(cfg, Options{Logger: slog.New(slog.DiscardHandler), FS: vfs.NewMem(), AdvertisedAddr: "127.0.0.1:9092"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := m.Metadata().CreateTopic(ctx, metadata.CreateTopicRequest{Name: "old", NumPartitions: 1, ReplicationFactor: 1,
+		Configs: map[string]string{"segment.bytes": "1048576"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.AwaitImage(ctx, m.Metadata().Image().Epoch); err != nil {
+		t.Fatal(err)
+	}
+	part, ok := m.Partition("old", 0)
+	if !ok {
+		t.Fatal("no partition")
+	}
+	twoHoursAgo := time.Now().Add(-2 * time.Hour).UnixMilli()
+	for i := 0; i < 3; i++ {
+		spec := record.DefaultBatchSpec()
+		spec.BaseTimestamp = twoHoursAgo
+		bld := record.NewBuilder(spec)
+		if err := bld.Append(record.Record{Value: make([]byte, 700<<10)}); err != nil {
+			t.Fatal(err)
+		}
+		batch, err := bld.Build(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := part.AppendAsLeader(batch, partition.AppendOptions{RequiredAcks: -1, MaxMessageBytes: 1 << 20}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := m.Replica("old", 0).Log()
+	if l.NumSegments() < 2 {
+		t.Fatalf("%d segments, want rolled ones", l.NumSegments())
+	}
+	lm := m.LogManager(l.TopicPartition())
+	if lm.RunRetention(); l.LogStartOffset() != 0 {
+		t.Fatalf("deleted under the default retention: log start %d", l.LogStartOffset())
+	}
+
+	one := "1"
+	if err := m.Metadata().SetBrokerConfigs(ctx, map[string]*string{"log.retention.hours": &one}, false, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.AwaitImage(ctx, m.Metadata().Image().Epoch); err != nil {
+		t.Fatal(err)
+	}
+	if n := lm.RunRetention(); n == 0 || l.LogStartOffset() == 0 {
+		t.Fatalf("log.retention.hours=1 deleted %d segments; log start %d", n, l.LogStartOffset())
+	}
+	value, _, source, _ := metadata.NewConfigResolver(cfg, m.Metadata().Image()).Topic(metadata.TopicConfigDef("retention.ms"), nil)
+	if value != "3600000" || source != kmsg.ConfigSourceDynamicDefaultBrokerConfig {
+		t.Fatalf("retention.ms resolves to %s from %v, want 3600000 from the dynamic broker default", value, source)
 	}
 }

@@ -318,69 +318,54 @@ func (m *Manager) defaultSettings() *topicSettings {
 	return s
 }
 
-// settingsFor resolves a topic's effective configs. Each topic config has a
-// broker-level synonym (retention.ms ↔ log.retention.ms); the topic value
-// wins, then the dynamic broker value from the image, then the node config.
+// settingsFor resolves a topic's effective configs through the one
+// resolver DescribeConfigs also uses (metadata.ConfigResolver): the topic's
+// override, then the dynamic broker value of any synonym
+// (log.retention.ms, log.retention.minutes, log.retention.hours, scaled),
+// then the node's static value, then the default. What is applied to the
+// logs is what DescribeConfigs reports.
 func (m *Manager) settingsFor(t *metadata.Topic, im *metadata.Image) (*topicSettings, error) {
-	c := m.cfg
+	r := metadata.NewConfigResolver(m.cfg, im)
 	lc := log.DefaultConfig()
-	lc.SegmentBytes = c.LogSegmentBytes
-	lc.SegmentMs = c.LogRollMs
-	lc.RetentionMs = c.LogRetentionMs
-	lc.RetentionBytes = c.LogRetentionBytes
-	lc.CleanupPolicy = c.LogCleanupPolicy
-	lc.FlushMessages = c.LogFlushIntervalMessages
-	lc.FlushMs = c.LogFlushIntervalMs
 	lc.Durability = log.DurabilitySync
-	if c.LogDurability == config.DurabilityPageCache {
+	if m.cfg.LogDurability == config.DurabilityPageCache {
 		lc.Durability = log.DurabilityPageCache
 	}
-	s := &topicSettings{maxMessageBytes: c.MessageMaxBytes, minInsyncReplicas: 1}
+	s := &topicSettings{maxMessageBytes: m.cfg.MessageMaxBytes, minInsyncReplicas: 1}
 
 	var errs []error
-	get := func(topicKey, brokerKey string) (string, bool) {
-		if v, ok := t.Configs[topicKey]; ok {
-			return v, true
+	i64 := func(name string, dst *int64) {
+		v, ok := r.TopicValue(name, t.Configs)
+		if !ok {
+			return
 		}
-		if brokerKey != "" {
-			if v, ok := im.BrokerConfigs[brokerKey]; ok {
-				return v, true
-			}
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not an integer", name, v))
+			return
 		}
-		return "", false
+		*dst = n
 	}
-	i64 := func(topicKey, brokerKey string, dst *int64) {
-		if v, ok := get(topicKey, brokerKey); ok {
-			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %q is not an integer", topicKey, v))
-				return
-			}
-			*dst = n
-		}
-	}
-	i32 := func(topicKey, brokerKey string, dst *int32) {
+	i32 := func(name string, dst *int32) {
 		n := int64(*dst)
-		i64(topicKey, brokerKey, &n)
+		i64(name, &n)
 		if n < math.MinInt32 || n > math.MaxInt32 {
-			errs = append(errs, fmt.Errorf("%s: %d out of range", topicKey, n))
+			errs = append(errs, fmt.Errorf("%s: %d out of range", name, n))
 			return
 		}
 		*dst = int32(n)
 	}
-	// log.roll.hours and log.retention.hours/minutes are handled in the node
-	// config; dynamic broker overrides use the ms names.
-	i64("segment.bytes", "log.segment.bytes", &lc.SegmentBytes)
-	i64("segment.ms", "log.roll.ms", &lc.SegmentMs)
-	i32("segment.index.bytes", "log.index.size.max.bytes", &lc.SegmentIndexBytes)
-	i32("index.interval.bytes", "log.index.interval.bytes", &lc.IndexIntervalBytes)
-	i64("retention.ms", "log.retention.ms", &lc.RetentionMs)
-	i64("retention.bytes", "log.retention.bytes", &lc.RetentionBytes)
-	if v, ok := get("cleanup.policy", "log.cleanup.policy"); ok {
+	i64("segment.bytes", &lc.SegmentBytes)
+	i64("segment.ms", &lc.SegmentMs)
+	i32("segment.index.bytes", &lc.SegmentIndexBytes)
+	i32("index.interval.bytes", &lc.IndexIntervalBytes)
+	i64("retention.ms", &lc.RetentionMs)
+	i64("retention.bytes", &lc.RetentionBytes)
+	if v, ok := r.TopicValue("cleanup.policy", t.Configs); ok {
 		lc.CleanupPolicy = v
 	}
-	i64("delete.retention.ms", "log.cleaner.delete.retention.ms", &lc.DeleteRetentionMs)
-	if v, ok := get("min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio"); ok {
+	i64("delete.retention.ms", &lc.DeleteRetentionMs)
+	if v, ok := r.TopicValue("min.cleanable.dirty.ratio", t.Configs); ok {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("min.cleanable.dirty.ratio: %q is not a number", v))
@@ -388,15 +373,15 @@ func (m *Manager) settingsFor(t *metadata.Topic, im *metadata.Image) (*topicSett
 			lc.MinCleanableDirtyRatio = f
 		}
 	}
-	i64("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", &lc.MinCompactionLagMs)
-	i64("max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", &lc.MaxCompactionLagMs)
-	i64("flush.messages", "log.flush.interval.messages", &lc.FlushMessages)
-	i64("flush.ms", "log.flush.interval.ms", &lc.FlushMs)
-	i32("max.message.bytes", "message.max.bytes", &s.maxMessageBytes)
-	i32("min.insync.replicas", "min.insync.replicas", &s.minInsyncReplicas)
-	i64("message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms", &s.timestampBeforeMs)
-	i64("message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms", &s.timestampAfterMs)
-	if v, ok := get("message.timestamp.type", "log.message.timestamp.type"); ok {
+	i64("min.compaction.lag.ms", &lc.MinCompactionLagMs)
+	i64("max.compaction.lag.ms", &lc.MaxCompactionLagMs)
+	i64("flush.messages", &lc.FlushMessages)
+	i64("flush.ms", &lc.FlushMs)
+	i32("max.message.bytes", &s.maxMessageBytes)
+	i32("min.insync.replicas", &s.minInsyncReplicas)
+	i64("message.timestamp.before.max.ms", &s.timestampBeforeMs)
+	i64("message.timestamp.after.max.ms", &s.timestampAfterMs)
+	if v, ok := r.TopicValue("message.timestamp.type", t.Configs); ok {
 		tt, err := partition.ParseTimestampType(v)
 		if err != nil {
 			errs = append(errs, err)
