@@ -89,7 +89,7 @@ func Open(cfg *config.Config, opts Options) (*Manager, error) {
 	}
 	m := &Manager{cfg: cfg, logger: logger, metrics: opts.Metrics,
 		replicas: newReplicaSet(),
-		txns:     txnSlot{offsets: newPendingTxnOffsets()},
+		txns:     txnSlot{offsets: group.NewPendingTxnOffsets()},
 		fs:       fs,
 		stop:     make(chan struct{}),
 	}

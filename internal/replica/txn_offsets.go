@@ -4,8 +4,8 @@ package replica
 // offsets into the group's __consumer_offsets partition as one
 // transactional batch of the producer (its id and epoch in the batch
 // header), and the transaction's marker on that partition commits or
-// aborts them. Until the marker they are pending: kept here per group and
-// producer, so that OffsetFetch with require_stable answers
+// aborts them. Until the marker they are pending: kept in a
+// group.PendingTxnOffsets per group and producer, so that OffsetFetch with require_stable answers
 // UNSTABLE_OFFSET_COMMIT, and applied to the group coordinator's memory
 // when the commit marker is written (they are already durable, so nothing
 // is written again). A replay of the partition (the group coordinator's
@@ -16,7 +16,7 @@ package replica
 // loses nothing).
 //
 // Lock order: the transaction's lock (the coordinator writes markers
-// under it), then an offsets partition's lock (pendingTxnOffsets.partMu,
+// under it), then an offsets partition's lock (PendingTxnOffsets.LockPartition,
 // held from the append of a TxnOffsetCommit until its offsets are pending,
 // and from a marker's append until its offsets are applied, so that a
 // marker never misses offsets already in the log), then the partition's
@@ -25,7 +25,6 @@ package replica
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/group"
@@ -35,96 +34,13 @@ import (
 )
 
 // GroupOffsets are one group's offsets by topic and partition.
-type GroupOffsets = map[string]map[int32]group.CommittedOffset
-
-// pendingTxnOffsets holds the transactional offsets written to
-// __consumer_offsets whose marker is not written yet, by group and
-// producer id.
-type pendingTxnOffsets struct {
-	mu     sync.Mutex
-	m      map[txnOffsetsKey]GroupOffsets
-	partMu map[int32]*sync.Mutex // per __consumer_offsets partition
-}
-
-type txnOffsetsKey struct {
-	group string
-	pid   int64
-}
-
-func newPendingTxnOffsets() *pendingTxnOffsets {
-	return &pendingTxnOffsets{m: map[txnOffsetsKey]GroupOffsets{}, partMu: map[int32]*sync.Mutex{}}
-}
-
-// lockPartition locks an offsets partition (see the lock order above) and
-// returns its unlock.
-func (p *pendingTxnOffsets) lockPartition(part int32) func() {
-	p.mu.Lock()
-	mu := p.partMu[part]
-	if mu == nil {
-		mu = &sync.Mutex{}
-		p.partMu[part] = mu
-	}
-	p.mu.Unlock()
-	mu.Lock()
-	return mu.Unlock
-}
-
-// add records offsets of a producer's open transaction (later ones for a
-// partition win, as they do in the log).
-func (p *pendingTxnOffsets) add(groupID string, pid int64, offsets GroupOffsets) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	k := txnOffsetsKey{groupID, pid}
-	t := p.m[k]
-	if t == nil {
-		t = GroupOffsets{}
-		p.m[k] = t
-	}
-	for topic, ps := range offsets {
-		if t[topic] == nil {
-			t[topic] = map[int32]group.CommittedOffset{}
-		}
-		for part, o := range ps {
-			t[topic][part] = o
-		}
-	}
-}
-
-// take removes and returns the producer's pending offsets of the groups
-// that match, by group.
-func (p *pendingTxnOffsets) take(pid int64, match func(group string) bool) map[string]GroupOffsets {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := map[string]GroupOffsets{}
-	for k, t := range p.m {
-		if k.pid == pid && match(k.group) {
-			out[k.group] = t
-			delete(p.m, k)
-		}
-	}
-	return out
-}
-
-// pendingFor reports whether a group has transactional offsets waiting for
-// a partition (for OffsetFetch require_stable).
-func (p *pendingTxnOffsets) pendingFor(g, topic string, part int32) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for k, t := range p.m {
-		if k.group == g {
-			if _, ok := t[topic][part]; ok {
-				return true
-			}
-		}
-	}
-	return false
-}
+type GroupOffsets = group.TopicOffsets
 
 // TxnOffsetsPending reports whether a transaction holds uncommitted
 // offsets of the group for the partition: OffsetFetch with require_stable
 // answers UNSTABLE_OFFSET_COMMIT for it.
 func (m *Manager) TxnOffsetsPending(groupID, topic string, partition int32) bool {
-	return m.txnOffsets().pendingFor(groupID, topic, partition)
+	return m.txnOffsets().PendingFor(groupID, topic, partition)
 }
 
 // offsetsPartition is this node's replica of a __consumer_offsets
@@ -162,10 +78,10 @@ func (m *Manager) AppendTxnOffsets(ctx context.Context, gc *group.Coordinator, g
 		m.logger.Error("cannot encode transactional offsets", "group", groupID, "err", err)
 		return kerr.UnknownServerError.Code
 	}
-	unlock := m.txnOffsets().lockPartition(p)
+	unlock := m.txnOffsets().LockPartition(p)
 	part, res, err := st.topic.appendAsync(ctx, p, batch, partition.AppendOptions{Coordinator: true, VerificationGuard: guard})
 	if err == nil {
-		m.txnOffsets().add(groupID, pid, offsets)
+		m.txnOffsets().Add(groupID, pid, offsets)
 	}
 	unlock()
 	if err == nil {
@@ -212,13 +128,13 @@ func (m *Manager) writeOffsetsMarker(ctx context.Context, part *partition.Partit
 		return kerr.CoordinatorNotAvailable.Code
 	}
 	p := part.Index()
-	unlock := m.txnOffsets().lockPartition(p)
+	unlock := m.txnOffsets().LockPartition(p)
 	defer unlock()
 	if code := markerCode(part.WriteTxnMarker(ctx, pid, epoch, coordinatorEpoch, commit)); code != 0 {
 		return code
 	}
 	nparts := gc.Config().OffsetsTopicNumPartitions
-	for g, offsets := range m.txnOffsets().take(pid, func(g string) bool { return group.PartitionFor(g, nparts) == p }) {
+	for g, offsets := range m.txnOffsets().Take(pid, func(g string) bool { return group.PartitionFor(g, nparts) == p }) {
 		if !commit {
 			continue
 		}
@@ -285,7 +201,7 @@ func (s *offsetsStorage) Replay(ctx context.Context, p int32, fn func(group.Reco
 			byGroup[g][topic][part] = o
 		}
 		for g, offsets := range byGroup {
-			pending.add(g, pid, offsets)
+			pending.Add(g, pid, offsets)
 		}
 	}
 	return nil

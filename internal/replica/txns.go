@@ -31,14 +31,14 @@ type txnSlot struct {
 	c       *txn.Coordinator
 	closed  bool
 	done    chan struct{}      // closed by CloseTxns; stops the ticker
-	offsets *pendingTxnOffsets // set by New, never changed
+	offsets *group.PendingTxnOffsets // set by New, never changed
 	// failMarker, set by tests before the coordinator starts, makes the
 	// in-process markers to the partitions it names fail.
 	failMarker func(topic string, partition int32) bool
 }
 
 // txnOffsets is the broker's set of pending transactional offsets.
-func (m *Manager) txnOffsets() *pendingTxnOffsets { return m.txns.offsets }
+func (m *Manager) txnOffsets() *group.PendingTxnOffsets { return m.txns.offsets }
 
 // Txns returns the broker's transaction coordinator, creating and loading
 // it on first use. An error means it cannot serve yet; handlers answer
