@@ -30,7 +30,7 @@ type txnSlot struct {
 	mu      sync.Mutex // held while creating, loading and closing
 	c       *txn.Coordinator
 	closed  bool
-	done    chan struct{}      // closed by CloseTxns; stops the ticker
+	done    chan struct{}            // closed by CloseTxns; stops the ticker
 	offsets *group.PendingTxnOffsets // set by New, never changed
 	// failMarker, set by tests before the coordinator starts, makes the
 	// in-process markers to the partitions it names fail.
