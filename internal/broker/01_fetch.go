@@ -2,12 +2,15 @@ package broker
 
 // Fetch, versions 4 to 18.
 //
-// Each partition is read from its fetch offset up to the high watermark
-// (read_uncommitted) or the last stable offset (read_committed), bounded by
-// the partition's max bytes and what is left of the request's max bytes;
-// the first partition that has data always returns at least one whole batch,
-// however large, so consumers progress. A fetch offset below the log start
-// or above the log end gets OFFSET_OUT_OF_RANGE with the log start offset.
+// Each partition is read by Partition.Read, which holds the per-partition
+// rules: the leader epoch checks, the diverging-epoch check (KIP-320), the
+// high watermark (read_uncommitted) or last stable offset (read_committed)
+// bound with the aborted transactions, OFFSET_OUT_OF_RANGE. The handler
+// gives each partition the smaller of its max bytes and what is left of the
+// request's max bytes; the first partition that has data always returns at
+// least one whole batch, however large, so consumers progress. A partition
+// answered with an error still carries the offsets the read saw (high
+// watermark, last stable offset, log start offset).
 //
 // Long polling: while fewer than min.bytes are available, no partition has
 // an error and max.wait.ms has not passed, the request parks on the
@@ -29,14 +32,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"math/rand/v2"
 	"time"
 
-	"github.com/samsa-streaming/samsa/internal/log"
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/partition"
-	"github.com/samsa-streaming/samsa/internal/replica"
 	"github.com/samsa-streaming/samsa/internal/server"
 	"github.com/samsa-streaming/samsa/internal/vfs"
 	"github.com/twmb/franz-go/pkg/kbin"
@@ -49,17 +49,16 @@ func init() { register(1, 4, 18, handleFetch) }
 // fetchRead is one partition's outcome in a fetch pass.
 type fetchRead struct {
 	fp          *fetchPartition
-	topicName   string // resolved name ("" if the topic is unknown)
-	rep         *replica.Replica
+	topicName   string               // resolved name ("" if the topic is unknown)
+	part        *partition.Partition // nil if this node does not host it
 	code        *kerr.Error
-	hw, lso     int64
-	logStart    int64
-	data        log.ReadResult
+	res         partition.ReadResult // offsets (-1 until read), records, aborted transactions, diverging epoch
 	hasData     bool
-	diverging   *kmsg.FetchResponseTopicPartitionDivergingEpoch
 	readCommits bool
-	aborted     []partition.AbortedTxn // read_committed: aborted transactions in the range read
 }
+
+// unread is the result of a partition that was not read.
+var unread = partition.ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1, LogEndOffset: -1}
 
 func handleFetch(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Request) (kmsg.Response, error) {
 	req := r.(*kmsg.FetchRequest)
@@ -122,7 +121,7 @@ func handleFetch(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Requ
 		minOne := true
 		for i, fp := range items {
 			fr := &reads[i]
-			*fr = fetchRead{fp: fp, hw: -1, lso: -1, logStart: -1, readCommits: readCommitted}
+			*fr = fetchRead{fp: fp, res: unread, readCommits: readCommitted}
 			if useIDs {
 				if t := im.TopicByID(fp.key.topicID); t != nil {
 					fr.topicName = t.Name
@@ -130,7 +129,7 @@ func handleFetch(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Requ
 			} else {
 				fr.topicName = fp.key.topic
 			}
-			if fr.rep = b.replicas.Replica(fr.topicName, fp.key.partition); fr.rep != nil {
+			if fr.part = b.hostedPartition(fr.topicName, fp.key.partition); fr.part != nil {
 				waitable = true
 			}
 			limit := int64(fp.maxBytes)
@@ -138,13 +137,13 @@ func handleFetch(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Requ
 				limit = budget
 			}
 			b.readPartition(fr, im, useIDs, limit, minOne)
-			if fr.code != nil || fr.diverging != nil {
+			if fr.code != nil || fr.res.Diverging {
 				anyErr = true
 			}
 			if fr.hasData {
 				minOne = false
-				total += fr.data.Size
-				budget -= fr.data.Size
+				total += fr.res.Records.Size()
+				budget -= fr.res.Records.Size()
 			}
 		}
 		if total >= int64(req.MinBytes) || anyErr || req.MaxWaitMillis <= 0 || !waitable || !time.Now().Before(deadline) {
@@ -158,7 +157,7 @@ func handleFetch(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Requ
 		}
 		for i := range reads {
 			if reads[i].hasData {
-				reads[i].data.Release()
+				reads[i].res.Records.Release()
 			}
 		}
 	}
@@ -172,7 +171,7 @@ func (b *Broker) readPartition(fr *fetchRead, im *metadata.Image, useIDs bool, l
 		fr.code = kerr.UnknownTopicID
 		return
 	}
-	if fr.rep == nil {
+	if fr.part == nil {
 		if _, ok := im.Partition(fr.topicName, fp.key.partition); ok {
 			fr.code = kerr.NotLeaderForPartition
 		} else if useIDs {
@@ -182,56 +181,28 @@ func (b *Broker) readPartition(fr *fetchRead, im *metadata.Image, useIDs bool, l
 		}
 		return
 	}
-	part, l := fr.rep.Partition(), fr.rep.Log()
-	fr.hw = part.HighWatermark()
-	fr.lso = part.LastStableOffset()
-	fr.logStart = l.LogStartOffset()
-	if err := part.CheckLeaderEpoch(fp.currentLeaderEpoch); err != nil {
-		var ke *kerr.Error
-		if errors.As(err, &ke) {
-			fr.code = ke
-		} else {
-			fr.code = kerr.UnknownServerError
-		}
-		return
-	}
-	if fp.lastFetchedEpoch >= 0 {
-		// The log diverged from the client's if it holds no records of the
-		// client's last epoch up to the fetch offset (Kafka's check).
-		epoch, end := l.EndOffsetForEpoch(fp.lastFetchedEpoch)
-		if epoch < fp.lastFetchedEpoch || end < fp.fetchOffset {
-			fr.diverging = &kmsg.FetchResponseTopicPartitionDivergingEpoch{Epoch: epoch, EndOffset: end}
-			return
-		}
-	}
-	maxOffset := fr.hw
+	isolation := partition.ReadUncommitted
 	if fr.readCommits {
-		maxOffset = fr.lso
+		isolation = partition.ReadCommitted
 	}
-	if limit < 0 {
-		limit = 0
-	}
-	if limit > 1<<31-1 {
-		limit = 1<<31 - 1
-	}
-	rr, err := l.Read(fp.fetchOffset, log.ReadOptions{MaxBytes: int32(limit), MaxOffset: maxOffset, MinOneBatch: minOne})
-	switch {
-	case errors.Is(err, log.ErrOffsetOutOfRange):
-		fr.code = kerr.OffsetOutOfRange
-		return
-	case err != nil:
-		b.logger.Error("fetch read failed", "topic", fr.topicName, "partition", fp.key.partition, "offset", fp.fetchOffset, "err", err)
-		fr.code = kerr.KafkaStorageError
-		return
-	}
-	if rr.Size > 0 {
-		fr.data, fr.hasData = rr, true
-		if fr.readCommits {
-			fr.aborted = part.AbortedTransactions(fp.fetchOffset, rr.NextOffset)
+	res, err := fr.part.Read(partition.ReadOptions{
+		Offset:             fp.fetchOffset,
+		MaxBytes:           limit,
+		MinOneBatch:        minOne,
+		Isolation:          isolation,
+		CurrentLeaderEpoch: fp.currentLeaderEpoch,
+		LastFetchedEpoch:   fp.lastFetchedEpoch,
+	})
+	fr.res = res
+	if err != nil {
+		code, _ := partition.KafkaError(err)
+		if code == kerr.KafkaStorageError {
+			b.logger.Error("fetch read failed", "topic", fr.topicName, "partition", fp.key.partition, "offset", fp.fetchOffset, "err", err)
 		}
-	} else {
-		rr.Release()
+		fr.code = code
+		return
 	}
+	fr.hasData = res.Records.Size() > 0
 }
 
 // fetchWait is a fetch parked until one of its partitions' high watermark
@@ -246,9 +217,9 @@ type fetchWait struct {
 func park(reads []fetchRead) *fetchWait {
 	w := &fetchWait{wake: make(chan struct{}, 1)}
 	for i := range reads {
-		if rep := reads[i].rep; rep != nil {
-			rep.Partition().WatchHighWatermark(w.wake)
-			w.watched = append(w.watched, rep.Partition())
+		if part := reads[i].part; part != nil {
+			part.WatchHighWatermark(w.wake)
+			w.watched = append(w.watched, part)
 		}
 	}
 	return w
@@ -258,7 +229,7 @@ func park(reads []fetchRead) *fetchWait {
 // (true), or the deadline passes or ctx ends (false).
 func (w *fetchWait) wait(ctx context.Context, reads []fetchRead, deadline time.Time) bool {
 	for i := range reads {
-		if fr := &reads[i]; fr.rep != nil && fr.code == nil && fr.rep.Partition().HighWatermark() != fr.hw {
+		if fr := &reads[i]; fr.part != nil && fr.code == nil && fr.part.HighWatermark() != fr.res.HighWatermark {
 			return true
 		}
 	}
@@ -284,11 +255,16 @@ func (w *fetchWait) stop() {
 func (b *Broker) buildFetchResponse(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, reads []fetchRead, fc *fetchContext) kmsg.Response {
 	out := &fetchResponse{FetchResponse: resp, flexible: req.Version >= 12}
 	outcomes := make([]fetchOutcome, len(reads))
+	withData := 0
 	for i := range reads {
 		fr := &reads[i]
-		outcomes[i] = fetchOutcome{hasRecords: fr.hasData, failed: fr.code != nil || fr.diverging != nil,
-			hw: fr.hw, lso: fr.lso, logStart: fr.logStart}
+		outcomes[i] = fetchOutcome{hasRecords: fr.hasData, failed: fr.code != nil || fr.res.Diverging,
+			hw: fr.res.HighWatermark, lso: fr.res.LastStableOffset, logStart: fr.res.LogStartOffset}
+		if fr.hasData {
+			withData++
+		}
 	}
+	out.files = make([]partition.Records, 0, withData)
 	keep := make([]bool, len(reads))
 	sessionID, code := fc.respond(outcomes, keep)
 	resp.SessionID = sessionID
@@ -296,7 +272,7 @@ func (b *Broker) buildFetchResponse(req *kmsg.FetchRequest, resp *kmsg.FetchResp
 		// Another request used the session meanwhile (a duplicate).
 		for i := range reads {
 			if reads[i].hasData {
-				reads[i].data.Release()
+				reads[i].res.Records.Release()
 			}
 		}
 		resp.ErrorCode = code.Code
@@ -308,7 +284,7 @@ func (b *Broker) buildFetchResponse(req *kmsg.FetchRequest, resp *kmsg.FetchResp
 		fp := fr.fp
 		if !keep[i] {
 			if fr.hasData { // cannot happen: records are always answered
-				fr.data.Release()
+				fr.res.Records.Release()
 			}
 			continue
 		}
@@ -322,17 +298,18 @@ func (b *Broker) buildFetchResponse(req *kmsg.FetchRequest, resp *kmsg.FetchResp
 		}
 		rp := kmsg.NewFetchResponseTopicPartition()
 		rp.Partition = fp.key.partition
-		rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = fr.hw, fr.lso, fr.logStart
+		rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = fr.res.HighWatermark, fr.res.LastStableOffset, fr.res.LogStartOffset
 		if fr.code != nil {
 			rp.ErrorCode = fr.code.Code
 			codes = append(codes, fr.code.Code)
 		}
-		if fr.diverging != nil {
-			rp.DivergingEpoch = *fr.diverging
+		if fr.res.Diverging {
+			rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset = fr.res.DivergingEpoch.Epoch, fr.res.DivergingEpoch.EndOffset
 		}
 		if fr.readCommits {
-			rp.AbortedTransactions = make([]kmsg.FetchResponseTopicPartitionAbortedTransaction, 0, len(fr.aborted))
-			for _, a := range fr.aborted {
+			aborted := fr.res.AbortedTransactions
+			rp.AbortedTransactions = make([]kmsg.FetchResponseTopicPartitionAbortedTransaction, 0, len(aborted))
+			for _, a := range aborted {
 				at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
 				at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
 				rp.AbortedTransactions = append(rp.AbortedTransactions, at)
@@ -340,7 +317,7 @@ func (b *Broker) buildFetchResponse(req *kmsg.FetchRequest, resp *kmsg.FetchResp
 		}
 		rp.RecordBatches = []byte{}
 		if fr.hasData {
-			out.files = append(out.files, fr.data)
+			out.files = append(out.files, fr.res.Records)
 			rp.RecordBatches = nil // replaced by a marker when encoding
 		}
 		resp.Topics[n-1].Partitions = append(resp.Topics[n-1].Partitions, rp)
@@ -353,7 +330,7 @@ func (b *Broker) buildFetchResponse(req *kmsg.FetchRequest, resp *kmsg.FetchResp
 type fetchResponse struct {
 	*kmsg.FetchResponse
 	flexible bool
-	files    []log.ReadResult // in encoding order: one per partition whose RecordBatches is nil
+	files    []partition.Records // in encoding order: one per partition whose RecordBatches is nil
 }
 
 // encodeParts encodes the response with a random 16-byte marker as each
@@ -402,15 +379,16 @@ func (f *fetchResponse) encodeParts() ([]server.Part, func()) {
 			return f.copyFallback(marker[:], release)
 		}
 		parts = append(parts, server.Part{Bytes: buf[pos:start]})
+		file, position, size := rr.File()
 		l0 := len(lens)
 		if f.flexible {
-			lens = kbin.AppendUvarint(lens, uint32(rr.Size)+1)
+			lens = kbin.AppendUvarint(lens, uint32(size)+1)
 		} else {
-			lens = kbin.AppendInt32(lens, int32(rr.Size))
+			lens = kbin.AppendInt32(lens, int32(size))
 		}
 		parts = append(parts, server.Part{Bytes: lens[l0:len(lens):len(lens)]})
-		fr := &server.FileRange{ReaderAt: rr.File, Offset: rr.Position, Size: rr.Size}
-		if osf, ok := vfs.OSFile(rr.File); ok {
+		fr := &server.FileRange{ReaderAt: file, Offset: position, Size: size}
+		if osf, ok := vfs.OSFile(file); ok {
 			fr.OS = osf
 		}
 		parts = append(parts, server.Part{File: fr})

@@ -2,28 +2,11 @@ package broker
 
 // ListOffsets, versions 0 to 11.
 //
-// For each partition, by the request's timestamp, an offset, a timestamp
-// (-1 unless a record was found) and a leader epoch (v4+), as Kafka's
-// Partition.fetchOffsetForTimestamp and UnifiedLog.fetchOffsetByTimestamp
-// answer:
-//
-//	-1 latest            the high watermark (read_uncommitted) or last stable offset
-//	                     (read_committed); the current leader epoch
-//	-2 earliest          the log start offset; the epoch of the leader-epoch cache's
-//	                     first entry if that starts at or below it, else -1
-//	-3 max timestamp     the first record with the largest timestamp (v7+)
-//	-4 earliest local    as -2: all data is local (v8+)
-//	-5 latest tiered     offset -1, epoch -1 (v9+), and the same for -6 earliest
-//	                     pending upload (v11+): nothing is tiered, and Kafka
-//	                     answers so when remote storage is disabled
-//	>= 0                 the first record at or after the log start offset whose
-//	                     timestamp is >= the timestamp, also inside a compressed or
-//	                     multi-record batch
-//
-// A record found (-3, >= 0) is answered with its own offset and timestamp and
-// the partition leader epoch of its batch, or offset -1 if it is at or above
-// the high watermark (last stable offset for read_committed) or none
-// qualifies.
+// Each partition is answered by Partition.OffsetForTimestamp, which holds
+// the rules (Kafka's Partition.fetchOffsetForTimestamp): the latest offset
+// by isolation level, the earliest, the max timestamp, the tiered specs,
+// and records by timestamp below the last fetchable offset, each with its
+// leader epoch (v4+). The handler maps the request and the response.
 //
 // v0 answers in the old style (a list of offsets, at most MaxNumOffsets).
 // Errors per partition: UNSUPPORTED_VERSION for a negative timestamp the
@@ -34,36 +17,24 @@ package broker
 
 import (
 	"context"
-	"errors"
 
-	"github.com/samsa-streaming/samsa/internal/log"
-	"github.com/samsa-streaming/samsa/internal/replica"
+	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func init() { register(2, 0, 11, handleListOffsets) }
 
-// The special timestamps of ListOffsets.
-const (
-	listLatest                = -1
-	listEarliest              = -2
-	listMaxTimestamp          = -3
-	listEarliestLocal         = -4
-	listLatestTiered          = -5
-	listEarliestPendingUpload = -6
-)
-
 // listOffsetsMinVersion is the first ListOffsets version that knows each
 // special timestamp (Kafka's ReplicaManager.timestampMinSupportedVersion;
 // v0, which Kafka answers on a separate path, knows latest and earliest).
 var listOffsetsMinVersion = map[int64]int16{
-	listLatest:                0,
-	listEarliest:              0,
-	listMaxTimestamp:          7,
-	listEarliestLocal:         8,
-	listLatestTiered:          9,
-	listEarliestPendingUpload: 11,
+	partition.ListLatest:                0,
+	partition.ListEarliest:              0,
+	partition.ListMaxTimestamp:          7,
+	partition.ListEarliestLocal:         8,
+	partition.ListLatestTiered:          9,
+	partition.ListEarliestPendingUpload: 11,
 }
 
 func handleListOffsets(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Request) (kmsg.Response, error) {
@@ -77,24 +48,20 @@ func handleListOffsets(ctx context.Context, b *Broker, rc *RequestContext, r kms
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
-			tp := log.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}
 			// Kafka checks the timestamp before it looks the partition up.
 			minVersion, known := listOffsetsMinVersion[rp.Timestamp]
-			rep := b.replicas.Replica(tp.Topic, tp.Partition)
+			part := b.hostedPartition(rt.Topic, rp.Partition)
 			switch {
 			case rp.Timestamp < 0 && (!known || req.Version < minVersion):
 				sp.ErrorCode = kerr.UnsupportedVersion.Code
-			case rep == nil:
-				if _, ok := im.Partition(tp.Topic, tp.Partition); ok {
+			case part == nil:
+				if _, ok := im.Partition(rt.Topic, rp.Partition); ok {
 					sp.ErrorCode = kerr.NotLeaderForPartition.Code
 				} else {
 					sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				}
 			default:
-				if code := b.listOffset(rep, req, &rp, &sp); code != nil {
-					sp.ErrorCode = code.Code
-					sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
-				}
+				b.listOffset(part, req, &rp, &sp)
 			}
 			if req.Version == 0 {
 				if sp.ErrorCode == 0 && sp.Offset >= 0 && rp.MaxNumOffsets > 0 {
@@ -110,50 +77,20 @@ func handleListOffsets(ctx context.Context, b *Broker, rc *RequestContext, r kms
 	return resp, nil
 }
 
-func (b *Broker) listOffset(rep *replica.Replica, req *kmsg.ListOffsetsRequest, rp *kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) *kerr.Error {
-	part, l := rep.Partition(), rep.Log()
-	if err := part.CheckLeaderEpoch(rp.CurrentLeaderEpoch); err != nil {
-		var ke *kerr.Error
-		if errors.As(err, &ke) {
-			return ke
-		}
-		return kerr.UnknownServerError
-	}
-	// Records from the last fetchable offset on are not answers: a
-	// consumer could not read them yet.
-	lastFetchable := part.HighWatermark()
+// listOffset answers one partition hosted here.
+func (b *Broker) listOffset(part *partition.Partition, req *kmsg.ListOffsetsRequest, rp *kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) {
+	isolation := partition.ReadUncommitted
 	if req.IsolationLevel == 1 {
-		lastFetchable = part.LastStableOffset()
+		isolation = partition.ReadCommitted
 	}
-	var (
-		found bool
-		rec   log.TimestampOffset
-		err   error
-	)
-	switch rp.Timestamp {
-	case listLatest:
-		sp.Offset, sp.LeaderEpoch = lastFetchable, part.LeaderEpoch()
-		return nil
-	case listEarliest, listEarliestLocal:
-		sp.Offset, sp.LeaderEpoch = l.LogStartOffsetEpoch()
-		return nil
-	case listLatestTiered, listEarliestPendingUpload:
-		return nil // nothing is tiered: offset -1, epoch -1
-	case listMaxTimestamp:
-		rec, found, err = l.MaxTimestamp()
-	default:
-		rec, found, err = l.OffsetForTimestamp(rp.Timestamp)
-	}
+	got, err := part.OffsetForTimestamp(rp.Timestamp, isolation, rp.CurrentLeaderEpoch)
 	if err != nil {
-		b.logger.Error("list offsets: reading the log failed", "topic", rep.TopicPartition().Topic, "partition", rep.TopicPartition().Partition, "timestamp", rp.Timestamp, "err", err)
-		var ce *log.CorruptionError
-		if errors.As(err, &ce) {
-			return kerr.CorruptMessage
+		code, _ := partition.KafkaError(err)
+		if code == kerr.KafkaStorageError || code == kerr.CorruptMessage {
+			b.logger.Error("list offsets: reading the log failed", "topic", part.Topic(), "partition", part.Index(), "timestamp", rp.Timestamp, "err", err)
 		}
-		return kerr.KafkaStorageError
+		sp.ErrorCode = code.Code
+		return
 	}
-	if found && rec.Offset < lastFetchable {
-		sp.Offset, sp.Timestamp, sp.LeaderEpoch = rec.Offset, rec.Timestamp, rec.LeaderEpoch
-	}
-	return nil
+	sp.Offset, sp.Timestamp, sp.LeaderEpoch = got.Offset, got.Timestamp, got.LeaderEpoch
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/metrics"
+	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/server"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -224,4 +225,10 @@ func countErrorCodes(m *metrics.Metrics, key int16, resp kmsg.Response) {
 		}
 	}
 	walk(reflect.ValueOf(resp), 0)
+}
+
+// hostedPartition is this node's partition state of a partition, or nil.
+func (b *Broker) hostedPartition(topic string, index int32) *partition.Partition {
+	p, _ := b.replicas.Partition(topic, index)
+	return p
 }

@@ -1,6 +1,6 @@
 // Package partition holds the state Kafka keeps beside a partition's log on
 // the replica that leads it: the high watermark, the leader epoch and the
-// idempotent producers' state.
+// idempotent producers' state; and it decides what consumers may read.
 //
 // # The model
 //
@@ -33,6 +33,17 @@
 //   - a batch that repeats, exactly, one of the producer's last five batches
 //     is a retry: nothing is appended and its original offsets are returned.
 //
+// What a consumer may read is decided here too, as Kafka's Partition does on
+// the leader: Read serves one partition of a Fetch (bounded by the high
+// watermark, or by the last stable offset for read_committed with the
+// aborted transactions in range; the current-leader-epoch check; the
+// KIP-320 diverging-epoch check against the leader-epoch cache;
+// OFFSET_OUT_OF_RANGE) and returns the records as a range of a segment file
+// the broker sends as it is; OffsetForTimestamp answers ListOffsets (the
+// special timestamps, and records by timestamp below the last fetchable
+// offset). The Fetch handler keeps what spans partitions: sessions, the
+// request's byte budget, min bytes and long polling.
+//
 // Producer state survives restarts through snapshot files,
 // "<20-digit offset>.snapshot" in the partition directory (format:
 // docs/format/producer-snapshot.md). New loads the newest valid snapshot at
@@ -53,7 +64,9 @@
 // One mutex per partition serialises AppendAsLeaderAsync, DeleteRecordsBefore,
 // Snapshot, Close, ExpireProducers and ActiveProducers, which makes the
 // producer checks and the log append one atomic step. HighWatermark,
-// LeaderEpoch, LogEndOffset and LogStartOffset are lock-free reads; the
+// LeaderEpoch, LogEndOffset and LogStartOffset are lock-free reads; Read
+// and OffsetForTimestamp take no partition lock but the transaction
+// state's, briefly; the
 // high watermark's notifications (HighWatermarkNotify, WatchHighWatermark)
 // have their own small lock, taken
 // after the append lock, never before it. The high watermark is advanced by

@@ -6,10 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"os"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/samsa-streaming/samsa/internal/log"
 	"github.com/samsa-streaming/samsa/internal/record"
 	"github.com/samsa-streaming/samsa/internal/vfs"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -34,6 +36,9 @@ type memStore struct {
 	durable     int64
 	durableErr  error
 	listener    func()
+
+	readFS *vfs.MemFS // holds what Read returns
+	reads  int
 }
 
 func (s *memStore) DurableOffset() int64 { s.mu.Lock(); defer s.mu.Unlock(); return s.durable }
@@ -112,22 +117,39 @@ func (s *memStore) LogEndOffset() int64   { s.mu.Lock(); defer s.mu.Unlock(); re
 func (s *memStore) Dir() string           { return s.dir }
 func (s *memStore) SegmentBytes() int64   { return s.segmentBytes }
 
-// EndOffsetForEpoch: every batch carries the epoch it was appended in.
+// EndOffsetForEpoch answers as the log's leader-epoch cache does: every
+// batch carries the epoch it was appended in, and an epoch starts at the
+// first batch of a higher epoch than all before it.
 func (s *memStore) EndOffsetForEpoch(epoch int32) (int32, int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	found := int32(-1)
+	type entry struct {
+		epoch int32
+		start int64
+	}
+	var entries []entry
 	for _, b := range s.batches {
 		h, _ := record.ParseHeader(b)
-		if h.PartitionLeaderEpoch > epoch {
-			return found, h.BaseOffset
+		if n := len(entries); n == 0 || h.PartitionLeaderEpoch > entries[n-1].epoch {
+			entries = append(entries, entry{h.PartitionLeaderEpoch, h.BaseOffset})
 		}
-		found = h.PartitionLeaderEpoch
 	}
-	if found < 0 {
+	n := len(entries)
+	switch {
+	case epoch < 0 || n == 0:
 		return -1, -1
+	case entries[n-1].epoch == epoch:
+		return epoch, s.logEnd
 	}
-	return found, s.logEnd
+	for i, e := range entries {
+		if e.epoch > epoch {
+			if i == 0 {
+				return epoch, e.start
+			}
+			return entries[i-1].epoch, e.start
+		}
+	}
+	return -1, -1
 }
 
 func (s *memStore) ScanHeaders(from int64, fn func(h record.Header) error) error {
@@ -163,6 +185,108 @@ func (s *memStore) DeleteRecordsBefore(offset int64) (int64, error) {
 		s.logStart = offset
 	}
 	return s.logStart, nil
+}
+
+// Read returns whole batches as the log does, from a copy of them in an
+// in-memory file.
+func (s *memStore) Read(offset int64, opts log.ReadOptions) (log.ReadResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if offset < s.logStart || offset > s.logEnd {
+		return log.ReadResult{}, fmt.Errorf("%w: offset %d, log holds [%d, %d)", log.ErrOffsetOutOfRange, offset, s.logStart, s.logEnd)
+	}
+	maxOff := opts.MaxOffset
+	if maxOff < 0 || maxOff > s.logEnd {
+		maxOff = s.logEnd
+	}
+	res := log.ReadResult{BaseOffset: offset, NextOffset: offset}
+	if offset >= maxOff {
+		return res, nil
+	}
+	var data []byte
+	for _, b := range s.batches {
+		h, _ := record.ParseHeader(b)
+		if h.LastOffset() < offset {
+			continue
+		}
+		if h.BaseOffset >= maxOff || (len(data)+len(b) > int(opts.MaxBytes) && (len(data) > 0 || !opts.MinOneBatch)) {
+			break
+		}
+		if len(data) == 0 {
+			res.BaseOffset = h.BaseOffset
+		}
+		data = append(data, b...)
+		res.NextOffset = h.NextOffset()
+	}
+	if len(data) == 0 {
+		return res, nil
+	}
+	if s.readFS == nil {
+		s.readFS = vfs.NewMem()
+	}
+	s.reads++
+	f, err := s.readFS.OpenFile(fmt.Sprintf("/read-%d", s.reads), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return log.ReadResult{}, err
+	}
+	if _, err := f.Write(data); err != nil {
+		return log.ReadResult{}, err
+	}
+	res.File, res.Size = f, int64(len(data))
+	return res, nil
+}
+
+// records calls fn for each record at or after the log start offset.
+func (s *memStore) records(fn func(h record.Header, r *record.Record)) error {
+	s.mu.Lock()
+	batches, start := append([][]byte(nil), s.batches...), s.logStart
+	s.mu.Unlock()
+	for _, b := range batches {
+		h, _ := record.ParseHeader(b)
+		err := record.DecodeRecords(h, b, func(r *record.Record) error {
+			if r.Offset(h) >= start {
+				fn(h, r)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OffsetForTimestamp: the first record in offset order whose timestamp
+// reaches ts.
+func (s *memStore) OffsetForTimestamp(ts int64) (res log.TimestampOffset, found bool, err error) {
+	err = s.records(func(h record.Header, r *record.Record) {
+		if !found && r.Timestamp(h) >= ts {
+			res, found = log.TimestampOffset{Offset: r.Offset(h), Timestamp: r.Timestamp(h), LeaderEpoch: h.PartitionLeaderEpoch}, true
+		}
+	})
+	return res, found, err
+}
+
+// MaxTimestamp: the first record with the largest timestamp.
+func (s *memStore) MaxTimestamp() (res log.TimestampOffset, found bool, err error) {
+	err = s.records(func(h record.Header, r *record.Record) {
+		if !found || r.Timestamp(h) > res.Timestamp {
+			res, found = log.TimestampOffset{Offset: r.Offset(h), Timestamp: r.Timestamp(h), LeaderEpoch: h.PartitionLeaderEpoch}, true
+		}
+	})
+	return res, found, err
+}
+
+// LogStartOffsetEpoch: the epoch of the batch holding the log start offset.
+func (s *memStore) LogStartOffsetEpoch() (int64, int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range s.batches {
+		if h, _ := record.ParseHeader(b); h.NextOffset() > s.logStart {
+			return s.logStart, h.PartitionLeaderEpoch
+		}
+	}
+	return s.logStart, -1
 }
 
 // truncate drops batches from offset on, as crash recovery does with

@@ -39,6 +39,16 @@ type storage interface {
 	// EndOffsetForEpoch is the leader-epoch cache lookup: the largest epoch
 	// <= epoch and the offset where it ended (-1, -1 if none).
 	EndOffsetForEpoch(epoch int32) (int32, int64)
+	// Read returns whole batches from the one holding offset
+	// (log.Log.Read): log.ErrOffsetOutOfRange outside [log start, log end].
+	Read(offset int64, opts log.ReadOptions) (log.ReadResult, error)
+	// OffsetForTimestamp and MaxTimestamp search the records by timestamp
+	// (log.Log.OffsetForTimestamp, log.Log.MaxTimestamp).
+	OffsetForTimestamp(ts int64) (log.TimestampOffset, bool, error)
+	MaxTimestamp() (log.TimestampOffset, bool, error)
+	// LogStartOffsetEpoch is the log start offset and the leader epoch
+	// ListOffsets EARLIEST answers with (log.Log.LogStartOffsetEpoch).
+	LogStartOffsetEpoch() (int64, int32)
 }
 
 // logStorage adapts *log.Log.
@@ -72,6 +82,14 @@ func (s logStorage) SegmentBytes() int64 { return s.l.Config().SegmentBytes }
 func (s logStorage) EndOffsetForEpoch(epoch int32) (int32, int64) {
 	return s.l.EndOffsetForEpoch(epoch)
 }
+func (s logStorage) Read(offset int64, opts log.ReadOptions) (log.ReadResult, error) {
+	return s.l.Read(offset, opts)
+}
+func (s logStorage) OffsetForTimestamp(ts int64) (log.TimestampOffset, bool, error) {
+	return s.l.OffsetForTimestamp(ts)
+}
+func (s logStorage) MaxTimestamp() (log.TimestampOffset, bool, error) { return s.l.MaxTimestamp() }
+func (s logStorage) LogStartOffsetEpoch() (int64, int32)              { return s.l.LogStartOffsetEpoch() }
 
 // classifyLogError maps a log failure to a Kafka error code.
 func classifyLogError(err error) *kerr.Error {
