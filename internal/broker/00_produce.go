@@ -48,7 +48,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/samsa-streaming/samsa/internal/log"
 	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/record"
 	"github.com/samsa-streaming/samsa/internal/txn"
@@ -102,7 +101,7 @@ func handleProduce(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Re
 			case !validAcks:
 				code = kerr.InvalidRequiredAcks
 			default:
-				code, msg = b.produceTo(log.TopicPartition{Topic: name, Partition: rp.Partition}, rp.Records, req, sp, &pending)
+				code, msg = b.produceTo(topicPartition{Topic: name, Partition: rp.Partition}, rp.Records, req, sp, &pending)
 			}
 			if code != nil {
 				failed = true
@@ -130,7 +129,7 @@ func handleProduce(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Re
 }
 
 // produceTo appends one partition's batches and fills its response entry.
-func (b *Broker) produceTo(tp log.TopicPartition, records []byte, req *kmsg.ProduceRequest, sp *kmsg.ProduceResponseTopicPartition, pending *[]pendingAck) (*kerr.Error, string) {
+func (b *Broker) produceTo(tp topicPartition, records []byte, req *kmsg.ProduceRequest, sp *kmsg.ProduceResponseTopicPartition, pending *[]pendingAck) (*kerr.Error, string) {
 	rep := b.replicas.Replica(tp.Topic, tp.Partition)
 	if rep == nil {
 		if _, ok := b.meta.Image().Partition(tp.Topic, tp.Partition); ok {
@@ -170,7 +169,7 @@ func (b *Broker) produceTo(tp log.TopicPartition, records []byte, req *kmsg.Prod
 // (produce v12+ while transaction.version is 2) adds the partition to it
 // (part 2), and returns the guard to append with (0 for records that are
 // not transactional).
-func (b *Broker) verifyTxnProduce(id string, version int16, tp log.TopicPartition, part *partition.Partition, records []byte) (uint64, *kerr.Error, string) {
+func (b *Broker) verifyTxnProduce(id string, version int16, tp topicPartition, part *partition.Partition, records []byte) (uint64, *kerr.Error, string) {
 	it := record.Batches(records)
 	if !it.Next() {
 		return 0, nil, "" // the append reports what is wrong with the records

@@ -232,3 +232,9 @@ func (b *Broker) hostedPartition(topic string, index int32) *partition.Partition
 	p, _ := b.replicas.Partition(topic, index)
 	return p
 }
+
+// topicPartition names a partition in a request.
+type topicPartition struct {
+	Topic     string
+	Partition int32
+}
