@@ -29,6 +29,9 @@ func (s slogSink) Accept(name string, level hclog.Level, msg string, args ...any
 		sl = slog.LevelError
 	case level == hclog.Warn:
 		sl = slog.LevelWarn
+		if expectedAtStart(msg, args) {
+			sl = slog.LevelDebug
+		}
 	default:
 		return
 	}
@@ -36,4 +39,20 @@ func (s slogSink) Accept(name string, level hclog.Level, msg string, args ...any
 		return
 	}
 	s.l.Log(context.Background(), sl, name+": "+msg, args...)
+}
+
+// expectedAtStart reports Raft's warning that a node with no known leader
+// starts an election: every node does so when it starts (a single voter
+// always), so it is not worth a warning. Losing a known leader still is.
+func expectedAtStart(msg string, args []any) bool {
+	if msg != "heartbeat timeout reached, starting election" {
+		return false
+	}
+	for i := 0; i+1 < len(args); i += 2 {
+		if k, _ := args[i].(string); k == "last-leader-id" {
+			v, _ := args[i+1].(string)
+			return v == ""
+		}
+	}
+	return false
 }
