@@ -1,4 +1,5 @@
 GO ?= go
+SHELL := /bin/bash
 
 .PHONY: build test test-short fuzz bench bench-kafka serve compat
 
@@ -8,10 +9,12 @@ build:
 serve: build
 	./bin/samsa serve
 
-# The full test suite, as CI runs it.
+# The full test suite, as CI runs it. tools/testprogress prints a line per
+# package, the output of failed tests, and what still runs whenever nothing
+# was printed for 20 s.
 test:
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 20m ./...
+	set -o pipefail; $(GO) test -race -count=1 -timeout 20m -json ./... | $(GO) run ./tools/testprogress
 
 test-short:
 	$(GO) test -short ./...
