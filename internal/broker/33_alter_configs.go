@@ -4,18 +4,17 @@ package broker
 //
 // For a topic resource the request's configs become the topic's complete
 // set of overrides: every override not named is removed (a null value also
-// removes). For the broker resource with the empty name (cluster-wide
-// defaults) the same holds for the dynamic broker configs. The new set is
+// removes). For a broker resource the same holds for the dynamic broker
+// configs: the empty name is the cluster-wide default, a broker id that
+// broker's own configs (DYNAMIC_BROKER_CONFIG, ahead of the cluster-wide
+// ones on that broker); any other name gets INVALID_REQUEST. The new set is
 // validated as a whole (INVALID_CONFIG with Kafka's message); validate_only
-// changes nothing. Per-broker dynamic configs (a broker id as the name) are
-// not kept by Samsa: they get INVALID_REQUEST pointing at the cluster-wide
-// resource. Unknown topic: UNKNOWN_TOPIC_OR_PARTITION. A resource named
-// twice, or an unsupported resource type: INVALID_REQUEST.
+// changes nothing. Unknown topic: UNKNOWN_TOPIC_OR_PARTITION. A resource
+// named twice, or an unsupported resource type: INVALID_REQUEST.
 
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -66,13 +65,9 @@ func applyConfigs(ctx context.Context, env *adminEnv, typ kmsg.ConfigResourceTyp
 		}
 		return env.meta.SetTopicConfigs(ctx, name, set, replaceAll, validateOnly)
 	case kmsg.ConfigResourceTypeBroker:
-		if name != "" {
-			if _, err := strconv.ParseInt(name, 10, 32); err != nil {
-				return &metadata.Error{Code: kerr.InvalidRequest, Message: fmt.Sprintf("Broker resource name %q is not a broker id.", name)}
-			}
-			return &metadata.Error{Code: kerr.InvalidRequest, Message: "Per-broker dynamic configs are not supported; set the cluster-wide default (the broker resource with an empty name)."}
-		}
-		return env.meta.SetBrokerConfigs(ctx, set, replaceAll, validateOnly)
+		// "" is the cluster-wide default; a broker id names that broker's
+		// own configs, which take precedence on it.
+		return env.meta.SetBrokerConfigsOf(ctx, name, set, replaceAll, validateOnly)
 	default:
 		return &metadata.Error{Code: kerr.InvalidRequest, Message: fmt.Sprintf("Unsupported resource type %s.", typ)}
 	}

@@ -11,7 +11,8 @@ package broker
 // config named twice in one resource, a null value for SET/APPEND/SUBTRACT
 // or a resource named twice get INVALID_REQUEST. The resulting set is
 // validated as a whole; validate_only changes nothing. Resources are topics
-// and the cluster-wide broker resource (empty name), as for AlterConfigs.
+// and broker resources (the empty name for the cluster-wide default, a
+// broker id for that broker's own configs), as for AlterConfigs.
 
 import (
 	"context"
@@ -68,6 +69,11 @@ func incrementalChanges(env *adminEnv, rr kmsg.IncrementalAlterConfigsRequestRes
 		}
 	case kmsg.ConfigResourceTypeBroker:
 		current = im.BrokerConfigs
+		if rr.ResourceName != "" {
+			if id, err := metadata.ParseBrokerResource(rr.ResourceName); err == nil {
+				current = im.NodeConfigs[id]
+			}
+		}
 	}
 	set := make(map[string]*string, len(rr.Configs))
 	for _, c := range rr.Configs {

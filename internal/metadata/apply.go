@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -116,10 +117,19 @@ func (b *builder) apply(r Record) error {
 			t = b.mutableTopic(t.ID)
 			setConfig(t.Configs, r.Name, r.Value)
 		case ResourceBroker:
-			if r.ResourceName != "" {
-				return newError(kerr.InvalidRequest, "per-broker config resource %q is not supported", r.ResourceName)
+			if r.ResourceName == "" {
+				setConfig(b.brokerConfigs(), r.Name, r.Value)
+				break
 			}
-			setConfig(b.brokerConfigs(), r.Name, r.Value)
+			id, err := ParseBrokerResource(r.ResourceName)
+			if err != nil {
+				return err
+			}
+			cfgs := b.nodeConfigs(id)
+			setConfig(cfgs, r.Name, r.Value)
+			if len(cfgs) == 0 {
+				delete(b.next.NodeConfigs, id)
+			}
 		default:
 			return newError(kerr.InvalidRequest, "unknown config resource type %d", r.ResourceType)
 		}
@@ -167,6 +177,11 @@ func imageRecords(im *Image) []Record {
 	}
 	for name, v := range im.BrokerConfigs {
 		rs = append(rs, &ConfigRecord{ResourceType: ResourceBroker, Name: name, Value: &v})
+	}
+	for id, cfgs := range im.NodeConfigs {
+		for name, v := range cfgs {
+			rs = append(rs, &ConfigRecord{ResourceType: ResourceBroker, ResourceName: strconv.Itoa(int(id)), Name: name, Value: &v})
+		}
 	}
 	if im.NextProducerID > 0 {
 		rs = append(rs, &ProducerIDsRecord{BrokerID: -1, NextProducerID: im.NextProducerID})

@@ -12,13 +12,15 @@ import (
 // ConfigResolver is the one place where an effective config value is
 // decided, with Kafka's precedence: a topic's own override, then for each
 // broker synonym in order (retention.ms: log.retention.ms,
-// log.retention.minutes, log.retention.hours) a cluster-wide dynamic broker
-// value, then a value set in the node's static config, then the broker
+// log.retention.minutes, log.retention.hours) a dynamic value of this
+// broker, then a cluster-wide dynamic broker value, then a value set in
+// the node's static config, then the broker
 // default, a synonym's value scaled to the topic config's unit; then the
 // topic config's own default. The replica manager applies what it resolves
 // to the logs and DescribeConfigs reports the same, so the applied and the
 // described value cannot differ.
 type ConfigResolver struct {
+	node    map[string]string // this broker's own dynamic configs
 	dynamic map[string]string // cluster-wide dynamic broker configs
 	static  map[string]string // node configs set explicitly
 }
@@ -37,11 +39,17 @@ func NewConfigResolver(cfg *config.Config, im *Image) *ConfigResolver {
 	if im != nil && im.BrokerConfigs != nil {
 		r.dynamic = im.BrokerConfigs
 	}
+	if im != nil && cfg != nil {
+		r.node = im.NodeConfigs[cfg.NodeID]
+	}
 	return r
 }
 
 // Dynamic are the cluster-wide dynamic broker configs (not to be changed).
 func (r *ConfigResolver) Dynamic() map[string]string { return r.dynamic }
+
+// Node are this broker's own dynamic configs (not to be changed).
+func (r *ConfigResolver) Node() map[string]string { return r.node }
 
 // StaticConfigs are the node configs set to something other than their
 // default (flags, environment or file).
@@ -73,10 +81,15 @@ func BrokerDefault(name string) (string, bool) {
 }
 
 // Synonyms lists the broker configs that supply a value among names, by
-// source (dynamic, static, default) and within a source by the order of
-// names, as Kafka orders them.
+// source (this broker's dynamic, cluster-wide dynamic, static, default) and
+// within a source by the order of names, as Kafka orders them.
 func (r *ConfigResolver) Synonyms(names []string) []ConfigSynonym {
 	var out []ConfigSynonym
+	for _, n := range names {
+		if x, ok := r.node[n]; ok {
+			out = append(out, ConfigSynonym{n, x, kmsg.ConfigSourceDynamicBrokerConfig})
+		}
+	}
 	for _, n := range names {
 		if x, ok := r.dynamic[n]; ok {
 			out = append(out, ConfigSynonym{n, x, kmsg.ConfigSourceDynamicDefaultBrokerConfig})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -368,9 +369,28 @@ func (s *Store) SetTopicConfigs(ctx context.Context, topic string, configs map[s
 // SetBrokerConfigs changes the cluster-wide dynamic broker configs, like
 // SetTopicConfigs. Errors: INVALID_CONFIG, NOT_CONTROLLER.
 func (s *Store) SetBrokerConfigs(ctx context.Context, configs map[string]*string, replaceAll, validateOnly bool) error {
+	return s.SetBrokerConfigsOf(ctx, "", configs, replaceAll, validateOnly)
+}
+
+// SetBrokerConfigsOf changes the dynamic configs of the broker resource
+// named resource: "" for the cluster-wide default, a broker id for that
+// broker's own (which take precedence on it). Errors: INVALID_REQUEST (a
+// name that is not a broker id), INVALID_CONFIG, NOT_CONTROLLER.
+func (s *Store) SetBrokerConfigsOf(ctx context.Context, resource string, configs map[string]*string, replaceAll, validateOnly bool) error {
+	id := int32(-1)
+	if resource != "" {
+		var err error
+		if id, err = ParseBrokerResource(resource); err != nil {
+			return err
+		}
+	}
 	s.ctrlMu.Lock()
 	defer s.ctrlMu.Unlock()
-	next, changes := mergeConfigs(s.Image().BrokerConfigs, configs, replaceAll)
+	cur := s.Image().BrokerConfigs
+	if id >= 0 {
+		cur = s.Image().NodeConfigs[id]
+	}
+	next, changes := mergeConfigs(cur, configs, replaceAll)
 	if err := ValidateBrokerConfigs(next); err != nil {
 		return err
 	}
@@ -379,10 +399,20 @@ func (s *Store) SetBrokerConfigs(ctx context.Context, configs map[string]*string
 	}
 	records := make([]Record, 0, len(changes))
 	for _, c := range changes {
-		records = append(records, &ConfigRecord{ResourceType: ResourceBroker, Name: c.name, Value: c.value})
+		records = append(records, &ConfigRecord{ResourceType: ResourceBroker, ResourceName: resource, Name: c.name, Value: c.value})
 	}
 	_, err := s.propose(ctx, records)
 	return err
+}
+
+// ParseBrokerResource parses the name of a broker config resource that
+// names one broker: its id. Errors: INVALID_REQUEST.
+func ParseBrokerResource(name string) (int32, error) {
+	id, err := strconv.ParseInt(name, 10, 32)
+	if err != nil || id < 0 {
+		return -1, newError(kerr.InvalidRequest, "Broker resource name %q is not a broker id.", name)
+	}
+	return int32(id), nil
 }
 
 type configChange struct {

@@ -22,6 +22,10 @@ type Image struct {
 	// BrokerConfigs are dynamic broker-level config overrides, cluster-wide
 	// (Kafka's default broker resource, name "").
 	BrokerConfigs map[string]string
+	// NodeConfigs are dynamic config overrides of one broker (Kafka's
+	// broker resource named after its id), by broker id; they take
+	// precedence over BrokerConfigs on that broker.
+	NodeConfigs map[int32]map[string]string
 	// NextProducerID is the first producer id not yet handed out.
 	NextProducerID int64
 	// Features are finalized feature levels (FeatureLevel records), such as
@@ -65,6 +69,7 @@ func emptyImage(clusterID string, controllerID int32) *Image {
 		Topics:         map[string]*Topic{},
 		TopicsByID:     map[Uuid]*Topic{},
 		BrokerConfigs:  map[string]string{},
+		NodeConfigs:    map[int32]map[string]string{},
 		Features:       map[string]int16{},
 		NextProducerID: 0,
 	}
@@ -135,6 +140,8 @@ type builder struct {
 	prev, next *Image
 
 	brokersCopied, topicsCopied, brokerConfigsCopied, featuresCopied bool
+	nodeConfigsCopied                                                bool
+	nodeCopied                                                       map[int32]bool // NodeConfigs entries copied
 	ownTopics                                                        map[*Topic]bool
 }
 
@@ -158,6 +165,22 @@ func (b *builder) topicMaps() (map[string]*Topic, map[Uuid]*Topic) {
 		b.topicsCopied = true
 	}
 	return b.next.Topics, b.next.TopicsByID
+}
+
+// nodeConfigs returns broker id's own dynamic configs, copied for writing.
+func (b *builder) nodeConfigs(id int32) map[string]string {
+	if !b.nodeConfigsCopied {
+		b.next.NodeConfigs = cloneMap(b.next.NodeConfigs)
+		b.nodeConfigsCopied = true
+	}
+	if !b.nodeCopied[id] {
+		b.next.NodeConfigs[id] = cloneMap(b.next.NodeConfigs[id])
+		if b.nodeCopied == nil {
+			b.nodeCopied = map[int32]bool{}
+		}
+		b.nodeCopied[id] = true
+	}
+	return b.next.NodeConfigs[id]
 }
 
 func (b *builder) brokerConfigs() map[string]string {

@@ -85,7 +85,7 @@ func TestApplyRejectsWholeBatch(t *testing.T) {
 		{&PartitionChangeRecord{TopicID: id}},
 		{&RemoveTopicRecord{TopicID: id}},
 		{&ConfigRecord{ResourceType: ResourceTopic, ResourceName: "a", Name: "x"}},
-		{&ConfigRecord{ResourceType: ResourceBroker, ResourceName: "1", Name: "x"}},
+		{&ConfigRecord{ResourceType: ResourceBroker, ResourceName: "one", Name: "x"}},
 		{&ConfigRecord{ResourceType: 7, Name: "x"}},
 		{&ProducerIDsRecord{NextProducerID: 0}},
 		{&FeatureLevelRecord{Name: "f", Level: -1}},

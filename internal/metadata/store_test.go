@@ -107,6 +107,9 @@ func populate(t *testing.T, s *Store) {
 	if err := s.SetBrokerConfigs(ctx(t), map[string]*string{"log.retention.hours": strp("24")}, false, false); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.SetBrokerConfigsOf(ctx(t), "1", map[string]*string{"log.retention.ms": strp("60000")}, false, false); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.AllocateProducerIDs(ctx(t), 1000); err != nil {
 		t.Fatal(err)
 	}

@@ -119,10 +119,22 @@ func TestImageCreatesAndDeletesReplicas(t *testing.T) {
 	}
 }
 
-// A dynamic log.retention.hours is applied to the logs at once (old
-// segments go) and resolved to the same retention.ms, with the same
-// source, that DescribeConfigs reports.
+// A dynamic log.retention.hours, cluster-wide or of this broker, is applied
+// to the logs at once (old segments go) and resolved to the same
+// retention.ms, with the same source, that DescribeConfigs reports.
 func TestDynamicRetentionHoursApplied(t *testing.T) {
+	for _, tc := range []struct {
+		resource string // the broker config resource: cluster-wide or this node's
+		source   kmsg.ConfigSource
+	}{
+		{"", kmsg.ConfigSourceDynamicDefaultBrokerConfig},
+		{"1", kmsg.ConfigSourceDynamicBrokerConfig},
+	} {
+		t.Run("resource="+tc.resource, func(t *testing.T) { testDynamicRetentionHours(t, tc.resource, tc.source) })
+	}
+}
+
+func testDynamicRetentionHours(t *testing.T, resource string, wantSource kmsg.ConfigSource) {
 	cfg, err := config.Parse(map[string]string{
 		"listeners": "PLAINTEXT://127.0.0.1:0", "log.dirs": "/data", "samsa.admin.listener": "",
 	})
@@ -173,7 +185,7 @@ func TestDynamicRetentionHoursApplied(t *testing.T) {
 	}
 
 	one := "1"
-	if err := m.Metadata().SetBrokerConfigs(ctx, map[string]*string{"log.retention.hours": &one}, false, false); err != nil {
+	if err := m.Metadata().SetBrokerConfigsOf(ctx, resource, map[string]*string{"log.retention.hours": &one}, false, false); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.AwaitImage(ctx, m.Metadata().Image().Epoch); err != nil {
@@ -183,7 +195,7 @@ func TestDynamicRetentionHoursApplied(t *testing.T) {
 		t.Fatalf("log.retention.hours=1 deleted %d segments; log start %d", n, l.LogStartOffset())
 	}
 	value, _, source, _ := metadata.NewConfigResolver(cfg, m.Metadata().Image()).Topic(metadata.TopicConfigDef("retention.ms"), nil)
-	if value != "3600000" || source != kmsg.ConfigSourceDynamicDefaultBrokerConfig {
-		t.Fatalf("retention.ms resolves to %s from %v, want 3600000 from the dynamic broker default", value, source)
+	if value != "3600000" || source != wantSource {
+		t.Fatalf("retention.ms resolves to %s from %v, want 3600000 from %v", value, source, wantSource)
 	}
 }

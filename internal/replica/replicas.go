@@ -125,6 +125,8 @@ func (m *Manager) AwaitImage(ctx context.Context, epoch int64) error {
 func (m *Manager) applyImage(prev, next *metadata.Image) {
 	rs := m.replicas
 	want := map[log.TopicPartition]struct{}{}
+	brokerConfigsChanged := !sameStrings(prev.BrokerConfigs, next.BrokerConfigs) ||
+		!sameStrings(prev.NodeConfigs[m.cfg.NodeID], next.NodeConfigs[m.cfg.NodeID])
 	for _, t := range next.Topics {
 		var settings *topicSettings
 		created, failed := 0, 0
@@ -164,7 +166,7 @@ func (m *Manager) applyImage(prev, next *metadata.Image) {
 			if r.part.LeaderEpoch() != p.LeaderEpoch {
 				r.part.SetLeaderEpoch(p.LeaderEpoch)
 			}
-			if prevT := prev.Topic(t.Name); prevT == nil || prevT != t || !sameStrings(prev.BrokerConfigs, next.BrokerConfigs) {
+			if prevT := prev.Topic(t.Name); prevT == nil || prevT != t || brokerConfigsChanged {
 				rs.mu.Lock()
 				old := r.settings
 				r.settings = settings
