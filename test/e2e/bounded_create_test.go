@@ -49,6 +49,10 @@ func TestLargeTopicCreateBoundedAndInterruptible(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create of 20,000 partitions: %v %s", err, resp.ErrMessage)
 	}
+	// The log reaches the test through a pipe: wait for the summary line.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(b.output(), "topic=many") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if n := strings.Count(b.output(), "topic=many"); n != 1 {
 		t.Fatalf("the node logged %d lines about topic many, want one summary line", n)
 	}
