@@ -19,7 +19,7 @@ import (
 
 // adminEnv is what the admin handlers need from the node.
 type adminEnv struct {
-	meta   *metadata.Store
+	meta   Controller
 	cfg    *config.Config
 	nodeID int32
 	// awaitImage waits until this node's replicas reflect the metadata image

@@ -280,7 +280,7 @@ func TestDescribeConfigsSources(t *testing.T) {
 	}
 
 	// A cluster-wide dynamic value beats the static one.
-	if err := env.meta.SetBrokerConfigs(ctx, map[string]*string{"log.retention.ms": strPtr("5000")}, false, false); err != nil {
+	if err := env.meta.SetBrokerConfigsOf(ctx, "", map[string]*string{"log.retention.ms": strPtr("5000")}, false, false); err != nil {
 		t.Fatal(err)
 	}
 	cfgs = describeTopicConfigs(t, env, "t", "retention.ms")

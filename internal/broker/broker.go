@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/config"
-	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/metrics"
 	"github.com/samsa-streaming/samsa/internal/replica"
 	"github.com/samsa-streaming/samsa/internal/vfs"
@@ -24,7 +23,7 @@ type Broker struct {
 	cfg      *config.Config
 	logger   *slog.Logger
 	metrics  *metrics.Metrics   // nil-safe: a nil *Metrics records nothing
-	meta     *metadata.Store    // the controller operations and the current image
+	meta     Controller         // the controller operations and the current image
 	replicas *replica.Manager   // this node's replicas and coordinators
 	sessions *fetchSessionCache // fetch sessions (KIP-227)
 }

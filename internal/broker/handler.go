@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/metrics"
 	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/server"
@@ -237,4 +238,20 @@ func (b *Broker) hostedPartition(topic string, index int32) *partition.Partition
 type topicPartition struct {
 	Topic     string
 	Partition int32
+}
+
+// Controller is what the handlers ask of the cluster's controller: the
+// current metadata image and the operations that change it. Each operation
+// validates against the image it will apply to and returns a *metadata.Error
+// with the Kafka code on refusal. On one node it is the local metadata
+// store; with a controller quorum, operations reach the active controller.
+type Controller interface {
+	Image() *metadata.Image
+	CreateTopic(ctx context.Context, req metadata.CreateTopicRequest) (*metadata.Topic, error)
+	DeleteTopic(ctx context.Context, id metadata.Uuid) error
+	DeleteTopicByName(ctx context.Context, name string) error
+	CreatePartitions(ctx context.Context, topic string, newTotal int32, assignments [][]int32, validateOnly bool) error
+	SetTopicConfigs(ctx context.Context, topic string, configs map[string]*string, replaceAll, validateOnly bool) error
+	SetBrokerConfigsOf(ctx context.Context, resource string, configs map[string]*string, replaceAll, validateOnly bool) error
+	AllocateProducerIDs(ctx context.Context, count int64) (first int64, err error)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 
-	"github.com/samsa-streaming/samsa/internal/metadata"
 )
 
 // ProducerIDBlockSize is how many producer ids one reservation in the
@@ -22,9 +21,15 @@ type ProducerIDs struct {
 	end  int64 // exclusive
 }
 
+// IDBlocks reserves blocks of producer ids in the metadata log (the
+// controller's AllocateProducerIDs).
+type IDBlocks interface {
+	AllocateProducerIDs(ctx context.Context, count int64) (first int64, err error)
+}
+
 // Allocate returns the next producer id, reserving a block through meta
 // when needed.
-func (a *ProducerIDs) Allocate(ctx context.Context, meta *metadata.Store) (int64, error) {
+func (a *ProducerIDs) Allocate(ctx context.Context, meta IDBlocks) (int64, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.next >= a.end {
