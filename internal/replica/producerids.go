@@ -3,7 +3,6 @@ package replica
 import (
 	"context"
 	"sync"
-
 )
 
 // ProducerIDBlockSize is how many producer ids one reservation in the
