@@ -35,10 +35,10 @@ import (
 func init() { register(19, 0, 7, handleCreateTopics) }
 
 func handleCreateTopics(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
-	return createTopics(ctx, b.admin(), r.(*kmsg.CreateTopicsRequest)), nil
+	return createTopics(ctx, b, r.(*kmsg.CreateTopicsRequest)), nil
 }
 
-func createTopics(ctx context.Context, env *adminEnv, req *kmsg.CreateTopicsRequest) *kmsg.CreateTopicsResponse {
+func createTopics(ctx context.Context, env *Broker, req *kmsg.CreateTopicsRequest) *kmsg.CreateTopicsResponse {
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
 	ctx, cancel := timeoutCtx(ctx, req.TimeoutMillis)
 	defer cancel()
@@ -82,8 +82,8 @@ func createTopics(ctx context.Context, env *adminEnv, req *kmsg.CreateTopicsRequ
 		fillCreatedTopic(&st, env, t)
 		resp.Topics = append(resp.Topics, st)
 	}
-	if lastEpoch > 0 && req.TimeoutMillis > 0 && env.awaitImage != nil {
-		if err := env.awaitImage(ctx, lastEpoch); err != nil {
+	if lastEpoch > 0 && req.TimeoutMillis > 0 && env.replicas != nil {
+		if err := env.replicas.AwaitImage(ctx, lastEpoch); err != nil {
 			// The topics exist; only their local partitions are late.
 			for i := range resp.Topics {
 				if resp.Topics[i].ErrorCode == 0 {
@@ -100,7 +100,7 @@ func createTopics(ctx context.Context, env *adminEnv, req *kmsg.CreateTopicsRequ
 // ask for more than samsa.max.partitions.per.request partitions, as Kafka's
 // controller refuses an operation of more than 10,000 records; each topic
 // alone is checked again by the controller.
-func requestPartitionsOverLimit(env *adminEnv, req *kmsg.CreateTopicsRequest) error {
+func requestPartitionsOverLimit(env *Broker, req *kmsg.CreateTopicsRequest) error {
 	var total int64
 	for _, rt := range req.Topics {
 		switch {
@@ -118,7 +118,7 @@ func requestPartitionsOverLimit(env *adminEnv, req *kmsg.CreateTopicsRequest) er
 	return nil
 }
 
-func createOneTopic(ctx context.Context, env *adminEnv, rt kmsg.CreateTopicsRequestTopic, validateOnly bool) (*metadata.Topic, error) {
+func createOneTopic(ctx context.Context, env *Broker, rt kmsg.CreateTopicsRequestTopic, validateOnly bool) (*metadata.Topic, error) {
 	configs := make(map[string]string, len(rt.Configs))
 	var nulls []string
 	for _, c := range rt.Configs {
@@ -153,7 +153,7 @@ func createOneTopic(ctx context.Context, env *adminEnv, rt kmsg.CreateTopicsRequ
 }
 
 // fillCreatedTopic adds what v5+ (configs, counts) and v7+ (id) report.
-func fillCreatedTopic(st *kmsg.CreateTopicsResponseTopic, env *adminEnv, t *metadata.Topic) {
+func fillCreatedTopic(st *kmsg.CreateTopicsResponseTopic, env *Broker, t *metadata.Topic) {
 	st.TopicID = t.ID
 	st.NumPartitions = int32(len(t.Partitions))
 	if len(t.Partitions) > 0 {

@@ -23,10 +23,10 @@ import (
 func init() { register(20, 0, 6, handleDeleteTopics) }
 
 func handleDeleteTopics(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
-	return deleteTopics(ctx, b.admin(), r.(*kmsg.DeleteTopicsRequest)), nil
+	return deleteTopics(ctx, b, r.(*kmsg.DeleteTopicsRequest)), nil
 }
 
-func deleteTopics(ctx context.Context, env *adminEnv, req *kmsg.DeleteTopicsRequest) *kmsg.DeleteTopicsResponse {
+func deleteTopics(ctx context.Context, env *Broker, req *kmsg.DeleteTopicsRequest) *kmsg.DeleteTopicsResponse {
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
 	ctx, cancel := timeoutCtx(ctx, req.TimeoutMillis)
 	defer cancel()
@@ -95,8 +95,8 @@ func deleteTopics(ctx context.Context, env *adminEnv, req *kmsg.DeleteTopicsRequ
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	if deleted && req.TimeoutMillis > 0 && env.awaitImage != nil {
-		if err := env.awaitImage(ctx, env.meta.Image().Epoch); err != nil {
+	if deleted && req.TimeoutMillis > 0 && env.replicas != nil {
+		if err := env.replicas.AwaitImage(ctx, env.meta.Image().Epoch); err != nil {
 			for i := range resp.Topics {
 				if resp.Topics[i].ErrorCode == 0 {
 					resp.Topics[i].ErrorCode = kerr.RequestTimedOut.Code

@@ -22,10 +22,10 @@ import (
 func init() { register(21, 0, 2, handleDeleteRecords) }
 
 func handleDeleteRecords(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
-	return deleteRecords(b.admin(), r.(*kmsg.DeleteRecordsRequest)), nil
+	return deleteRecords(b, r.(*kmsg.DeleteRecordsRequest)), nil
 }
 
-func deleteRecords(env *adminEnv, req *kmsg.DeleteRecordsRequest) *kmsg.DeleteRecordsResponse {
+func deleteRecords(env *Broker, req *kmsg.DeleteRecordsRequest) *kmsg.DeleteRecordsResponse {
 	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
 	for _, rt := range req.Topics {
 		st := kmsg.NewDeleteRecordsResponseTopic()

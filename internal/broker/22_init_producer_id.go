@@ -35,10 +35,10 @@ func handleInitProducerID(ctx context.Context, b *Broker, rc *RequestContext, r 
 		}
 		return c.InitProducerID(ctx, req), nil
 	}
-	return initProducerID(ctx, b.admin(), req), nil
+	return initProducerID(ctx, b, req), nil
 }
 
-func initProducerID(ctx context.Context, env *adminEnv, req *kmsg.InitProducerIDRequest) *kmsg.InitProducerIDResponse {
+func initProducerID(ctx context.Context, env *Broker, req *kmsg.InitProducerIDRequest) *kmsg.InitProducerIDResponse {
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if req.TransactionalID != nil {
@@ -49,13 +49,7 @@ func initProducerID(ctx context.Context, env *adminEnv, req *kmsg.InitProducerID
 		resp.ErrorCode = kerr.InvalidRequest.Code
 		return resp
 	}
-	var id int64
-	var err error
-	if env.pids != nil {
-		id, err = env.pids(ctx)
-	} else {
-		id, err = env.ownPIDs.Allocate(ctx, env.meta)
-	}
+	id, err := env.replicas.AllocateProducerID(ctx)
 	if err != nil {
 		resp.ErrorCode, _ = errCode(err)
 		return resp

@@ -22,10 +22,10 @@ import (
 func init() { register(23, 0, 4, handleOffsetForLeaderEpoch) }
 
 func handleOffsetForLeaderEpoch(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
-	return offsetForLeaderEpoch(b.admin(), r.(*kmsg.OffsetForLeaderEpochRequest)), nil
+	return offsetForLeaderEpoch(b, r.(*kmsg.OffsetForLeaderEpochRequest)), nil
 }
 
-func offsetForLeaderEpoch(env *adminEnv, req *kmsg.OffsetForLeaderEpochRequest) *kmsg.OffsetForLeaderEpochResponse {
+func offsetForLeaderEpoch(env *Broker, req *kmsg.OffsetForLeaderEpochRequest) *kmsg.OffsetForLeaderEpochResponse {
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
 	for _, rt := range req.Topics {
 		st := kmsg.NewOffsetForLeaderEpochResponseTopic()

@@ -38,10 +38,10 @@ import (
 func init() { register(32, 0, 4, handleDescribeConfigs) }
 
 func handleDescribeConfigs(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
-	return describeConfigs(b.admin(), r.(*kmsg.DescribeConfigsRequest)), nil
+	return describeConfigs(b, r.(*kmsg.DescribeConfigsRequest)), nil
 }
 
-func describeConfigs(env *adminEnv, req *kmsg.DescribeConfigsRequest) *kmsg.DescribeConfigsResponse {
+func describeConfigs(env *Broker, req *kmsg.DescribeConfigsRequest) *kmsg.DescribeConfigsResponse {
 	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
 	im := env.meta.Image()
 	view := newConfigView(env.cfg, im)
@@ -66,11 +66,11 @@ func describeConfigs(env *adminEnv, req *kmsg.DescribeConfigsRequest) *kmsg.Desc
 			switch rr.ResourceName {
 			case "":
 				entries = view.brokerDefaultEntries()
-			case strconv.Itoa(int(env.nodeID)):
+			case strconv.Itoa(int(env.cfg.NodeID)):
 				entries = view.brokerEntries()
 			default:
 				res.ErrorCode = kerr.InvalidRequest.Code
-				res.ErrorMessage = strPtr(fmt.Sprintf("Unexpected broker id, expected %d or empty string, but received %s", env.nodeID, rr.ResourceName))
+				res.ErrorMessage = strPtr(fmt.Sprintf("Unexpected broker id, expected %d or empty string, but received %s", env.cfg.NodeID, rr.ResourceName))
 			}
 		default:
 			res.ErrorCode = kerr.InvalidRequest.Code

@@ -24,10 +24,10 @@ import (
 func init() { register(33, 0, 2, handleAlterConfigs) }
 
 func handleAlterConfigs(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
-	return alterConfigs(ctx, b.admin(), r.(*kmsg.AlterConfigsRequest)), nil
+	return alterConfigs(ctx, b, r.(*kmsg.AlterConfigsRequest)), nil
 }
 
-func alterConfigs(ctx context.Context, env *adminEnv, req *kmsg.AlterConfigsRequest) *kmsg.AlterConfigsResponse {
+func alterConfigs(ctx context.Context, env *Broker, req *kmsg.AlterConfigsRequest) *kmsg.AlterConfigsResponse {
 	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
 	dups := map[string]int{}
 	for _, rr := range req.Resources {
@@ -57,7 +57,7 @@ func resourceKey(t kmsg.ConfigResourceType, name string) string {
 }
 
 // applyConfigs sends a config change for one resource to the controller.
-func applyConfigs(ctx context.Context, env *adminEnv, typ kmsg.ConfigResourceType, name string, set map[string]*string, replaceAll, validateOnly bool) error {
+func applyConfigs(ctx context.Context, env *Broker, typ kmsg.ConfigResourceType, name string, set map[string]*string, replaceAll, validateOnly bool) error {
 	switch typ {
 	case kmsg.ConfigResourceTypeTopic:
 		if err := metadata.ValidateTopicName(name); err != nil {

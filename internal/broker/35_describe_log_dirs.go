@@ -23,10 +23,10 @@ import (
 func init() { register(35, 1, 4, handleDescribeLogDirs) }
 
 func handleDescribeLogDirs(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
-	return describeLogDirs(b.admin(), r.(*kmsg.DescribeLogDirsRequest)), nil
+	return describeLogDirs(b, r.(*kmsg.DescribeLogDirsRequest)), nil
 }
 
-func describeLogDirs(env *adminEnv, req *kmsg.DescribeLogDirsRequest) *kmsg.DescribeLogDirsResponse {
+func describeLogDirs(env *Broker, req *kmsg.DescribeLogDirsRequest) *kmsg.DescribeLogDirsResponse {
 	resp := req.ResponseKind().(*kmsg.DescribeLogDirsResponse)
 	var want map[string]map[int32]bool
 	if req.Topics != nil {
@@ -41,8 +41,8 @@ func describeLogDirs(env *adminEnv, req *kmsg.DescribeLogDirsRequest) *kmsg.Desc
 		}
 	}
 	var dirs []replica.LogDirInfo
-	if env.logDirs != nil {
-		dirs = env.logDirs()
+	if env.replicas != nil {
+		dirs = env.replicas.LogDirs()
 	}
 	for _, d := range dirs {
 		rd := kmsg.NewDescribeLogDirsResponseDir()

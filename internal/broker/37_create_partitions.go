@@ -25,10 +25,10 @@ import (
 func init() { register(37, 0, 3, handleCreatePartitions) }
 
 func handleCreatePartitions(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
-	return createPartitions(ctx, b.admin(), r.(*kmsg.CreatePartitionsRequest)), nil
+	return createPartitions(ctx, b, r.(*kmsg.CreatePartitionsRequest)), nil
 }
 
-func createPartitions(ctx context.Context, env *adminEnv, req *kmsg.CreatePartitionsRequest) *kmsg.CreatePartitionsResponse {
+func createPartitions(ctx context.Context, env *Broker, req *kmsg.CreatePartitionsRequest) *kmsg.CreatePartitionsResponse {
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
 	ctx, cancel := timeoutCtx(ctx, req.TimeoutMillis)
 	defer cancel()
@@ -70,8 +70,8 @@ func createPartitions(ctx context.Context, env *adminEnv, req *kmsg.CreatePartit
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	if changed && req.TimeoutMillis > 0 && env.awaitImage != nil {
-		if err := env.awaitImage(ctx, env.meta.Image().Epoch); err != nil {
+	if changed && req.TimeoutMillis > 0 && env.replicas != nil {
+		if err := env.replicas.AwaitImage(ctx, env.meta.Image().Epoch); err != nil {
 			for i := range resp.Topics {
 				if resp.Topics[i].ErrorCode == 0 {
 					resp.Topics[i].ErrorCode = kerr.RequestTimedOut.Code
@@ -84,7 +84,7 @@ func createPartitions(ctx context.Context, env *adminEnv, req *kmsg.CreatePartit
 
 // newPartitionsOverLimit refuses a whole request whose topics together
 // grow by more than samsa.max.partitions.per.request partitions.
-func newPartitionsOverLimit(env *adminEnv, req *kmsg.CreatePartitionsRequest) error {
+func newPartitionsOverLimit(env *Broker, req *kmsg.CreatePartitionsRequest) error {
 	im := env.meta.Image()
 	var total int64
 	for _, t := range req.Topics {

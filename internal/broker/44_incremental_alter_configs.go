@@ -27,10 +27,10 @@ import (
 func init() { register(44, 0, 1, handleIncrementalAlterConfigs) }
 
 func handleIncrementalAlterConfigs(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
-	return incrementalAlterConfigs(ctx, b.admin(), r.(*kmsg.IncrementalAlterConfigsRequest)), nil
+	return incrementalAlterConfigs(ctx, b, r.(*kmsg.IncrementalAlterConfigsRequest)), nil
 }
 
-func incrementalAlterConfigs(ctx context.Context, env *adminEnv, req *kmsg.IncrementalAlterConfigsRequest) *kmsg.IncrementalAlterConfigsResponse {
+func incrementalAlterConfigs(ctx context.Context, env *Broker, req *kmsg.IncrementalAlterConfigsRequest) *kmsg.IncrementalAlterConfigsResponse {
 	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
 	dups := map[string]int{}
 	for _, rr := range req.Resources {
@@ -56,7 +56,7 @@ func incrementalAlterConfigs(ctx context.Context, env *adminEnv, req *kmsg.Incre
 
 // incrementalChanges turns the operations into the change set the
 // controller applies (nil value = delete the override).
-func incrementalChanges(env *adminEnv, rr kmsg.IncrementalAlterConfigsRequestResource) (map[string]*string, error) {
+func incrementalChanges(env *Broker, rr kmsg.IncrementalAlterConfigsRequestResource) (map[string]*string, error) {
 	bad := func(code *kerr.Error, format string, args ...any) error {
 		return &metadata.Error{Code: code, Message: fmt.Sprintf(format, args...)}
 	}

@@ -53,10 +53,10 @@ var (
 )
 
 func handleDescribeCluster(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
-	return describeCluster(b.admin(), r.(*kmsg.DescribeClusterRequest)), nil
+	return describeCluster(b, r.(*kmsg.DescribeClusterRequest)), nil
 }
 
-func describeCluster(env *adminEnv, req *kmsg.DescribeClusterRequest) *kmsg.DescribeClusterResponse {
+func describeCluster(env *Broker, req *kmsg.DescribeClusterRequest) *kmsg.DescribeClusterResponse {
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
 	resp.ClusterAuthorizedOperations = authorizedOpsNotRequested
 	endpoint := req.EndpointType

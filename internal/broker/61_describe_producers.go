@@ -17,10 +17,10 @@ import (
 func init() { register(61, 0, 0, handleDescribeProducers) }
 
 func handleDescribeProducers(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
-	return describeProducers(b.admin(), r.(*kmsg.DescribeProducersRequest)), nil
+	return describeProducers(b, r.(*kmsg.DescribeProducersRequest)), nil
 }
 
-func describeProducers(env *adminEnv, req *kmsg.DescribeProducersRequest) *kmsg.DescribeProducersResponse {
+func describeProducers(env *Broker, req *kmsg.DescribeProducersRequest) *kmsg.DescribeProducersResponse {
 	resp := req.ResponseKind().(*kmsg.DescribeProducersResponse)
 	for _, rt := range req.Topics {
 		st := kmsg.NewDescribeProducersResponseTopic()

@@ -30,10 +30,10 @@ func init() { register(75, 0, 0, handleDescribeTopicPartitions) }
 const maxDescribePartitions = 2000
 
 func handleDescribeTopicPartitions(ctx context.Context, b *Broker, _ *RequestContext, r kmsg.Request) (kmsg.Response, error) {
-	return describeTopicPartitions(b.admin(), r.(*kmsg.DescribeTopicPartitionsRequest)), nil
+	return describeTopicPartitions(b, r.(*kmsg.DescribeTopicPartitionsRequest)), nil
 }
 
-func describeTopicPartitions(env *adminEnv, req *kmsg.DescribeTopicPartitionsRequest) *kmsg.DescribeTopicPartitionsResponse {
+func describeTopicPartitions(env *Broker, req *kmsg.DescribeTopicPartitionsRequest) *kmsg.DescribeTopicPartitionsResponse {
 	resp := req.ResponseKind().(*kmsg.DescribeTopicPartitionsResponse)
 	im := env.meta.Image()
 

@@ -1,61 +1,37 @@
 package broker
 
 import (
-	"github.com/samsa-streaming/samsa/internal/replica"
+	"context"
 	"testing"
+	"time"
 
 	"github.com/samsa-streaming/samsa/internal/log"
+	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/record"
-	"github.com/samsa-streaming/samsa/internal/vfs"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// withPartitions gives env real logs and partitions for every partition of
-// the named topics (created in the metadata first), as the broker would.
-func withPartitions(t *testing.T, env *adminEnv, topics ...string) map[log.TopicPartition]*partition.Partition {
+// withPartitions waits until the node hosts every partition of the named
+// topics (created in the metadata first) and returns them.
+func withPartitions(t *testing.T, env *Broker, topics ...string) map[log.TopicPartition]*partition.Partition {
 	t.Helper()
-	dir := t.TempDir()
-	m, err := log.OpenManager(log.ManagerOptions{FS: vfs.OS, Dir: dir, Logger: quiet()})
-	if err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := env.replicas.AwaitImage(ctx, env.meta.Image().Epoch); err != nil {
 		t.Fatal(err)
 	}
 	parts := map[log.TopicPartition]*partition.Partition{}
-	t.Cleanup(func() {
-		for _, p := range parts {
-			p.Close()
-		}
-		m.Close()
-	})
 	im := env.meta.Image()
 	for _, name := range topics {
-		top := im.Topic(name)
-		for _, mp := range top.Partitions {
-			tp := log.TopicPartition{Topic: name, Partition: mp.ID}
-			l, err := m.Create(tp, top.ID, log.DefaultConfig())
-			if err != nil {
-				t.Fatal(err)
+		for _, mp := range im.Topic(name).Partitions {
+			p, ok := env.replicas.Partition(name, mp.ID)
+			if !ok {
+				t.Fatalf("%s-%d is not hosted", name, mp.ID)
 			}
-			p, err := partition.New(partition.Config{Log: l, FS: vfs.OS, Topic: name, TopicID: top.ID, Partition: mp.ID, LeaderEpoch: mp.LeaderEpoch, Logger: quiet()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			parts[tp] = p
+			parts[log.TopicPartition{Topic: name, Partition: mp.ID}] = p
 		}
-	}
-	env.partition = func(topic string, idx int32) (*partition.Partition, bool) {
-		p, ok := parts[log.TopicPartition{Topic: topic, Partition: idx}]
-		return p, ok
-	}
-	env.logDirs = func() []replica.LogDirInfo {
-		d := replica.LogDirInfo{Dir: dir}
-		d.TotalBytes, d.UsableBytes = replica.DiskSpace(dir)
-		for _, l := range m.Logs() {
-			tp := l.TopicPartition()
-			d.Partitions = append(d.Partitions, replica.LogDirPartition{Topic: tp.Topic, Partition: tp.Partition, Size: l.Size()})
-		}
-		return []replica.LogDirInfo{d}
 	}
 	return parts
 }
@@ -83,7 +59,7 @@ func produce(t *testing.T, p *partition.Partition, pid int64, seq int32, n int) 
 func TestDeleteRecords(t *testing.T) {
 	env := newAdminEnv(t, nil)
 	createTopic(t, env, "t", 2, nil)
-	createTopic(t, env, "remote", 1, nil) // in the metadata, not hosted here
+	createRemoteTopic(t, env, "remote") // in the metadata, hosted by another broker
 	parts := withPartitions(t, env, "t")
 	p0 := parts[log.TopicPartition{Topic: "t", Partition: 0}]
 	produce(t, p0, -1, 0, 10)
@@ -215,5 +191,20 @@ func TestDescribeProducersAndLogDirs(t *testing.T) {
 	dreq.Topics = append(dreq.Topics, dt)
 	if dresp := describeLogDirs(env, dreq); len(dresp.Dirs[0].Topics[0].Partitions) != 1 || dresp.Dirs[0].Topics[0].Partitions[0].Partition != 1 {
 		t.Fatalf("filtered: %+v", dresp.Dirs)
+	}
+}
+
+// createRemoteTopic creates a one-partition topic whose only replica is on
+// broker 2, registered for the purpose: known here, not hosted here.
+func createRemoteTopic(t *testing.T, env *Broker, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := env.replicas.Metadata().RegisterBroker(ctx, metadata.Broker{ID: 2, Host: "127.0.0.2", Port: 9092}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.meta.CreateTopic(ctx, metadata.CreateTopicRequest{Name: name, NumPartitions: -1, ReplicationFactor: -1,
+		Assignments: map[int32][]int32{0: {2}}}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -2,15 +2,16 @@ package broker
 
 import (
 	"context"
-	"github.com/samsa-streaming/samsa/internal/replica"
 	"io"
 	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/metadata"
+	"github.com/samsa-streaming/samsa/internal/replica"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -18,25 +19,33 @@ import (
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // newAdminEnv opens a one-node metadata store (node 1 registered) and an
-// admin environment over it; overrides are static node configs.
-func newAdminEnv(t *testing.T, overrides map[string]string) *adminEnv {
+// newAdminEnv opens a node's replica manager (node 1, rack r1) on a
+// temporary directory and the handlers' environment over it, without a
+// network; overrides are static node configs.
+func newAdminEnv(t *testing.T, overrides map[string]string) *Broker {
 	t.Helper()
-	cfg, err := config.Load(config.Sources{Overrides: overrides})
+	props := map[string]string{"log.dirs": t.TempDir(), "samsa.admin.listener": ""}
+	for k, v := range overrides {
+		props[k] = v
+	}
+	cfg, err := config.Load(config.Sources{Overrides: props})
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta, err := metadata.Open(metadata.Config{NodeID: 1, Dir: t.TempDir(), Logger: quiet()})
+	rm, err := replica.Open(cfg, replica.Options{Logger: quiet(), AdvertisedAddr: "127.0.0.1:9092"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { meta.Close() })
-	if err := meta.RegisterBroker(context.Background(), metadata.Broker{ID: 1, Host: "127.0.0.1", Port: 9092, Rack: "r1"}); err != nil {
+	t.Cleanup(func() { rm.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := rm.Metadata().RegisterBroker(ctx, metadata.Broker{ID: 1, Host: "127.0.0.1", Port: 9092, Rack: "r1"}); err != nil {
 		t.Fatal(err)
 	}
-	return &adminEnv{meta: meta, cfg: cfg, nodeID: 1}
+	return &Broker{cfg: cfg, logger: quiet(), meta: rm.Metadata(), replicas: rm, sessions: newFetchSessionCache(int(cfg.FetchMaxSessions), nil)}
 }
 
-func createTopic(t *testing.T, env *adminEnv, name string, partitions int32, configs map[string]string) {
+func createTopic(t *testing.T, env *Broker, name string, partitions int32, configs map[string]string) {
 	t.Helper()
 	req := kmsg.NewPtrCreateTopicsRequest()
 	req.Version = 7
@@ -227,7 +236,7 @@ func TestCreatePartitions(t *testing.T) {
 		t.Fatalf("validate only: %+v", resp.Topics[0])
 	}
 }
-func describeTopicConfigs(t *testing.T, env *adminEnv, topic string, names ...string) map[string]kmsg.DescribeConfigsResponseResourceConfig {
+func describeTopicConfigs(t *testing.T, env *Broker, topic string, names ...string) map[string]kmsg.DescribeConfigsResponseResourceConfig {
 	t.Helper()
 	req := kmsg.NewPtrDescribeConfigsRequest()
 	req.Version, req.IncludeSynonyms, req.IncludeDocumentation = 4, true, true
