@@ -15,6 +15,7 @@ import (
 	node "github.com/samsa-streaming/samsa/internal/broker"
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/metrics"
+	"github.com/samsa-streaming/samsa/internal/replica"
 	"github.com/samsa-streaming/samsa/internal/server"
 )
 
@@ -57,6 +58,9 @@ requests already received, flushes the logs and marks them clean.`,
 				}
 				props[strings.TrimSpace(k)] = v
 			}
+			// The coordinators' settings are known before the configuration
+			// is read, so they come from every source like the rest.
+			config.Register(replica.ConfigDefs()...)
 			cfg, err := config.Load(config.Sources{File: configFile, Env: os.Environ(), Overrides: props})
 			if err != nil {
 				return fmt.Errorf("configuration: %w", err)

@@ -1,20 +1,91 @@
+// Package broker turns Kafka requests into calls on the replica manager,
+// the metadata store and the coordinators. Each API lives in its own file,
+// named after its key (00_produce.go, 01_fetch.go, ...), which opens with
+// the versions it serves and registers them in the API table; handler.go
+// decodes requests and dispatches them, and the fetch-session files keep
+// KIP-227 sessions. Everything else about the node (its logs, replicas,
+// coordinators' storage, start and close order) is internal/replica's.
 package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"reflect"
 	"sort"
 	"time"
 
+	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/group"
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/metrics"
 	"github.com/samsa-streaming/samsa/internal/partition"
+	"github.com/samsa-streaming/samsa/internal/replica"
 	"github.com/samsa-streaming/samsa/internal/server"
+	"github.com/samsa-streaming/samsa/internal/txn"
+	"github.com/samsa-streaming/samsa/internal/vfs"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
+
+// Broker is the environment every handler runs in. Handlers read it
+// concurrently; its fields are set by New and never reassigned.
+type Broker struct {
+	cfg      *config.Config
+	logger   *slog.Logger
+	metrics  *metrics.Metrics   // nil-safe: a nil *Metrics records nothing
+	meta     Controller         // the controller operations and the current image
+	replicas *replica.Manager   // this node's replicas and coordinators
+	sessions *fetchSessionCache // fetch sessions (KIP-227)
+}
+
+// Options are the parts of a broker that are not configuration.
+type Options struct {
+	Logger  *slog.Logger     // nil means slog.Default()
+	Metrics *metrics.Metrics // nil disables metrics
+	// AdvertisedAddr overrides the host:port registered for this node (the
+	// first advertised listener); serve passes the bound address when the
+	// configured port is 0.
+	AdvertisedAddr string
+	// FS is the file system of the logs and the metadata log; nil means
+	// the real one.
+	FS vfs.FS
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// New opens the node (replica.Open) and the handlers' environment over
+// it. The caller serves it (server.New(..., b)) and must Close it.
+func New(cfg *config.Config, opts Options) (*Broker, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	rm, err := replica.Open(cfg, replica.Options{Logger: logger, Metrics: opts.Metrics, AdvertisedAddr: opts.AdvertisedAddr, FS: opts.FS, Now: opts.Now})
+	if err != nil {
+		return nil, err
+	}
+	return &Broker{
+		cfg:      cfg,
+		logger:   logger,
+		metrics:  opts.Metrics,
+		meta:     rm.Metadata(),
+		replicas: rm,
+		sessions: newFetchSessionCache(int(cfg.FetchMaxSessions), opts.Now),
+	}, nil
+}
+
+// Ready reports nil once the node serves requests.
+func (b *Broker) Ready() error { return b.replicas.Ready() }
+
+// Close closes the node (replica.Manager.Close). The server must be shut
+// down first.
+func (b *Broker) Close() error { return b.replicas.Close() }
+
+// Replicas is the node's replica manager.
+func (b *Broker) Replicas() *replica.Manager { return b.replicas }
 
 // RequestContext carries what a handler knows about the request beyond its
 // body: the header fields and the connection it came from.
@@ -254,4 +325,97 @@ type Controller interface {
 	SetTopicConfigs(ctx context.Context, topic string, configs map[string]*string, replaceAll, validateOnly bool) error
 	SetBrokerConfigsOf(ctx context.Context, resource string, configs map[string]*string, replaceAll, validateOnly bool) error
 	AllocateProducerIDs(ctx context.Context, count int64) (first int64, err error)
+}
+
+// Helpers shared by the admin handlers (CreateTopics, DeleteTopics,
+// configs, DescribeCluster, InitProducerId, ...).
+
+// errCode splits an error from the metadata or partition package into the
+// Kafka code and message a response carries. A nil error gives (0, nil).
+func errCode(err error) (int16, *string) {
+	if err == nil {
+		return 0, nil
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		msg := err.Error()
+		return kerr.RequestTimedOut.Code, &msg
+	}
+	var pe *partition.Error
+	if errors.As(err, &pe) {
+		msg := pe.Message
+		return pe.Code.Code, nonEmpty(msg)
+	}
+	code, msg := metadata.ErrorCode(err)
+	return code, nonEmpty(msg)
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func strPtr(s string) *string { return &s }
+
+// timeoutCtx bounds a controller operation by the request's timeout_ms;
+// a timeout <= 0 means the handler's own context.
+func timeoutCtx(ctx context.Context, ms int32) (context.Context, context.CancelFunc) {
+	if ms <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
+}
+
+// localPartition finds this node's leader state of a partition, or the
+// Kafka error for its absence: UNKNOWN_TOPIC_OR_PARTITION when the metadata
+// has no such partition, NOT_LEADER_OR_FOLLOWER when it exists but is not
+// (yet) hosted here.
+func (b *Broker) localPartition(topic string, idx int32) (*partition.Partition, *kerr.Error) {
+	if p, ok := b.replicas.Partition(topic, idx); ok {
+		return p, nil
+	}
+	if _, ok := b.meta.Image().Partition(topic, idx); ok {
+		return nil, kerr.NotLeaderForPartition
+	}
+	return nil, kerr.UnknownTopicOrPartition
+}
+
+// The handlers' way to the coordinators: each group or transaction handler
+// asks for its coordinator and answers COORDINATOR_NOT_AVAILABLE (clients
+// retry) while the replica manager cannot provide one.
+
+// groupsOrCode is the handlers' way in: the coordinator, or the error code
+// to answer with.
+func (b *Broker) groupsOrCode(rc *RequestContext) (*group.Coordinator, int16) {
+	c, err := b.replicas.Groups()
+	if err != nil {
+		if rc != nil && rc.Logger != nil {
+			rc.Logger.Warn("group coordinator unavailable", "err", err)
+		}
+		return nil, kerr.CoordinatorNotAvailable.Code
+	}
+	return c, 0
+}
+
+// clientHost is the client's address as Kafka reports it ("/1.2.3.4").
+func clientHost(rc *RequestContext) string {
+	host := rc.ClientAddr
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return "/" + host
+}
+
+// txnsOrCode is the handlers' way in: the coordinator, or the error code
+// to answer with.
+func (b *Broker) txnsOrCode(rc *RequestContext) (*txn.Coordinator, int16) {
+	c, err := b.replicas.Txns()
+	if err != nil {
+		if rc != nil && rc.Logger != nil {
+			rc.Logger.Warn("transaction coordinator unavailable", "err", err)
+		}
+		return nil, kerr.CoordinatorNotAvailable.Code
+	}
+	return c, 0
 }

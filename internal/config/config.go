@@ -152,7 +152,8 @@ var defsByName = func() map[string]Def {
 // Register adds the settings of a subsystem that keeps its own typed
 // configuration (the group and transaction coordinators) so that they are
 // read from SAMSA_* variables and not reported as unknown. Their values reach
-// the subsystem through Config.Props. Call it from an init function only.
+// the subsystem through Config.Props. Call it before Load, where the binary
+// assembles a node (cmd/samsa serve registers replica.ConfigDefs).
 func Register(defs ...Def) {
 	for _, d := range defs {
 		if _, dup := defsByName[d.Name]; dup {

@@ -1,4 +1,4 @@
-package broker
+package replica
 
 import (
 	"testing"
@@ -11,6 +11,7 @@ import (
 // The coordinators' settings are read from SAMSA_* variables like any
 // registered setting, and reach their typed configs.
 func TestCoordinatorSettingsFromEnv(t *testing.T) {
+	config.Register(ConfigDefs()...)
 	cfg, err := config.Load(config.Sources{Env: []string{
 		"SAMSA_TRANSACTION_MAX_TIMEOUT_MS=1234",
 		"SAMSA_TRANSACTION_STATE_LOG_NUM_PARTITIONS=3",
