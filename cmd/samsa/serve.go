@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -139,20 +140,41 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, started
 		advAddr = net.JoinHostPort(adv.Host, port)
 	}
 
+	// The admin server starts before the node opens its logs and metadata,
+	// which after a crash means recovering them and may take minutes:
+	// meanwhile /healthz answers and /readyz says the node is starting.
+	// /readyz answers 503 again from the moment the shutdown begins.
 	m := metrics.New()
-	b, err := node.New(cfg, node.Options{Logger: logger, Metrics: m, AdvertisedAddr: advAddr})
-	if err != nil {
-		closeListeners()
-		return err
+	var (
+		opened   atomic.Pointer[node.Broker]
+		stopping atomic.Bool
+	)
+	ready := func() error {
+		if stopping.Load() {
+			return errors.New("node is shutting down")
+		}
+		if b := opened.Load(); b != nil {
+			return b.Ready()
+		}
+		return errors.New("node is starting: opening its logs and metadata")
 	}
 	var admin *metrics.AdminServer
 	if cfg.AdminListener != "" {
-		if admin, err = metrics.StartAdmin(cfg.AdminListener, m, b.Ready, logger, metrics.WithPprof(cfg.AdminPprofEnable)); err != nil {
+		var err error
+		if admin, err = metrics.StartAdmin(cfg.AdminListener, m, ready, logger, metrics.WithPprof(cfg.AdminPprofEnable)); err != nil {
 			closeListeners()
-			b.Close()
 			return fmt.Errorf("admin listener %s: %w", cfg.AdminListener, err)
 		}
 	}
+	b, err := node.New(cfg, node.Options{Logger: logger, Metrics: m, AdvertisedAddr: advAddr})
+	if err != nil {
+		closeListeners()
+		if admin != nil {
+			_ = admin.Close(context.Background())
+		}
+		return err
+	}
+	opened.Store(b)
 	srv := server.New(server.Config{MaxRequestBytes: cfg.SocketRequestMaxBytes, Logger: logger, Observer: m}, b)
 	for _, l := range listeners {
 		if err := srv.Serve(l); err != nil {
@@ -169,6 +191,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, started
 	}
 
 	<-ctx.Done()
+	stopping.Store(true)
 	timeout := time.Duration(cfg.ShutdownTimeoutMs) * time.Millisecond
 	logger.Info("shutting down", "timeout", timeout)
 	// samsa.shutdown.timeout.ms bounds the whole shutdown: four fifths for

@@ -200,6 +200,9 @@ func (b *Broker) Serve(ctx context.Context, req *server.Request) (*server.Respon
 			return nil
 		}
 	} else if pe, ok := resp.(partsEncoder); ok {
+		if f, ok := pe.(*fetchResponse); ok {
+			b.countFetched(f) // before encodeParts, which marks the file parts
+		}
 		out.Parts, out.Release = pe.encodeParts()
 	} else {
 		out.Parts = []server.Part{{Bytes: resp.AppendTo(make([]byte, 0, 256))}}
@@ -239,9 +242,40 @@ func (b *Broker) unsupportedAPIVersions(req *server.Request, start time.Time) *s
 	resp.SetVersion(0)
 	resp.ErrorCode = kerr.UnsupportedVersion.Code
 	resp.ApiKeys = SupportedAPIs()
+	// Not counted as an error: this is how a client newer than the broker
+	// learns its versions, once per connection.
 	b.metrics.Request(req.Key, req.Version, time.Since(start))
-	b.metrics.Errors(req.Key, resp.ErrorCode)
 	return &server.Response{CorrelationID: req.CorrelationID, Parts: []server.Part{{Bytes: resp.AppendTo(nil)}}}
+}
+
+// countFetched counts the record bytes of a Fetch response, and the
+// offsets they span, in their topics' traffic. The partitions whose
+// RecordBatches is nil are the file ranges, in order.
+func (b *Broker) countFetched(f *fetchResponse) {
+	if b.metrics == nil {
+		return
+	}
+	i := 0
+	for ti := range f.Topics {
+		t := &f.Topics[ti]
+		var bytes, offsets int64
+		for pi := range t.Partitions {
+			if t.Partitions[pi].RecordBatches == nil && i < len(f.files) {
+				bytes += f.files[i].Size
+				offsets += f.files[i].NextOffset - f.files[i].BaseOffset
+				i++
+			}
+		}
+		name := t.Topic
+		if name == "" && bytes > 0 { // v13+ names topics by id
+			if tt := b.meta.Image().TopicsByID[t.TopicID]; tt != nil {
+				name = tt.Name
+			}
+		}
+		if bytes > 0 && name != "" {
+			b.metrics.Topic(name).Fetched(bytes, offsets)
+		}
+	}
 }
 
 // countErrorCodes reports every non-zero ErrorCode field of a response (top

@@ -362,3 +362,40 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestCommittedOffsets: every group's committed offsets are listed, those
+// of a deleted group are not, and nothing is before Load.
+func TestCommittedOffsets(t *testing.T) {
+	h := newHarness(t, nil)
+	ids, gen := h.stableGroup("g", 1)
+	h.commit("g", ids[0], gen, "t", map[int32]int64{0: 5, 3: 7})
+	h.commit("simple", "", -1, "u", map[int32]int64{1: 9})
+	h.commit("gone", "", -1, "u", map[int32]int64{0: 1})
+	wantCode(t, "delete", h.c.DeleteGroups(&kmsg.DeleteGroupsRequest{Groups: []string{"gone"}}).Groups[0].ErrorCode, 0)
+	got := map[GroupOffset]bool{}
+	for _, o := range h.c.CommittedOffsets() {
+		got[o] = true
+	}
+	want := map[GroupOffset]bool{
+		{Group: "g", Topic: "t", Partition: 0, Offset: 5}:      true,
+		{Group: "g", Topic: "t", Partition: 3, Offset: 7}:      true,
+		{Group: "simple", Topic: "u", Partition: 1, Offset: 9}: true,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("committed offsets %v, want %v", got, want)
+	}
+	for o := range want {
+		if !got[o] {
+			t.Fatalf("committed offsets %v lack %+v", got, o)
+		}
+	}
+
+	c, err := New(Options{Config: DefaultConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if o := c.CommittedOffsets(); o != nil {
+		t.Fatalf("before Load: %v", o)
+	}
+}

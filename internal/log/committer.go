@@ -3,7 +3,23 @@ package log
 import (
 	"fmt"
 	"sync"
+	"time"
 )
+
+// CommitObserver receives the group committer's rounds and fsyncs, for
+// metrics (ManagerOptions.CommitObserver). Its methods are called from the
+// committer's goroutines, several at once for Fsync, and must be quick.
+type CommitObserver interface {
+	// CommitRound reports a round whose fsyncs are done: the appends
+	// registered in it, the segment files it fsynced and how long the
+	// fsyncs took together (they run in parallel). It is called before the
+	// round's appends are acknowledged.
+	CommitRound(appends, files int, d time.Duration)
+	// Fsync reports the fsync of one segment file (preceded, the first
+	// time a partition syncs, by the fsync of its directories) and its
+	// error. Fsyncs run inline after the manager closed are reported too.
+	Fsync(d time.Duration, err error)
+}
 
 // committer is the Manager's group committer. An append with
 // DurabilitySync writes its batches and, still under the log's appender
@@ -22,6 +38,7 @@ import (
 type committer struct {
 	files    *fileCache
 	parallel int
+	obs      CommitObserver // nil: nothing reported
 
 	mu      sync.Mutex
 	cur     *syncRound
@@ -35,16 +52,17 @@ type committer struct {
 }
 
 type syncRound struct {
-	segs map[*segment]*Log // each holds one file reference, released after the fsync
-	ends map[*Log]int64    // the highest end offset registered per log
+	segs    map[*segment]*Log // each holds one file reference, released after the fsync
+	ends    map[*Log]int64    // the highest end offset registered per log
+	appends int               // registrations, for the observer
 }
 
 func newRound() *syncRound {
 	return &syncRound{segs: make(map[*segment]*Log), ends: make(map[*Log]int64)}
 }
 
-func newCommitter(files *fileCache, parallel int) *committer {
-	c := &committer{files: files, parallel: max(parallel, 1), cur: newRound(),
+func newCommitter(files *fileCache, parallel int, obs CommitObserver) *committer {
+	c := &committer{files: files, parallel: max(parallel, 1), obs: obs, cur: newRound(),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go c.loop()
 	return c
@@ -63,6 +81,7 @@ func (c *committer) registerLocked(l *Log, s *segment, end int64) {
 		return
 	}
 	r := c.cur
+	r.appends++
 	if _, ok := r.segs[s]; ok {
 		c.files.release(s)
 	} else {
@@ -109,6 +128,10 @@ func (c *committer) loop() {
 // whose fsync failed, then advances the durable offset of the others and
 // wakes every log's waiters.
 func (c *committer) run(r *syncRound) {
+	if len(r.segs) == 0 {
+		return
+	}
+	start := time.Now()
 	sync1 := func(s *segment, l *Log) {
 		defer c.files.release(s)
 		c.files.mu.Lock()
@@ -118,11 +141,15 @@ func (c *committer) run(r *syncRound) {
 			l.fail(fmt.Errorf("sync segment %d: file closed", s.base))
 			return
 		}
+		start := time.Now()
 		if err := l.syncDirs(); err != nil {
+			c.observeFsync(start, err)
 			l.fail(err)
 			return
 		}
-		if err := syncData(f); err != nil {
+		err := syncData(f)
+		c.observeFsync(start, err)
+		if err != nil {
 			l.fail(fmt.Errorf("sync segment %d: %w", s.base, err))
 		}
 	}
@@ -144,6 +171,11 @@ func (c *committer) run(r *syncRound) {
 		}
 		wg.Wait()
 	}
+	// Reported before the waiters wake, so an append that returned is
+	// counted.
+	if c.obs != nil {
+		c.obs.CommitRound(r.appends, len(r.segs), time.Since(start))
+	}
 	for l, end := range r.ends {
 		// A failed fsync anywhere in this log, in this round or an earlier
 		// one, means this round's data may be lost too: the log is failed
@@ -156,16 +188,25 @@ func (c *committer) run(r *syncRound) {
 	}
 }
 
+// observeFsync reports an fsync that began at start.
+func (c *committer) observeFsync(start time.Time, err error) {
+	if c.obs != nil {
+		c.obs.Fsync(time.Since(start), err)
+	}
+}
+
 // syncInlineLocked is registerLocked after the committer stopped: fsync
 // now, under l.mu.
 func (c *committer) syncInlineLocked(l *Log, s *segment, end int64) {
 	c.files.mu.Lock()
 	f := s.file // the caller's reference keeps it open
 	c.files.mu.Unlock()
+	start := time.Now()
 	err := l.syncDirs()
 	if err == nil {
 		err = syncData(f)
 	}
+	c.observeFsync(start, err)
 	c.files.release(s)
 	if err != nil {
 		l.failLocked(fmt.Errorf("sync segment %d: %w", s.base, err))

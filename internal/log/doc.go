@@ -73,7 +73,10 @@
 // durable offset to the highest end offset registered in the round and
 // wakes its waiters; appends arriving meanwhile form the next round. So N
 // concurrent producers, or one producer with N requests in flight, cost
-// about one fsync per file per round, not N. A roll fsyncs the old segment
+// about one fsync per file per round, not N. ManagerOptions.CommitObserver
+// hears of every round (its appends, files and time) and every fsync, so
+// the node's metrics can show them without this package knowing of
+// Prometheus. A roll fsyncs the old segment
 // before creating the new one, so a crash never keeps a later segment
 // while losing the end of an earlier one. With DurabilityPageCache (Kafka's
 // default) the durable offset follows the log end offset as each append

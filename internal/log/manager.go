@@ -46,6 +46,9 @@ type ManagerOptions struct {
 	// SyncParallelism: how many files the group committer fsyncs at once;
 	// default 8.
 	SyncParallelism int
+	// CommitObserver, optional, receives the group committer's rounds and
+	// fsyncs (for metrics).
+	CommitObserver CommitObserver
 }
 
 // Manager owns one log directory: it opens (and recovers) every partition
@@ -144,7 +147,7 @@ func OpenManager(opts ManagerOptions) (*Manager, error) {
 	if err := m.load(); err != nil {
 		return nil, err
 	}
-	m.committer = newCommitter(m.files, opts.SyncParallelism)
+	m.committer = newCommitter(m.files, opts.SyncParallelism, opts.CommitObserver)
 	m.wg.Add(1)
 	go m.background()
 	ok = true

@@ -374,6 +374,32 @@ func (s *Store) publishLocked(prev, next *Image) {
 // modified.
 func (s *Store) Image() *Image { return s.image.Load() }
 
+// RaftStatus is this node's view of the metadata Raft group, for metrics.
+type RaftStatus struct {
+	State        string // Follower, Candidate, Leader or Shutdown
+	Term         uint64 // the current term
+	LastLogIndex uint64 // the last index in the log (or the latest snapshot)
+	CommitIndex  uint64 // the highest index known to be committed
+	AppliedIndex uint64 // the last index handed to the state machine
+	ImageEpoch   int64  // Image().Epoch: the raft index of the last batch applied to the image
+	ControllerID int32  // the active controller (raft leader) in the image, -1 if none
+}
+
+// RaftStatus returns the Raft state. It takes no lock Raft's main loop
+// holds, so a scrape never waits behind a slow disk.
+func (s *Store) RaftStatus() RaftStatus {
+	im := s.Image()
+	st := RaftStatus{ImageEpoch: im.Epoch, ControllerID: im.ControllerID, State: raft.Shutdown.String()}
+	if s.raft != nil {
+		st.State = s.raft.State().String()
+		st.Term = s.raft.CurrentTerm()
+		st.LastLogIndex = s.raft.LastIndex()
+		st.CommitIndex = s.raft.CommitIndex()
+		st.AppliedIndex = s.raft.AppliedIndex()
+	}
+	return st
+}
+
 // ClusterID returns the cluster id.
 func (s *Store) ClusterID() string { return s.cfg.ClusterID }
 

@@ -417,3 +417,25 @@ func TestOpenFinishesInterruptedBootstrap(t *testing.T) {
 	defer s.Close()
 	mustRegister(t, s, 1)
 }
+
+// TestRaftStatus: a lone voter leads, has applied what it committed, and
+// its image is at the last applied batch; after Close Raft is shut down.
+func TestRaftStatus(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	mustRegister(t, s, 1)
+	if _, err := s.CreateTopic(ctx(t), CreateTopicRequest{Name: "status", NumPartitions: 1, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	st := s.RaftStatus()
+	if st.State != "Leader" || st.Term < 1 || st.ControllerID != 1 ||
+		st.CommitIndex < uint64(st.ImageEpoch) || st.AppliedIndex < uint64(st.ImageEpoch) ||
+		st.LastLogIndex < st.CommitIndex || st.ImageEpoch < 2 {
+		t.Fatalf("status of a lone voter: %+v", st)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.RaftStatus(); st.State != "Shutdown" {
+		t.Fatalf("status after Close: %+v", st)
+	}
+}

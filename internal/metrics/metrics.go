@@ -3,10 +3,12 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,10 +44,13 @@ type Metrics struct {
 	conns     prometheus.Gauge
 	connTotal prometheus.Counter
 
+	topics *topicMetrics
+	commit *commitMetrics
+
 	mu       sync.Mutex
 	perAPI   map[int16]*apiSeries
-	lister   PartitionLister
-	listerMu sync.RWMutex
+	sources  Sources
+	listerMu sync.RWMutex // guards sources
 }
 
 type apiSeries struct {
@@ -72,12 +77,18 @@ func New() *Metrics {
 		conns:     prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "samsa", Name: "connections", Help: "Open client connections."}),
 		connTotal: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "samsa", Name: "connections_opened_total", Help: "Client connections accepted."}),
 		perAPI:    map[int16]*apiSeries{},
+		topics:    newTopicMetrics(),
+		commit:    newCommitMetrics(),
 	}
 	m.Registry.MustRegister(m.requests, m.errors, m.latency, m.bytesIn, m.bytesOut, m.conns, m.connTotal,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&partitionCollector{m: m})
+		&nodeCollector{m: m})
+	m.Registry.MustRegister(m.topics.collectors()...)
+	m.Registry.MustRegister(m.commit.collectors()...)
 	return m
 }
+
+func itoa(n int32) string { return strconv.Itoa(int(n)) }
 
 func apiName(key int16) string {
 	if n := kmsg.NameForKey(key); n != "" {
@@ -161,45 +172,6 @@ func (m *Metrics) ConnClosed() {
 	}
 }
 
-// SetPartitionLister installs the function scraped for per-partition gauges.
-func (m *Metrics) SetPartitionLister(fn PartitionLister) {
-	m.listerMu.Lock()
-	m.lister = fn
-	m.listerMu.Unlock()
-}
-
-var (
-	descLEO   = prometheus.NewDesc("samsa_partition_log_end_offset", "Next offset to be assigned in the partition log.", []string{"topic", "partition"}, nil)
-	descLSO   = prometheus.NewDesc("samsa_partition_log_start_offset", "First offset kept in the partition log.", []string{"topic", "partition"}, nil)
-	descHW    = prometheus.NewDesc("samsa_partition_high_watermark", "The partition's high watermark.", []string{"topic", "partition"}, nil)
-	descBytes = prometheus.NewDesc("samsa_partition_log_size_bytes", "Bytes on disk of the partition log.", []string{"topic", "partition"}, nil)
-)
-
-type partitionCollector struct{ m *Metrics }
-
-func (c *partitionCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- descLEO
-	ch <- descLSO
-	ch <- descHW
-	ch <- descBytes
-}
-
-func (c *partitionCollector) Collect(ch chan<- prometheus.Metric) {
-	c.m.listerMu.RLock()
-	fn := c.m.lister
-	c.m.listerMu.RUnlock()
-	if fn == nil {
-		return
-	}
-	for _, p := range fn() {
-		labels := []string{p.Topic, strconv.Itoa(int(p.Partition))}
-		ch <- prometheus.MustNewConstMetric(descLEO, prometheus.GaugeValue, float64(p.LogEndOffset), labels...)
-		ch <- prometheus.MustNewConstMetric(descLSO, prometheus.GaugeValue, float64(p.LogStartOffset), labels...)
-		ch <- prometheus.MustNewConstMetric(descHW, prometheus.GaugeValue, float64(p.HighWatermark), labels...)
-		ch <- prometheus.MustNewConstMetric(descBytes, prometheus.GaugeValue, float64(p.SizeBytes), labels...)
-	}
-}
-
 // AdminServer is the HTTP admin endpoint.
 type AdminServer struct {
 	srv *http.Server
@@ -207,8 +179,8 @@ type AdminServer struct {
 }
 
 // StartAdmin listens on addr and serves /metrics, /healthz and /readyz
-// (and /debug/pprof with [WithPprof]). ready returns nil when the node is
-// ready.
+// (and /debug/pprof with [WithPprof]), and at / the list of them. ready
+// returns nil when the node is ready.
 func StartAdmin(addr string, m *Metrics, ready func() error, logger *slog.Logger, opts ...AdminOption) (*AdminServer, error) {
 	var o adminOptions
 	for _, opt := range opts {
@@ -219,9 +191,24 @@ func StartAdmin(addr string, m *Metrics, ready func() error, logger *slog.Logger
 		return nil, err
 	}
 	mux := http.NewServeMux()
+	endpoints := [][2]string{
+		{"/metrics", "Prometheus metrics in the text format"},
+		{"/healthz", "200 while the process serves HTTP at all (liveness)"},
+		{"/readyz", "200 once the node serves Kafka clients, 503 while it starts or shuts down (readiness)"},
+	}
 	if o.pprof {
 		registerPprof(mux)
+		endpoints = append(endpoints, [2]string{"/debug/pprof/", "Go runtime profiles (samsa.admin.pprof.enable)"})
 	}
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		var b strings.Builder
+		b.WriteString("Samsa admin server\n\n")
+		for _, e := range endpoints {
+			fmt.Fprintf(&b, "%-14s %s\n", e[0], e[1])
+		}
+		_, _ = w.Write([]byte(b.String()))
+	})
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/goleak"
 )
 
@@ -72,4 +75,107 @@ func TestAdminEndpoints(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+}
+
+// TestAdminIndex: / lists the endpoints served, pprof only when enabled,
+// and other unknown paths are 404.
+func TestAdminIndex(t *testing.T) {
+	t.Cleanup(func() {
+		runtime.SetMutexProfileFraction(0)
+		runtime.SetBlockProfileRate(0)
+	})
+	for _, pprof := range []bool{false, true} {
+		a, err := StartAdmin("127.0.0.1:0", New(), func() error { return nil }, nil, WithPprof(pprof))
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := "http://" + a.Addr()
+		code, body := get(t, base+"/")
+		if code != 200 {
+			t.Fatalf("/ answered %d", code)
+		}
+		for _, p := range []string{"/metrics", "/healthz", "/readyz"} {
+			if !strings.Contains(body, p+" ") {
+				t.Errorf("/ does not list %s:\n%s", p, body)
+			}
+		}
+		if strings.Contains(body, "/debug/pprof/") != pprof {
+			t.Errorf("pprof %v, / says:\n%s", pprof, body)
+		}
+		if code, _ := get(t, base+"/nope"); code != 404 {
+			t.Errorf("/nope answered %d", code)
+		}
+		_ = a.Close(context.Background())
+	}
+	http.DefaultClient.CloseIdleConnections()
+}
+
+// scrape returns the registry's text exposition.
+func scrape(t *testing.T, m *Metrics) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
+}
+
+func TestNodeMetrics(t *testing.T) {
+	m := New()
+	m.SetSources(Sources{
+		GroupLag: func() []GroupLag { return []GroupLag{{Group: "g", Topic: "t", Lag: 7}} },
+		Raft: func() RaftStatus {
+			return RaftStatus{State: "Leader", Term: 3, LastLogIndex: 12, CommitIndex: 11, AppliedIndex: 10, ImageEpoch: 10, ControllerID: 1, NodeID: 1}
+		},
+		LogDirs: func() []LogDirSpace {
+			return []LogDirSpace{{Dir: "/d", TotalBytes: 1000, AvailableBytes: 400, PartitionLogs: 2, PartitionLogsBytes: 50}, {Dir: "/unknown", TotalBytes: -1, AvailableBytes: -1}}
+		},
+	})
+	m.SetPartitionLister(func() []PartitionStat { return []PartitionStat{{Topic: "t", Partition: 0, HighWatermark: 9}} })
+	m.Topic("t").Produced(100, 4)
+	m.Topic("t").Fetched(60, 3)
+	m.Topic("gone").Produced(1, 1)
+	m.ForgetTopic("gone")
+	obs := m.CommitObserver("/d")
+	obs.CommitRound(3, 2, 2*time.Millisecond)
+	obs.Fsync(time.Millisecond, nil)
+	obs.Fsync(time.Millisecond, errors.New("EIO"))
+	m.CommitObserver("/e") // series at zero
+
+	body := scrape(t, m)
+	for _, want := range []string{
+		`samsa_consumer_group_lag{group="g",topic="t"} 7`,
+		`samsa_raft_state{state="Leader"} 1`,
+		`samsa_raft_state{state="Follower"} 0`,
+		`samsa_raft_term 3`,
+		`samsa_raft_commit_index 11`,
+		`samsa_metadata_image_epoch 10`,
+		`samsa_controller_active 1`,
+		`samsa_controller_id 1`,
+		`samsa_log_dir_available_bytes{dir="/d"} 400`,
+		`samsa_log_dir_partitions{dir="/unknown"} 0`,
+		`samsa_partition_high_watermark{partition="0",topic="t"} 9`,
+		`samsa_topic_produced_bytes_total{topic="t"} 100`,
+		`samsa_topic_produced_records_total{topic="t"} 4`,
+		`samsa_topic_fetched_bytes_total{topic="t"} 60`,
+		`samsa_topic_fetched_records_total{topic="t"} 3`,
+		`samsa_log_commit_round_appends_sum{dir="/d"} 3`,
+		`samsa_log_commit_round_files_sum{dir="/d"} 2`,
+		`samsa_log_fsync_duration_seconds_count{dir="/d"} 2`,
+		`samsa_log_fsync_errors_total{dir="/d"} 1`,
+		`samsa_log_fsync_errors_total{dir="/e"} 0`,
+		`samsa_log_commit_round_duration_seconds_count{dir="/e"} 0`,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	for _, bad := range []string{`topic="gone"`, `samsa_log_dir_total_bytes{dir="/unknown"}`} {
+		if strings.Contains(body, bad) {
+			t.Errorf("metrics have %s", bad)
+		}
+	}
+	// A nil *Metrics hands out nil counters that count nothing.
+	var none *Metrics
+	none.Topic("t").Produced(1, 1)
+	none.CommitObserver("/d").Fsync(0, nil)
+	none.ForgetTopic("t")
 }

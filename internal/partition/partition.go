@@ -61,6 +61,11 @@ type Config struct {
 	Now func() time.Time
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
+	// Appended, if set, hears of every append as leader that wrote records
+	// (a duplicate does not), with the batches' size in bytes and their
+	// record count, for metrics. It runs under the append lock and must be
+	// quick.
+	Appended func(bytes int, records int64)
 
 	// storage replaces Log in tests.
 	storage storage
@@ -498,6 +503,9 @@ func (p *Partition) AppendAsLeaderAsync(batches []byte, opts AppendOptions) (App
 	p.trackTxnsLocked(check)
 	p.bytesSinceSnapshot += int64(len(batches))
 	p.maybeSnapshotLocked()
+	if p.cfg.Appended != nil {
+		p.cfg.Appended(len(batches), totalRecs)
+	}
 
 	return AppendResult{
 		BaseOffset:     res.BaseOffset,

@@ -2,11 +2,13 @@ package partition
 
 import (
 	"errors"
+	"log/slog"
 	"math"
 	"testing"
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/record"
+	"github.com/samsa-streaming/samsa/internal/vfs"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -366,5 +368,36 @@ func TestClosedPartitionRefusesAppends(t *testing.T) {
 	}
 	if _, err := p.AppendAsLeader(batch(t, plain(1)), AppendOptions{}); !errors.Is(err, kerr.NotLeaderForPartition) {
 		t.Fatalf("append after close: %v", err)
+	}
+}
+
+// TestAppendedHook: Config.Appended hears of each append that wrote
+// records, with their bytes and count, and not of duplicates or refusals.
+func TestAppendedHook(t *testing.T) {
+	var bytes, records, calls int64
+	p, err := New(Config{storage: newMemStore(t), FS: vfs.OS, Topic: "t", Now: func() time.Time { return testNow },
+		Logger: slog.New(slog.DiscardHandler),
+		Appended: func(b int, n int64) {
+			calls++
+			bytes += int64(b)
+			records += n
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	two := batches(t, idem(7, 0, 0, 3), idem(7, 0, 3, 2))
+	size := int64(len(two))
+	if _, err := p.AppendAsLeader(two, AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := p.AppendAsLeader(batch(t, idem(7, 0, 3, 2)), AppendOptions{}); err != nil || !res.Duplicate {
+		t.Fatalf("retry: %+v %v", res, err)
+	}
+	if _, err := p.AppendAsLeader(batch(t, idem(7, 0, 9, 1)), AppendOptions{}); err == nil {
+		t.Fatal("a sequence gap was accepted")
+	}
+	if calls != 1 || bytes != size || records != 5 {
+		t.Fatalf("hook heard %d calls, %d bytes, %d records; want 1, %d, 5", calls, bytes, records, size)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/group"
@@ -24,6 +25,9 @@ type groupSlot struct {
 	c      *group.Coordinator
 	store  *offsetsStorage // set with c
 	closed bool
+	// loaded is c once loaded, for readers that must not wait behind a
+	// load (the metrics scrape).
+	loaded atomic.Pointer[group.Coordinator]
 }
 
 // Groups returns the broker's group coordinator, creating and loading it
@@ -62,6 +66,7 @@ func (m *Manager) Groups() (*group.Coordinator, error) {
 		return nil, fmt.Errorf("load group coordinator: %w", err)
 	}
 	slot.c, slot.store = c, store
+	slot.loaded.Store(c)
 	return c, nil
 }
 
@@ -73,6 +78,7 @@ func (m *Manager) CloseGroups() {
 	slot.mu.Lock()
 	defer slot.mu.Unlock()
 	slot.closed = true
+	slot.loaded.Store(nil)
 	if slot.c != nil {
 		slot.c.Close()
 		slot.c = nil

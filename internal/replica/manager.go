@@ -100,6 +100,7 @@ func Open(cfg *config.Config, opts Options) (*Manager, error) {
 			Now:                    opts.Now,
 			Logger:                 logger.With("log_dir", dir),
 			RetentionCheckInterval: time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
+			CommitObserver:         m.commitObserver(dir),
 		})
 		if err != nil {
 			m.closeLogs()
@@ -155,7 +156,7 @@ func Open(cfg *config.Config, opts Options) (*Manager, error) {
 		return nil, err
 	}
 	if opts.Metrics != nil {
-		opts.Metrics.SetPartitionLister(m.partitionStats)
+		opts.Metrics.SetSources(m.metricsSources())
 	}
 	m.startHousekeeping()
 	m.ready.Store(true)
@@ -276,15 +277,6 @@ func (m *Manager) closeLogs() error {
 	return errors.Join(errs...)
 }
 
-func (m *Manager) partitionStats() []metrics.PartitionStat {
-	stats := m.replicaStats()
-	out := make([]metrics.PartitionStat, len(stats))
-	for i, s := range stats {
-		out[i] = metrics.PartitionStat{Topic: s.tp.Topic, Partition: s.tp.Partition, LogStartOffset: s.logStart, LogEndOffset: s.logEnd, HighWatermark: s.highWatermark, SizeBytes: s.size}
-	}
-	return out
-}
-
 // newPartition opens the leader state over a log.
 func (m *Manager) newPartition(l *log.Log, tp log.TopicPartition, topicID [16]byte, leaderEpoch int32) (*partition.Partition, error) {
 	return partition.New(partition.Config{
@@ -296,5 +288,6 @@ func (m *Manager) newPartition(l *log.Log, tp log.TopicPartition, topicID [16]by
 		LeaderEpoch:            leaderEpoch,
 		ProducerIDExpirationMs: m.cfg.ProducerIDExpirationMs,
 		Logger:                 m.logger,
+		Appended:               m.appendedHook(tp.Topic),
 	})
 }

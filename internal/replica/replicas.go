@@ -199,6 +199,9 @@ func (m *Manager) applyImage(prev, next *metadata.Image) {
 	}
 	for topic, n := range deleted {
 		m.logger.Info("partitions deleted", "topic", topic, "partitions", n)
+		if next.Topics[topic] == nil {
+			m.metrics.ForgetTopic(topic)
+		}
 	}
 	rs.mu.Lock()
 	rs.applied = next.Epoch
