@@ -435,12 +435,8 @@ func joinSentences(errs []error) error {
 	return cli.Sentencef(errors.Join(errs...), "%s", strings.Join(msgs, "\nsamsa: "))
 }
 
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return strconv.Itoa(n) + " " + noun + "s"
-}
+// plural counts a noun: "1 record", "2 records".
+func plural[N ~int | ~int32 | ~int64](n N, noun string) string { return cli.Plural(n, noun) }
 
 // orDefault prints -1 (the broker chose) as "default".
 func orDefault(n int64) string {

@@ -24,15 +24,6 @@ const (
 	Custom Kind = "template"
 )
 
-// ParseKind accepts "text" or "json".
-func ParseKind(s string) (Kind, error) {
-	switch Kind(s) {
-	case Text, JSON:
-		return Kind(s), nil
-	}
-	return "", fmt.Errorf("unknown format %q (want text or json)", s)
-}
-
 // ParseRecordFormat accepts "text", "json", or a template (anything with a
 // %-verb or a backslash escape, e.g. '%k=%v\n') using [OutputVerbs].
 func ParseRecordFormat(s string) (Kind, *Template, error) {

@@ -144,6 +144,16 @@ func verbList(allowed string) string {
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
+// DelimitedValues is the input template of records that are values ended
+// by delim (after [Unescape]); with an empty delim each input is one record.
+func DelimitedValues(delim string) *Template {
+	t := &Template{src: "%v" + delim, parts: []part{{verb: 'v'}}}
+	if delim != "" {
+		t.parts = append(t.parts, part{lit: []byte(delim)})
+	}
+	return t
+}
+
 // String is the template as given.
 func (t *Template) String() string { return t.src }
 
@@ -253,8 +263,10 @@ type ScannedRecord struct {
 
 // Scanner reads records from input as a template describes: each verb's
 // field runs up to the text that follows it in the template (the last
-// verb's, to the end of the input if nothing follows). At the end of the
-// input the template's final text (the record delimiter) may be missing.
+// verb's, to the end of the input if nothing follows). A field never runs
+// past the template's final text, the record delimiter: with '%k=%v\n' a
+// line without "=" is an error, not a key that runs into the next line. At
+// the end of the input the last record's delimiter may be missing.
 type Scanner struct {
 	br    *bufio.Reader
 	parts []part
@@ -317,13 +329,23 @@ func (s *Scanner) scan() (ScannedRecord, bool, error) {
 		started = true
 		i = 1
 	}
+	var delim []byte // the record delimiter, if the template ends in one
+	if last := s.parts[len(s.parts)-1]; last.verb == 0 {
+		delim = last.lit
+	}
 	for i < len(s.parts) {
 		verb := s.parts[i].verb
 		var field []byte
 		if i+1 < len(s.parts) {
 			term := s.parts[i+1].lit
-			f, err := s.readUntil(term)
+			stop := delim
+			if i+2 == len(s.parts) {
+				stop = nil // term is the delimiter
+			}
+			f, err := s.readUntil(term, stop)
 			switch {
+			case errors.Is(err, errPastDelimiter):
+				return rec, false, fmt.Errorf("no %q before the end of the record (%q)", term, delim)
 			case errors.Is(err, io.EOF):
 				if !started && len(f) == 0 {
 					return rec, false, nil
@@ -365,24 +387,41 @@ func (s *Scanner) scan() (ScannedRecord, bool, error) {
 	return rec, true, nil
 }
 
+var errPastDelimiter = errors.New("past the record delimiter")
+
 // readUntil returns the bytes up to the next term, consuming term. At the
-// end of input it returns what it read and io.EOF.
-func (s *Scanner) readUntil(term []byte) ([]byte, error) {
+// end of input it returns what it read and io.EOF; if the bytes before term
+// hold stop (when not nil), errPastDelimiter.
+func (s *Scanner) readUntil(term, stop []byte) ([]byte, error) {
 	var buf []byte
+	stopAt := -1 // where stop first occurs in buf
 	for {
 		b, err := s.br.ReadSlice(term[len(term)-1])
+		from := max(len(buf)-len(stop)+1, 0)
 		buf = append(buf, b...)
-		switch {
-		case err == nil:
-			if bytes.HasSuffix(buf, term) {
-				return buf[: len(buf)-len(term) : len(buf)-len(term)], nil
+		if err == nil && bytes.HasSuffix(buf, term) {
+			field := buf[: len(buf)-len(term) : len(buf)-len(term)]
+			if stop != nil && bytes.Contains(field, stop) {
+				return nil, errPastDelimiter
 			}
-		case errors.Is(err, bufio.ErrBufferFull):
-		default:
-			if buf == nil {
-				buf = []byte{}
-			}
-			return buf, err
+			return field, nil
 		}
+		if stop != nil && stopAt < 0 {
+			if i := bytes.Index(buf[from:], stop); i >= 0 {
+				stopAt = from + i
+			}
+		}
+		// A term still to come starts at len(buf)-len(term)+1 or later:
+		// stop, once wholly before that, is in the field.
+		if stopAt >= 0 && (stopAt+len(stop) <= len(buf)-len(term)+1 || err != nil) {
+			return nil, errPastDelimiter
+		}
+		if err == nil || errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if buf == nil {
+			buf = []byte{}
+		}
+		return buf, err
 	}
 }

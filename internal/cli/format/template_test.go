@@ -137,6 +137,10 @@ func TestScanner(t *testing.T) {
 		{`key=%k value=%v\n`, "key=a value=b\nkey=c value=d", []kv{{s("a"), "b", -1}, {s("c"), "d", -1}}},
 		{`%v`, "all of\nit\n", []kv{{nil, "all of\nit\n", -1}}},
 		{`%v\0`, "a\x00b\x00", []kv{{nil, "a", -1}, {nil, "b", -1}}},
+		// A field may hold part of the delimiter, or the delimiter may
+		// begin with the text after the field.
+		{`%k=%v\r\n`, "a\r=b\r\n", []kv{{s("a\r"), "b", -1}}},
+		{`%k:%v:\n`, "a:b:\nc::\n", []kv{{s("a"), "b", -1}, {s("c"), "", -1}}},
 	} {
 		got, err := scanAll(t, tc.tmpl, tc.in)
 		if err != nil {
@@ -155,7 +159,10 @@ func TestScanner(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ tmpl, in, want string }{
-		{`%k=%v\n`, "a=1\nnoequals\n", `record 2: the input ends before "="`},
+		{`%k=%v\n`, "a=1\nnoequals\n", `record 2: no "=" before the end of the record ("\n")`},
+		{`%k=%v\n`, "a=1\nno equals\nb=2\n", `record 2: no "=" before the end of the record ("\n")`},
+		{`%k=%v\n`, "a=1\nnoequals", `record 2: the input ends before "="`},
+		{`%k\t%v\r\n`, "a\tb\r\nc\r\nd\te\r\n", `record 2: no "\t" before the end of the record ("\r\n")`},
 		{`key=%k %v\n`, "key=a b\nkye=c d\n", `record 2: expected "key=", found "kye="`},
 		{`%p:%v\n`, "x:a\n", `record 1: "x" is not a partition number`},
 		{`%p:%v\n`, "-1:a\n", `record 1: "-1" is not a partition number`},
@@ -213,4 +220,33 @@ func FuzzScanner(f *testing.F) {
 			t.Fatalf("got %+v", got)
 		}
 	})
+}
+
+func TestDelimitedValues(t *testing.T) {
+	for _, tc := range []struct {
+		delim, in string
+		want      []string
+	}{
+		{"\n", "a\nb\n", []string{"a", "b"}},
+		{"\x00", "a\nb\x00c", []string{"a\nb", "c"}},
+		{"--", "a-b--c---", []string{"a-b", "c", "-"}},
+		{"", "all\nof it\n", []string{"all\nof it\n"}},
+		{"", "", nil},
+	} {
+		tp := DelimitedValues(tc.delim)
+		if err := tp.CheckInput(); err != nil {
+			t.Fatal(err)
+		}
+		s := NewScanner(strings.NewReader(tc.in), tp)
+		var got []string
+		for s.Scan() {
+			if s.Record().Key != nil {
+				t.Errorf("delimiter %q: a key", tc.delim)
+			}
+			got = append(got, string(s.Record().Value))
+		}
+		if s.Err() != nil || strings.Join(got, "|") != strings.Join(tc.want, "|") || len(got) != len(tc.want) {
+			t.Errorf("delimiter %q on %q: %q, %v", tc.delim, tc.in, got, s.Err())
+		}
+	}
 }
