@@ -21,10 +21,10 @@ import (
 )
 
 func newGroupCmd(flags *clientFlags) *cobra.Command {
-	cmd := &cobra.Command{
+	cmd := groupCommand(&cobra.Command{
 		Use:   "group",
 		Short: "List, describe, reset the offsets of and delete consumer groups",
-	}
+	})
 	cmd.AddCommand(
 		newGroupListCmd(flags),
 		newGroupDescribeCmd(flags),

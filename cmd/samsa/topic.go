@@ -18,10 +18,10 @@ import (
 )
 
 func newTopicCmd(flags *clientFlags) *cobra.Command {
-	cmd := &cobra.Command{
+	cmd := groupCommand(&cobra.Command{
 		Use:   "topic",
 		Short: "Create, list, describe, alter and delete topics",
-	}
+	})
 	cmd.AddCommand(
 		newTopicCreateCmd(flags),
 		newTopicListCmd(flags),

@@ -19,10 +19,10 @@ import (
 )
 
 func newTxnCmd(flags *clientFlags) *cobra.Command {
-	cmd := &cobra.Command{
+	cmd := groupCommand(&cobra.Command{
 		Use:   "txn",
 		Short: "List, describe and abort transactions",
-	}
+	})
 	cmd.AddCommand(newTxnListCmd(flags), newTxnDescribeCmd(flags), newTxnAbortCmd(flags))
 	return cmd
 }

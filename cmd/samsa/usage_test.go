@@ -60,6 +60,32 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+func TestSubcommandTypos(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"topic", "lst"}, `unknown command "lst" for "samsa topic"; did you mean list?`},
+		{[]string{"topic", "desc", "orders"}, `unknown command "desc" for "samsa topic"; did you mean describe?`},
+		{[]string{"group", "delet", "g"}, `unknown command "delet" for "samsa group"; did you mean delete?`},
+		{[]string{"txn", "abrot"}, `unknown command "abrot" for "samsa txn"; did you mean abort?`},
+		{[]string{"bench", "produc"}, `unknown command "produc" for "samsa bench"; did you mean produce?`},
+		{[]string{"tpoic", "list"}, `unknown command "tpoic" for "samsa"; did you mean topic?`},
+		{[]string{"topic", "frobnicate"}, `unknown command "frobnicate" for "samsa topic" (want alter, create, delete, describe or list)`},
+		{[]string{"topic", "list", "extra"}, "expected no arguments, got 1 argument"},
+	} {
+		r := samsa("", tc.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "--help' for usage") {
+			t.Errorf("samsa %s: exit %d, stderr %q; want 2 and %q", strings.Join(tc.args, " "), r.code, r.stderr, tc.want)
+		}
+	}
+	// A group command alone still prints its help.
+	r := samsa("", "topic")
+	if r.code != 0 || !strings.Contains(r.stdout, "Available Commands:") {
+		t.Errorf("samsa topic: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
 func TestHelp(t *testing.T) {
 	r := samsa("", "--help")
 	if r.code != 0 || !strings.Contains(r.stdout, "topic") || !strings.Contains(r.stdout, "bench") {
