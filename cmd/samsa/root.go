@@ -61,6 +61,7 @@ any Kafka-compatible cluster over the Kafka protocol.`,
 		newBenchCmd(flags),
 		newGroupCmd(flags),
 		newTxnCmd(flags),
+		newClusterCmd(flags),
 	)
 	return root
 }

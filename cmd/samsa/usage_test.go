@@ -69,9 +69,11 @@ func TestSubcommandTypos(t *testing.T) {
 		{[]string{"topic", "desc", "orders"}, `unknown command "desc" for "samsa topic"; did you mean describe?`},
 		{[]string{"group", "delet", "g"}, `unknown command "delet" for "samsa group"; did you mean delete?`},
 		{[]string{"txn", "abrot"}, `unknown command "abrot" for "samsa txn"; did you mean abort?`},
+		{[]string{"cluster", "inf"}, `unknown command "inf" for "samsa cluster"; did you mean info?`},
 		{[]string{"bench", "produc"}, `unknown command "produc" for "samsa bench"; did you mean produce?`},
 		{[]string{"tpoic", "list"}, `unknown command "tpoic" for "samsa"; did you mean topic?`},
 		{[]string{"topic", "frobnicate"}, `unknown command "frobnicate" for "samsa topic" (want alter, create, delete, describe or list)`},
+		{[]string{"topic", "list", "--format", "xml"}, `unknown format "xml" (want text, wide, json or yaml)`},
 		{[]string{"topic", "list", "extra"}, "expected no arguments, got 1 argument"},
 	} {
 		r := samsa("", tc.args...)
@@ -83,6 +85,9 @@ func TestSubcommandTypos(t *testing.T) {
 	r := samsa("", "topic")
 	if r.code != 0 || !strings.Contains(r.stdout, "Available Commands:") {
 		t.Errorf("samsa topic: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := samsa("", "topic", "ls", "--help"); r.code != 0 || !strings.Contains(r.stdout, "List topics") {
+		t.Errorf("the ls alias: exit %d\n%s", r.code, r.stdout)
 	}
 }
 
