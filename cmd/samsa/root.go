@@ -41,6 +41,15 @@ any Kafka-compatible cluster over the Kafka protocol.`,
 		return &usageError{err}
 	})
 	groupCommand(root)
+	showVersion := root.Flags().Bool("version", false, "print the version and VCS commit of this binary")
+	help := root.RunE
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if *showVersion {
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), buildVersion())
+			return err
+		}
+		return help(cmd, args)
+	}
 
 	def := os.Getenv("SAMSA_BOOTSTRAP_SERVER")
 	if def == "" {
@@ -62,6 +71,7 @@ any Kafka-compatible cluster over the Kafka protocol.`,
 		newGroupCmd(flags),
 		newTxnCmd(flags),
 		newClusterCmd(flags),
+		newVersionCmd(),
 	)
 	return root
 }
