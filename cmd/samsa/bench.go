@@ -15,7 +15,7 @@ import (
 )
 
 func newBenchCmd(flags *clientFlags) *cobra.Command {
-	cmd := &cobra.Command{
+	cmd := groupCommand(&cobra.Command{
 		Use:   "bench",
 		Short: "Measure a cluster's throughput and latency",
 		Long: `Benchmarks in the manner of Kafka's perf-test tools, against any
@@ -33,7 +33,7 @@ is set in the environment.`,
 				debug.SetGCPercent(benchGCPercent)
 			}
 		},
-	}
+	})
 	cmd.AddCommand(newBenchProduceCmd(flags), newBenchConsumeCmd(flags), newBenchE2ECmd(flags))
 	return cmd
 }

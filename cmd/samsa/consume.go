@@ -47,6 +47,13 @@ func newConsumeCmd(flags *clientFlags) *cobra.Command {
 (internal topics excepted); without --group, the topics are those that match
 when the command starts.
 
+--format json prints one object per record; a template prints each record
+as kcat's -f does: '%k=%v\n' (%t topic, %p partition, %o offset, %T
+timestamp in Unix milliseconds, %k key, %v value, %h headers as k=v,...,
+%K and %S key and value lengths; \n, \t, \0 and \xHH escapes, %% for %).
+Nothing is added after a template, and a null key or value prints as
+nothing.
+
 By default only records produced after the command starts are printed
 (--from-end). Start elsewhere with --from-beginning, --offset N (with
 --partition for one partition; a negative N counts back from the end) or
@@ -70,6 +77,7 @@ are assigned (joining a new group takes seconds).`,
   samsa consume orders --from-beginning -e
   samsa consume orders --from-time 2024-05-01T12:00:00Z --until 2024-05-01T13:00:00Z
   samsa consume orders --partition 0 --offset 42 --format json
+  samsa consume orders --from-beginning -e -f '%p/%o %k=%v\n'
   samsa consume orders --from-time 2024-05-01T12:00:00Z --print-key
   samsa consume orders payments --from-beginning -e
   samsa consume --regex 'orders-.*' --group audit`,
@@ -87,7 +95,7 @@ are assigned (joining a new group takes seconds).`,
 	f.Int32VarP(&cf.partition, "partition", "p", -1, "consume only this partition")
 	f.IntVarP(&cf.count, "count", "n", 0, "exit after this many records (0: no limit)")
 	f.StringVarP(&cf.group, "group", "g", "", "consume as a member of this consumer group, committing what was printed")
-	f.StringVarP(&cf.format, "format", "f", "text", "output format: text or json (one object per line)")
+	f.StringVarP(&cf.format, "format", "f", "text", `output format: text, json (one object per line), or a template such as '%k=%v\n' (%t topic, %p partition, %o offset, %T timestamp, %k key, %v value, %h headers)`)
 	f.BoolVar(&cf.printKey, "print-key", false, "in text output, print the key before the value")
 	f.StringVar(&cf.keySeparator, "key-separator", "\t", "in text output with --print-key, what goes between key and value")
 	f.DurationVar(&cf.idleTimeout, "idle-timeout", 0, "exit when no record arrives for this long (0: wait forever)")
@@ -154,7 +162,8 @@ type consumeSettings struct {
 	rule    startRule
 	reset   resetPolicy
 	kind    format.Kind
-	untilMs int64 // -1: none
+	tmpl    *format.Template // for kind format.Custom
+	untilMs int64            // -1: none
 	// readCommitted hides records of aborted and open transactions; the
 	// end of a partition is then its last stable offset.
 	readCommitted bool
@@ -163,7 +172,7 @@ type consumeSettings struct {
 func (cf *consumeFlags) validate(offsetSet, partitionSet bool) (consumeSettings, error) {
 	var s consumeSettings
 	var err error
-	if s.kind, err = format.ParseKind(cf.format); err != nil {
+	if s.kind, s.tmpl, err = format.ParseRecordFormat(cf.format); err != nil {
 		return s, err
 	}
 	if s.reset, err = parseReset(cf.reset); err != nil {
@@ -368,7 +377,7 @@ func runConsume(cmd *cobra.Command, o cli.Options, args []string, cf *consumeFla
 	defer cl.Close()
 
 	out := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<16)
-	rw := &format.RecordWriter{W: out, Kind: set.kind, PrintKey: cf.printKey, KeySeparator: cf.keySeparator}
+	rw := &format.RecordWriter{W: out, Kind: set.kind, Template: set.tmpl, PrintKey: cf.printKey, KeySeparator: cf.keySeparator}
 	consumed := 0
 	defer func() {
 		fmt.Fprintf(stderr, "Consumed %s.\n", plural(consumed, "record"))

@@ -21,23 +21,37 @@ import (
 )
 
 func newGroupCmd(flags *clientFlags) *cobra.Command {
-	cmd := &cobra.Command{
+	cmd := groupCommand(&cobra.Command{
 		Use:   "group",
 		Short: "List, describe, reset the offsets of and delete consumer groups",
-	}
+	})
+	of := addOutputFlag(cmd)
 	cmd.AddCommand(
-		newGroupListCmd(flags),
-		newGroupDescribeCmd(flags),
-		newGroupResetOffsetsCmd(flags),
-		newGroupDeleteCmd(flags),
+		newGroupListCmd(flags, of),
+		newGroupDescribeCmd(flags, of),
+		newGroupResetOffsetsCmd(flags, of),
+		newGroupDeleteCmd(flags, of),
 	)
 	return cmd
 }
 
-func newGroupListCmd(flags *clientFlags) *cobra.Command {
+// groupSummary is a group in the output of group list.
+type groupSummary struct {
+	Name string `json:"name" yaml:"name"`
+	// Type is classic or consumer (KIP-848), empty if the broker does not
+	// say.
+	Type         string `json:"type" yaml:"type"`
+	State        string `json:"state" yaml:"state"`
+	ProtocolType string `json:"protocol_type" yaml:"protocol_type"`
+	// Coordinator is the node id of the group's coordinator.
+	Coordinator int32 `json:"coordinator" yaml:"coordinator"`
+}
+
+func newGroupListCmd(flags *clientFlags, of *outputFlag) *cobra.Command {
 	var states, types []string
 	cmd := &cobra.Command{
 		Use:     "list",
+		Aliases: []string{"ls"},
 		Short:   "List consumer groups with their state and type",
 		Example: "  samsa group list\n  samsa group list --state Stable --type consumer",
 		Args:    exactArgs(0, "no arguments"),
@@ -53,7 +67,12 @@ func newGroupListCmd(flags *clientFlags) *cobra.Command {
 				if err != nil {
 					return cli.Explain(err, flags.options())
 				}
-				return writeGroupList(cmd.OutOrStdout(), groups)
+				list := make([]groupSummary, 0, len(groups))
+				for _, g := range groups.Sorted() {
+					list = append(list, groupSummary{Name: g.Group, Type: g.GroupType, State: g.State, ProtocolType: g.ProtocolType, Coordinator: g.Coordinator})
+				}
+				w := cmd.OutOrStdout()
+				return of.print(w, list, func(wide bool) error { return writeGroupList(w, list, wide) })
 			})
 		},
 	}
@@ -62,26 +81,63 @@ func newGroupListCmd(flags *clientFlags) *cobra.Command {
 	return cmd
 }
 
-func writeGroupList(w io.Writer, groups kadm.ListedGroups) error {
-	t := format.NewTable("GROUP", "TYPE", "STATE", "PROTOCOL-TYPE")
-	for _, g := range groups.Sorted() {
-		t.Row(g.Group, g.GroupType, g.State, g.ProtocolType)
+// writeGroupList prints one row per group; wide adds the coordinator.
+func writeGroupList(w io.Writer, groups []groupSummary, wide bool) error {
+	columns := []string{"GROUP", "TYPE", "STATE", "PROTOCOL-TYPE"}
+	if wide {
+		columns = append(columns, "COORDINATOR")
+	}
+	t := format.NewTable(columns...)
+	for _, g := range groups {
+		t.Row(g.Name, g.Type, g.State, g.ProtocolType, strconv.Itoa(int(g.Coordinator)))
 	}
 	return t.Write(w)
 }
 
-// groupPartition is one row of a group description.
-type groupPartition struct {
-	topic     string
-	partition int32
-	committed int64 // -1: none
-	end       int64 // -1: unknown
-	member    string
-	clientID  string
-	host      string
+// groupDescription is the output of group describe.
+type groupDescription struct {
+	Name  string `json:"name" yaml:"name"`
+	Type  string `json:"type" yaml:"type"`
+	State string `json:"state" yaml:"state"`
+	// Protocol is the partition assignor: the classic protocol's chosen
+	// one (range, cooperative-sticky, ...) or the consumer protocol's
+	// server-side assignor.
+	Protocol string `json:"protocol" yaml:"protocol"`
+	// Epoch is the group epoch of a consumer-protocol group, null for a
+	// classic one.
+	Epoch   *int32        `json:"epoch" yaml:"epoch"`
+	Members []groupMember `json:"members" yaml:"members"`
+	// Offsets has a row for each partition the group has an offset in or
+	// is assigned, sorted by topic and partition.
+	Offsets []groupOffset `json:"offsets" yaml:"offsets"`
+	// TotalLag sums the lag of the partitions with a committed offset.
+	TotalLag int64 `json:"total_lag" yaml:"total_lag"`
 }
 
-func newGroupDescribeCmd(flags *clientFlags) *cobra.Command {
+type groupMember struct {
+	MemberID   string  `json:"member_id" yaml:"member_id"`
+	InstanceID *string `json:"instance_id" yaml:"instance_id"`
+	ClientID   string  `json:"client_id" yaml:"client_id"`
+	Host       string  `json:"host" yaml:"host"`
+}
+
+type groupOffset struct {
+	Topic     string `json:"topic" yaml:"topic"`
+	Partition int32  `json:"partition" yaml:"partition"`
+	// CommittedOffset is null when the group has committed none.
+	CommittedOffset *int64 `json:"committed_offset" yaml:"committed_offset"`
+	// LogEndOffset is null when it could not be listed.
+	LogEndOffset *int64 `json:"log_end_offset" yaml:"log_end_offset"`
+	// Lag is the log end minus the committed offset, null when either is
+	// unknown.
+	Lag *int64 `json:"lag" yaml:"lag"`
+	// MemberID is the member the partition is assigned to, null if none.
+	MemberID *string `json:"member_id" yaml:"member_id"`
+
+	clientID, host string
+}
+
+func newGroupDescribeCmd(flags *clientFlags, of *outputFlag) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "describe GROUP",
 		Short:   "Show a group's state, members, assignments, committed offsets and lag",
@@ -90,83 +146,99 @@ func newGroupDescribeCmd(flags *clientFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			group := args[0]
 			return withAdmin(cmd.Context(), flags, func(ctx context.Context, adm *kadm.Client) error {
-				return describeGroup(ctx, cmd.OutOrStdout(), adm, group, flags.options())
+				d, err := describeGroup(ctx, adm, group, flags.options())
+				if err != nil {
+					return err
+				}
+				w := cmd.OutOrStdout()
+				return of.print(w, d, func(bool) error { return writeGroupDescription(w, d) })
 			})
 		},
 	}
 	return cmd
 }
 
-func describeGroup(ctx context.Context, w io.Writer, adm *kadm.Client, group string, o cli.Options) error {
+// describeGroup gathers a group's members, committed offsets, log end
+// offsets and lag.
+func describeGroup(ctx context.Context, adm *kadm.Client, group string, o cli.Options) (groupDescription, error) {
+	d := groupDescription{Name: group, Members: []groupMember{}, Offsets: []groupOffset{}}
 	listed, err := adm.ListGroups(ctx)
 	if err != nil {
-		return cli.Explain(err, o)
+		return d, cli.Explain(err, o)
 	}
 	lg, ok := listed[group]
 	if !ok {
-		return cli.Sentencef(nil, "group %q does not exist", group)
+		return d, cli.Sentencef(nil, "group %q does not exist", group)
 	}
-	rows := map[string]map[int32]*groupPartition{}
-	row := func(topic string, p int32) *groupPartition {
+	d.Type, d.State = lg.GroupType, lg.State
+	rows := map[string]map[int32]*groupOffset{}
+	row := func(topic string, p int32) *groupOffset {
 		if rows[topic] == nil {
-			rows[topic] = map[int32]*groupPartition{}
+			rows[topic] = map[int32]*groupOffset{}
 		}
 		r := rows[topic][p]
 		if r == nil {
-			r = &groupPartition{topic: topic, partition: p, committed: -1, end: -1, member: "-", clientID: "-", host: "-"}
+			r = &groupOffset{Topic: topic, Partition: p}
 			rows[topic][p] = r
 		}
 		return r
 	}
-	state, protocol, members := lg.State, "", 0
+	assign := func(r *groupOffset, m groupMember) {
+		id := m.MemberID
+		r.MemberID, r.clientID, r.host = &id, m.ClientID, m.Host
+	}
 	if lg.GroupType == "consumer" {
 		described, err := adm.DescribeConsumerGroups(ctx, group)
 		if err != nil {
-			return cli.Explain(err, o)
+			return d, cli.Explain(err, o)
 		}
-		d := described[group]
-		if d.Err != nil {
-			return cli.Sentencef(d.Err, "cannot describe group %q: %v", group, d.Err)
+		cg := described[group]
+		if cg.Err != nil {
+			return d, cli.Sentencef(cg.Err, "cannot describe group %q: %v", group, cg.Err)
 		}
-		state, protocol, members = d.State, "assignor "+d.AssignorName+", epoch "+strconv.Itoa(int(d.Epoch)), len(d.Members)
-		for _, m := range d.Members {
+		epoch := cg.Epoch
+		d.State, d.Protocol, d.Epoch = cg.State, cg.AssignorName, &epoch
+		for _, m := range cg.Members {
+			gm := groupMember{MemberID: m.MemberID, InstanceID: m.InstanceID, ClientID: m.ClientID, Host: m.ClientHost}
+			d.Members = append(d.Members, gm)
 			for topic, ps := range m.Assignment {
 				for p := range ps {
-					r := row(topic, p)
-					r.member, r.clientID, r.host = m.MemberID, m.ClientID, m.ClientHost
+					assign(row(topic, p), gm)
 				}
 			}
 		}
 	} else {
 		described, err := adm.DescribeGroups(ctx, group)
 		if err != nil {
-			return cli.Explain(err, o)
+			return d, cli.Explain(err, o)
 		}
-		d := described[group]
-		if d.Err != nil {
-			return cli.Sentencef(d.Err, "cannot describe group %q: %v", group, d.Err)
+		cg := described[group]
+		if cg.Err != nil {
+			return d, cli.Sentencef(cg.Err, "cannot describe group %q: %v", group, cg.Err)
 		}
-		state, protocol, members = d.State, d.Protocol, len(d.Members)
-		for _, m := range d.Members {
+		d.State, d.Protocol = cg.State, cg.Protocol
+		for _, m := range cg.Members {
+			gm := groupMember{MemberID: m.MemberID, InstanceID: m.InstanceID, ClientID: m.ClientID, Host: m.ClientHost}
+			d.Members = append(d.Members, gm)
 			a, ok := m.Assigned.AsConsumer()
 			if !ok {
 				continue
 			}
 			for _, t := range a.Topics {
 				for _, p := range t.Partitions {
-					r := row(t.Topic, p)
-					r.member, r.clientID, r.host = m.MemberID, m.ClientID, m.ClientHost
+					assign(row(t.Topic, p), gm)
 				}
 			}
 		}
 	}
 	committed, err := adm.FetchOffsets(ctx, group)
 	if err != nil {
-		return cli.Explain(err, o)
+		return d, cli.Explain(err, o)
 	}
 	committed.Each(func(c kadm.OffsetResponse) {
-		if c.Err == nil {
-			row(c.Topic, c.Partition).committed = c.At
+		if c.Err == nil && c.At >= 0 {
+			at := c.At
+			row(c.Topic, c.Partition).CommittedOffset = &at
 		}
 	})
 	topics := make([]string, 0, len(rows))
@@ -177,21 +249,15 @@ func describeGroup(ctx context.Context, w io.Writer, adm *kadm.Client, group str
 	if len(topics) > 0 {
 		ends, err := adm.ListEndOffsets(ctx, topics...)
 		if err != nil {
-			return cli.Explain(err, o)
+			return d, cli.Explain(err, o)
 		}
 		ends.Each(func(e kadm.ListedOffset) {
 			if r := rows[e.Topic][e.Partition]; r != nil && e.Err == nil {
-				r.end = e.Offset
+				end := e.Offset
+				r.LogEndOffset = &end
 			}
 		})
 	}
-	fmt.Fprintf(w, "Group %s: %s, type %s", group, state, orDash(lg.GroupType))
-	if protocol != "" {
-		fmt.Fprintf(w, ", %s", protocol)
-	}
-	fmt.Fprintf(w, ", %d members\n\n", members)
-	t := format.NewTable("TOPIC", "PARTITION", "COMMITTED-OFFSET", "LOG-END-OFFSET", "LAG", "MEMBER", "CLIENT-ID", "HOST")
-	var totalLag int64
 	for _, topic := range topics {
 		ps := make([]int32, 0, len(rows[topic]))
 		for p := range rows[topic] {
@@ -200,30 +266,49 @@ func describeGroup(ctx context.Context, w io.Writer, adm *kadm.Client, group str
 		sort.Slice(ps, func(i, j int) bool { return ps[i] < ps[j] })
 		for _, p := range ps {
 			r := rows[topic][p]
-			lag := "-"
-			if r.end >= 0 {
-				l := r.end
-				if r.committed >= 0 {
-					l = r.end - r.committed
-				}
-				totalLag += l
-				lag = strconv.FormatInt(l, 10)
+			if r.CommittedOffset != nil && r.LogEndOffset != nil {
+				lag := *r.LogEndOffset - *r.CommittedOffset
+				r.Lag = &lag
+				d.TotalLag += lag
 			}
-			t.Row(topic, strconv.Itoa(int(p)), offsetOrDash(r.committed), offsetOrDash(r.end), lag, r.member, r.clientID, r.host)
+			d.Offsets = append(d.Offsets, *r)
 		}
+	}
+	return d, nil
+}
+
+// writeGroupDescription prints a group's summary line and a row per
+// partition; the lag of a partition without a committed offset is "-".
+func writeGroupDescription(w io.Writer, d groupDescription) error {
+	fmt.Fprintf(w, "Group %s: %s, type %s", d.Name, d.State, orDash(d.Type))
+	switch {
+	case d.Epoch != nil:
+		fmt.Fprintf(w, ", assignor %s, epoch %d", d.Protocol, *d.Epoch)
+	case d.Protocol != "":
+		fmt.Fprintf(w, ", %s", d.Protocol)
+	}
+	fmt.Fprintf(w, ", %s\n\n", plural(len(d.Members), "member"))
+	t := format.NewTable("TOPIC", "PARTITION", "COMMITTED-OFFSET", "LOG-END-OFFSET", "LAG", "MEMBER", "CLIENT-ID", "HOST")
+	for _, r := range d.Offsets {
+		member := "-"
+		if r.MemberID != nil {
+			member = *r.MemberID
+		}
+		t.Row(r.Topic, strconv.Itoa(int(r.Partition)), offsetOrDash(r.CommittedOffset), offsetOrDash(r.LogEndOffset),
+			offsetOrDash(r.Lag), member, orDash(r.clientID), orDash(r.host))
 	}
 	if err := t.Write(w); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(w, "\nTotal lag: %d\n", totalLag)
+	_, err := fmt.Fprintf(w, "\nTotal lag: %d\n", d.TotalLag)
 	return err
 }
 
-func offsetOrDash(o int64) string {
-	if o < 0 {
+func offsetOrDash(o *int64) string {
+	if o == nil {
 		return "-"
 	}
-	return strconv.FormatInt(o, 10)
+	return strconv.FormatInt(*o, 10)
 }
 
 func orDash(s string) string {
@@ -233,7 +318,7 @@ func orDash(s string) string {
 	return s
 }
 
-func newGroupResetOffsetsCmd(flags *clientFlags) *cobra.Command {
+func newGroupResetOffsetsCmd(flags *clientFlags, of *outputFlag) *cobra.Command {
 	var (
 		topics     []string
 		toEarliest bool
@@ -293,7 +378,7 @@ moves to the first offset at or after that time (the log end if none).`,
 			}
 			o := flags.options()
 			return withAdmin(cmd.Context(), flags, func(ctx context.Context, adm *kadm.Client) error {
-				return resetOffsets(ctx, cmd.OutOrStdout(), adm, o, group, selected, resetTarget{earliest: toEarliest, latest: toLatest, atMilli: atMilli, byTime: toDatetime != "", offset: toOffset}, execute)
+				return resetOffsets(ctx, cmd.OutOrStdout(), of, adm, o, group, selected, resetTarget{earliest: toEarliest, latest: toLatest, atMilli: atMilli, byTime: toDatetime != "", offset: toOffset}, execute)
 			})
 		},
 	}
@@ -349,7 +434,24 @@ func parseTopicPartitions(spec string) (string, []int32, error) {
 	return name, parts, nil
 }
 
-func resetOffsets(ctx context.Context, w io.Writer, adm *kadm.Client, o cli.Options, group string, selected map[string][]int32, target resetTarget, execute bool) error {
+// offsetsReset is the output of group reset-offsets.
+type offsetsReset struct {
+	Group string `json:"group" yaml:"group"`
+	// Executed says the new offsets were committed (--execute); false for
+	// a dry run.
+	Executed bool          `json:"executed" yaml:"executed"`
+	Offsets  []offsetReset `json:"offsets" yaml:"offsets"`
+}
+
+type offsetReset struct {
+	Topic     string `json:"topic" yaml:"topic"`
+	Partition int32  `json:"partition" yaml:"partition"`
+	// CurrentOffset is the offset committed before, null if none.
+	CurrentOffset *int64 `json:"current_offset" yaml:"current_offset"`
+	NewOffset     int64  `json:"new_offset" yaml:"new_offset"`
+}
+
+func resetOffsets(ctx context.Context, w io.Writer, of *outputFlag, adm *kadm.Client, o cli.Options, group string, selected map[string][]int32, target resetTarget, execute bool) error {
 	names := make([]string, 0, len(selected))
 	for t := range selected {
 		names = append(names, t)
@@ -359,12 +461,12 @@ func resetOffsets(ctx context.Context, w io.Writer, adm *kadm.Client, o cli.Opti
 		described, err := adm.DescribeGroups(ctx, group)
 		if err == nil {
 			if d, ok := described[group]; ok && d.Err == nil && len(d.Members) > 0 {
-				return cli.Sentencef(nil, "group %q has %d active members: stop them before resetting its offsets", group, len(d.Members))
+				return cli.Sentencef(nil, "group %q has %s: stop them before resetting its offsets", group, plural(len(d.Members), "active member"))
 			}
 		}
 		if cd, err := adm.DescribeConsumerGroups(ctx, group); err == nil {
 			if d, ok := cd[group]; ok && d.Err == nil && len(d.Members) > 0 {
-				return cli.Sentencef(nil, "group %q has %d active members: stop them before resetting its offsets", group, len(d.Members))
+				return cli.Sentencef(nil, "group %q has %s: stop them before resetting its offsets", group, plural(len(d.Members), "active member"))
 			}
 		}
 	}
@@ -387,7 +489,7 @@ func resetOffsets(ctx context.Context, w io.Writer, adm *kadm.Client, o cli.Opti
 		return cli.Explain(err, o)
 	}
 	next := kadm.Offsets{}
-	t := format.NewTable("GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "NEW-OFFSET")
+	result := offsetsReset{Group: group, Offsets: []offsetReset{}}
 	for _, name := range names {
 		e := ends[name]
 		if len(e) == 0 {
@@ -423,18 +525,28 @@ func resetOffsets(ctx context.Context, w io.Writer, adm *kadm.Client, o cli.Opti
 			default:
 				n = min(max(target.offset, start.Offset), end.Offset)
 			}
-			cur := "-"
+			r := offsetReset{Topic: name, Partition: p, NewOffset: n}
 			if c, ok := current.Lookup(name, p); ok && c.Err == nil && c.At >= 0 {
-				cur = strconv.FormatInt(c.At, 10)
+				at := c.At
+				r.CurrentOffset = &at
 			}
 			next.AddOffset(name, p, n, -1)
-			t.Row(group, name, strconv.Itoa(int(p)), cur, strconv.FormatInt(n, 10))
+			result.Offsets = append(result.Offsets, r)
 		}
 	}
-	if err := t.Write(w); err != nil {
-		return err
+	if !of.structured() {
+		t := format.NewTable("GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "NEW-OFFSET")
+		for _, r := range result.Offsets {
+			t.Row(group, r.Topic, strconv.Itoa(int(r.Partition)), offsetOrDash(r.CurrentOffset), strconv.FormatInt(r.NewOffset, 10))
+		}
+		if err := t.Write(w); err != nil {
+			return err
+		}
 	}
 	if !execute {
+		if of.structured() {
+			return format.Encode(w, of.output, result)
+		}
 		_, err := fmt.Fprintln(w, "\nDry run: nothing was changed. Add --execute to commit these offsets.")
 		return err
 	}
@@ -449,11 +561,21 @@ func resetOffsets(ctx context.Context, w io.Writer, adm *kadm.Client, o cli.Opti
 		}
 		return cli.Explain(err, o)
 	}
+	if of.structured() {
+		result.Executed = true
+		return format.Encode(w, of.output, result)
+	}
 	_, err = fmt.Fprintf(w, "\nCommitted the new offsets of group %s.\n", group)
 	return err
 }
 
-func newGroupDeleteCmd(flags *clientFlags) *cobra.Command {
+// groupDeleted is a group in the output of group delete.
+type groupDeleted struct {
+	Name    string `json:"name" yaml:"name"`
+	Deleted bool   `json:"deleted" yaml:"deleted"`
+}
+
+func newGroupDeleteCmd(flags *clientFlags, of *outputFlag) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "delete GROUP...",
 		Short:   "Delete consumer groups that have no members, with their committed offsets",
@@ -466,6 +588,7 @@ func newGroupDeleteCmd(flags *clientFlags) *cobra.Command {
 					return cli.Explain(err, flags.options())
 				}
 				var errs []error
+				deleted := []groupDeleted{}
 				for _, g := range args {
 					r, ok := resp[g]
 					switch {
@@ -478,7 +601,15 @@ func newGroupDeleteCmd(flags *clientFlags) *cobra.Command {
 					case r.Err != nil:
 						errs = append(errs, cli.Sentencef(r.Err, "group %q: %v", g, cli.Explain(r.Err, flags.options())))
 					default:
-						fmt.Fprintf(cmd.OutOrStdout(), "Deleted group %s.\n", g)
+						deleted = append(deleted, groupDeleted{Name: g, Deleted: true})
+						if !of.structured() {
+							fmt.Fprintf(cmd.OutOrStdout(), "Deleted group %s.\n", g)
+						}
+					}
+				}
+				if of.structured() {
+					if err := format.Encode(cmd.OutOrStdout(), of.output, deleted); err != nil {
+						return err
 					}
 				}
 				if len(errs) == 1 {

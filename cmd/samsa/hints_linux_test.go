@@ -186,7 +186,7 @@ func TestProduceHintInTerminal(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, term.shown(t))
 	}
 	want := `Type records, one per line, key and value separated by ":"; Ctrl-D to finish.`
-	if got := term.shown(t); !strings.Contains(got, want) || !strings.Contains(got, "1 records sent") {
+	if got := term.shown(t); !strings.Contains(got, want) || !strings.Contains(got, "1 record sent") {
 		t.Fatalf("the terminal shows %q, not %q", got, want)
 	}
 	r := ok(t, addr, "", "consume", name, "--from-beginning", "-e", "--print-key")

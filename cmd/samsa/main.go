@@ -1,6 +1,6 @@
 // Command samsa is the Samsa binary: `samsa serve` runs a node, and the other
-// commands (topic, produce, consume, bench) are Kafka clients that work
-// against any Kafka-compatible cluster.
+// commands (topic, group, txn, cluster, produce, consume, bench) are Kafka
+// clients that work against any Kafka-compatible cluster.
 package main
 
 import (

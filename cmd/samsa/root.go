@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/cli"
@@ -38,6 +40,16 @@ any Kafka-compatible cluster over the Kafka protocol.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &usageError{err}
 	})
+	groupCommand(root)
+	showVersion := root.Flags().Bool("version", false, "print the version and VCS commit of this binary")
+	help := root.RunE
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if *showVersion {
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), buildVersion())
+			return err
+		}
+		return help(cmd, args)
+	}
 
 	def := os.Getenv("SAMSA_BOOTSTRAP_SERVER")
 	if def == "" {
@@ -58,6 +70,8 @@ any Kafka-compatible cluster over the Kafka protocol.`,
 		newBenchCmd(flags),
 		newGroupCmd(flags),
 		newTxnCmd(flags),
+		newClusterCmd(flags),
+		newVersionCmd(),
 	)
 	return root
 }
@@ -66,8 +80,11 @@ any Kafka-compatible cluster over the Kafka protocol.`,
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(_ *cobra.Command, args []string) error {
 		if len(args) != n {
+			if n == 0 {
+				return usagef("expected no arguments, got %s", plural(len(args), "argument"))
+			}
 			if n == 1 {
-				return usagef("expected %s, got %d arguments", what, len(args))
+				return usagef("expected %s, got %s", what, plural(len(args), "argument"))
 			}
 			return usagef("expected %d arguments (%s), got %d", n, what, len(args))
 		}
@@ -83,4 +100,46 @@ func minArgs(n int, what string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// groupCommand makes cmd, which only groups subcommands, print its help
+// when run alone and reject an unknown subcommand as a usage mistake that
+// suggests the nearest one (cobra does that only for the root).
+func groupCommand(cmd *cobra.Command) *cobra.Command {
+	cmd.Args = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		return unknownCommand(c, args[0])
+	}
+	cmd.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	return cmd
+}
+
+func unknownCommand(c *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", name, c.CommandPath())
+	if c.SuggestionsMinimumDistance <= 0 {
+		c.SuggestionsMinimumDistance = 2 // cobra's default, which it sets only for the root
+	}
+	if s := c.SuggestionsFor(name); len(s) > 0 {
+		return usagef("%s; did you mean %s?", msg, orList(s))
+	}
+	var names []string
+	for _, sub := range c.Commands() {
+		if sub.IsAvailableCommand() && sub.Name() != "help" && sub.Name() != "completion" {
+			names = append(names, sub.Name())
+		}
+	}
+	return usagef("%s (want %s)", msg, orList(names))
+}
+
+// orList joins words as "a, b or c".
+func orList(words []string) string {
+	switch len(words) {
+	case 0:
+		return ""
+	case 1:
+		return words[0]
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }

@@ -18,18 +18,48 @@ import (
 )
 
 func newTopicCmd(flags *clientFlags) *cobra.Command {
-	cmd := &cobra.Command{
+	cmd := groupCommand(&cobra.Command{
 		Use:   "topic",
 		Short: "Create, list, describe, alter and delete topics",
-	}
+	})
+	of := addOutputFlag(cmd)
 	cmd.AddCommand(
-		newTopicCreateCmd(flags),
-		newTopicListCmd(flags),
-		newTopicDescribeCmd(flags),
-		newTopicAlterCmd(flags),
-		newTopicDeleteCmd(flags),
+		newTopicCreateCmd(flags, of),
+		newTopicListCmd(flags, of),
+		newTopicDescribeCmd(flags, of),
+		newTopicAlterCmd(flags, of),
+		newTopicDeleteCmd(flags, of),
 	)
 	return cmd
+}
+
+// topicSummary is a topic in the output of topic list and topic create,
+// and the first fields of topic describe.
+type topicSummary struct {
+	Name string `json:"name" yaml:"name"`
+	// ID is the topic id as Kafka's tools print it (22 characters of
+	// URL-safe base64).
+	ID                string `json:"id" yaml:"id"`
+	PartitionCount    int    `json:"partition_count" yaml:"partition_count"`
+	ReplicationFactor int    `json:"replication_factor" yaml:"replication_factor"`
+	Internal          bool   `json:"internal" yaml:"internal"`
+}
+
+func summarize(td kadm.TopicDetail) topicSummary {
+	return topicSummary{
+		Name:              td.Topic,
+		ID:                format.TopicID(td.ID),
+		PartitionCount:    len(td.Partitions),
+		ReplicationFactor: replicationFactor(td),
+		Internal:          td.IsInternal,
+	}
+}
+
+// topicCreated is the output of topic create.
+type topicCreated struct {
+	topicSummary `json:",inline" yaml:",inline"`
+	// Created is false when --if-not-exists found the topic already there.
+	Created bool `json:"created" yaml:"created"`
 }
 
 // withAdmin dials the cluster, runs fn with an admin client under the
@@ -46,7 +76,7 @@ func withAdmin(ctx context.Context, flags *clientFlags, fn func(context.Context,
 	return fn(ctx, cli.Admin(cl))
 }
 
-func newTopicCreateCmd(flags *clientFlags) *cobra.Command {
+func newTopicCreateCmd(flags *clientFlags, of *outputFlag) *cobra.Command {
 	var (
 		partitions  int32
 		rf          int16
@@ -72,18 +102,41 @@ func newTopicCreateCmd(flags *clientFlags) *cobra.Command {
 				return usagef("--replication-factor must be positive (or -1 for the broker's default.replication.factor)")
 			}
 			o := flags.options()
+			w := cmd.OutOrStdout()
 			return withAdmin(cmd.Context(), flags, func(ctx context.Context, adm *kadm.Client) error {
 				resp, err := adm.CreateTopic(ctx, partitions, rf, cfg, name)
 				if ifNotExists && errors.Is(err, kerr.TopicAlreadyExists) {
-					fmt.Fprintf(cmd.OutOrStdout(), "Topic %q already exists.\n", name)
-					return nil
+					if !of.structured() {
+						_, err := fmt.Fprintf(w, "Topic %q already exists.\n", name)
+						return err
+					}
+					topics, err := adm.ListTopicsWithInternal(ctx, name)
+					if err != nil {
+						return cli.Explain(err, o)
+					}
+					td := topics[name]
+					if td.Err != nil {
+						return cli.TopicError(name, td.Err, "", o)
+					}
+					return format.Encode(w, of.output, topicCreated{topicSummary: summarize(td)})
 				}
 				if err != nil {
 					return cli.TopicError(name, err, resp.ErrMessage, o)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "Created topic %q (%s, replication factor %s, id %s).\n",
-					name, plural(int(resp.NumPartitions), "partition"), orDefault(int64(resp.ReplicationFactor)), format.TopicID(resp.ID))
-				return nil
+				created := topicCreated{
+					topicSummary: topicSummary{
+						Name:              name,
+						ID:                format.TopicID(resp.ID),
+						PartitionCount:    int(resp.NumPartitions),
+						ReplicationFactor: int(resp.ReplicationFactor),
+					},
+					Created: true,
+				}
+				return of.print(w, created, func(bool) error {
+					_, err := fmt.Fprintf(w, "Created topic %q (%s, replication factor %s, id %s).\n",
+						name, plural(resp.NumPartitions, "partition"), orDefault(int64(resp.ReplicationFactor)), created.ID)
+					return err
+				})
 			})
 		},
 	}
@@ -95,30 +148,40 @@ func newTopicCreateCmd(flags *clientFlags) *cobra.Command {
 	return cmd
 }
 
-func newTopicListCmd(flags *clientFlags) *cobra.Command {
+func newTopicListCmd(flags *clientFlags, of *outputFlag) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List topics with their partition counts and replication factors",
-		Args:  exactArgs(0, "no arguments"),
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List topics with their partition counts and replication factors",
+		Example: "  samsa topic list\n  samsa topic list --format json",
+		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withAdmin(cmd.Context(), flags, func(ctx context.Context, adm *kadm.Client) error {
 				topics, err := adm.ListTopicsWithInternal(ctx)
 				if err != nil {
 					return cli.Explain(err, flags.options())
 				}
-				return writeTopicList(cmd.OutOrStdout(), topics)
+				list := make([]topicSummary, 0, len(topics))
+				for _, name := range topics.Names() {
+					list = append(list, summarize(topics[name]))
+				}
+				w := cmd.OutOrStdout()
+				return of.print(w, list, func(wide bool) error { return writeTopicList(w, list, wide) })
 			})
 		},
 	}
 	return cmd
 }
 
-// writeTopicList prints one row per topic, sorted by name.
-func writeTopicList(w io.Writer, topics kadm.TopicDetails) error {
-	t := format.NewTable("TOPIC", "PARTITIONS", "REPLICATION-FACTOR", "INTERNAL")
-	for _, name := range topics.Names() {
-		td := topics[name]
-		t.Row(name, strconv.Itoa(len(td.Partitions)), strconv.Itoa(replicationFactor(td)), strconv.FormatBool(td.IsInternal))
+// writeTopicList prints one row per topic; wide adds the topic ids.
+func writeTopicList(w io.Writer, topics []topicSummary, wide bool) error {
+	columns := []string{"TOPIC", "PARTITIONS", "REPLICATION-FACTOR", "INTERNAL"}
+	if wide {
+		columns = append(columns, "ID")
+	}
+	t := format.NewTable(columns...)
+	for _, ts := range topics {
+		t.Row(ts.Name, strconv.Itoa(ts.PartitionCount), strconv.Itoa(ts.ReplicationFactor), strconv.FormatBool(ts.Internal), ts.ID)
 	}
 	return t.Write(w)
 }
@@ -133,12 +196,50 @@ func replicationFactor(td kadm.TopicDetail) int {
 	return rf
 }
 
-func newTopicDescribeCmd(flags *clientFlags) *cobra.Command {
+// topicDescription is a topic in the output of topic describe.
+type topicDescription struct {
+	topicSummary `json:",inline" yaml:",inline"`
+	// Configs are those set on the topic, or with --all-configs all of
+	// them, sorted by name.
+	Configs    []topicConfig     `json:"configs" yaml:"configs"`
+	Partitions []partitionDetail `json:"partitions" yaml:"partitions"`
+}
+
+type topicConfig struct {
+	Name string `json:"name" yaml:"name"`
+	// Value is null for a sensitive config or one without a value.
+	Value *string `json:"value" yaml:"value"`
+	// Source is Kafka's name for where the value comes from:
+	// DYNAMIC_TOPIC_CONFIG (set on the topic), STATIC_BROKER_CONFIG,
+	// DEFAULT_CONFIG, ...
+	Source    string `json:"source" yaml:"source"`
+	Sensitive bool   `json:"sensitive" yaml:"sensitive"`
+
+	kafkaSource kmsg.ConfigSource
+}
+
+type partitionDetail struct {
+	Partition       int32   `json:"partition" yaml:"partition"`
+	Leader          int32   `json:"leader" yaml:"leader"`
+	LeaderEpoch     int32   `json:"leader_epoch" yaml:"leader_epoch"`
+	Replicas        []int32 `json:"replicas" yaml:"replicas"`
+	ISR             []int32 `json:"isr" yaml:"isr"`
+	OfflineReplicas []int32 `json:"offline_replicas" yaml:"offline_replicas"`
+	// LogStartOffset and LogEndOffset are null when ListOffsets failed
+	// for the partition.
+	LogStartOffset *int64 `json:"log_start_offset" yaml:"log_start_offset"`
+	LogEndOffset   *int64 `json:"log_end_offset" yaml:"log_end_offset"`
+	// Error is the partition's error code in the metadata, if any.
+	Error string `json:"error,omitempty" yaml:"error,omitempty"`
+}
+
+func newTopicDescribeCmd(flags *clientFlags, of *outputFlag) *cobra.Command {
 	var allConfigs bool
 	cmd := &cobra.Command{
-		Use:   "describe NAME...",
-		Short: "Describe topics: id, partitions with leader, replicas, ISR and offsets, and configs",
-		Args:  minArgs(1, "at least one topic name"),
+		Use:     "describe NAME...",
+		Short:   "Describe topics: id, partitions with leader, replicas, ISR and offsets, and configs",
+		Example: "  samsa topic describe orders\n  samsa topic describe orders audit --all-configs --format yaml",
+		Args:    minArgs(1, "at least one topic name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := flags.options()
 			return withAdmin(cmd.Context(), flags, func(ctx context.Context, adm *kadm.Client) error {
@@ -166,11 +267,8 @@ func newTopicDescribeCmd(flags *clientFlags) *cobra.Command {
 				if err != nil {
 					return cli.Explain(err, o)
 				}
-				out := cmd.OutOrStdout()
-				for i, name := range args {
-					if i > 0 {
-						fmt.Fprintln(out)
-					}
+				var descs []topicDescription
+				for _, name := range args {
 					var cfgs []kadm.Config
 					for _, rc := range rcs {
 						if rc.Name == name {
@@ -180,11 +278,20 @@ func newTopicDescribeCmd(flags *clientFlags) *cobra.Command {
 							cfgs = rc.Configs
 						}
 					}
-					if err := writeTopicDescription(out, topics[name], starts, ends, cfgs, allConfigs); err != nil {
-						return err
-					}
+					descs = append(descs, describeTopic(topics[name], starts, ends, cfgs, allConfigs))
 				}
-				return nil
+				w := cmd.OutOrStdout()
+				return of.print(w, descs, func(bool) error {
+					for i, d := range descs {
+						if i > 0 {
+							fmt.Fprintln(w)
+						}
+						if err := writeTopicDescription(w, d, allConfigs); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
 			})
 		},
 	}
@@ -192,42 +299,70 @@ func newTopicDescribeCmd(flags *clientFlags) *cobra.Command {
 	return cmd
 }
 
-// writeTopicDescription prints a topic's summary, its partition table and
-// its configs (those set on the topic, or all of them with their source).
-func writeTopicDescription(w io.Writer, td kadm.TopicDetail, starts, ends kadm.ListedOffsets, cfgs []kadm.Config, all bool) error {
-	fmt.Fprintf(w, "Topic:              %s\n", td.Topic)
-	fmt.Fprintf(w, "ID:                 %s\n", format.TopicID(td.ID))
-	fmt.Fprintf(w, "Partitions:         %d\n", len(td.Partitions))
-	fmt.Fprintf(w, "Replication factor: %d\n", replicationFactor(td))
-	fmt.Fprintf(w, "Internal:           %t\n", td.IsInternal)
-
-	var shown []kadm.Config
+// describeTopic gathers a topic's metadata, offsets and configs (those set
+// on the topic, or all of them).
+func describeTopic(td kadm.TopicDetail, starts, ends kadm.ListedOffsets, cfgs []kadm.Config, all bool) topicDescription {
+	d := topicDescription{topicSummary: summarize(td), Configs: []topicConfig{}, Partitions: []partitionDetail{}}
 	for _, c := range cfgs {
 		if all || c.Source == kmsg.ConfigSourceDynamicTopicConfig {
-			shown = append(shown, c)
+			d.Configs = append(d.Configs, topicConfig{Name: c.Key, Value: c.Value, Source: c.Source.String(), Sensitive: c.Sensitive, kafkaSource: c.Source})
 		}
 	}
-	sort.Slice(shown, func(i, j int) bool { return shown[i].Key < shown[j].Key })
-	if len(shown) == 0 {
+	sort.Slice(d.Configs, func(i, j int) bool { return d.Configs[i].Name < d.Configs[j].Name })
+	for _, p := range td.Partitions.Sorted() {
+		d.Partitions = append(d.Partitions, partitionDetail{
+			Partition:       p.Partition,
+			Leader:          p.Leader,
+			LeaderEpoch:     p.LeaderEpoch,
+			Replicas:        orEmpty(p.Replicas),
+			ISR:             orEmpty(p.ISR),
+			OfflineReplicas: orEmpty(p.OfflineReplicas),
+			LogStartOffset:  listedOffset(starts, td.Topic, p.Partition),
+			LogEndOffset:    listedOffset(ends, td.Topic, p.Partition),
+			Error:           errCell(p.Err),
+		})
+	}
+	return d
+}
+
+func orEmpty(xs []int32) []int32 {
+	if xs == nil {
+		return []int32{}
+	}
+	return xs
+}
+
+// writeTopicDescription prints a topic's summary, its configs (with their
+// source when all were asked for) and its partition table.
+func writeTopicDescription(w io.Writer, d topicDescription, all bool) error {
+	fmt.Fprintf(w, "Topic:              %s\n", d.Name)
+	fmt.Fprintf(w, "ID:                 %s\n", d.ID)
+	fmt.Fprintf(w, "Partitions:         %d\n", d.PartitionCount)
+	fmt.Fprintf(w, "Replication factor: %d\n", d.ReplicationFactor)
+	fmt.Fprintf(w, "Internal:           %t\n", d.Internal)
+	if len(d.Configs) == 0 {
 		fmt.Fprintf(w, "Configs:            (none set on the topic)\n")
 	} else {
 		fmt.Fprintf(w, "Configs:\n")
-		for _, c := range shown {
-			v := c.MaybeValue()
+		for _, c := range d.Configs {
+			v := ""
+			if c.Value != nil {
+				v = *c.Value
+			}
 			if c.Sensitive {
 				v = "(sensitive)"
 			}
 			if all {
-				fmt.Fprintf(w, "  %s=%s  (%s)\n", c.Key, v, configSource(c.Source))
+				fmt.Fprintf(w, "  %s=%s  (%s)\n", c.Name, v, configSource(c.kafkaSource))
 			} else {
-				fmt.Fprintf(w, "  %s=%s\n", c.Key, v)
+				fmt.Fprintf(w, "  %s=%s\n", c.Name, v)
 			}
 		}
 	}
 	fmt.Fprintln(w)
 
 	t := format.NewTable("PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "OFFLINE", "LOG-START", "LOG-END", "ERROR")
-	for _, p := range td.Partitions.Sorted() {
+	for _, p := range d.Partitions {
 		t.Row(
 			strconv.Itoa(int(p.Partition)),
 			strconv.Itoa(int(p.Leader)),
@@ -235,20 +370,29 @@ func writeTopicDescription(w io.Writer, td kadm.TopicDetail, starts, ends kadm.L
 			ints(p.Replicas),
 			ints(p.ISR),
 			ints(p.OfflineReplicas),
-			offsetCell(starts, td.Topic, p.Partition),
-			offsetCell(ends, td.Topic, p.Partition),
-			errCell(p.Err),
+			offsetCell(p.LogStartOffset),
+			offsetCell(p.LogEndOffset),
+			p.Error,
 		)
 	}
 	return t.Write(w)
 }
 
-func offsetCell(l kadm.ListedOffsets, topic string, p int32) string {
+// listedOffset is the offset listed for a partition, or nil if there is
+// none.
+func listedOffset(l kadm.ListedOffsets, topic string, p int32) *int64 {
 	o, ok := l.Lookup(topic, p)
 	if !ok || o.Err != nil {
+		return nil
+	}
+	return &o.Offset
+}
+
+func offsetCell(o *int64) string {
+	if o == nil {
 		return "?"
 	}
-	return strconv.FormatInt(o.Offset, 10)
+	return strconv.FormatInt(*o, 10)
 }
 
 func errCell(err error) string {
@@ -291,7 +435,16 @@ func configSource(s kmsg.ConfigSource) string {
 	return "unknown"
 }
 
-func newTopicAlterCmd(flags *clientFlags) *cobra.Command {
+// topicAltered is the output of topic alter.
+type topicAltered struct {
+	Name           string            `json:"name" yaml:"name"`
+	SetConfigs     map[string]string `json:"set_configs" yaml:"set_configs"`
+	DeletedConfigs []string          `json:"deleted_configs" yaml:"deleted_configs"`
+	// PartitionCount is the new partition count, null when unchanged.
+	PartitionCount *int `json:"partition_count" yaml:"partition_count"`
+}
+
+func newTopicAlterCmd(flags *clientFlags, of *outputFlag) *cobra.Command {
 	var (
 		set        []string
 		del        []string
@@ -318,6 +471,17 @@ func newTopicAlterCmd(flags *clientFlags) *cobra.Command {
 			}
 			o := flags.options()
 			out := cmd.OutOrStdout()
+			if of.structured() {
+				out = io.Discard
+			}
+			result := topicAltered{Name: name, SetConfigs: map[string]string{}, DeletedConfigs: []string{}}
+			for _, a := range alters {
+				if a.Op == kadm.SetConfig {
+					result.SetConfigs[a.Name] = *a.Value
+				} else {
+					result.DeletedConfigs = append(result.DeletedConfigs, a.Name)
+				}
+			}
 			return withAdmin(cmd.Context(), flags, func(ctx context.Context, adm *kadm.Client) error {
 				if len(alters) > 0 {
 					rs, err := adm.AlterTopicConfigs(ctx, alters, name)
@@ -340,6 +504,10 @@ func newTopicAlterCmd(flags *clientFlags) *cobra.Command {
 						return cli.TopicError(name, r.Err, r.ErrMessage, o)
 					}
 					fmt.Fprintf(out, "Topic %q now has %s.\n", name, plural(partitions, "partition"))
+					result.PartitionCount = &partitions
+				}
+				if of.structured() {
+					return format.Encode(cmd.OutOrStdout(), of.output, result)
 				}
 				return nil
 			})
@@ -386,7 +554,14 @@ func alterConfigs(set, del []string) ([]kadm.AlterConfig, error) {
 	return out, nil
 }
 
-func newTopicDeleteCmd(flags *clientFlags) *cobra.Command {
+// topicDeleted is a topic in the output of topic delete.
+type topicDeleted struct {
+	Name string `json:"name" yaml:"name"`
+	// Deleted is false for a topic that --if-exists found missing.
+	Deleted bool `json:"deleted" yaml:"deleted"`
+}
+
+func newTopicDeleteCmd(flags *clientFlags, of *outputFlag) *cobra.Command {
 	var ifExists bool
 	cmd := &cobra.Command{
 		Use:   "delete NAME...",
@@ -400,16 +575,26 @@ func newTopicDeleteCmd(flags *clientFlags) *cobra.Command {
 					return cli.Explain(err, o)
 				}
 				var errs []error
+				deleted := []topicDeleted{}
 				for _, name := range args {
 					r, ok := rs[name]
 					switch {
 					case !ok:
 						errs = append(errs, cli.Sentencef(nil, "topic %q: no answer in the delete response", name))
 					case r.Err == nil:
-						fmt.Fprintf(cmd.OutOrStdout(), "Deleted topic %q.\n", name)
+						deleted = append(deleted, topicDeleted{Name: name, Deleted: true})
+						if !of.structured() {
+							fmt.Fprintf(cmd.OutOrStdout(), "Deleted topic %q.\n", name)
+						}
 					case ifExists && errors.Is(r.Err, kerr.UnknownTopicOrPartition):
+						deleted = append(deleted, topicDeleted{Name: name})
 					default:
 						errs = append(errs, cli.TopicError(name, r.Err, r.ErrMessage, o))
+					}
+				}
+				if of.structured() {
+					if err := format.Encode(cmd.OutOrStdout(), of.output, deleted); err != nil {
+						return err
 					}
 				}
 				return joinSentences(errs)
@@ -433,13 +618,6 @@ func joinSentences(errs []error) error {
 		msgs[i] = e.Error()
 	}
 	return cli.Sentencef(errors.Join(errs...), "%s", strings.Join(msgs, "\nsamsa: "))
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 // orDefault prints -1 (the broker chose) as "default".

@@ -19,19 +19,29 @@ import (
 )
 
 func newTxnCmd(flags *clientFlags) *cobra.Command {
-	cmd := &cobra.Command{
+	cmd := groupCommand(&cobra.Command{
 		Use:   "txn",
 		Short: "List, describe and abort transactions",
-	}
-	cmd.AddCommand(newTxnListCmd(flags), newTxnDescribeCmd(flags), newTxnAbortCmd(flags))
+	})
+	of := addOutputFlag(cmd)
+	cmd.AddCommand(newTxnListCmd(flags, of), newTxnDescribeCmd(flags, of), newTxnAbortCmd(flags, of))
 	return cmd
 }
 
-func newTxnListCmd(flags *clientFlags) *cobra.Command {
+// txnSummary is a transactional id in the output of txn list.
+type txnSummary struct {
+	TransactionalID string `json:"transactional_id" yaml:"transactional_id"`
+	ProducerID      int64  `json:"producer_id" yaml:"producer_id"`
+	State           string `json:"state" yaml:"state"`
+	Coordinator     int32  `json:"coordinator" yaml:"coordinator"`
+}
+
+func newTxnListCmd(flags *clientFlags, of *outputFlag) *cobra.Command {
 	var states []string
 	var producerIDs []int64
 	cmd := &cobra.Command{
 		Use:     "list",
+		Aliases: []string{"ls"},
 		Short:   "List transactional ids with their producer id and state",
 		Example: "  samsa txn list\n  samsa txn list --state Ongoing",
 		Args:    exactArgs(0, "no arguments"),
@@ -41,11 +51,18 @@ func newTxnListCmd(flags *clientFlags) *cobra.Command {
 				if err != nil {
 					return cli.Explain(err, flags.options())
 				}
-				t := format.NewTable("TRANSACTIONAL-ID", "PRODUCER-ID", "STATE", "COORDINATOR")
+				list := make([]txnSummary, 0, len(listed))
 				for _, l := range listed.Sorted() {
-					t.Row(l.TxnID, fmt.Sprint(l.ProducerID), l.State, fmt.Sprint(l.Coordinator))
+					list = append(list, txnSummary{TransactionalID: l.TxnID, ProducerID: l.ProducerID, State: l.State, Coordinator: l.Coordinator})
 				}
-				return t.Write(cmd.OutOrStdout())
+				w := cmd.OutOrStdout()
+				return of.print(w, list, func(bool) error {
+					t := format.NewTable("TRANSACTIONAL-ID", "PRODUCER-ID", "STATE", "COORDINATOR")
+					for _, l := range list {
+						t.Row(l.TransactionalID, fmt.Sprint(l.ProducerID), l.State, fmt.Sprint(l.Coordinator))
+					}
+					return t.Write(w)
+				})
 			})
 		},
 	}
@@ -54,7 +71,29 @@ func newTxnListCmd(flags *clientFlags) *cobra.Command {
 	return cmd
 }
 
-func newTxnDescribeCmd(flags *clientFlags) *cobra.Command {
+// txnDescription is a transactional id in the output of txn describe.
+type txnDescription struct {
+	TransactionalID string `json:"transactional_id" yaml:"transactional_id"`
+	State           string `json:"state" yaml:"state"`
+	ProducerID      int64  `json:"producer_id" yaml:"producer_id"`
+	ProducerEpoch   int16  `json:"producer_epoch" yaml:"producer_epoch"`
+	TimeoutMs       int32  `json:"timeout_ms" yaml:"timeout_ms"`
+	// StartTimestamp is when the open transaction started (Unix
+	// milliseconds), null when none is open.
+	StartTimestamp *int64 `json:"start_timestamp" yaml:"start_timestamp"`
+	// Partitions are those in the open transaction, sorted.
+	Partitions  []topicPartition `json:"partitions" yaml:"partitions"`
+	Coordinator int32            `json:"coordinator" yaml:"coordinator"`
+	// Error says why the transactional id could not be described.
+	Error string `json:"error,omitempty" yaml:"error,omitempty"`
+}
+
+type topicPartition struct {
+	Topic     string `json:"topic" yaml:"topic"`
+	Partition int32  `json:"partition" yaml:"partition"`
+}
+
+func newTxnDescribeCmd(flags *clientFlags, of *outputFlag) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "describe TRANSACTIONAL-ID...",
 		Short:   "Show the state, producer, timeout and partitions of transactions",
@@ -71,15 +110,17 @@ func newTxnDescribeCmd(flags *clientFlags) *cobra.Command {
 				if err != nil {
 					return cli.Explain(err, flags.options())
 				}
-				return writeTxnDescriptions(cmd.OutOrStdout(), args, described, time.Now())
+				descs := describeTxns(args, described)
+				w := cmd.OutOrStdout()
+				return of.print(w, descs, func(wide bool) error { return writeTxnDescriptions(w, descs, time.Now(), wide) })
 			})
 		},
 	}
 	return cmd
 }
 
-func writeTxnDescriptions(w io.Writer, ids []string, described kadm.DescribedTransactions, now time.Time) error {
-	t := format.NewTable("TRANSACTIONAL-ID", "STATE", "PRODUCER-ID", "EPOCH", "TIMEOUT", "RUNNING", "PARTITIONS", "ERROR")
+func describeTxns(ids []string, described kadm.DescribedTransactions) []txnDescription {
+	out := make([]txnDescription, 0, len(ids))
 	for _, id := range ids {
 		d, ok := described[id]
 		if !ok || d.Err != nil {
@@ -87,27 +128,75 @@ func writeTxnDescriptions(w io.Writer, ids []string, described kadm.DescribedTra
 			if ok {
 				msg = d.Err.Error()
 			}
-			t.Row(id, "", "", "", "", "", "", msg)
+			out = append(out, txnDescription{TransactionalID: id, Partitions: []topicPartition{}, Error: msg})
 			continue
 		}
-		running := ""
-		if d.StartTimestamp > 0 {
-			running = now.Sub(time.UnixMilli(d.StartTimestamp)).Round(time.Millisecond).String()
+		td := txnDescription{
+			TransactionalID: id,
+			State:           d.State,
+			ProducerID:      d.ProducerID,
+			ProducerEpoch:   d.ProducerEpoch,
+			TimeoutMs:       d.TimeoutMillis,
+			Partitions:      []topicPartition{},
+			Coordinator:     d.Coordinator,
 		}
-		var parts []string
+		if d.StartTimestamp > 0 {
+			ts := d.StartTimestamp
+			td.StartTimestamp = &ts
+		}
 		for topic, ps := range d.Topics {
 			for p := range ps {
-				parts = append(parts, fmt.Sprintf("%s-%d", topic, p))
+				td.Partitions = append(td.Partitions, topicPartition{Topic: topic, Partition: p})
 			}
 		}
-		sort.Strings(parts)
-		t.Row(id, d.State, fmt.Sprint(d.ProducerID), fmt.Sprint(d.ProducerEpoch),
-			(time.Duration(d.TimeoutMillis) * time.Millisecond).String(), running, strings.Join(parts, ","), "")
+		sort.Slice(td.Partitions, func(i, j int) bool {
+			a, b := td.Partitions[i], td.Partitions[j]
+			return a.Topic < b.Topic || a.Topic == b.Topic && a.Partition < b.Partition
+		})
+		out = append(out, td)
+	}
+	return out
+}
+
+// writeTxnDescriptions prints a row per transactional id; wide adds the
+// start time and the coordinator.
+func writeTxnDescriptions(w io.Writer, descs []txnDescription, now time.Time, wide bool) error {
+	columns := []string{"TRANSACTIONAL-ID", "STATE", "PRODUCER-ID", "EPOCH", "TIMEOUT", "RUNNING", "PARTITIONS", "ERROR"}
+	if wide {
+		columns = append(columns, "STARTED", "COORDINATOR")
+	}
+	t := format.NewTable(columns...)
+	for _, d := range descs {
+		if d.Error != "" {
+			t.Row(d.TransactionalID, "", "", "", "", "", "", d.Error)
+			continue
+		}
+		running, started := "", ""
+		if d.StartTimestamp != nil {
+			running = now.Sub(time.UnixMilli(*d.StartTimestamp)).Round(time.Millisecond).String()
+			started = format.Millis(*d.StartTimestamp)
+		}
+		parts := make([]string, len(d.Partitions))
+		for i, p := range d.Partitions {
+			parts[i] = fmt.Sprintf("%s-%d", p.Topic, p.Partition)
+		}
+		t.Row(d.TransactionalID, d.State, fmt.Sprint(d.ProducerID), fmt.Sprint(d.ProducerEpoch),
+			(time.Duration(d.TimeoutMs) * time.Millisecond).String(), running, strings.Join(parts, ","), "",
+			started, fmt.Sprint(d.Coordinator))
 	}
 	return t.Write(w)
 }
 
-func newTxnAbortCmd(flags *clientFlags) *cobra.Command {
+// txnAborted is the output of txn abort.
+type txnAborted struct {
+	Topic            string `json:"topic" yaml:"topic"`
+	Partition        int32  `json:"partition" yaml:"partition"`
+	ProducerID       int64  `json:"producer_id" yaml:"producer_id"`
+	ProducerEpoch    int16  `json:"producer_epoch" yaml:"producer_epoch"`
+	CoordinatorEpoch int32  `json:"coordinator_epoch" yaml:"coordinator_epoch"`
+}
+
+func newTxnAbortCmd(flags *clientFlags, of *outputFlag) *cobra.Command {
 	var (
 		topic            string
 		partition        int32
@@ -174,8 +263,12 @@ producer id, epoch and coordinator epoch yourself.`,
 				if ferr != nil {
 					return ferr
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "aborted the transaction of producer %d (epoch %d) on %s-%d\n", m.ProducerID, m.ProducerEpoch, topic, partition)
-				return nil
+				w := cmd.OutOrStdout()
+				res := txnAborted{Topic: topic, Partition: partition, ProducerID: m.ProducerID, ProducerEpoch: m.ProducerEpoch, CoordinatorEpoch: m.CoordinatorEpoch}
+				return of.print(w, res, func(bool) error {
+					_, err := fmt.Fprintf(w, "Aborted the transaction of producer %d (epoch %d) on %s-%d.\n", m.ProducerID, m.ProducerEpoch, topic, partition)
+					return err
+				})
 			})
 		},
 	}

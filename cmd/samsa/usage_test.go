@@ -23,9 +23,20 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"produce", "t", "--compression", "brotli"}, `unknown compression "brotli"`},
 		{[]string{"produce", "t", "--acks", "1", "--idempotent"}, "--idempotent needs --acks all"},
 		{[]string{"produce", "t", "--header", "nokv"}, "bad --header"},
+		{[]string{"produce", "t", "-f", `%k%v\n`}, "%k and %v need text between them"},
+		{[]string{"produce", "t", "-f", `%o %v\n`}, "unknown verb %o (want %k key, %v value or %p partition)"},
+		{[]string{"produce", "t", "-f", `%k\n`}, "has no %v"},
+		{[]string{"produce", "t", "-f", `%k:%v\n`, "-K", ":"}, "--format replaces --key-separator and --delimiter"},
+		{[]string{"produce", "t", "-f", `%v;`, "-D", ";"}, "--format replaces --key-separator and --delimiter"},
+		{[]string{"produce", "t", "-k", "a", "-K", ":"}, "give --key or --key-separator, not both"},
+		{[]string{"produce", "t", "-k", "a", "-f", `%k=%v\n`}, "give --key or %k in --format, not both"},
+		{[]string{"produce", "t", "-p", "0", "-f", `%p:%v\n`}, "give --partition or %p in --format, not both"},
+		{[]string{"produce", "t", "-D", `\q`}, `bad --delimiter: unknown escape \q`},
+		{[]string{"produce", "t", "--file", "-", "--file", "-"}, "standard input) given twice"},
+		{[]string{"consume", "t", "-f", `%k=%x\n`}, "unknown verb %x"},
 		{[]string{"consume", "t", "--from-beginning", "--offset", "3"}, "at most one of"},
 		{[]string{"consume", "t", "--from-time", "yesterday"}, "neither RFC 3339"},
-		{[]string{"consume", "t", "--format", "xml"}, `unknown format "xml"`},
+		{[]string{"consume", "t", "--format", "xml"}, `unknown format "xml" (want text, json, or a template such as '%k=%v\n')`},
 		{[]string{"consume", "t", "--group", "g", "--partition", "0"}, "--group cannot be combined"},
 		{[]string{"consume", "t", "--reset", "none"}, `unknown --reset "none" (want earliest or latest)`},
 		{[]string{"consume", "--regex", "orders-["}, `--regex "orders-[" is not a regular expression`},
@@ -46,6 +57,37 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("samsa %s: stderr %q, want %q and a pointer to --help", strings.Join(tc.args, " "), r.stderr, tc.want)
 		}
 		assertSentence(t, r.stderr)
+	}
+}
+
+func TestSubcommandTypos(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"topic", "lst"}, `unknown command "lst" for "samsa topic"; did you mean list?`},
+		{[]string{"topic", "desc", "orders"}, `unknown command "desc" for "samsa topic"; did you mean describe?`},
+		{[]string{"group", "delet", "g"}, `unknown command "delet" for "samsa group"; did you mean delete?`},
+		{[]string{"txn", "abrot"}, `unknown command "abrot" for "samsa txn"; did you mean abort?`},
+		{[]string{"cluster", "inf"}, `unknown command "inf" for "samsa cluster"; did you mean info?`},
+		{[]string{"bench", "produc"}, `unknown command "produc" for "samsa bench"; did you mean produce?`},
+		{[]string{"tpoic", "list"}, `unknown command "tpoic" for "samsa"; did you mean topic?`},
+		{[]string{"topic", "frobnicate"}, `unknown command "frobnicate" for "samsa topic" (want alter, create, delete, describe or list)`},
+		{[]string{"topic", "list", "--format", "xml"}, `unknown format "xml" (want text, wide, json or yaml)`},
+		{[]string{"topic", "list", "extra"}, "expected no arguments, got 1 argument"},
+	} {
+		r := samsa("", tc.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "--help' for usage") {
+			t.Errorf("samsa %s: exit %d, stderr %q; want 2 and %q", strings.Join(tc.args, " "), r.code, r.stderr, tc.want)
+		}
+	}
+	// A group command alone still prints its help.
+	r := samsa("", "topic")
+	if r.code != 0 || !strings.Contains(r.stdout, "Available Commands:") {
+		t.Errorf("samsa topic: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := samsa("", "topic", "ls", "--help"); r.code != 0 || !strings.Contains(r.stdout, "List topics") {
+		t.Errorf("the ls alias: exit %d\n%s", r.code, r.stdout)
 	}
 }
 

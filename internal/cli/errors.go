@@ -61,24 +61,33 @@ func Explain(err error, o Options) error {
 		return Sentencef(err, "no answer from the broker at %s within %v", where, o.EffectiveTimeout())
 	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.ErrUnexpectedEOF):
 		return Sentencef(err, "the broker at %s closed the connection (is it a Kafka listener, and does it need TLS or SASL?)", where)
+	case errors.As(err, &ke) && ke.Retriable:
+		// Retried until the timeout: the broker did not refuse, it could
+		// not do it yet (a timeout, an election, a loading coordinator).
+		return Sentencef(err, "the broker could not complete the request: %s", describeKerr(ke, ""))
 	case errors.As(err, &ke):
 		return Sentencef(err, "the broker refused: %s", describeKerr(ke, ""))
 	}
 	return Sentencef(err, "%s", strings.TrimSpace(err.Error()))
 }
 
-// describeKerr renders a Kafka error code with its meaning and, when the
-// broker sent one, its message.
+// describeKerr renders a Kafka error code: the broker's own message when
+// it sent one, else the code's generic description, followed by the code.
+// The description is Kafka's wording for every use of the code and can
+// contradict the broker ("number of partitions is below 1" for a request to
+// go from 3 partitions to 2), so it never comes before the broker's message.
 func describeKerr(ke *kerr.Error, brokerMsg string) string {
-	d := strings.TrimSuffix(ke.Description, ".")
-	if d != "" {
-		d = strings.ToLower(d[:1]) + d[1:]
+	msg := strings.TrimSuffix(strings.TrimSpace(brokerMsg), ".")
+	if msg == "" {
+		msg = strings.TrimSuffix(ke.Description, ".")
+		if msg != "" {
+			msg = strings.ToLower(msg[:1]) + msg[1:]
+		}
 	}
-	out := fmt.Sprintf("%s (%s)", d, ke.Message)
-	if brokerMsg != "" && brokerMsg != ke.Description {
-		out += ": " + brokerMsg
+	if msg == "" {
+		return ke.Message
 	}
-	return out
+	return fmt.Sprintf("%s (%s)", msg, ke.Message)
 }
 
 // TopicError explains err, the result of an operation on topic, naming the
@@ -92,22 +101,22 @@ func TopicError(topic string, err error, brokerMsg string, o Options) error {
 	if !errors.As(err, &ke) {
 		return Explain(err, o)
 	}
-	switch ke.Code {
-	case kerr.UnknownTopicOrPartition.Code, kerr.UnknownTopicID.Code:
+	// A sentence of our own only where the broker's message cannot say
+	// something else: the same code covers other cases (TOPIC_ALREADY_EXISTS
+	// for a topic still being deleted, INVALID_TOPIC_EXCEPTION for a name
+	// that collides with another topic's).
+	plain := brokerMsg == "" || brokerMsg == ke.Description
+	switch {
+	case ke.Code == kerr.UnknownTopicOrPartition.Code, ke.Code == kerr.UnknownTopicID.Code:
 		return Sentencef(err, "topic %q does not exist", topic)
-	case kerr.TopicAlreadyExists.Code:
+	case ke.Code == kerr.TopicAlreadyExists.Code && (plain || strings.Contains(brokerMsg, "already exists")):
 		return Sentencef(err, "topic %q already exists", topic)
-	case kerr.InvalidTopicException.Code:
-		return Sentencef(err, "%q is not a valid topic name%s", topic, suffix(brokerMsg))
-	case kerr.TopicAuthorizationFailed.Code:
+	case ke.Code == kerr.InvalidTopicException.Code && plain:
+		return Sentencef(err, "%q is not a valid topic name", topic)
+	case ke.Code == kerr.InvalidTopicException.Code:
+		return Sentencef(err, "cannot use %q as a topic name: %s", topic, strings.TrimSuffix(strings.TrimSpace(brokerMsg), "."))
+	case ke.Code == kerr.TopicAuthorizationFailed.Code:
 		return Sentencef(err, "not authorized to access topic %q", topic)
 	}
 	return Sentencef(err, "topic %q: %s", topic, describeKerr(ke, brokerMsg))
-}
-
-func suffix(msg string) string {
-	if msg == "" {
-		return ""
-	}
-	return ": " + msg
 }

@@ -105,18 +105,37 @@ func TestTopicError(t *testing.T) {
 		{kerr.UnknownTopicOrPartition, "", `topic "t" does not exist`},
 		{kerr.UnknownTopicID, "", `topic "t" does not exist`},
 		{kerr.TopicAlreadyExists, "", `topic "t" already exists`},
-		{kerr.InvalidTopicException, "bad char", `"t" is not a valid topic name: bad char`},
-		{kerr.InvalidPartitions, "must grow", `topic "t": `},
+		{kerr.TopicAlreadyExists, "Topic 't' already exists.", `topic "t" already exists`},
+		{kerr.InvalidTopicException, "", `"t" is not a valid topic name`},
+		// The broker's message goes first; the code's generic description
+		// ("Number of partitions is below 1.") would contradict it.
+		{kerr.InvalidPartitions, "Topic currently has 3 partitions, which is higher than the requested 2.",
+			`topic "t": Topic currently has 3 partitions, which is higher than the requested 2 (INVALID_PARTITIONS)`},
+		{kerr.InvalidPartitions, "", `topic "t": number of partitions is below 1 (INVALID_PARTITIONS)`},
+		// The same codes for other cases than the usual sentence says.
+		{kerr.TopicAlreadyExists, "Topic 't' is marked for deletion.", `topic "t": Topic 't' is marked for deletion (TOPIC_ALREADY_EXISTS)`},
+		{kerr.InvalidTopicException, "Topic 't' collides with existing topic: t_",
+			`cannot use "t" as a topic name: Topic 't' collides with existing topic: t_`},
+		{kerr.InvalidTopicException, "Topic name \"t/\" is illegal", `cannot use "t" as a topic name: Topic name "t/" is illegal`},
+		{kerr.UnknownTopicOrPartition, "This server does not host this topic: t", `topic "t" does not exist`},
 	} {
 		got := TopicError("t", tc.err, tc.msg, o).Error()
-		if !strings.HasPrefix(got, tc.want) {
-			t.Errorf("%v: got %q, want prefix %q", tc.err, got, tc.want)
+		if got != tc.want {
+			t.Errorf("%v %q: got %q, want %q", tc.err, tc.msg, got, tc.want)
 		}
-	}
-	if got := TopicError("t", kerr.InvalidPartitions, "must grow", o).Error(); !strings.HasSuffix(got, ": must grow") {
-		t.Errorf("broker message lost: %q", got)
+		if !errors.Is(TopicError("t", tc.err, tc.msg, o), tc.err) {
+			t.Errorf("%v: the cause must stay reachable", tc.err)
+		}
 	}
 	if TopicError("t", nil, "", o) != nil {
 		t.Error("nil must stay nil")
+	}
+}
+
+func TestExplainRetriable(t *testing.T) {
+	o := Options{BootstrapServers: []string{"h:1"}}
+	got := Explain(kerr.RequestTimedOut, o).Error()
+	if got != "the broker could not complete the request: the request timed out (REQUEST_TIMED_OUT)" {
+		t.Fatalf("got %q", got)
 	}
 }

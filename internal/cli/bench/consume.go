@@ -35,11 +35,11 @@ type ConsumeResult struct {
 // Text renders r for people.
 func (r *ConsumeResult) Text() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d records consumed, %.1f records/sec (%.2f MB/sec), %.2f MB in %.2f s\n",
-		r.Records, r.RecordsPerSec, r.MBPerSec, float64(r.Bytes)/(1<<20), r.ElapsedSeconds)
-	fmt.Fprintf(&b, "%d fetch responses (%.2f MB on the wire), first record after %.1f ms\n",
-		r.FetchResponses, float64(r.FetchBytes)/(1<<20), r.FirstRecordMs)
-	fmt.Fprintf(&b, "topic %q: %d partitions", r.Topic, r.Partitions)
+	fmt.Fprintf(&b, "%s consumed, %.1f records/sec (%.2f MB/sec), %.2f MB in %.2f s\n",
+		cli.Plural(r.Records, "record"), r.RecordsPerSec, r.MBPerSec, float64(r.Bytes)/(1<<20), r.ElapsedSeconds)
+	fmt.Fprintf(&b, "%s (%.2f MB on the wire), first record after %.1f ms\n",
+		cli.Plural(r.FetchResponses, "fetch response"), float64(r.FetchBytes)/(1<<20), r.FirstRecordMs)
+	fmt.Fprintf(&b, "topic %q: %s", r.Topic, cli.Plural(r.Partitions, "partition"))
 	if r.Group != "" {
 		fmt.Fprintf(&b, ", group %q", r.Group)
 	}
@@ -117,7 +117,7 @@ func Consume(ctx context.Context, cfg ConsumeConfig) (*ConsumeResult, error) {
 	reported := reportEvery(rctx, reportInterval(cfg.ReportInterval), cfg.Progress, func(now time.Time) string {
 		c, b, _, _, el := win.take(now)
 		rps, mbs := rates(c, b, el)
-		return fmt.Sprintf("%d records consumed, %.1f records/sec (%.2f MB/sec)", c, rps, mbs)
+		return fmt.Sprintf("%s consumed, %.1f records/sec (%.2f MB/sec)", cli.Plural(c, "record"), rps, mbs)
 	})
 
 	var last time.Time

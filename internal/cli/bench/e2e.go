@@ -39,16 +39,16 @@ type E2EResult struct {
 // Text renders r for people.
 func (r *E2EResult) Text() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d records sent, %d received, %.1f records/sec (%.2f MB/sec)\n",
-		r.Sent, r.Received, r.RecordsPerSec, r.MBPerSec)
+	fmt.Fprintf(&b, "%s sent, %d received, %.1f records/sec (%.2f MB/sec)\n",
+		cli.Plural(r.Sent, "record"), r.Received, r.RecordsPerSec, r.MBPerSec)
 	fmt.Fprintf(&b, "end-to-end latency: avg %.2f ms, p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
 		r.Latency.Avg, r.Latency.P50, r.Latency.P99, r.Latency.P999, r.Latency.Max)
 	fmt.Fprintf(&b, "produce latency:    avg %.2f ms, p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
 		r.ProduceLatency.Avg, r.ProduceLatency.P50, r.ProduceLatency.P99, r.ProduceLatency.P999, r.ProduceLatency.Max)
-	fmt.Fprintf(&b, "topic %q: %d partitions, %d-byte records, acks=%s, compression=%s\n",
-		r.Topic, r.Partitions, r.RecordSize, r.Acks, r.Compression)
+	fmt.Fprintf(&b, "topic %q: %s, %d-byte records, acks=%s, compression=%s\n",
+		r.Topic, cli.Plural(r.Partitions, "partition"), r.RecordSize, r.Acks, r.Compression)
 	if r.ProduceErrors > 0 {
-		fmt.Fprintf(&b, "%d records failed to produce\n", r.ProduceErrors)
+		fmt.Fprintf(&b, "%s failed to produce\n", cli.Plural(r.ProduceErrors, "record"))
 	}
 	return b.String()
 }
@@ -108,7 +108,7 @@ func EndToEnd(ctx context.Context, cfg E2EConfig) (*E2EResult, error) {
 	reported := reportEvery(rctx, reportInterval(cfg.ReportInterval), cfg.Progress, func(now time.Time) string {
 		c, _, avg, mx, el := win.take(now)
 		rps, _ := rates(c, 0, el)
-		return fmt.Sprintf("%d records received, %.1f records/sec, %.1f ms avg end-to-end latency, %.1f ms max", c, rps, ms(avg), ms(mx))
+		return fmt.Sprintf("%s received, %.1f records/sec, %.1f ms avg end-to-end latency, %.1f ms max", cli.Plural(c, "record"), rps, ms(avg), ms(mx))
 	})
 
 	// The producer runs alongside the consumer loop below.
@@ -215,7 +215,7 @@ func EndToEnd(ctx context.Context, cfg E2EConfig) (*E2EResult, error) {
 	case res.Interrupted:
 		return res, ctx.Err()
 	case firstProdErr != nil:
-		return res, cli.Sentencef(firstProdErr, "%d records failed to produce: %v", res.ProduceErrors, cli.TopicError(cfg.Topic, firstProdErr, "", cfg.Client))
+		return res, cli.Sentencef(firstProdErr, "%s failed to produce: %v", cli.Plural(res.ProduceErrors, "record"), cli.TopicError(cfg.Topic, firstProdErr, "", cfg.Client))
 	case res.TimedOut:
 		return res, cli.Sentencef(nil, "stopped after %d of %d records: no record for %v", res.Received, cfg.NumRecords, timeout)
 	}

@@ -106,7 +106,7 @@ func TestValidate(t *testing.T) {
 func TestResultText(t *testing.T) {
 	r := &ProduceResult{Topic: "t", Records: 10, Errors: 1, FirstError: "boom", Latency: Latency{P99: 1.5}}
 	s := r.Text()
-	for _, want := range []string{"10 records sent", "p99 1.50 ms", "1 records failed; first error: boom"} {
+	for _, want := range []string{"10 records sent", "p99 1.50 ms", "1 record failed; first error: boom"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("missing %q in:\n%s", want, s)
 		}

@@ -41,14 +41,14 @@ type ProduceResult struct {
 // Text renders r for people, in the manner of kafka-producer-perf-test.
 func (r *ProduceResult) Text() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d records sent, %.1f records/sec (%.2f MB/sec), %.2f ms avg latency, %.2f ms max latency\n",
-		r.Records, r.RecordsPerSec, r.MBPerSec, r.Latency.Avg, r.Latency.Max)
+	fmt.Fprintf(&b, "%s sent, %.1f records/sec (%.2f MB/sec), %.2f ms avg latency, %.2f ms max latency\n",
+		cli.Plural(r.Records, "record"), r.RecordsPerSec, r.MBPerSec, r.Latency.Avg, r.Latency.Max)
 	fmt.Fprintf(&b, "latency percentiles: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, p99.9 %.2f ms\n",
 		r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.P999)
-	fmt.Fprintf(&b, "topic %q: %d partitions, %d-byte records, acks=%s, compression=%s, %d producer(s), %.2f s\n",
-		r.Topic, r.Partitions, r.RecordSize, r.Acks, r.Compression, r.Producers, r.ElapsedSeconds)
+	fmt.Fprintf(&b, "topic %q: %s, %d-byte records, acks=%s, compression=%s, %s, %.2f s\n",
+		r.Topic, cli.Plural(r.Partitions, "partition"), r.RecordSize, r.Acks, r.Compression, cli.Plural(r.Producers, "producer"), r.ElapsedSeconds)
 	if r.Errors > 0 {
-		fmt.Fprintf(&b, "%d records failed; first error: %s\n", r.Errors, r.FirstError)
+		fmt.Fprintf(&b, "%s failed; first error: %s\n", cli.Plural(r.Errors, "record"), r.FirstError)
 	}
 	return b.String()
 }
@@ -125,8 +125,8 @@ func Produce(ctx context.Context, cfg ProduceConfig) (*ProduceResult, error) {
 	reported := reportEvery(rctx, reportInterval(cfg.ReportInterval), cfg.Progress, func(now time.Time) string {
 		c, b, avg, mx, el := run.win.take(now)
 		rps, mbs := rates(c, b, el)
-		return fmt.Sprintf("%d records sent, %.1f records/sec (%.2f MB/sec), %.1f ms avg latency, %.1f ms max latency",
-			c, rps, mbs, ms(avg), ms(mx))
+		return fmt.Sprintf("%s sent, %.1f records/sec (%.2f MB/sec), %.1f ms avg latency, %.1f ms max latency",
+			cli.Plural(c, "record"), rps, mbs, ms(avg), ms(mx))
 	})
 
 	var wg sync.WaitGroup

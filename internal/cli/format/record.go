@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -19,15 +20,25 @@ type Kind string
 const (
 	Text Kind = "text"
 	JSON Kind = "json"
+	// Custom renders each record with a [Template].
+	Custom Kind = "template"
 )
 
-// ParseKind accepts "text" or "json".
-func ParseKind(s string) (Kind, error) {
+// ParseRecordFormat accepts "text", "json", or a template (anything with a
+// %-verb or a backslash escape, e.g. '%k=%v\n') using [OutputVerbs].
+func ParseRecordFormat(s string) (Kind, *Template, error) {
 	switch Kind(s) {
 	case Text, JSON:
-		return Kind(s), nil
+		return Kind(s), nil, nil
 	}
-	return "", fmt.Errorf("unknown format %q (want text or json)", s)
+	if !strings.ContainsAny(s, `%\`) {
+		return "", nil, fmt.Errorf(`unknown format %q (want text, json, or a template such as '%%k=%%v\n')`, s)
+	}
+	t, err := ParseTemplate(s, OutputVerbs)
+	if err != nil {
+		return "", nil, err
+	}
+	return Custom, t, nil
 }
 
 // RecordWriter writes consumed records to an io.Writer. It is not safe for
@@ -43,8 +54,12 @@ type RecordWriter struct {
 	// NullLiteral is printed in text mode for a null key or value; empty
 	// means "null".
 	NullLiteral string
+	// Template renders records in Custom mode; nothing is added after it,
+	// so it usually ends in \n.
+	Template *Template
 
-	buf bytes.Buffer
+	buf  bytes.Buffer
+	tbuf []byte
 }
 
 // Header is a record header in JSON output.
@@ -103,6 +118,10 @@ func ToJSON(r *kgo.Record) JSONRecord {
 func (rw *RecordWriter) Write(r *kgo.Record) error {
 	rw.buf.Reset()
 	switch rw.Kind {
+	case Custom:
+		rw.tbuf = rw.Template.AppendRecord(rw.tbuf[:0], r)
+		_, err := rw.W.Write(rw.tbuf)
+		return err
 	case JSON:
 		b, err := json.Marshal(ToJSON(r))
 		if err != nil {

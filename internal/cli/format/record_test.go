@@ -59,15 +59,6 @@ func TestJSON(t *testing.T) {
 	}
 }
 
-func TestParseKind(t *testing.T) {
-	if k, err := ParseKind("json"); k != JSON || err != nil {
-		t.Fatal(k, err)
-	}
-	if _, err := ParseKind("xml"); err == nil {
-		t.Fatal("xml accepted")
-	}
-}
-
 func TestTopicIDAndMillis(t *testing.T) {
 	var id [16]byte
 	for i := range id {
