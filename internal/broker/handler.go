@@ -261,8 +261,8 @@ func (b *Broker) countFetched(f *fetchResponse) {
 		var bytes, offsets int64
 		for pi := range t.Partitions {
 			if t.Partitions[pi].RecordBatches == nil && i < len(f.files) {
-				bytes += f.files[i].Size
-				offsets += f.files[i].NextOffset - f.files[i].BaseOffset
+				bytes += f.files[i].Size()
+				offsets += f.files[i].NextOffset() - f.files[i].BaseOffset()
 				i++
 			}
 		}

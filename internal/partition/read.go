@@ -91,6 +91,10 @@ func (r *Records) Size() int64 { return r.r.Size }
 // continues (the fetch offset when nothing was read).
 func (r *Records) NextOffset() int64 { return r.r.NextOffset }
 
+// BaseOffset is the base offset of the first batch in the range (the
+// fetch offset when nothing was read).
+func (r *Records) BaseOffset() int64 { return r.r.BaseOffset }
+
 // File returns the byte range: the segment file, where in it the range
 // starts, and its length. vfs.OSFile(f) gives the *os.File to send the
 // range with sendfile. f is nil when size is 0, and valid only until
