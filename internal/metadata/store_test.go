@@ -426,7 +426,12 @@ func TestRaftStatus(t *testing.T) {
 	if _, err := s.CreateTopic(ctx(t), CreateTopicRequest{Name: "status", NumPartitions: 1, ReplicationFactor: 1}); err != nil {
 		t.Fatal(err)
 	}
+	// Raft records an entry as applied just after the FSM published its
+	// image, so the applied index may trail the image epoch for a moment.
 	st := s.RaftStatus()
+	for deadline := time.Now().Add(5 * time.Second); st.AppliedIndex < uint64(st.ImageEpoch) && time.Now().Before(deadline); st = s.RaftStatus() {
+		time.Sleep(time.Millisecond)
+	}
 	if st.State != "Leader" || st.Term < 1 || st.ControllerID != 1 ||
 		st.CommitIndex < uint64(st.ImageEpoch) || st.AppliedIndex < uint64(st.ImageEpoch) ||
 		st.LastLogIndex < st.CommitIndex || st.ImageEpoch < 2 {
