@@ -1,12 +1,134 @@
 package broker
 
 import (
+	"context"
+	"io"
+	"log/slog"
 	"testing"
+	"time"
 
+	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/log"
+	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/metrics"
+	"github.com/samsa-streaming/samsa/internal/partition"
+	"github.com/samsa-streaming/samsa/internal/record"
+	"github.com/samsa-streaming/samsa/internal/replica"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// newAdminEnv opens a one-node metadata store (node 1 registered) and an
+// newAdminEnv opens a node's replica manager (node 1, rack r1) on a
+// temporary directory and the handlers' environment over it, without a
+// network; overrides are static node configs.
+func newAdminEnv(t *testing.T, overrides map[string]string) *Broker {
+	t.Helper()
+	props := map[string]string{"log.dirs": t.TempDir(), "samsa.admin.listener": ""}
+	for k, v := range overrides {
+		props[k] = v
+	}
+	cfg, err := config.Load(config.Sources{Overrides: props})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm, err := replica.Open(cfg, replica.Options{Logger: quiet(), AdvertisedAddr: "127.0.0.1:9092"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rm.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := rm.Metadata().RegisterBroker(ctx, metadata.Broker{ID: 1, Host: "127.0.0.1", Port: 9092, Rack: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	return &Broker{cfg: cfg, logger: quiet(), meta: rm.Metadata(), replicas: rm, sessions: newFetchSessionCache(int(cfg.FetchMaxSessions), nil)}
+}
+
+func createTopic(t *testing.T, env *Broker, name string, partitions int32, configs map[string]string) {
+	t.Helper()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.Version = 7
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, partitions, -1
+	for k, v := range configs {
+		c := kmsg.NewCreateTopicsRequestTopicConfig()
+		c.Name, c.Value = k, strPtr(v)
+		rt.Configs = append(rt.Configs, c)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp := createTopics(context.Background(), env, req)
+	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
+		t.Fatalf("create %s: %v", name, err)
+	}
+}
+
+// createRemoteTopic creates a one-partition topic whose only replica is on
+// broker 2, registered for the purpose: known here, not hosted here.
+func createRemoteTopic(t *testing.T, env *Broker, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := env.replicas.Metadata().RegisterBroker(ctx, metadata.Broker{ID: 2, Host: "127.0.0.2", Port: 9092}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.meta.CreateTopic(ctx, metadata.CreateTopicRequest{Name: name, NumPartitions: -1, ReplicationFactor: -1,
+		Assignments: map[int32][]int32{0: {2}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// withPartitions waits until the node hosts every partition of the named
+// topics (created in the metadata first) and returns them.
+func withPartitions(t *testing.T, env *Broker, topics ...string) map[log.TopicPartition]*partition.Partition {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := env.replicas.AwaitImage(ctx, env.meta.Image().Epoch); err != nil {
+		t.Fatal(err)
+	}
+	parts := map[log.TopicPartition]*partition.Partition{}
+	im := env.meta.Image()
+	for _, name := range topics {
+		for _, mp := range im.Topic(name).Partitions {
+			p, ok := env.replicas.Partition(name, mp.ID)
+			if !ok {
+				t.Fatalf("%s-%d is not hosted", name, mp.ID)
+			}
+			parts[log.TopicPartition{Topic: name, Partition: mp.ID}] = p
+		}
+	}
+	return parts
+}
+
+func produce(t *testing.T, p *partition.Partition, pid int64, seq int32, n int) {
+	t.Helper()
+	spec := record.DefaultBatchSpec()
+	spec.ProducerID, spec.ProducerEpoch, spec.BaseSequence, spec.BaseTimestamp = pid, 0, seq, 1000
+	if pid < 0 {
+		spec.ProducerEpoch, spec.BaseSequence = -1, -1
+	}
+	recs := make([]record.Record, n)
+	for i := range recs {
+		recs[i].Value = []byte("v")
+	}
+	b, err := record.EncodeBatch(spec, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.AppendAsLeader(b, partition.AppendOptions{RequiredAcks: -1}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func strOr(s *string) string {
+	if s == nil {
+		return "<null>"
+	}
+	return *s
+}
 
 // errorCount is samsa_request_errors_total for api and error name.
 func errorCount(t *testing.T, m *metrics.Metrics, api, name string) float64 {
