@@ -2,8 +2,10 @@ package broker
 
 import (
 	"context"
+	"encoding/binary"
 	"io"
 	"log/slog"
+	"net"
 	"testing"
 	"time"
 
@@ -14,7 +16,9 @@ import (
 	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/record"
 	"github.com/samsa-streaming/samsa/internal/replica"
+	"github.com/samsa-streaming/samsa/internal/server"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -128,6 +132,92 @@ func strOr(s *string) string {
 		return "<null>"
 	}
 	return *s
+}
+
+// testNode is an in-process broker serving on a loopback port.
+type testNode struct {
+	b    *Broker
+	srv  *server.Server
+	addr string
+}
+
+func startNode(t testing.TB, props map[string]string) *testNode {
+	t.Helper()
+	dir := t.TempDir()
+	all := map[string]string{"listeners": "PLAINTEXT://127.0.0.1:0", "log.dirs": dir, "samsa.admin.listener": ""}
+	for k, v := range props {
+		all[k] = v
+	}
+	cfg, err := config.Parse(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(cfg, Options{AdvertisedAddr: l.Addr().String(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		l.Close()
+		t.Fatal(err)
+	}
+	srv := server.New(server.Config{MaxRequestBytes: cfg.SocketRequestMaxBytes}, b)
+	if err := srv.Serve(l); err != nil {
+		t.Fatal(err)
+	}
+	n := &testNode{b: b, srv: srv, addr: l.Addr().String()}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := b.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return n
+}
+
+func (n *testNode) client(t testing.TB, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(n.addr)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// rawRequest sends one request on a fresh connection and returns the
+// response body (after the correlation id and any header tags).
+func rawRequest(t testing.TB, addr string, req kmsg.Request) []byte {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	wire := kmsg.NewRequestFormatter(kmsg.FormatterClientID("test")).AppendRequest(nil, req, 7)
+	if _, err := c.Write(wire); err != nil {
+		t.Fatal(err)
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(c, size[:]); err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, binary.BigEndian.Uint32(size[:]))
+	if _, err := io.ReadFull(c, body); err != nil {
+		t.Fatal(err)
+	}
+	if corr := int32(binary.BigEndian.Uint32(body)); corr != 7 {
+		t.Fatalf("correlation id %d", corr)
+	}
+	body = body[4:]
+	if req.IsFlexible() && req.Key() != 18 {
+		body = body[1:] // empty header tags
+	}
+	return body
 }
 
 // errorCount is samsa_request_errors_total for api and error name.

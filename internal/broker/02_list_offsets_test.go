@@ -37,6 +37,39 @@ func listOffsetsRaw(t *testing.T, addr string, version int16, topic string, ts i
 	return resp.Topics[0].Partitions[0]
 }
 
+func TestListOffsets(t *testing.T) {
+	n := startNode(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := n.client(t, kgo.DefaultProduceTopic("lo"), kgo.AllowAutoTopicCreation())
+	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	for i := 0; i < 10; i++ {
+		r := &kgo.Record{Value: []byte{byte(i)}, Timestamp: base.Add(time.Duration(i) * time.Minute)}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adm := kadm.NewClient(cl)
+	check := func(what string, lo kadm.ListedOffsets, err error, wantOffset int64) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		o, ok := lo.Lookup("lo", 0)
+		if !ok || o.Err != nil || o.Offset != wantOffset {
+			t.Fatalf("%s: %+v, want offset %d", what, o, wantOffset)
+		}
+	}
+	lo, err := adm.ListStartOffsets(ctx, "lo")
+	check("earliest", lo, err, 0)
+	lo, err = adm.ListEndOffsets(ctx, "lo")
+	check("latest", lo, err, 10)
+	lo, err = adm.ListOffsetsAfterMilli(ctx, base.Add(4*time.Minute+time.Second).UnixMilli(), "lo")
+	check("by timestamp", lo, err, 5)
+	lo, err = adm.ListOffsetsAfterMilli(ctx, base.Add(time.Hour).UnixMilli(), "lo")
+	check("after the last timestamp", lo, err, 10) // kadm maps "none" to the end offset
+}
+
 // TestListOffsetsInsideBatches produces multi-record batches with every
 // codec through franz-go, with timestamps out of order inside a batch and a
 // leader change between batches, and checks that ListOffsets answers with
