@@ -40,3 +40,17 @@ func TestInitProducerID(t *testing.T) {
 		t.Fatalf("transactional: %+v", resp)
 	}
 }
+
+func TestInitProducerIDTransactionTimeout(t *testing.T) {
+	addr, _ := startNodeIn(t, t.TempDir(), map[string]string{"transaction.max.timeout.ms": "1000"})
+	id := "x"
+	req := kmsg.NewPtrInitProducerIDRequest()
+	req.TransactionalID, req.TransactionTimeoutMillis = &id, 5000
+	resp, err := req.RequestWith(context.Background(), txnTestClient(t, addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ErrorCode != kerr.InvalidTransactionTimeout.Code {
+		t.Fatalf("code %v", kerr.ErrorForCode(resp.ErrorCode))
+	}
+}

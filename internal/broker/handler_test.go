@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,9 +18,11 @@ import (
 	"github.com/samsa-streaming/samsa/internal/record"
 	"github.com/samsa-streaming/samsa/internal/replica"
 	"github.com/samsa-streaming/samsa/internal/server"
+	"github.com/samsa-streaming/samsa/internal/txn"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -218,6 +221,196 @@ func rawRequest(t testing.TB, addr string, req kmsg.Request) []byte {
 		body = body[1:] // empty header tags
 	}
 	return body
+}
+
+// startNodeIn starts a broker over dir; stop shuts it down (server,
+// group coordinator, broker).
+func startNodeIn(t *testing.T, dir string, props map[string]string) (addr string, stop func()) {
+	t.Helper()
+	_, addr, stop = startBrokerIn(t, dir, props)
+	return addr, stop
+}
+
+// startBrokerIn is startNodeIn that also returns the broker.
+func startBrokerIn(t *testing.T, dir string, props map[string]string) (b *Broker, addr string, stop func()) {
+	t.Helper()
+	all := map[string]string{"listeners": "PLAINTEXT://127.0.0.1:0", "log.dirs": dir, "samsa.admin.listener": "", "group.initial.rebalance.delay.ms": "0"}
+	for k, v := range props {
+		all[k] = v
+	}
+	cfg, err := config.Parse(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err = New(cfg, Options{AdvertisedAddr: l.Addr().String(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		l.Close()
+		t.Fatal(err)
+	}
+	srv := server.New(server.Config{MaxRequestBytes: cfg.SocketRequestMaxBytes}, b)
+	if err := srv.Serve(l); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			b.replicas.CloseGroups()
+			if err := srv.Shutdown(ctx); err != nil {
+				t.Errorf("shutdown: %v", err)
+			}
+			if err := b.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return b, l.Addr().String(), stop
+}
+
+func txnTestClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// tv1Client is a client that speaks transaction protocol version 1: the
+// request versions before KIP-890 part 2 (Produce v11, EndTxn v4,
+// TxnOffsetCommit v4).
+func tv1Client(t *testing.T, addr string) *kgo.Client {
+	t.Helper()
+	v := kversion.Stable()
+	v.SetMaxKeyVersion(int16(kmsg.Produce), 11)
+	v.SetMaxKeyVersion(int16(kmsg.EndTxn), 4)
+	v.SetMaxKeyVersion(int16(kmsg.TxnOffsetCommit), 4)
+	return txnTestClient(t, addr, kgo.MaxVersions(v))
+}
+
+// consumeAll reads topic from the start up to end offsets under an
+// isolation level and returns the values.
+func consumeAll(t *testing.T, addr, topic string, committed bool, want int) []string {
+	t.Helper()
+	iso := kgo.ReadUncommitted()
+	if committed {
+		iso = kgo.ReadCommitted()
+	}
+	cl := txnTestClient(t, addr, kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(iso),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var out []string
+	for len(out) < want {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, string(r.Value)) })
+	}
+	return out
+}
+
+// txnProduce sends one transactional batch of one record to topic-0 and
+// returns the partition's error code. The client picks the Produce
+// version: v11 for tv1Client (transaction protocol version 1), v13 for an
+// uncapped client.
+func txnProduce(t *testing.T, b *Broker, cl *kgo.Client, id, topic string, pid int64, epoch int16, seq int32) int16 {
+	t.Helper()
+	spec := record.DefaultBatchSpec()
+	spec.Transactional, spec.ProducerID, spec.ProducerEpoch, spec.BaseSequence = true, pid, epoch, seq
+	spec.BaseTimestamp = time.Now().UnixMilli()
+	bld := record.NewBuilder(spec)
+	if err := bld.Append(record.Record{Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	batch, err := bld.Build(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := kmsg.NewPtrProduceRequest()
+	req.TransactionID, req.Acks, req.TimeoutMillis = &id, -1, 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic // v13+ names topics by id
+	if tt := b.meta.Image().Topic(topic); tt != nil {
+		rt.TopicID = tt.ID
+	}
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = batch
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Topics[0].Partitions[0].ErrorCode
+}
+
+// apiFeatures returns the supported transaction.version range and the
+// finalized level (-1 when not finalized) with the features epoch.
+func apiFeatures(t *testing.T, cl *kgo.Client) (minV, maxV, finalized int16, epoch int64) {
+	t.Helper()
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.ClientSoftwareName, req.ClientSoftwareVersion = "test", "1.0"
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	minV, maxV, finalized = -1, -1, -1
+	for _, f := range resp.SupportedFeatures {
+		if f.Name == txn.FeatureName {
+			minV, maxV = f.MinVersion, f.MaxVersion
+		}
+	}
+	for _, f := range resp.FinalizedFeatures {
+		if f.Name == txn.FeatureName {
+			finalized = f.MaxVersionLevel
+		}
+	}
+	return minV, maxV, finalized, resp.FinalizedFeaturesEpoch
+}
+
+// fetchOffset is OffsetFetch (v7) of topic-0: the error code and offset.
+func fetchOffset(t *testing.T, cl *kgo.Client, groupID, topic string, requireStable bool) (int16, int64) {
+	t.Helper()
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Version = 7
+	req.Group, req.RequireStable = groupID, requireStable
+	rt := kmsg.NewOffsetFetchRequestTopic()
+	rt.Topic, rt.Partitions = topic, []int32{0}
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ErrorCode != 0 {
+		return resp.ErrorCode, -1
+	}
+	p := resp.Topics[0].Partitions[0]
+	return p.ErrorCode, p.Offset
+}
+
+// waitOffset polls OffsetFetch until the group's offset is want.
+func waitOffset(t *testing.T, cl *kgo.Client, groupID, topic string, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, off := fetchOffset(t, cl, groupID, topic, true)
+		if code == 0 && off == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("offset of %s: %d (%v), want %d", groupID, off, kerr.ErrorForCode(code), want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // errorCount is samsa_request_errors_total for api and error name.

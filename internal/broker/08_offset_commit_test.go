@@ -2,68 +2,13 @@ package broker
 
 import (
 	"context"
-	"log/slog"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/group"
-	"github.com/samsa-streaming/samsa/internal/server"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// startNodeIn starts a broker over dir; stop shuts it down (server,
-// group coordinator, broker).
-func startNodeIn(t *testing.T, dir string, props map[string]string) (addr string, stop func()) {
-	t.Helper()
-	_, addr, stop = startBrokerIn(t, dir, props)
-	return addr, stop
-}
-
-// startBrokerIn is startNodeIn that also returns the broker.
-func startBrokerIn(t *testing.T, dir string, props map[string]string) (b *Broker, addr string, stop func()) {
-	t.Helper()
-	all := map[string]string{"listeners": "PLAINTEXT://127.0.0.1:0", "log.dirs": dir, "samsa.admin.listener": "", "group.initial.rebalance.delay.ms": "0"}
-	for k, v := range props {
-		all[k] = v
-	}
-	cfg, err := config.Parse(all)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err = New(cfg, Options{AdvertisedAddr: l.Addr().String(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		l.Close()
-		t.Fatal(err)
-	}
-	srv := server.New(server.Config{MaxRequestBytes: cfg.SocketRequestMaxBytes}, b)
-	if err := srv.Serve(l); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			b.replicas.CloseGroups()
-			if err := srv.Shutdown(ctx); err != nil {
-				t.Errorf("shutdown: %v", err)
-			}
-			if err := b.Close(); err != nil {
-				t.Errorf("close: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return b, l.Addr().String(), stop
-}
 
 func TestGroupConsumeCommitAndReplay(t *testing.T) {
 	dir := t.TempDir()
