@@ -14,6 +14,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// TestProduceConsumeRoundTrip produces 300 records to three partitions and
+// consumes them all back, in offset order per partition. Other APIs it
+// uses: Metadata (the topic is auto-created), Fetch (in a fetch session).
 func TestProduceConsumeRoundTrip(t *testing.T) {
 	n := startNode(t, map[string]string{"num.partitions": "3"})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -69,6 +72,8 @@ func TestProduceConsumeRoundTrip(t *testing.T) {
 // as they are recycled), pipelined on one connection with acks=1 and acks=all,
 // and reads every record back: nothing of a request may be used after the
 // server reuses its frame.
+//
+// Other APIs it uses: Metadata (the topics are auto-created), Fetch.
 func TestLargeProduceFramesRecycled(t *testing.T) {
 	n := startNode(t, map[string]string{"num.partitions": "4"})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -123,6 +128,9 @@ func TestLargeProduceFramesRecycled(t *testing.T) {
 // a partition never added to the transaction gets INVALID_TXN_STATE and
 // opens nothing there; after the transaction ends, a write needs the
 // partition added again.
+//
+// Other APIs it uses: CreateTopics, InitProducerID, AddPartitionsToTxn,
+// EndTxn.
 func TestProduceVerifiesTransaction(t *testing.T) {
 	b, addr, _ := startBrokerIn(t, t.TempDir(), nil)
 	ctx := context.Background()

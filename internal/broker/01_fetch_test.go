@@ -33,6 +33,9 @@ func longPollFetch(n *testNode, topic string, partitions int32, offset int64) *k
 	return fetch
 }
 
+// TestFetchLongPollWokenByProduce parks a fetch past the end of a
+// partition: only an append answers it, with the new record. Other APIs it
+// uses: Produce, Metadata (the topic is auto-created).
 func TestFetchLongPollWokenByProduce(t *testing.T) {
 	n := startNode(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -79,6 +82,8 @@ func TestFetchLongPollWokenByProduce(t *testing.T) {
 // TestFetchLongPollWokenByAnyPartition parks a fetch on three empty
 // partitions and produces to the last one: that append alone must answer
 // the fetch, with its record.
+//
+// Other APIs it uses: CreateTopics, Produce.
 func TestFetchLongPollWokenByAnyPartition(t *testing.T) {
 	n := startNode(t, map[string]string{"num.partitions": "3"})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -128,6 +133,8 @@ func TestFetchLongPollWokenByAnyPartition(t *testing.T) {
 // epoch (KIP-320) are answered per partition, with the partition's offsets,
 // as Kafka answers them: a fenced or unknown epoch as an error, a log that
 // diverged from the client's with the diverging epoch and no records.
+//
+// Other APIs it uses: Produce.
 func TestFetchLeaderEpochs(t *testing.T) {
 	n, cl := sessionNode(t, "epochs", 1, 3) // offsets 0-2 in leader epoch 0
 	part := n.b.hostedPartition("epochs", 0)

@@ -37,6 +37,9 @@ func listOffsetsRaw(t *testing.T, addr string, version int16, topic string, ts i
 	return resp.Topics[0].Partitions[0]
 }
 
+// TestListOffsets asks kadm for the earliest, latest and by-timestamp
+// offsets of ten records a minute apart. Other APIs it uses: Produce,
+// Metadata (the topic is auto-created).
 func TestListOffsets(t *testing.T) {
 	n := startNode(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -77,6 +80,8 @@ func TestListOffsets(t *testing.T) {
 // does: by timestamp (kadm), max timestamp and the special timestamps
 // (raw requests), also after DeleteRecords moved the log start offset into
 // a batch.
+//
+// Other APIs it uses: Produce, DeleteRecords.
 func TestListOffsetsInsideBatches(t *testing.T) {
 	n := startNode(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -188,6 +193,10 @@ func TestListOffsetsInsideBatches(t *testing.T) {
 	}
 }
 
+// TestListOffsetsTimestampVersions checks which special timestamps each
+// ListOffsets version accepts (UNSUPPORTED_VERSION for the others), before
+// the partition is looked up. Other APIs it uses: Produce, Metadata (the
+// topic is auto-created).
 func TestListOffsetsTimestampVersions(t *testing.T) {
 	n := startNode(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

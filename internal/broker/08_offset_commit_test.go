@@ -10,6 +10,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// TestGroupConsumeCommitAndReplay consumes as a group, commits and reads
+// the committed offsets back, also from a new broker over the same
+// directory (the replay of __consumer_offsets). Other APIs it uses:
+// CreateTopics, Produce, FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
+// Fetch, DescribeGroups, LeaveGroup, OffsetFetch, ListGroups, Metadata.
 func TestGroupConsumeCommitAndReplay(t *testing.T) {
 	dir := t.TempDir()
 	props := map[string]string{"offsets.topic.num.partitions": "5"}

@@ -116,6 +116,8 @@ func TestCreateTopics(t *testing.T) {
 
 // samsa.max.partitions.per.request counts every topic of a request: two
 // topics that fit alone are refused together, and nothing is created.
+//
+// Other APIs it uses: CreatePartitions (the same limit).
 func TestCreateRequestPartitionLimit(t *testing.T) {
 	env := newAdminEnv(t, map[string]string{"samsa.max.partitions.per.request": "10"})
 	ctx := context.Background()
@@ -149,6 +151,11 @@ func TestCreateRequestPartitionLimit(t *testing.T) {
 
 // TestAdminWithKadm drives the admin APIs of an in-process broker with
 // franz-go's admin client, as a user's tooling would.
+//
+// It mainly proves CreateTopics. Other APIs it uses: Produce,
+// DescribeProducers, DescribeConfigs, IncrementalAlterConfigs,
+// CreatePartitions, Metadata, DeleteRecords, ListOffsets,
+// OffsetForLeaderEpoch, DescribeLogDirs, DescribeCluster, DeleteTopics.
 func TestAdminWithKadm(t *testing.T) {
 	n := startNode(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -13,6 +13,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// TestTransactionsEndToEnd: a franz-go transactional producer commits,
+// aborts, holds the last stable offset back with an open transaction and
+// is fenced by a second instance; it mainly proves EndTxn. Other APIs it
+// uses: CreateTopics, FindCoordinator, InitProducerID, AddPartitionsToTxn,
+// Produce, Fetch (read_committed and read_uncommitted), ListOffsets (the
+// last stable offset), DescribeProducers, DescribeTransactions,
+// ListTransactions.
 func TestTransactionsEndToEnd(t *testing.T) {
 	addr, _ := startNodeIn(t, t.TempDir(), map[string]string{"transaction.max.timeout.ms": "60000"})
 	ctx := context.Background()
@@ -119,8 +126,9 @@ func TestTransactionsEndToEnd(t *testing.T) {
 }
 
 // Transaction protocol version 2 (KIP-890 part 2) over the wire, with raw
-// requests: the feature in ApiVersions, implicit adds by Produce v12+ and
-// TxnOffsetCommit v5, the epoch bump of EndTxn v5.
+// requests: implicit adds by Produce v12+ and TxnOffsetCommit v5, the
+// epoch bump of EndTxn v5 (the feature in ApiVersions is tested in
+// 18_api_versions_test.go).
 
 func initTxnID(t *testing.T, cl *kgo.Client, id string) (int64, int16) {
 	t.Helper()
@@ -162,6 +170,9 @@ func describeTxn(t *testing.T, cl *kgo.Client, id string) kadm.DescribedTransact
 // never added joins the transaction; EndTxn v5 commits with the epoch
 // bumped (markers carry it) and answers the new epoch; a late write with
 // the old epoch is refused; TxnOffsetCommit v5 needs no AddOffsetsToTxn.
+//
+// Other APIs it uses: CreateTopics, InitProducerID, Produce,
+// TxnOffsetCommit, DescribeTransactions, OffsetFetch, Fetch.
 func TestTV2ProduceAndEndTxn(t *testing.T) {
 	b, addr, _ := startBrokerIn(t, t.TempDir(), nil)
 	ctx := context.Background()
@@ -249,6 +260,9 @@ func TestTV2ProduceAndEndTxn(t *testing.T) {
 // TestTV2Disabled: with samsa.transaction.version=1 the feature is
 // finalized at 1, a Produce v13 to an unadded partition is refused
 // (part 1 verification) and EndTxn v5 keeps the epoch.
+//
+// Other APIs it uses: ApiVersions, CreateTopics, InitProducerID, Produce,
+// AddPartitionsToTxn.
 func TestTV2Disabled(t *testing.T) {
 	b, addr, _ := startBrokerIn(t, t.TempDir(), map[string]string{"samsa.transaction.version": "1"})
 	ctx := context.Background()
@@ -285,6 +299,10 @@ func TestTV2Disabled(t *testing.T) {
 // ApiVersions; its first transaction may still run version 1, after which
 // it re-initialises and opts in): from then on each commit bumps the
 // epoch by one.
+//
+// Other APIs it uses: ApiVersions, CreateTopics, FindCoordinator,
+// InitProducerID, AddPartitionsToTxn, Produce, DescribeTransactions,
+// Fetch.
 func TestTV2FranzGo(t *testing.T) {
 	_, addr, _ := startBrokerIn(t, t.TempDir(), nil)
 	ctx := context.Background()

@@ -76,6 +76,9 @@ func (c *txnOffsetsClient) end(commit bool) {
 // without does not see them) until the commit marker; an aborted
 // transaction's offsets never apply; both survive a restart (the
 // replay resolves them by their markers).
+//
+// Other APIs it uses: CreateTopics, InitProducerID, AddOffsetsToTxn,
+// EndTxn, OffsetFetch.
 func TestTxnOffsetsCommitAtMarker(t *testing.T) {
 	dir := t.TempDir()
 	_, addr, stop := startBrokerIn(t, dir, nil)
@@ -112,6 +115,9 @@ func TestTxnOffsetsCommitAtMarker(t *testing.T) {
 // is prepared to commit but before its marker reaches __consumer_offsets;
 // after the restart the coordinator completes it and the offsets are
 // committed.
+//
+// Other APIs it uses: CreateTopics, InitProducerID, AddOffsetsToTxn,
+// EndTxn, OffsetFetch, DescribeTransactions.
 func TestTxnOffsetsCrashBeforeMarker(t *testing.T) {
 	dir := t.TempDir()
 	b, addr, stop := startBrokerIn(t, dir, nil)

@@ -31,6 +31,10 @@ func describeTopicConfigs(t *testing.T, env *Broker, topic string, names ...stri
 	return out
 }
 
+// TestDescribeConfigsSources: every topic config with its value, source,
+// documentation and synonyms, as topic, static, dynamic and default values
+// override one another; broker resources and unknown ones. Other APIs it
+// uses: CreateTopics.
 func TestDescribeConfigsSources(t *testing.T) {
 	env := newAdminEnv(t, map[string]string{"log.retention.hours": "48", "message.max.bytes": "2000000"})
 	ctx := context.Background()

@@ -8,6 +8,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// TestAlterConfigs: legacy AlterConfigs replaces a topic's whole set and
+// refuses bad values and resources. It also covers IncrementalAlterConfigs
+// (44_incremental_alter_configs.go) on a topic and on the cluster-wide
+// broker resource.
 func TestAlterConfigs(t *testing.T) {
 	env := newAdminEnv(t, nil)
 	ctx := context.Background()

@@ -11,6 +11,8 @@ import (
 // take precedence over the cluster-wide ones on that broker, as Kafka's
 // DYNAMIC_BROKER_CONFIG does, in what DescribeConfigs reports for the
 // broker and for its topics.
+//
+// Other APIs it uses: CreateTopics, DescribeConfigs.
 func TestPerBrokerConfigs(t *testing.T) {
 	env := newAdminEnv(t, nil)
 	ctx := context.Background()

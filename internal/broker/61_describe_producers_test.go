@@ -8,6 +8,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// TestDescribeProducersAndLogDirs: DescribeProducers lists an idempotent
+// producer with its last sequence and timestamp, and an unknown
+// partition's error. It also covers DescribeLogDirs
+// (35_describe_log_dirs.go). Other APIs it uses: CreateTopics.
 func TestDescribeProducersAndLogDirs(t *testing.T) {
 	env := newAdminEnv(t, nil)
 	createTopic(t, env, "t", 2, nil)

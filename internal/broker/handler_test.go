@@ -25,9 +25,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kversion"
 )
 
+// The test environments and helpers shared by the tests of several APIs
+// (each API's tests are in its NN_name_test.go): a handlers' environment
+// without a network (newAdminEnv), in-process nodes serving on loopback
+// (startNode, startBrokerIn), raw requests, produce helpers, transactional
+// clients and offset fetches. A helper used by one API's tests stays with
+// them.
+
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// newAdminEnv opens a one-node metadata store (node 1 registered) and an
 // newAdminEnv opens a node's replica manager (node 1, rack r1) on a
 // temporary directory and the handlers' environment over it, without a
 // network; overrides are static node configs.
