@@ -2,12 +2,15 @@ package broker
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/group"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestGroupConsumeCommitAndReplay consumes as a group, commits and reads
@@ -104,5 +107,59 @@ func TestGroupConsumeCommitAndReplay(t *testing.T) {
 	}
 	if d, ok := topics[group.OffsetsTopic]; !ok || len(d.Partitions) != 5 || !d.IsInternal {
 		t.Fatalf("%s: %+v", group.OffsetsTopic, d)
+	}
+}
+
+// TestOffsetCommit: a commit is answered per partition once it is stored,
+// and OffsetFetch reads it back; an unknown partition gets
+// UNKNOWN_TOPIC_OR_PARTITION, metadata longer than
+// offset.metadata.max.bytes OFFSET_METADATA_TOO_LARGE, a member's commit
+// with a stale generation ILLEGAL_GENERATION and one of an unknown member
+// UNKNOWN_MEMBER_ID. Without a group coordinator every partition gets
+// COORDINATOR_NOT_AVAILABLE. Other APIs it uses: CreateTopics,
+// OffsetFetch, JoinGroup, SyncGroup.
+func TestOffsetCommit(t *testing.T) {
+	env := newCoordinatorEnv(t)
+	createTopic(t, env, "t", 2, nil)
+	commit := func(group, member string, generation int32, partition int32, metadata string) int16 {
+		t.Helper()
+		req := kmsg.NewPtrOffsetCommitRequest()
+		req.SetVersion(8)
+		req.Group, req.MemberID, req.Generation = group, member, generation
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic = "t"
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = partition, 42, -1, &metadata
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp := serveReq(t, env, req).(*kmsg.OffsetCommitResponse)
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	if code := commit("g", "", -1, 1, "note"); code != 0 {
+		t.Fatalf("commit: %v", kerr.ErrorForCode(code))
+	}
+	if off := committedOffset(t, env, "g", "t", 1); off != 42 {
+		t.Fatalf("committed offset %d, want 42", off)
+	}
+	if code := commit("g", "", -1, 9, ""); code != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("unknown partition: %v", kerr.ErrorForCode(code))
+	}
+	if code := commit("g", "", -1, 0, strings.Repeat("m", 4097)); code != kerr.OffsetMetadataTooLarge.Code {
+		t.Fatalf("metadata too large: %v", kerr.ErrorForCode(code))
+	}
+	member, gen := stableMember(t, env, "members", "t")
+	if code := commit("members", member, gen, 0, ""); code != 0 {
+		t.Fatalf("the member's commit: %v", kerr.ErrorForCode(code))
+	}
+	if code := commit("members", member, gen-1, 0, ""); code != kerr.IllegalGeneration.Code {
+		t.Fatalf("stale generation: %v", kerr.ErrorForCode(code))
+	}
+	if code := commit("members", "no-such-member", gen, 0, ""); code != kerr.UnknownMemberID.Code {
+		t.Fatalf("unknown member: %v", kerr.ErrorForCode(code))
+	}
+
+	env.replicas.CloseGroups()
+	if code := commit("g", "", -1, 1, ""); code != kerr.CoordinatorNotAvailable.Code {
+		t.Fatalf("without a coordinator: %v", kerr.ErrorForCode(code))
 	}
 }

@@ -28,7 +28,9 @@ import (
 // The test environments and helpers shared by the tests of several APIs
 // (each API's tests are in its NN_name_test.go): a handlers' environment
 // without a network (newAdminEnv), in-process nodes serving on loopback
-// (startNode, startBrokerIn), raw requests, produce helpers, transactional
+// (startNode, startBrokerIn), raw requests, requests dispatched to the
+// handlers without a network (serveReq) with the group, offset and
+// transaction requests built for them, produce helpers, transactional
 // clients and offset fetches. A helper used by one API's tests stays with
 // them.
 
@@ -141,6 +143,157 @@ func strOr(s *string) string {
 		return "<null>"
 	}
 	return *s
+}
+
+// newCoordinatorEnv is newAdminEnv for the group and transaction APIs:
+// __consumer_offsets and __transaction_state get one partition each, and
+// a new group's first rebalance does not wait for more members.
+func newCoordinatorEnv(t *testing.T) *Broker {
+	t.Helper()
+	return newAdminEnv(t, map[string]string{
+		"offsets.topic.num.partitions":         "1",
+		"transaction.state.log.num.partitions": "1",
+		"group.initial.rebalance.delay.ms":     "0",
+	})
+}
+
+// serveReq dispatches a decoded request through the API table to its
+// handler on env, as Serve does, from client "test-client" at 127.0.0.1,
+// and returns the response. The request's version must be one the API
+// serves.
+func serveReq(t *testing.T, env *Broker, req kmsg.Request) kmsg.Response {
+	t.Helper()
+	fn, ok := Lookup(req.Key(), req.GetVersion())
+	if !ok {
+		t.Fatalf("%s v%d is not served", kmsg.NameForKey(req.Key()), req.GetVersion())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rc := &RequestContext{APIKey: req.Key(), APIVersion: req.GetVersion(), ClientID: "test-client", ClientAddr: "127.0.0.1:40000", Logger: quiet()}
+	resp, err := fn(ctx, env, rc, req)
+	if err != nil || resp == nil {
+		t.Fatalf("%s v%d: response %v, error %v", kmsg.NameForKey(req.Key()), req.GetVersion(), resp, err)
+	}
+	return resp
+}
+
+// joinGroupReq is a classic consumer's JoinGroup v9 to group, subscribing
+// to topics with the "range" protocol.
+func joinGroupReq(group, memberID string, topics ...string) *kmsg.JoinGroupRequest {
+	req := kmsg.NewPtrJoinGroupRequest()
+	req.SetVersion(9)
+	req.Group, req.MemberID, req.ProtocolType = group, memberID, "consumer"
+	req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = 30000, 30000
+	meta := kmsg.NewConsumerMemberMetadata()
+	meta.Topics = topics
+	p := kmsg.NewJoinGroupRequestProtocol()
+	p.Name, p.Metadata = "range", meta.AppendTo(nil)
+	req.Protocols = append(req.Protocols, p)
+	return req
+}
+
+// syncGroupReq is a SyncGroup v5 of the "range" consumer protocol; the
+// leader's assigns partition 0 of each of topics to itself.
+func syncGroupReq(group, memberID string, generation int32, leader bool, topics ...string) *kmsg.SyncGroupRequest {
+	req := kmsg.NewPtrSyncGroupRequest()
+	req.SetVersion(5)
+	req.Group, req.MemberID, req.Generation = group, memberID, generation
+	req.ProtocolType, req.Protocol = strPtr("consumer"), strPtr("range")
+	if leader {
+		assignment := kmsg.NewConsumerMemberAssignment()
+		for _, topic := range topics {
+			at := kmsg.NewConsumerMemberAssignmentTopic()
+			at.Topic, at.Partitions = topic, []int32{0}
+			assignment.Topics = append(assignment.Topics, at)
+		}
+		a := kmsg.NewSyncGroupRequestGroupAssignment()
+		a.MemberID, a.MemberAssignment = memberID, assignment.AppendTo(nil)
+		req.GroupAssignment = append(req.GroupAssignment, a)
+	}
+	return req
+}
+
+// stableMember makes group a Stable classic group of one consumer
+// subscribed to topics: JoinGroup twice (the first answers
+// MEMBER_ID_REQUIRED with the member's id), then the leader's SyncGroup.
+// It returns the member id and the generation.
+func stableMember(t *testing.T, env *Broker, group string, topics ...string) (string, int32) {
+	t.Helper()
+	join := serveReq(t, env, joinGroupReq(group, "", topics...)).(*kmsg.JoinGroupResponse)
+	if join.ErrorCode != kerr.MemberIDRequired.Code || join.MemberID == "" {
+		t.Fatalf("first join: %v, member %q", kerr.ErrorForCode(join.ErrorCode), join.MemberID)
+	}
+	join = serveReq(t, env, joinGroupReq(group, join.MemberID, topics...)).(*kmsg.JoinGroupResponse)
+	if join.ErrorCode != 0 || join.LeaderID != join.MemberID {
+		t.Fatalf("join: %v, leader %q member %q", kerr.ErrorForCode(join.ErrorCode), join.LeaderID, join.MemberID)
+	}
+	sync := serveReq(t, env, syncGroupReq(group, join.MemberID, join.Generation, true, topics...)).(*kmsg.SyncGroupResponse)
+	if sync.ErrorCode != 0 {
+		t.Fatalf("sync: %v", kerr.ErrorForCode(sync.ErrorCode))
+	}
+	return join.MemberID, join.Generation
+}
+
+// commitOffset commits one offset for group with OffsetCommit v8 as a
+// client outside the group does (generation -1, no member id) and returns
+// the partition's error code.
+func commitOffset(t *testing.T, env *Broker, group, topic string, partition int32, offset int64) int16 {
+	t.Helper()
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.SetVersion(8)
+	req.Group, req.Generation = group, -1
+	rt := kmsg.NewOffsetCommitRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewOffsetCommitRequestTopicPartition()
+	rp.Partition, rp.Offset, rp.LeaderEpoch = partition, offset, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp := serveReq(t, env, req).(*kmsg.OffsetCommitResponse)
+	return resp.Topics[0].Partitions[0].ErrorCode
+}
+
+// committedOffset is group's committed offset of a partition by
+// OffsetFetch v7 (-1 for none), failing on any error code.
+func committedOffset(t *testing.T, env *Broker, group, topic string, partition int32) int64 {
+	t.Helper()
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.SetVersion(7)
+	req.Group = group
+	rt := kmsg.NewOffsetFetchRequestTopic()
+	rt.Topic, rt.Partitions = topic, []int32{partition}
+	req.Topics = append(req.Topics, rt)
+	resp := serveReq(t, env, req).(*kmsg.OffsetFetchResponse)
+	if resp.ErrorCode != 0 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("offset fetch of %s: %v %v", group, kerr.ErrorForCode(resp.ErrorCode), kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode))
+	}
+	return resp.Topics[0].Partitions[0].Offset
+}
+
+// initTxn initialises transactional id with InitProducerID v4 and returns
+// its producer id and epoch.
+func initTxn(t *testing.T, env *Broker, id string) (int64, int16) {
+	t.Helper()
+	req := kmsg.NewPtrInitProducerIDRequest()
+	req.SetVersion(4)
+	req.TransactionalID, req.TransactionTimeoutMillis = &id, 60000
+	req.ProducerID, req.ProducerEpoch = -1, -1
+	resp := serveReq(t, env, req).(*kmsg.InitProducerIDResponse)
+	if resp.ErrorCode != 0 {
+		t.Fatalf("init producer id %s: %v", id, kerr.ErrorForCode(resp.ErrorCode))
+	}
+	return resp.ProducerID, resp.ProducerEpoch
+}
+
+// addPartitionsReq is a producer's AddPartitionsToTxn v3 of partitions of
+// one topic.
+func addPartitionsReq(id string, pid int64, epoch int16, topic string, partitions ...int32) *kmsg.AddPartitionsToTxnRequest {
+	req := kmsg.NewPtrAddPartitionsToTxnRequest()
+	req.SetVersion(3)
+	req.TransactionalID, req.ProducerID, req.ProducerEpoch = id, pid, epoch
+	rt := kmsg.NewAddPartitionsToTxnRequestTopic()
+	rt.Topic, rt.Partitions = topic, partitions
+	req.Topics = append(req.Topics, rt)
+	return req
 }
 
 // testNode is an in-process broker serving on a loopback port.
