@@ -234,6 +234,21 @@ func stableMember(t *testing.T, env *Broker, group string, topics ...string) (st
 	return join.MemberID, join.Generation
 }
 
+// consumerHeartbeatReq is a KIP-848 member's ConsumerGroupHeartbeat v1;
+// topics, when given, are its subscription (a join, at epoch 0, needs one).
+func consumerHeartbeatReq(group, memberID string, epoch int32, topics ...string) *kmsg.ConsumerGroupHeartbeatRequest {
+	req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	req.SetVersion(1)
+	req.Group, req.MemberID, req.MemberEpoch = group, memberID, epoch
+	if epoch == 0 {
+		req.RebalanceTimeoutMillis = 30000
+	}
+	if topics != nil {
+		req.SubscribedTopicNames = topics
+	}
+	return req
+}
+
 // commitOffset commits one offset for group with OffsetCommit v8 as a
 // client outside the group does (generation -1, no member id) and returns
 // the partition's error code.
