@@ -116,6 +116,20 @@ func TestListOffsetsInsideBatches(t *testing.T) {
 						}
 					})
 				}
+				// Flush once the client has the topic's partitions: it
+				// moves records buffered while the topic was unknown to
+				// the partition one by one, and a flush under way may send
+				// the first ones as a batch of their own. The partitions
+				// are stored after the move.
+				for {
+					if leader, _, _ := cl.PartitionLeader(topic, 0); leader >= 0 {
+						break
+					}
+					if ctx.Err() != nil {
+						t.Fatalf("the client has no leader for %s-0: %v", topic, ctx.Err())
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
 				if err := cl.Flush(ctx); err != nil {
 					t.Fatal(err)
 				}
