@@ -2,43 +2,133 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/samsa-streaming/samsa/internal/group"
-	"github.com/samsa-streaming/samsa/internal/txn"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// Transaction protocol version 2 (KIP-890 part 2) over the wire, with raw
-// requests: the feature in ApiVersions, implicit adds by Produce v12+ and
-// TxnOffsetCommit v5, the epoch bump of EndTxn v5.
+// TestTransactionsEndToEnd: a franz-go transactional producer commits,
+// aborts, holds the last stable offset back with an open transaction and
+// is fenced by a second instance; it mainly proves EndTxn. Other APIs it
+// uses: CreateTopics, FindCoordinator, InitProducerID, AddPartitionsToTxn,
+// Produce, Fetch (read_committed and read_uncommitted), ListOffsets (the
+// last stable offset), DescribeProducers, DescribeTransactions,
+// ListTransactions.
+func TestTransactionsEndToEnd(t *testing.T) {
+	addr, _ := startNodeIn(t, t.TempDir(), map[string]string{"transaction.max.timeout.ms": "60000"})
+	ctx := context.Background()
+	adm := kadm.NewClient(txnTestClient(t, addr))
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "t"); err != nil {
+		t.Fatal(err)
+	}
 
-// apiFeatures returns the supported transaction.version range and the
-// finalized level (-1 when not finalized) with the features epoch.
-func apiFeatures(t *testing.T, cl *kgo.Client) (minV, maxV, finalized int16, epoch int64) {
-	t.Helper()
-	req := kmsg.NewPtrApiVersionsRequest()
-	req.ClientSoftwareName, req.ClientSoftwareVersion = "test", "1.0"
-	resp, err := req.RequestWith(context.Background(), cl)
+	p := txnTestClient(t, addr, kgo.TransactionalID("tx-1"), kgo.DefaultProduceTopic("t"), kgo.TransactionTimeout(30*time.Second))
+	produce := func(cl *kgo.Client, vals ...string) {
+		t.Helper()
+		for _, v := range vals {
+			if err := cl.ProduceSync(ctx, kgo.StringRecord(v)).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Committed, then aborted, then committed.
+	for i, commit := range []bool{true, false, true} {
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		produce(p, fmt.Sprintf("%d-a", i), fmt.Sprintf("%d-b", i))
+		if err := p.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatalf("end %d: %v", i, err)
+		}
+	}
+	committed := consumeAll(t, addr, "t", true, 4)
+	if fmt.Sprint(committed) != "[0-a 0-b 2-a 2-b]" {
+		t.Fatalf("read_committed: %v", committed)
+	}
+	all := consumeAll(t, addr, "t", false, 6)
+	if fmt.Sprint(all) != "[0-a 0-b 1-a 1-b 2-a 2-b]" {
+		t.Fatalf("read_uncommitted: %v", all)
+	}
+
+	// An open transaction holds the last stable offset back.
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	produce(p, "open")
+	offs, err := adm.ListEndOffsets(ctx, "t")
 	if err != nil {
 		t.Fatal(err)
 	}
-	minV, maxV, finalized = -1, -1, -1
-	for _, f := range resp.SupportedFeatures {
-		if f.Name == txn.FeatureName {
-			minV, maxV = f.MinVersion, f.MaxVersion
-		}
+	hw, _ := offs.Lookup("t", 0)
+	lreq := kmsg.NewPtrListOffsetsRequest()
+	lreq.IsolationLevel = 1
+	lt := kmsg.NewListOffsetsRequestTopic()
+	lt.Topic = "t"
+	lp := kmsg.NewListOffsetsRequestTopicPartition()
+	lp.Timestamp = -1
+	lt.Partitions = append(lt.Partitions, lp)
+	lreq.Topics = append(lreq.Topics, lt)
+	lresp, err := lreq.RequestWith(ctx, txnTestClient(t, addr))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, f := range resp.FinalizedFeatures {
-		if f.Name == txn.FeatureName {
-			finalized = f.MaxVersionLevel
-		}
+	lso := lresp.Topics[0].Partitions[0].Offset
+	if lso != hw.Offset-1 {
+		t.Fatalf("LSO %d with a transaction open at %d (HW %d)", lso, hw.Offset-1, hw.Offset)
 	}
-	return minV, maxV, finalized, resp.FinalizedFeaturesEpoch
+	// DescribeProducers shows the open transaction.
+	dp, err := adm.DescribeProducers(ctx, kadm.TopicsSet{"t": {0: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp.EachPartition(func(pp kadm.DescribedProducersPartition) {
+		if len(pp.ActiveProducers) != 1 || pp.ActiveProducers[0].CurrentTxnStartOffset != lso {
+			t.Errorf("describe producers: %+v", pp.ActiveProducers)
+		}
+	})
+	// Describe/List transactions.
+	dt, err := adm.DescribeTransactions(ctx, "tx-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := dt.On("tx-1", nil); d.State != "Ongoing" || len(d.Topics) != 1 {
+		t.Fatalf("describe: %+v", d)
+	}
+	lt2, err := adm.ListTransactions(ctx, nil, []string{"Ongoing"})
+	if err != nil || len(lt2.TransactionalIDs()) != 1 {
+		t.Fatalf("list: %v %v", lt2, err)
+	}
+
+	// A second instance fences the first and aborts its transaction.
+	p2 := txnTestClient(t, addr, kgo.TransactionalID("tx-1"), kgo.DefaultProduceTopic("t"))
+	if err := p2.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	produce(p2, "new")
+	if err := p2.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	err = p.EndTransaction(ctx, kgo.TryCommit)
+	if err == nil {
+		t.Fatal("the fenced instance committed")
+	}
+	t.Logf("zombie commit: %v", err)
+	committed = consumeAll(t, addr, "t", true, 5)
+	if fmt.Sprint(committed) != "[0-a 0-b 2-a 2-b new]" {
+		t.Fatalf("read_committed after fencing: %v", committed)
+	}
 }
+
+// Transaction protocol version 2 (KIP-890 part 2) over the wire, with raw
+// requests: implicit adds by Produce v12+ and TxnOffsetCommit v5, the
+// epoch bump of EndTxn v5 (the feature in ApiVersions is tested in
+// 18_api_versions_test.go).
 
 func initTxnID(t *testing.T, cl *kgo.Client, id string) (int64, int16) {
 	t.Helper()
@@ -75,25 +165,14 @@ func describeTxn(t *testing.T, cl *kgo.Client, id string) kadm.DescribedTransact
 	return d
 }
 
-// TestTV2FeatureAdvertised: ApiVersions names transaction.version 0..2 as
-// supported and 2 as finalized (the default of samsa.transaction.version),
-// with the image's epoch; the level is a FeatureLevel record.
-func TestTV2FeatureAdvertised(t *testing.T) {
-	b, addr, _ := startBrokerIn(t, t.TempDir(), nil)
-	minV, maxV, fin, epoch := apiFeatures(t, txnTestClient(t, addr))
-	if minV != 0 || maxV != 2 || fin != 2 || epoch < 0 {
-		t.Fatalf("supported %d..%d finalized %d epoch %d, want 0..2, 2, epoch >= 0", minV, maxV, fin, epoch)
-	}
-	if lvl := b.meta.Image().Features[txn.FeatureName]; lvl != 2 {
-		t.Fatalf("metadata image level %d", lvl)
-	}
-}
-
 // TestTV2ProduceAndEndTxn: a transactional Produce v12+ (the client's
 // v13) to a partition
 // never added joins the transaction; EndTxn v5 commits with the epoch
 // bumped (markers carry it) and answers the new epoch; a late write with
 // the old epoch is refused; TxnOffsetCommit v5 needs no AddOffsetsToTxn.
+//
+// Other APIs it uses: CreateTopics, InitProducerID, Produce,
+// TxnOffsetCommit, DescribeTransactions, OffsetFetch, Fetch.
 func TestTV2ProduceAndEndTxn(t *testing.T) {
 	b, addr, _ := startBrokerIn(t, t.TempDir(), nil)
 	ctx := context.Background()
@@ -181,6 +260,9 @@ func TestTV2ProduceAndEndTxn(t *testing.T) {
 // TestTV2Disabled: with samsa.transaction.version=1 the feature is
 // finalized at 1, a Produce v13 to an unadded partition is refused
 // (part 1 verification) and EndTxn v5 keeps the epoch.
+//
+// Other APIs it uses: ApiVersions, CreateTopics, InitProducerID, Produce,
+// AddPartitionsToTxn.
 func TestTV2Disabled(t *testing.T) {
 	b, addr, _ := startBrokerIn(t, t.TempDir(), map[string]string{"samsa.transaction.version": "1"})
 	ctx := context.Background()
@@ -212,31 +294,15 @@ func TestTV2Disabled(t *testing.T) {
 	}
 }
 
-// TestTransactionVersionFallBack: changing samsa.transaction.version and
-// restarting finalizes the new level.
-func TestTransactionVersionFallBack(t *testing.T) {
-	dir := t.TempDir()
-	_, addr, stop := startBrokerIn(t, dir, nil)
-	if _, _, fin, _ := apiFeatures(t, txnTestClient(t, addr)); fin != 2 {
-		t.Fatalf("first start: level %d", fin)
-	}
-	stop()
-	_, addr, stop = startBrokerIn(t, dir, map[string]string{"samsa.transaction.version": "1"})
-	if _, _, fin, _ := apiFeatures(t, txnTestClient(t, addr)); fin != 1 {
-		t.Fatalf("after falling back: level %d", fin)
-	}
-	stop()
-	_, addr, _ = startBrokerIn(t, dir, nil)
-	if _, _, fin, _ := apiFeatures(t, txnTestClient(t, addr)); fin != 2 {
-		t.Fatalf("after coming back: level %d", fin)
-	}
-}
-
 // TestTV2FranzGo: franz-go opts into transaction protocol version 2
 // against the broker (it reads the finalized transaction.version from
 // ApiVersions; its first transaction may still run version 1, after which
 // it re-initialises and opts in): from then on each commit bumps the
 // epoch by one.
+//
+// Other APIs it uses: ApiVersions, CreateTopics, FindCoordinator,
+// InitProducerID, AddPartitionsToTxn, Produce, DescribeTransactions,
+// Fetch.
 func TestTV2FranzGo(t *testing.T) {
 	_, addr, _ := startBrokerIn(t, t.TempDir(), nil)
 	ctx := context.Background()

@@ -71,47 +71,14 @@ func (c *txnOffsetsClient) end(commit bool) {
 	}
 }
 
-// fetchOffset is OffsetFetch (v7) of topic-0: the error code and offset.
-func fetchOffset(t *testing.T, cl *kgo.Client, groupID, topic string, requireStable bool) (int16, int64) {
-	t.Helper()
-	req := kmsg.NewPtrOffsetFetchRequest()
-	req.Version = 7
-	req.Group, req.RequireStable = groupID, requireStable
-	rt := kmsg.NewOffsetFetchRequestTopic()
-	rt.Topic, rt.Partitions = topic, []int32{0}
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(context.Background(), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.ErrorCode != 0 {
-		return resp.ErrorCode, -1
-	}
-	p := resp.Topics[0].Partitions[0]
-	return p.ErrorCode, p.Offset
-}
-
-// waitOffset polls OffsetFetch until the group's offset is want.
-func waitOffset(t *testing.T, cl *kgo.Client, groupID, topic string, want int64) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		code, off := fetchOffset(t, cl, groupID, topic, true)
-		if code == 0 && off == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("offset of %s: %d (%v), want %d", groupID, off, kerr.ErrorForCode(code), want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestTxnOffsetsCommitAtMarker: transactional offsets are pending (an
 // OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT, one
 // without does not see them) until the commit marker; an aborted
 // transaction's offsets never apply; both survive a restart (the
 // replay resolves them by their markers).
+//
+// Other APIs it uses: CreateTopics, InitProducerID, AddOffsetsToTxn,
+// EndTxn, OffsetFetch.
 func TestTxnOffsetsCommitAtMarker(t *testing.T) {
 	dir := t.TempDir()
 	_, addr, stop := startBrokerIn(t, dir, nil)
@@ -148,6 +115,9 @@ func TestTxnOffsetsCommitAtMarker(t *testing.T) {
 // is prepared to commit but before its marker reaches __consumer_offsets;
 // after the restart the coordinator completes it and the offsets are
 // committed.
+//
+// Other APIs it uses: CreateTopics, InitProducerID, AddOffsetsToTxn,
+// EndTxn, OffsetFetch, DescribeTransactions.
 func TestTxnOffsetsCrashBeforeMarker(t *testing.T) {
 	dir := t.TempDir()
 	b, addr, stop := startBrokerIn(t, dir, nil)

@@ -37,6 +37,42 @@ func listOffsetsRaw(t *testing.T, addr string, version int16, topic string, ts i
 	return resp.Topics[0].Partitions[0]
 }
 
+// TestListOffsets asks kadm for the earliest, latest and by-timestamp
+// offsets of ten records a minute apart. Other APIs it uses: Produce,
+// Metadata (the topic is auto-created).
+func TestListOffsets(t *testing.T) {
+	n := startNode(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := n.client(t, kgo.DefaultProduceTopic("lo"), kgo.AllowAutoTopicCreation())
+	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	for i := 0; i < 10; i++ {
+		r := &kgo.Record{Value: []byte{byte(i)}, Timestamp: base.Add(time.Duration(i) * time.Minute)}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adm := kadm.NewClient(cl)
+	check := func(what string, lo kadm.ListedOffsets, err error, wantOffset int64) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		o, ok := lo.Lookup("lo", 0)
+		if !ok || o.Err != nil || o.Offset != wantOffset {
+			t.Fatalf("%s: %+v, want offset %d", what, o, wantOffset)
+		}
+	}
+	lo, err := adm.ListStartOffsets(ctx, "lo")
+	check("earliest", lo, err, 0)
+	lo, err = adm.ListEndOffsets(ctx, "lo")
+	check("latest", lo, err, 10)
+	lo, err = adm.ListOffsetsAfterMilli(ctx, base.Add(4*time.Minute+time.Second).UnixMilli(), "lo")
+	check("by timestamp", lo, err, 5)
+	lo, err = adm.ListOffsetsAfterMilli(ctx, base.Add(time.Hour).UnixMilli(), "lo")
+	check("after the last timestamp", lo, err, 10) // kadm maps "none" to the end offset
+}
+
 // TestListOffsetsInsideBatches produces multi-record batches with every
 // codec through franz-go, with timestamps out of order inside a batch and a
 // leader change between batches, and checks that ListOffsets answers with
@@ -44,6 +80,8 @@ func listOffsetsRaw(t *testing.T, addr string, version int16, topic string, ts i
 // does: by timestamp (kadm), max timestamp and the special timestamps
 // (raw requests), also after DeleteRecords moved the log start offset into
 // a batch.
+//
+// Other APIs it uses: Produce, DeleteRecords.
 func TestListOffsetsInsideBatches(t *testing.T) {
 	n := startNode(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -77,6 +115,20 @@ func TestListOffsetsInsideBatches(t *testing.T) {
 							t.Errorf("produce: %v", err)
 						}
 					})
+				}
+				// Flush once the client has the topic's partitions: it
+				// moves records buffered while the topic was unknown to
+				// the partition one by one, and a flush under way may send
+				// the first ones as a batch of their own. The partitions
+				// are stored after the move.
+				for {
+					if leader, _, _ := cl.PartitionLeader(topic, 0); leader >= 0 {
+						break
+					}
+					if ctx.Err() != nil {
+						t.Fatalf("the client has no leader for %s-0: %v", topic, ctx.Err())
+					}
+					time.Sleep(5 * time.Millisecond)
 				}
 				if err := cl.Flush(ctx); err != nil {
 					t.Fatal(err)
@@ -155,6 +207,10 @@ func TestListOffsetsInsideBatches(t *testing.T) {
 	}
 }
 
+// TestListOffsetsTimestampVersions checks which special timestamps each
+// ListOffsets version accepts (UNSUPPORTED_VERSION for the others), before
+// the partition is looked up. Other APIs it uses: Produce, Metadata (the
+// topic is auto-created).
 func TestListOffsetsTimestampVersions(t *testing.T) {
 	n := startNode(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
