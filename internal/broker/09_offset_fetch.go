@@ -8,7 +8,9 @@ package broker
 // partition without a committed offset answers offset -1. With
 // require_stable (v7+) a partition whose offset is pending in an open
 // transaction answers UNSTABLE_OFFSET_COMMIT, so the client retries until the
-// transaction ends. v10 (topic ids) is not served.
+// transaction ends. v10 (topic ids) is not served. Without a group
+// coordinator every group, and in v0-v1 every partition asked for, gets
+// COORDINATOR_NOT_AVAILABLE.
 
 import (
 	"context"
@@ -24,6 +26,18 @@ func handleOffsetFetch(_ context.Context, b *Broker, rc *RequestContext, r kmsg.
 	if code != 0 {
 		resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
 		resp.ErrorCode = code
+		// v0 and v1 have no top-level error code: the error goes on every
+		// partition asked for, as Kafka answers them.
+		for _, t := range req.Topics {
+			rt := kmsg.NewOffsetFetchResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewOffsetFetchResponseTopicPartition()
+				rp.Partition, rp.Offset, rp.LeaderEpoch, rp.ErrorCode = p, -1, -1, code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
 		for _, g := range req.Groups {
 			rg := kmsg.NewOffsetFetchResponseGroup()
 			rg.Group = g.Group

@@ -76,6 +76,21 @@ func TestOffsetFetch(t *testing.T) {
 	if r := serveReq(t, env, v7).(*kmsg.OffsetFetchResponse); r.ErrorCode != kerr.CoordinatorNotAvailable.Code {
 		t.Fatalf("v7 without a coordinator: %v", kerr.ErrorForCode(r.ErrorCode))
 	}
+	v1 := kmsg.NewPtrOffsetFetchRequest()
+	v1.SetVersion(1)
+	v1.Group = "g"
+	v1t := kmsg.NewOffsetFetchRequestTopic()
+	v1t.Topic, v1t.Partitions = "t", []int32{0, 1}
+	v1.Topics = append(v1.Topics, v1t)
+	r1 := serveReq(t, env, v1).(*kmsg.OffsetFetchResponse)
+	if len(r1.Topics) != 1 || len(r1.Topics[0].Partitions) != 2 {
+		t.Fatalf("v1 without a coordinator echoes nothing: %+v", r1.Topics)
+	}
+	for _, p := range r1.Topics[0].Partitions {
+		if p.ErrorCode != kerr.CoordinatorNotAvailable.Code || p.Offset != -1 {
+			t.Fatalf("v1 without a coordinator: partition %+v", p)
+		}
+	}
 	for _, g := range serveReq(t, env, v8).(*kmsg.OffsetFetchResponse).Groups {
 		if g.ErrorCode != kerr.CoordinatorNotAvailable.Code {
 			t.Fatalf("v8 without a coordinator: %s %v", g.Group, kerr.ErrorForCode(g.ErrorCode))
