@@ -135,6 +135,8 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, started
 		advAddr = net.JoinHostPort(adv.Host, port)
 	}
 
+	logAdvertised(logger, cfg, advAddr)
+
 	m := metrics.New()
 	b, err := node.New(cfg, node.Options{Logger: logger, Metrics: m, AdvertisedAddr: advAddr})
 	if err != nil {
@@ -199,6 +201,24 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, started
 	}
 	logger.Info("shutdown complete")
 	return nil
+}
+
+// logAdvertised says what clients are told when a listener binding every
+// interface is advertised under this machine's host name because
+// advertised.listeners is not set: Kafka's rule for an empty host, and
+// Samsa's for 0.0.0.0 and :: (where Kafka refuses to start).
+func logAdvertised(logger *slog.Logger, cfg *config.Config, advAddr string) {
+	if cfg.Props["advertised.listeners"] != "" || len(cfg.Listeners) == 0 || !cfg.Listeners[0].Wildcard() {
+		return
+	}
+	l := cfg.Listeners[0]
+	if l.Host == "" {
+		logger.Info("the listener binds every interface and advertised.listeners is not set: clients are told this machine's host name, as Kafka does; set advertised.listeners if they cannot resolve it",
+			"listener", l.String(), "advertised", advAddr)
+		return
+	}
+	logger.Warn(fmt.Sprintf("the listener binds every interface (%s) and advertised.listeners is not set: clients cannot connect to %s, so they are told this machine's host name instead (Kafka refuses to start here); set advertised.listeners if they cannot resolve it", l.Host, l.Host),
+		"listener", l.String(), "advertised", advAddr)
 }
 
 func listenerAddrs(ls []net.Listener) string {

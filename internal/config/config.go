@@ -29,11 +29,17 @@ const (
 )
 
 // Listener is one entry of listeners or advertised.listeners:
-// NAME://host:port.
+// NAME://host:port, or host:port for PLAINTEXT://host:port.
 type Listener struct {
 	Name string // listener name, also the security protocol for now (PLAINTEXT)
 	Host string // "" binds every interface
 	Port int32
+}
+
+// Wildcard reports whether the listener binds every interface: an empty
+// host, 0.0.0.0 or ::. Such an address cannot be told to clients.
+func (l Listener) Wildcard() bool {
+	return l.Host == "" || l.Host == "0.0.0.0" || l.Host == "::"
 }
 
 // Addr is the host:port to listen on or to advertise.
@@ -46,7 +52,7 @@ func (l Listener) String() string { return l.Name + "://" + l.Addr() }
 type Config struct {
 	NodeID              int32      // node.id
 	Listeners           []Listener // listeners
-	AdvertisedListeners []Listener // advertised.listeners; defaults to listeners (with the host name when bound to every interface)
+	AdvertisedListeners []Listener // advertised.listeners; defaults to listeners, with this machine's host name for a wildcard host
 	LogDirs             []string   // log.dirs (log.dir is a synonym used when log.dirs is unset)
 	MetadataLogDir      string     // metadata.log.dir; defaults to <first log dir>/__cluster_metadata
 	ClusterID           string     // samsa.cluster.id; generated on first start when empty
@@ -107,8 +113,8 @@ type Def struct {
 // Defs lists every key this package parses, with Kafka's default.
 var Defs = []Def{
 	{"node.id", "1", "The node's id in the cluster."},
-	{"listeners", "PLAINTEXT://127.0.0.1:9092", "Comma-separated NAME://host:port to listen on for Kafka clients."},
-	{"advertised.listeners", "", "Listeners told to clients in metadata; defaults to listeners."},
+	{"listeners", "PLAINTEXT://127.0.0.1:9092", "Comma-separated NAME://host:port (host:port alone means PLAINTEXT) to listen on for Kafka clients; an empty host, 0.0.0.0 or :: binds every interface."},
+	{"advertised.listeners", "", "Listeners told to clients in metadata; unset, the listeners, with this machine's host name for an empty host, 0.0.0.0 or ::."},
 	{"log.dirs", "", "Comma-separated directories holding partition logs."},
 	{"log.dir", "./data", "The log directory, used when log.dirs is not set."},
 	{"metadata.log.dir", "", "Directory of the metadata log; defaults to <first log dir>/__cluster_metadata."},
@@ -338,7 +344,9 @@ func Parse(props map[string]string) (*Config, error) {
 		return nil, p.err
 	}
 	if len(cfg.AdvertisedListeners) == 0 {
-		cfg.AdvertisedListeners = advertise(cfg.Listeners)
+		cfg.AdvertisedListeners = advertise(cfg.Listeners, false)
+	} else {
+		cfg.AdvertisedListeners = advertise(cfg.AdvertisedListeners, true)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -346,13 +354,20 @@ func Parse(props map[string]string) (*Config, error) {
 	return cfg, nil
 }
 
-// advertise derives advertised listeners from listeners: a listener bound to
-// every interface advertises the host name, as Kafka does.
-func advertise(ls []Listener) []Listener {
+// hostname is os.Hostname, replaceable in tests.
+var hostname = os.Hostname
+
+// advertise gives the listeners clients are told about. An empty host
+// stands for this machine's host name, as in Kafka. When advertised.listeners
+// is not set (explicit false) the listeners are advertised, and a wildcard
+// host (0.0.0.0, ::) is replaced by the host name too: Kafka refuses to
+// start in that case, Samsa advertises the name and serve logs it. An
+// explicit 0.0.0.0 or :: is left for Validate to refuse.
+func advertise(ls []Listener, explicit bool) []Listener {
 	out := make([]Listener, len(ls))
 	for i, l := range ls {
-		if l.Host == "" || l.Host == "0.0.0.0" || l.Host == "::" {
-			if h, err := os.Hostname(); err == nil {
+		if l.Host == "" || (!explicit && l.Wildcard()) {
+			if h, err := hostname(); err == nil && h != "" {
 				l.Host = h
 			}
 		}
@@ -387,6 +402,9 @@ func (c *Config) Validate() error {
 		}
 		if l.Port == 0 && len(c.Listeners) > 0 && c.Listeners[0].Port != 0 {
 			bad("advertised.listeners: %s needs a port", l.Name)
+		}
+		if l.Wildcard() {
+			bad("advertised.listeners: %s tells clients to connect to %q, which they cannot reach; give this machine's name or address (Kafka refuses it too)", l, l.Host)
 		}
 	}
 	if len(c.LogDirs) == 0 {
@@ -459,13 +477,17 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// ParseListeners parses a comma-separated list of NAME://host:port.
+// ParseListeners parses a comma-separated list of NAME://host:port; a bare
+// host:port is PLAINTEXT://host:port (Kafka requires the name).
 func ParseListeners(s string) ([]Listener, error) {
 	var out []Listener
 	for _, item := range splitList(s) {
 		name, addr, ok := strings.Cut(item, "://")
-		if !ok || name == "" {
-			return nil, fmt.Errorf("listener %q: expected NAME://host:port", item)
+		if !ok {
+			name, addr = "PLAINTEXT", item
+		}
+		if name == "" {
+			return nil, fmt.Errorf("listener %q: expected NAME://host:port or host:port", item)
 		}
 		host, portStr, err := net.SplitHostPort(addr)
 		if err != nil {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,4 +111,75 @@ func FuzzParseProperties(f *testing.F) {
 		}
 		_, _ = Parse(props) // must not panic
 	})
+}
+
+// host:port is a PLAINTEXT listener; Kafka requires the NAME:// part.
+func TestListenersWithoutName(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1:9093":                  "PLAINTEXT://127.0.0.1:9093",
+		":9093":                           "PLAINTEXT://:9093",
+		"plaintext://127.0.0.1:9093":      "PLAINTEXT://127.0.0.1:9093",
+		"[::1]:9093":                      "PLAINTEXT://[::1]:9093",
+		"localhost:1, PLAINTEXT://[::]:2": "PLAINTEXT://localhost:1,PLAINTEXT://[::]:2",
+	} {
+		ls, err := ParseListeners(in)
+		if err != nil {
+			t.Errorf("%q: %v", in, err)
+			continue
+		}
+		var got []string
+		for _, l := range ls {
+			got = append(got, l.String())
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("%q: %v, want %s", in, got, want)
+		}
+	}
+	for _, in := range []string{"localhost", "://127.0.0.1:1", "127.0.0.1:x"} {
+		if _, err := ParseListeners(in); err == nil {
+			t.Errorf("%q: want an error", in)
+		}
+	}
+	cfg, err := Parse(map[string]string{"listeners": "127.0.0.1:0"})
+	if err != nil || cfg.Listeners[0].Name != "PLAINTEXT" {
+		t.Fatalf("%v %v", err, cfg)
+	}
+}
+
+// A listener that binds every interface is advertised under the host name
+// when advertised.listeners is not set; an explicit wildcard is refused.
+func TestAdvertisedWildcard(t *testing.T) {
+	hostname = func() (string, error) { return "node-a.example", nil }
+	t.Cleanup(func() { hostname = os.Hostname })
+	for _, tc := range []struct {
+		listeners, advertised, want, err string
+	}{
+		{"PLAINTEXT://127.0.0.1:9092", "", "PLAINTEXT://127.0.0.1:9092", ""},
+		{"PLAINTEXT://:9092", "", "PLAINTEXT://node-a.example:9092", ""},
+		{"0.0.0.0:9092", "", "PLAINTEXT://node-a.example:9092", ""},
+		{"[::]:9092", "", "PLAINTEXT://node-a.example:9092", ""},
+		{"0.0.0.0:9092", "PLAINTEXT://broker-1:19092", "PLAINTEXT://broker-1:19092", ""},
+		{"0.0.0.0:9092", ":19092", "PLAINTEXT://node-a.example:19092", ""},
+		{"0.0.0.0:9092", "0.0.0.0:9092", "", `tells clients to connect to "0.0.0.0"`},
+		{"0.0.0.0:9092", "PLAINTEXT://[::]:9092", "", `tells clients to connect to "::"`},
+	} {
+		props := map[string]string{"listeners": tc.listeners}
+		if tc.advertised != "" {
+			props["advertised.listeners"] = tc.advertised
+		}
+		cfg, err := Parse(props)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%v: error %v, want %q", props, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || cfg.AdvertisedListeners[0].String() != tc.want {
+			t.Errorf("%v: %v %v, want %s", props, err, cfg, tc.want)
+		}
+	}
+	hostname = func() (string, error) { return "", errors.New("no name") }
+	if _, err := Parse(map[string]string{"listeners": "0.0.0.0:9092"}); err == nil || !strings.Contains(err.Error(), "advertised.listeners") {
+		t.Errorf("without a host name: %v", err)
+	}
 }
