@@ -18,14 +18,19 @@ import (
 	"github.com/samsa-streaming/samsa/internal/server"
 )
 
+// serveShortcuts are the config keys serve has a flag for (--listeners for
+// listeners, --log-durability for samsa.log.durability).
+var serveShortcuts = []string{"listeners", "advertised.listeners", "node.id", "log.dirs", "samsa.admin.listener", "samsa.log.durability"}
+
 // newServeCmd runs a node: controller and broker in one process.
 func newServeCmd() *cobra.Command {
 	var (
-		configFile string
-		overrides  []string
-		logLevel   string
-		logFormat  string
-		flagKeys   = map[string]*string{}
+		configFile   string
+		overrides    []string
+		logLevel     string
+		logFormat    string
+		allowUnknown bool
+		flagKeys     = map[string]*string{}
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -35,10 +40,13 @@ metadata in a Raft log on the same node. With no flags it listens on
 127.0.0.1:9092 with data under ./data and the admin HTTP server
 (/metrics, /healthz, /readyz) on 127.0.0.1:9644.
 
-Settings use Kafka's names. Precedence: flags (--override key=value and the
-shortcuts below) over SAMSA_* environment variables (log.dirs is
-SAMSA_LOG_DIRS; samsa.log.durability is SAMSA_LOG_DURABILITY) over the
---config file (server.properties format) over defaults.
+Settings use Kafka's names (docs/configuration.md lists them all).
+Precedence: flags (--override key=value and the shortcuts below) over
+SAMSA_* environment variables (log.dirs is SAMSA_LOG_DIRS;
+samsa.log.durability is SAMSA_LOG_DURABILITY) over the --config file
+(server.properties format) over defaults. A key that is not a setting, in
+any of them, stops the start with the closest known key; Kafka only logs
+such keys, and --allow-unknown-config does the same here.
 
 SIGINT or SIGTERM stops the node gracefully: it stops accepting, answers the
 requests already received, flushes the logs and marks them clean.`,
@@ -57,7 +65,11 @@ requests already received, flushes the logs and marks them clean.`,
 				}
 				props[strings.TrimSpace(k)] = v
 			}
-			cfg, err := config.Load(config.Sources{File: configFile, Env: os.Environ(), Overrides: props})
+			cfg, err := config.Load(config.Sources{File: configFile, Env: os.Environ(), Overrides: props, AllowUnknown: allowUnknown})
+			var unknown *config.UnknownKeysError
+			if errors.As(err, &unknown) {
+				return fmt.Errorf("configuration: %w\nSamsa refuses keys it does not read at start, where Kafka only logs them: correct or remove them, or start with --allow-unknown-config to ignore them", err)
+			}
 			if err != nil {
 				return fmt.Errorf("configuration: %w", err)
 			}
@@ -71,18 +83,19 @@ requests already received, flushes the logs and marks them clean.`,
 	f := cmd.Flags()
 	f.StringVar(&configFile, "config", "", "a server.properties file")
 	f.StringArrayVar(&overrides, "override", nil, "set a config key, as key=value (repeatable)")
+	f.BoolVar(&allowUnknown, "allow-unknown-config", false, "start even when the configuration names keys Samsa does not read at start, logging a warning for each (Kafka's behaviour)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
-	for _, key := range []string{"listeners", "advertised.listeners", "node.id", "log.dirs", "samsa.admin.listener", "samsa.log.durability"} {
+	for _, key := range serveShortcuts {
 		v := new(string)
 		flagKeys[key] = v
-		def := ""
+		doc := ""
 		for _, d := range config.Defs {
 			if d.Name == key {
-				def = d.Doc
+				doc = d.Doc
 			}
 		}
-		f.StringVar(v, flagName(key), "", def+" ("+key+")")
+		f.StringVar(v, flagName(key), "", doc+" ("+key+")")
 	}
 	return cmd
 }
@@ -110,8 +123,8 @@ func newLogger(level, format string, w interface{ Write([]byte) (int, error) }) 
 // serve runs a node until ctx ends, then shuts it down gracefully. started,
 // if set, receives the Kafka listener address once the node serves.
 func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, started func(addr string)) error {
-	for _, k := range cfg.Unknown {
-		logger.Warn("unknown config key ignored", "key", k)
+	for _, u := range cfg.Unknown {
+		logger.Warn("ignored (--allow-unknown-config): " + u.String())
 	}
 	var listeners []net.Listener
 	closeListeners := func() {

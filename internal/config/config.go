@@ -96,9 +96,11 @@ type Config struct {
 	// (max.broker.partitions, KIP-578).
 	MaxBrokerPartitions int32
 
-	// Unknown lists keys found in the sources that no definition knows;
-	// they are kept for logging and otherwise ignored, as Kafka does.
-	Unknown []string
+	// Unknown lists the keys found in the sources that are not start-up
+	// settings, when Load was allowed to accept them (Sources.AllowUnknown)
+	// or the config came from Parse: they are for a warning and otherwise
+	// ignored.
+	Unknown []UnknownKey
 	// Props is the merged property map the config was parsed from.
 	Props map[string]string
 }
@@ -180,6 +182,10 @@ type Sources struct {
 	File      string            // a server.properties file; "" for none
 	Env       []string          // KEY=VALUE pairs, as os.Environ returns
 	Overrides map[string]string // highest precedence (command-line flags)
+	// AllowUnknown makes Load accept keys that are not start-up settings:
+	// they are listed in Config.Unknown, for a warning, and otherwise
+	// ignored, as Kafka does. By default Load refuses them.
+	AllowUnknown bool
 }
 
 // Default is the configuration with no sources.
@@ -192,54 +198,102 @@ func Default() *Config {
 }
 
 // Load merges the sources over the defaults, parses and validates them.
+// Keys that are not start-up settings, from any source, make it fail with
+// an *UnknownKeysError (joined with any other error) naming each key, where
+// it was found and the closest known key, unless AllowUnknown is set. Of
+// the environment it reads only SAMSA_* variables, by EnvRule.
 func Load(src Sources) (*Config, error) {
 	props := map[string]string{}
+	origin := map[string]string{} // key → where its value came from
+	var misspelt []UnknownKey     // SAMSA_ variables that name no key
 	if src.File != "" {
 		data, err := os.ReadFile(src.File)
 		if err != nil {
 			return nil, fmt.Errorf("read config file: %w", err)
 		}
-		fileProps, err := ParseProperties(data)
+		fileProps, lines, err := parseProperties(data)
 		if err != nil {
 			return nil, fmt.Errorf("config file %s: %w", src.File, err)
 		}
 		for k, v := range fileProps {
 			props[k] = v
+			origin[k] = fmt.Sprintf("%s line %d", src.File, lines[k])
 		}
 	}
 	if len(src.Env) > 0 {
+		keys := envKeys()
 		env := map[string]string{}
 		for _, kv := range src.Env {
 			if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "SAMSA_") {
 				env[k] = v
 			}
 		}
-		for _, d := range Defs {
-			if v, ok := env[EnvName(d.Name)]; ok {
-				props[d.Name] = v
+		for _, name := range sortedKeys(env) {
+			key, miss := classifyEnv(name, keys)
+			switch {
+			case key != "":
+				props[key] = env[name]
+				origin[key] = "environment variable " + name
+			case miss != "":
+				misspelt = append(misspelt, UnknownKey{Key: name, Env: true, Source: "environment", Suggestion: miss})
 			}
 		}
 	}
 	for k, v := range src.Overrides {
 		props[k] = v
+		origin[k] = "command line"
 	}
-	return Parse(props)
+	unknown := unknownKeys(props)
+	for i := range unknown {
+		unknown[i].Source = origin[unknown[i].Key]
+	}
+	unknown = append(unknown, misspelt...)
+	var unknownErr error
+	if len(unknown) > 0 && !src.AllowUnknown {
+		unknownErr = &UnknownKeysError{Keys: unknown}
+	}
+	cfg, err := Parse(props)
+	if err != nil || unknownErr != nil {
+		return nil, errors.Join(unknownErr, err)
+	}
+	cfg.Unknown = unknown
+	return cfg, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // ParseProperties reads Java properties in the subset server.properties
 // files use: key=value or key:value lines, # and ! comments, blank lines,
 // and backslash line continuations.
 func ParseProperties(data []byte) (map[string]string, error) {
+	props, _, err := parseProperties(data)
+	return props, err
+}
+
+// parseProperties is ParseProperties that also returns the line each key
+// was last set on (the first line of a continued one).
+func parseProperties(data []byte) (map[string]string, map[string]int, error) {
 	props := map[string]string{}
+	lines := map[string]int{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
 	var pending string
-	lineNo := 0
+	lineNo, startLine := 0, 0
 	for sc.Scan() {
 		lineNo++
 		line := strings.TrimSpace(sc.Text())
 		if pending == "" && (line == "" || line[0] == '#' || line[0] == '!') {
 			continue
+		}
+		if pending == "" {
+			startLine = lineNo
 		}
 		if strings.HasSuffix(line, `\`) && !strings.HasSuffix(line, `\\`) {
 			pending += strings.TrimSuffix(line, `\`)
@@ -249,21 +303,22 @@ func ParseProperties(data []byte) (map[string]string, error) {
 		pending = ""
 		i := strings.IndexAny(line, "=:")
 		if i < 0 {
-			return nil, fmt.Errorf("line %d: expected key=value, got %q", lineNo, line)
+			return nil, nil, fmt.Errorf("line %d: expected key=value, got %q", lineNo, line)
 		}
 		k, v := strings.TrimSpace(line[:i]), strings.TrimSpace(line[i+1:])
 		if k == "" {
-			return nil, fmt.Errorf("line %d: empty key", lineNo)
+			return nil, nil, fmt.Errorf("line %d: empty key", lineNo)
 		}
 		props[k] = v
+		lines[k] = startLine
 	}
 	if err := sc.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if pending != "" {
-		return nil, errors.New("file ends inside a continued line")
+		return nil, nil, errors.New("file ends inside a continued line")
 	}
-	return props, nil
+	return props, lines, nil
 }
 
 // Parse builds a Config from properties over the defaults, then validates it.
@@ -274,16 +329,11 @@ func Parse(props map[string]string) (*Config, error) {
 			merged[d.Name] = d.Default
 		}
 	}
-	var unknown []string
 	for k, v := range props {
-		if _, ok := defsByName[k]; !ok {
-			unknown = append(unknown, k)
-		}
 		merged[k] = v
 	}
-	sort.Strings(unknown)
 	p := parser{props: merged, explicit: props}
-	cfg := &Config{Unknown: unknown, Props: merged}
+	cfg := &Config{Unknown: unknownKeys(props), Props: merged}
 
 	cfg.NodeID = int32(p.int("node.id", math.MinInt32, math.MaxInt32))
 	cfg.Listeners = p.listeners("listeners")

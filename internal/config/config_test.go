@@ -42,9 +42,10 @@ func TestPrecedence(t *testing.T) {
 		t.Fatalf("want a listener error, got %v", err)
 	}
 	cfg, err := Load(Sources{
-		File:      file,
-		Env:       []string{"SAMSA_LOG_DIRS=/from/env", "SAMSA_NUM_PARTITIONS=5", "SAMSA_LOG_DURABILITY=pagecache", "HOME=/x"},
-		Overrides: map[string]string{"num.partitions": "6", "listeners": "PLAINTEXT://127.0.0.1:0"},
+		File:         file,
+		Env:          []string{"SAMSA_LOG_DIRS=/from/env", "SAMSA_NUM_PARTITIONS=5", "SAMSA_LOG_DURABILITY=pagecache", "HOME=/x"},
+		Overrides:    map[string]string{"num.partitions": "6", "listeners": "PLAINTEXT://127.0.0.1:0"},
+		AllowUnknown: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -55,8 +56,8 @@ func TestPrecedence(t *testing.T) {
 	if cfg.LogRetentionMs != 3600*1000 {
 		t.Fatalf("retention %d", cfg.LogRetentionMs)
 	}
-	if len(cfg.Unknown) != 1 || cfg.Unknown[0] != "some.unknown" {
-		t.Fatalf("unknown %v", cfg.Unknown)
+	if len(cfg.Unknown) != 1 || cfg.Unknown[0].Key != "some.unknown" || cfg.Unknown[0].Source != file+" line 6" {
+		t.Fatalf("unknown %+v", cfg.Unknown)
 	}
 }
 
