@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	node "github.com/samsa-streaming/samsa/internal/broker"
 	"github.com/samsa-streaming/samsa/internal/config"
@@ -21,6 +22,15 @@ import (
 // serveShortcuts are the config keys serve has a flag for (--listeners for
 // listeners, --log-durability for samsa.log.durability).
 var serveShortcuts = []string{"listeners", "advertised.listeners", "node.id", "log.dirs", "samsa.admin.listener", "samsa.log.durability"}
+
+// serveUsageTemplate is cobra's usage without the inherited (client)
+// flags, which do not apply to serve.
+const serveUsageTemplate = `Usage:
+  {{.UseLine}}
+
+Flags:
+{{.LocalFlags.FlagUsages | trimTrailingWhitespaces}}
+`
 
 // newServeCmd runs a node: controller and broker in one process.
 func newServeCmd() *cobra.Command {
@@ -52,6 +62,15 @@ SIGINT or SIGTERM stops the node gracefully: it stops accepting, answers the
 requests already received, flushes the logs and marks them clean.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var clientFlag string
+			cmd.InheritedFlags().VisitAll(func(f *pflag.Flag) {
+				if f.Changed {
+					clientFlag = f.Name
+				}
+			})
+			if clientFlag != "" {
+				return usagef("--%s is a flag of the client commands; serve does not use it", clientFlag)
+			}
 			props := map[string]string{}
 			for key, v := range flagKeys {
 				if cmd.Flags().Changed(flagName(key)) {
@@ -80,6 +99,7 @@ requests already received, flushes the logs and marks them clean.`,
 			return serve(cmd.Context(), cfg, logger, nil)
 		},
 	}
+	cmd.SetUsageTemplate(serveUsageTemplate)
 	f := cmd.Flags()
 	f.StringVar(&configFile, "config", "", "a server.properties file")
 	f.StringArrayVar(&overrides, "override", nil, "set a config key, as key=value (repeatable)")
@@ -89,13 +109,16 @@ requests already received, flushes the logs and marks them clean.`,
 	for _, key := range serveShortcuts {
 		v := new(string)
 		flagKeys[key] = v
-		doc := ""
+		var doc, def string
 		for _, d := range config.Defs {
 			if d.Name == key {
-				doc = d.Doc
+				doc, def = d.Doc, d.Default
+			}
+			if key == "log.dirs" && d.Name == "log.dir" {
+				def = d.Default // log.dirs falls back to log.dir
 			}
 		}
-		f.StringVar(v, flagName(key), "", doc+" ("+key+")")
+		f.StringVar(v, flagName(key), def, doc+" ("+key+")")
 	}
 	return cmd
 }

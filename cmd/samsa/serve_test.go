@@ -16,6 +16,38 @@ import (
 	"github.com/samsa-streaming/samsa/internal/metadata"
 )
 
+// serve --help lists serve's own flags with their defaults, and none of the
+// client commands' flags.
+func TestServeHelp(t *testing.T) {
+	r := samsa("", "serve", "--help")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		`--listeners string`, `(default "PLAINTEXT://127.0.0.1:9092")`,
+		`--log-dirs string`, `(default "./data")`,
+		`--admin-listener string`, `(default "127.0.0.1:9644")`,
+		`--log-durability string`, `(default "sync")`,
+		`--node-id string`, `(default "1")`,
+		`--allow-unknown-config`, `--override stringArray`, `--config string`,
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("serve --help does not say %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, bad := range []string{"Global Flags", "--bootstrap-server", "--client-id", "--timeout"} {
+		if strings.Contains(r.stdout, bad) {
+			t.Errorf("serve --help shows %q:\n%s", bad, r.stdout)
+		}
+	}
+	for _, args := range [][]string{{"-b", "127.0.0.1:1", "serve"}, {"serve", "--timeout", "1s"}} {
+		r := samsa("", args...)
+		if r.code != 2 || !strings.Contains(r.stderr, "is a flag of the client commands; serve does not use it") {
+			t.Errorf("samsa %s: exit %d, stderr %q", strings.Join(args, " "), r.code, r.stderr)
+		}
+	}
+}
+
 // Every SAMSA_ variable the repository's tests, benchmarks and client
 // commands use is left alone by serve, and no two keys share a variable.
 func TestServeIgnoresOtherSamsaVariables(t *testing.T) {
