@@ -300,6 +300,38 @@ func containsID(ids []int32, id int32) bool {
 	return false
 }
 
+// dynamicBrokerValue is the cluster-wide dynamic value of a topic config:
+// the first of its broker synonyms set, in Kafka's order, converted to the
+// topic config's unit (log.retention.hours 2 is retention.ms 7200000; a
+// negative time stays -1, unlimited).
+func dynamicBrokerValue(dynamic map[string]string, topicKey string) (string, bool) {
+	d := metadata.TopicConfigDef(topicKey)
+	if d == nil {
+		return "", false
+	}
+	for i, name := range d.Synonyms {
+		v, ok := dynamic[name]
+		if !ok {
+			continue
+		}
+		scale := d.SynonymScale(i)
+		if scale == 1 {
+			return v, true
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		switch {
+		case err != nil:
+			return v, true // reported by the caller's parse
+		case n < 0:
+			return "-1", true
+		case n > math.MaxInt64/scale:
+			return strconv.FormatInt(math.MaxInt64, 10), true
+		}
+		return strconv.FormatInt(n*scale, 10), true
+	}
+	return "", false
+}
+
 func sameStrings(a, b map[string]string) bool {
 	if len(a) != len(b) {
 		return false
@@ -318,9 +350,11 @@ func (m *Manager) defaultSettings() *topicSettings {
 	return s
 }
 
-// settingsFor resolves a topic's effective configs. Each topic config has a
-// broker-level synonym (retention.ms ↔ log.retention.ms); the topic value
-// wins, then the dynamic broker value from the image, then the node config.
+// settingsFor resolves a topic's effective configs. Each topic config has
+// broker-level synonyms (retention.ms: log.retention.ms,
+// log.retention.minutes, log.retention.hours); the topic value wins, then
+// the first synonym set dynamically in the image, scaled to the topic
+// config's unit, then the node config.
 func (m *Manager) settingsFor(t *metadata.Topic, im *metadata.Image) (*topicSettings, error) {
 	c := m.cfg
 	lc := log.DefaultConfig()
@@ -338,19 +372,14 @@ func (m *Manager) settingsFor(t *metadata.Topic, im *metadata.Image) (*topicSett
 	s := &topicSettings{maxMessageBytes: c.MessageMaxBytes, minInsyncReplicas: 1}
 
 	var errs []error
-	get := func(topicKey, brokerKey string) (string, bool) {
+	get := func(topicKey string) (string, bool) {
 		if v, ok := t.Configs[topicKey]; ok {
 			return v, true
 		}
-		if brokerKey != "" {
-			if v, ok := im.BrokerConfigs[brokerKey]; ok {
-				return v, true
-			}
-		}
-		return "", false
+		return dynamicBrokerValue(im.BrokerConfigs, topicKey)
 	}
-	i64 := func(topicKey, brokerKey string, dst *int64) {
-		if v, ok := get(topicKey, brokerKey); ok {
+	i64 := func(topicKey string, dst *int64) {
+		if v, ok := get(topicKey); ok {
 			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %q is not an integer", topicKey, v))
@@ -359,28 +388,26 @@ func (m *Manager) settingsFor(t *metadata.Topic, im *metadata.Image) (*topicSett
 			*dst = n
 		}
 	}
-	i32 := func(topicKey, brokerKey string, dst *int32) {
+	i32 := func(topicKey string, dst *int32) {
 		n := int64(*dst)
-		i64(topicKey, brokerKey, &n)
+		i64(topicKey, &n)
 		if n < math.MinInt32 || n > math.MaxInt32 {
 			errs = append(errs, fmt.Errorf("%s: %d out of range", topicKey, n))
 			return
 		}
 		*dst = int32(n)
 	}
-	// log.roll.hours and log.retention.hours/minutes are handled in the node
-	// config; dynamic broker overrides use the ms names.
-	i64("segment.bytes", "log.segment.bytes", &lc.SegmentBytes)
-	i64("segment.ms", "log.roll.ms", &lc.SegmentMs)
-	i32("segment.index.bytes", "log.index.size.max.bytes", &lc.SegmentIndexBytes)
-	i32("index.interval.bytes", "log.index.interval.bytes", &lc.IndexIntervalBytes)
-	i64("retention.ms", "log.retention.ms", &lc.RetentionMs)
-	i64("retention.bytes", "log.retention.bytes", &lc.RetentionBytes)
-	if v, ok := get("cleanup.policy", "log.cleanup.policy"); ok {
+	i64("segment.bytes", &lc.SegmentBytes)
+	i64("segment.ms", &lc.SegmentMs)
+	i32("segment.index.bytes", &lc.SegmentIndexBytes)
+	i32("index.interval.bytes", &lc.IndexIntervalBytes)
+	i64("retention.ms", &lc.RetentionMs)
+	i64("retention.bytes", &lc.RetentionBytes)
+	if v, ok := get("cleanup.policy"); ok {
 		lc.CleanupPolicy = v
 	}
-	i64("delete.retention.ms", "log.cleaner.delete.retention.ms", &lc.DeleteRetentionMs)
-	if v, ok := get("min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio"); ok {
+	i64("delete.retention.ms", &lc.DeleteRetentionMs)
+	if v, ok := get("min.cleanable.dirty.ratio"); ok {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("min.cleanable.dirty.ratio: %q is not a number", v))
@@ -388,15 +415,15 @@ func (m *Manager) settingsFor(t *metadata.Topic, im *metadata.Image) (*topicSett
 			lc.MinCleanableDirtyRatio = f
 		}
 	}
-	i64("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", &lc.MinCompactionLagMs)
-	i64("max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", &lc.MaxCompactionLagMs)
-	i64("flush.messages", "log.flush.interval.messages", &lc.FlushMessages)
-	i64("flush.ms", "log.flush.interval.ms", &lc.FlushMs)
-	i32("max.message.bytes", "message.max.bytes", &s.maxMessageBytes)
-	i32("min.insync.replicas", "min.insync.replicas", &s.minInsyncReplicas)
-	i64("message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms", &s.timestampBeforeMs)
-	i64("message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms", &s.timestampAfterMs)
-	if v, ok := get("message.timestamp.type", "log.message.timestamp.type"); ok {
+	i64("min.compaction.lag.ms", &lc.MinCompactionLagMs)
+	i64("max.compaction.lag.ms", &lc.MaxCompactionLagMs)
+	i64("flush.messages", &lc.FlushMessages)
+	i64("flush.ms", &lc.FlushMs)
+	i32("max.message.bytes", &s.maxMessageBytes)
+	i32("min.insync.replicas", &s.minInsyncReplicas)
+	i64("message.timestamp.before.max.ms", &s.timestampBeforeMs)
+	i64("message.timestamp.after.max.ms", &s.timestampAfterMs)
+	if v, ok := get("message.timestamp.type"); ok {
 		tt, err := partition.ParseTimestampType(v)
 		if err != nil {
 			errs = append(errs, err)
