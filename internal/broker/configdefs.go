@@ -18,10 +18,10 @@ import (
 // told where it belongs instead of "unknown key".
 func init() {
 	for _, d := range group.ConfigDefs {
-		config.Register(config.Def{Name: d[0], Default: d[1], Doc: "Group coordinator setting (see Kafka's documentation of " + d[0] + ")."})
+		config.Register(config.Def{Name: d[0], Default: d[1], Doc: d[2]})
 	}
 	for _, d := range txn.ConfigDefs {
-		config.Register(config.Def{Name: d[0], Default: d[1], Doc: "Transaction coordinator setting (see Kafka's documentation of " + d[0] + ")."})
+		config.Register(config.Def{Name: d[0], Default: d[1], Doc: d[2]})
 	}
 	for _, d := range metadata.BrokerConfigDefs() {
 		config.RegisterHint(d.Name, dynamicOnlyHint(d.Name))
