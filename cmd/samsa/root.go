@@ -58,6 +58,7 @@ any Kafka-compatible cluster over the Kafka protocol.`,
 		newBenchCmd(flags),
 		newGroupCmd(flags),
 		newTxnCmd(flags),
+		newConfigCmd(),
 	)
 	return root
 }

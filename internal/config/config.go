@@ -149,6 +149,15 @@ var Defs = []Def{
 	{"max.broker.partitions", "200000", "Most partition replicas one broker may hold (KIP-578); creating more is refused with POLICY_VIOLATION."},
 }
 
+// Synonyms are the groups of keys that set one setting, highest precedence
+// first: Parse takes the first one set (log.retention.ms over
+// log.retention.minutes over log.retention.hours, as Kafka does).
+var Synonyms = [][]string{
+	{"log.dirs", "log.dir"},
+	{"log.retention.ms", "log.retention.minutes", "log.retention.hours"},
+	{"log.roll.ms", "log.roll.hours"},
+}
+
 var defsByName = func() map[string]Def {
 	m := make(map[string]Def, len(Defs))
 	for _, d := range Defs {

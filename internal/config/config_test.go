@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -69,6 +70,45 @@ func TestRetentionSynonyms(t *testing.T) {
 	cfg, err = Parse(map[string]string{"log.retention.minutes": "2", "log.retention.ms": "-1", "log.roll.ms": "10"})
 	if err != nil || cfg.LogRetentionMs != -1 || cfg.LogRollMs != 10 {
 		t.Fatalf("%v %+v", err, cfg)
+	}
+}
+
+// Each synonym group resolves highest precedence first, as Synonyms says.
+func TestSynonymsOrder(t *testing.T) {
+	got := func(cfg *Config, group []string) string {
+		switch group[0] {
+		case "log.dirs":
+			return cfg.LogDirs[0]
+		case "log.retention.ms":
+			return strconv.FormatInt(cfg.LogRetentionMs, 10)
+		case "log.roll.ms":
+			return strconv.FormatInt(cfg.LogRollMs, 10)
+		}
+		t.Fatalf("no check for the synonyms of %s", group[0])
+		return ""
+	}
+	scale := map[string]int64{"log.retention.minutes": 60000, "log.retention.hours": 3600000, "log.roll.hours": 3600000}
+	for _, group := range Synonyms {
+		for i := range group {
+			props := map[string]string{}
+			for j, k := range group[i:] {
+				props[k] = strconv.Itoa(10 + i + j)
+				if k == "log.dirs" || k == "log.dir" {
+					props[k] = "/d" + props[k]
+				}
+			}
+			cfg, err := Parse(props)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := props[group[i]]
+			if s, ok := scale[group[i]]; ok {
+				want = strconv.FormatInt(int64(10+i)*s, 10)
+			}
+			if g := got(cfg, group); g != want {
+				t.Errorf("%v: %s, want %s (from %s)", props, g, want, group[i])
+			}
+		}
 	}
 }
 
