@@ -83,10 +83,9 @@ func startBroker() {
 		return
 	}
 	fixture.tmp = tmp
-	bin := filepath.Join(tmp, "samsa")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		fixture.err = fmt.Errorf("build samsa: %v\n%s", err, out)
+	bin, err := samsaBinary()
+	if err != nil {
+		fixture.err = err
 		return
 	}
 	help, _ := exec.Command(bin, "serve", "--help").CombinedOutput()
@@ -149,6 +148,29 @@ func brokerLogs() string {
 	return fixture.logs.String()
 }
 
+// built is the samsa binary built from this package, once.
+var built struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+// samsaBinary builds samsa once per package run and returns its path.
+func samsaBinary() (string, error) {
+	built.once.Do(func() {
+		built.dir, built.err = os.MkdirTemp("", "samsa-cli-bin")
+		if built.err != nil {
+			return
+		}
+		built.path = filepath.Join(built.dir, "samsa")
+		if out, err := exec.Command("go", "build", "-o", built.path, ".").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("build samsa: %v\n%s", err, out)
+		}
+	})
+	return built.path, built.err
+}
+
 func stopBroker() {
 	if fixture.cmd != nil {
 		fixture.cmd.Process.Kill()
@@ -156,6 +178,9 @@ func stopBroker() {
 	}
 	if fixture.tmp != "" {
 		os.RemoveAll(fixture.tmp)
+	}
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
 	}
 }
 

@@ -72,6 +72,7 @@ any Kafka-compatible cluster over the Kafka protocol.`,
 		newTxnCmd(flags),
 		newClusterCmd(flags),
 		newVersionCmd(),
+		newConfigCmd(),
 	)
 	return root
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	node "github.com/samsa-streaming/samsa/internal/broker"
 	"github.com/samsa-streaming/samsa/internal/config"
@@ -20,14 +21,28 @@ import (
 	"github.com/samsa-streaming/samsa/internal/server"
 )
 
+// serveShortcuts are the config keys serve has a flag for (--listeners for
+// listeners, --log-durability for samsa.log.durability).
+var serveShortcuts = []string{"listeners", "advertised.listeners", "node.id", "log.dirs", "samsa.admin.listener", "samsa.log.durability"}
+
+// serveUsageTemplate is cobra's usage without the inherited (client)
+// flags, which do not apply to serve.
+const serveUsageTemplate = `Usage:
+  {{.UseLine}}
+
+Flags:
+{{.LocalFlags.FlagUsages | trimTrailingWhitespaces}}
+`
+
 // newServeCmd runs a node: controller and broker in one process.
 func newServeCmd() *cobra.Command {
 	var (
-		configFile string
-		overrides  []string
-		logLevel   string
-		logFormat  string
-		flagKeys   = map[string]*string{}
+		configFile   string
+		overrides    []string
+		logLevel     string
+		logFormat    string
+		allowUnknown bool
+		flagKeys     = map[string]*string{}
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -37,15 +52,27 @@ metadata in a Raft log on the same node. With no flags it listens on
 127.0.0.1:9092 with data under ./data and the admin HTTP server
 (/metrics, /healthz, /readyz) on 127.0.0.1:9644.
 
-Settings use Kafka's names. Precedence: flags (--override key=value and the
-shortcuts below) over SAMSA_* environment variables (log.dirs is
-SAMSA_LOG_DIRS; samsa.log.durability is SAMSA_LOG_DURABILITY) over the
---config file (server.properties format) over defaults.
+Settings use Kafka's names (docs/configuration.md lists them all).
+Precedence: flags (--override key=value and the shortcuts below) over
+SAMSA_* environment variables (log.dirs is SAMSA_LOG_DIRS;
+samsa.log.durability is SAMSA_LOG_DURABILITY) over the --config file
+(server.properties format) over defaults. A key that is not a setting, in
+any of them, stops the start with the closest known key; Kafka only logs
+such keys, and --allow-unknown-config does the same here.
 
 SIGINT or SIGTERM stops the node gracefully: it stops accepting, answers the
 requests already received, flushes the logs and marks them clean.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var clientFlag string
+			cmd.InheritedFlags().VisitAll(func(f *pflag.Flag) {
+				if f.Changed {
+					clientFlag = f.Name
+				}
+			})
+			if clientFlag != "" {
+				return usagef("--%s is a flag of the client commands; serve does not use it", clientFlag)
+			}
 			props := map[string]string{}
 			for key, v := range flagKeys {
 				if cmd.Flags().Changed(flagName(key)) {
@@ -61,8 +88,12 @@ requests already received, flushes the logs and marks them clean.`,
 			}
 			// The coordinators' settings are known before the configuration
 			// is read, so they come from every source like the rest.
-			config.Register(replica.ConfigDefs()...)
-			cfg, err := config.Load(config.Sources{File: configFile, Env: os.Environ(), Overrides: props})
+			replica.RegisterConfigs()
+			cfg, err := config.Load(config.Sources{File: configFile, Env: os.Environ(), Overrides: props, AllowUnknown: allowUnknown})
+			var unknown *config.UnknownKeysError
+			if errors.As(err, &unknown) {
+				return fmt.Errorf("configuration: %w\nSamsa refuses keys it does not read at start, where Kafka only logs them: correct or remove them, or start with --allow-unknown-config to ignore them", err)
+			}
 			if err != nil {
 				return fmt.Errorf("configuration: %w", err)
 			}
@@ -73,21 +104,26 @@ requests already received, flushes the logs and marks them clean.`,
 			return serve(cmd.Context(), cfg, logger, nil)
 		},
 	}
+	cmd.SetUsageTemplate(serveUsageTemplate)
 	f := cmd.Flags()
 	f.StringVar(&configFile, "config", "", "a server.properties file")
 	f.StringArrayVar(&overrides, "override", nil, "set a config key, as key=value (repeatable)")
+	f.BoolVar(&allowUnknown, "allow-unknown-config", false, "start even when the configuration names keys Samsa does not read at start, logging a warning for each (Kafka's behaviour)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
-	for _, key := range []string{"listeners", "advertised.listeners", "node.id", "log.dirs", "samsa.admin.listener", "samsa.log.durability"} {
+	for _, key := range serveShortcuts {
 		v := new(string)
 		flagKeys[key] = v
-		def := ""
+		var doc, def string
 		for _, d := range config.Defs {
 			if d.Name == key {
-				def = d.Doc
+				doc, def = d.Doc, d.Default
+			}
+			if key == "log.dirs" && d.Name == "log.dir" {
+				def = d.Default // log.dirs falls back to log.dir
 			}
 		}
-		f.StringVar(v, flagName(key), "", def+" ("+key+")")
+		f.StringVar(v, flagName(key), def, doc+" ("+key+")")
 	}
 	return cmd
 }
@@ -115,8 +151,8 @@ func newLogger(level, format string, w interface{ Write([]byte) (int, error) }) 
 // serve runs a node until ctx ends, then shuts it down gracefully. started,
 // if set, receives the Kafka listener address once the node serves.
 func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, started func(addr string)) error {
-	for _, k := range cfg.Unknown {
-		logger.Warn("unknown config key ignored", "key", k)
+	for _, u := range cfg.Unknown {
+		logger.Warn("ignored (--allow-unknown-config): " + u.String())
 	}
 	var listeners []net.Listener
 	closeListeners := func() {
@@ -139,6 +175,8 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, started
 		_, port, _ := net.SplitHostPort(listeners[0].Addr().String())
 		advAddr = net.JoinHostPort(adv.Host, port)
 	}
+
+	logAdvertised(logger, cfg, advAddr)
 
 	// The admin server starts before the node opens its logs and metadata,
 	// which after a crash means recovering them and may take minutes:
@@ -226,6 +264,24 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, started
 	}
 	logger.Info("shutdown complete")
 	return nil
+}
+
+// logAdvertised says what clients are told when a listener binding every
+// interface is advertised under this machine's host name because
+// advertised.listeners is not set: Kafka's rule for an empty host, and
+// Samsa's for 0.0.0.0 and :: (where Kafka refuses to start).
+func logAdvertised(logger *slog.Logger, cfg *config.Config, advAddr string) {
+	if cfg.Props["advertised.listeners"] != "" || len(cfg.Listeners) == 0 || !cfg.Listeners[0].Wildcard() {
+		return
+	}
+	l := cfg.Listeners[0]
+	if l.Host == "" {
+		logger.Info("the listener binds every interface and advertised.listeners is not set: clients are told this machine's host name, as Kafka does; set advertised.listeners if they cannot resolve it",
+			"listener", l.String(), "advertised", advAddr)
+		return
+	}
+	logger.Warn(fmt.Sprintf("the listener binds every interface (%s) and advertised.listeners is not set: clients cannot connect to %s, so they are told this machine's host name instead (Kafka refuses to start here); set advertised.listeners if they cannot resolve it", l.Host, l.Host),
+		"listener", l.String(), "advertised", advAddr)
 }
 
 func listenerAddrs(ls []net.Listener) string {

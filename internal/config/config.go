@@ -29,11 +29,17 @@ const (
 )
 
 // Listener is one entry of listeners or advertised.listeners:
-// NAME://host:port.
+// NAME://host:port, or host:port for PLAINTEXT://host:port.
 type Listener struct {
 	Name string // listener name, also the security protocol for now (PLAINTEXT)
 	Host string // "" binds every interface
 	Port int32
+}
+
+// Wildcard reports whether the listener binds every interface: an empty
+// host, 0.0.0.0 or ::. Such an address cannot be told to clients.
+func (l Listener) Wildcard() bool {
+	return l.Host == "" || l.Host == "0.0.0.0" || l.Host == "::"
 }
 
 // Addr is the host:port to listen on or to advertise.
@@ -46,7 +52,7 @@ func (l Listener) String() string { return l.Name + "://" + l.Addr() }
 type Config struct {
 	NodeID              int32      // node.id
 	Listeners           []Listener // listeners
-	AdvertisedListeners []Listener // advertised.listeners; defaults to listeners (with the host name when bound to every interface)
+	AdvertisedListeners []Listener // advertised.listeners; defaults to listeners, with this machine's host name for a wildcard host
 	LogDirs             []string   // log.dirs (log.dir is a synonym used when log.dirs is unset)
 	MetadataLogDir      string     // metadata.log.dir; defaults to <first log dir>/__cluster_metadata
 	ClusterID           string     // samsa.cluster.id; generated on first start when empty
@@ -90,9 +96,11 @@ type Config struct {
 	// (max.broker.partitions, KIP-578).
 	MaxBrokerPartitions int32
 
-	// Unknown lists keys found in the sources that no definition knows;
-	// they are kept for logging and otherwise ignored, as Kafka does.
-	Unknown []string
+	// Unknown lists the keys found in the sources that are not start-up
+	// settings, when Load was allowed to accept them (Sources.AllowUnknown)
+	// or the config came from Parse: they are for a warning and otherwise
+	// ignored.
+	Unknown []UnknownKey
 	// Props is the merged property map the config was parsed from.
 	Props map[string]string
 }
@@ -107,8 +115,8 @@ type Def struct {
 // Defs lists every key this package parses, with Kafka's default.
 var Defs = []Def{
 	{"node.id", "1", "The node's id in the cluster."},
-	{"listeners", "PLAINTEXT://127.0.0.1:9092", "Comma-separated NAME://host:port to listen on for Kafka clients."},
-	{"advertised.listeners", "", "Listeners told to clients in metadata; defaults to listeners."},
+	{"listeners", "PLAINTEXT://127.0.0.1:9092", "Comma-separated NAME://host:port (host:port alone means PLAINTEXT) to listen on for Kafka clients; an empty host, 0.0.0.0 or :: binds every interface."},
+	{"advertised.listeners", "", "Listeners told to clients in metadata; unset, the listeners, with this machine's host name for an empty host, 0.0.0.0 or ::."},
 	{"log.dirs", "", "Comma-separated directories holding partition logs."},
 	{"log.dir", "./data", "The log directory, used when log.dirs is not set."},
 	{"metadata.log.dir", "", "Directory of the metadata log; defaults to <first log dir>/__cluster_metadata."},
@@ -139,6 +147,15 @@ var Defs = []Def{
 	{"max.incremental.fetch.session.cache.slots", "1000", "Most fetch sessions kept by the broker."},
 	{"samsa.max.partitions.per.request", "50000", "Most partitions one CreateTopics or CreatePartitions request may create, over all its topics (Kafka's controller stops at 10,000 records per operation)."},
 	{"max.broker.partitions", "200000", "Most partition replicas one broker may hold (KIP-578); creating more is refused with POLICY_VIOLATION."},
+}
+
+// Synonyms are the groups of keys that set one setting, highest precedence
+// first: Parse takes the first one set (log.retention.ms over
+// log.retention.minutes over log.retention.hours, as Kafka does).
+var Synonyms = [][]string{
+	{"log.dirs", "log.dir"},
+	{"log.retention.ms", "log.retention.minutes", "log.retention.hours"},
+	{"log.roll.ms", "log.roll.hours"},
 }
 
 var defsByName = func() map[string]Def {
@@ -175,6 +192,10 @@ type Sources struct {
 	File      string            // a server.properties file; "" for none
 	Env       []string          // KEY=VALUE pairs, as os.Environ returns
 	Overrides map[string]string // highest precedence (command-line flags)
+	// AllowUnknown makes Load accept keys that are not start-up settings:
+	// they are listed in Config.Unknown, for a warning, and otherwise
+	// ignored, as Kafka does. By default Load refuses them.
+	AllowUnknown bool
 }
 
 // Default is the configuration with no sources.
@@ -187,54 +208,102 @@ func Default() *Config {
 }
 
 // Load merges the sources over the defaults, parses and validates them.
+// Keys that are not start-up settings, from any source, make it fail with
+// an *UnknownKeysError (joined with any other error) naming each key, where
+// it was found and the closest known key, unless AllowUnknown is set. Of
+// the environment it reads only SAMSA_* variables, by EnvRule.
 func Load(src Sources) (*Config, error) {
 	props := map[string]string{}
+	origin := map[string]string{} // key → where its value came from
+	var misspelt []UnknownKey     // SAMSA_ variables that name no key
 	if src.File != "" {
 		data, err := os.ReadFile(src.File)
 		if err != nil {
 			return nil, fmt.Errorf("read config file: %w", err)
 		}
-		fileProps, err := ParseProperties(data)
+		fileProps, lines, err := parseProperties(data)
 		if err != nil {
 			return nil, fmt.Errorf("config file %s: %w", src.File, err)
 		}
 		for k, v := range fileProps {
 			props[k] = v
+			origin[k] = fmt.Sprintf("%s line %d", src.File, lines[k])
 		}
 	}
 	if len(src.Env) > 0 {
+		keys := envKeys()
 		env := map[string]string{}
 		for _, kv := range src.Env {
 			if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "SAMSA_") {
 				env[k] = v
 			}
 		}
-		for _, d := range Defs {
-			if v, ok := env[EnvName(d.Name)]; ok {
-				props[d.Name] = v
+		for _, name := range sortedKeys(env) {
+			key, miss := classifyEnv(name, keys)
+			switch {
+			case key != "":
+				props[key] = env[name]
+				origin[key] = "environment variable " + name
+			case miss != "":
+				misspelt = append(misspelt, UnknownKey{Key: name, Env: true, Source: "environment", Suggestion: miss})
 			}
 		}
 	}
 	for k, v := range src.Overrides {
 		props[k] = v
+		origin[k] = "command line"
 	}
-	return Parse(props)
+	unknown := unknownKeys(props)
+	for i := range unknown {
+		unknown[i].Source = origin[unknown[i].Key]
+	}
+	unknown = append(unknown, misspelt...)
+	var unknownErr error
+	if len(unknown) > 0 && !src.AllowUnknown {
+		unknownErr = &UnknownKeysError{Keys: unknown}
+	}
+	cfg, err := Parse(props)
+	if err != nil || unknownErr != nil {
+		return nil, errors.Join(unknownErr, err)
+	}
+	cfg.Unknown = unknown
+	return cfg, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // ParseProperties reads Java properties in the subset server.properties
 // files use: key=value or key:value lines, # and ! comments, blank lines,
 // and backslash line continuations.
 func ParseProperties(data []byte) (map[string]string, error) {
+	props, _, err := parseProperties(data)
+	return props, err
+}
+
+// parseProperties is ParseProperties that also returns the line each key
+// was last set on (the first line of a continued one).
+func parseProperties(data []byte) (map[string]string, map[string]int, error) {
 	props := map[string]string{}
+	lines := map[string]int{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
 	var pending string
-	lineNo := 0
+	lineNo, startLine := 0, 0
 	for sc.Scan() {
 		lineNo++
 		line := strings.TrimSpace(sc.Text())
 		if pending == "" && (line == "" || line[0] == '#' || line[0] == '!') {
 			continue
+		}
+		if pending == "" {
+			startLine = lineNo
 		}
 		if strings.HasSuffix(line, `\`) && !strings.HasSuffix(line, `\\`) {
 			pending += strings.TrimSuffix(line, `\`)
@@ -244,21 +313,22 @@ func ParseProperties(data []byte) (map[string]string, error) {
 		pending = ""
 		i := strings.IndexAny(line, "=:")
 		if i < 0 {
-			return nil, fmt.Errorf("line %d: expected key=value, got %q", lineNo, line)
+			return nil, nil, fmt.Errorf("line %d: expected key=value, got %q", lineNo, line)
 		}
 		k, v := strings.TrimSpace(line[:i]), strings.TrimSpace(line[i+1:])
 		if k == "" {
-			return nil, fmt.Errorf("line %d: empty key", lineNo)
+			return nil, nil, fmt.Errorf("line %d: empty key", lineNo)
 		}
 		props[k] = v
+		lines[k] = startLine
 	}
 	if err := sc.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if pending != "" {
-		return nil, errors.New("file ends inside a continued line")
+		return nil, nil, errors.New("file ends inside a continued line")
 	}
-	return props, nil
+	return props, lines, nil
 }
 
 // Parse builds a Config from properties over the defaults, then validates it.
@@ -269,16 +339,11 @@ func Parse(props map[string]string) (*Config, error) {
 			merged[d.Name] = d.Default
 		}
 	}
-	var unknown []string
 	for k, v := range props {
-		if _, ok := defsByName[k]; !ok {
-			unknown = append(unknown, k)
-		}
 		merged[k] = v
 	}
-	sort.Strings(unknown)
 	p := parser{props: merged, explicit: props}
-	cfg := &Config{Unknown: unknown, Props: merged}
+	cfg := &Config{Unknown: unknownKeys(props), Props: merged}
 
 	cfg.NodeID = int32(p.int("node.id", math.MinInt32, math.MaxInt32))
 	cfg.Listeners = p.listeners("listeners")
@@ -339,7 +404,9 @@ func Parse(props map[string]string) (*Config, error) {
 		return nil, p.err
 	}
 	if len(cfg.AdvertisedListeners) == 0 {
-		cfg.AdvertisedListeners = advertise(cfg.Listeners)
+		cfg.AdvertisedListeners = advertise(cfg.Listeners, false)
+	} else {
+		cfg.AdvertisedListeners = advertise(cfg.AdvertisedListeners, true)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -347,13 +414,20 @@ func Parse(props map[string]string) (*Config, error) {
 	return cfg, nil
 }
 
-// advertise derives advertised listeners from listeners: a listener bound to
-// every interface advertises the host name, as Kafka does.
-func advertise(ls []Listener) []Listener {
+// hostname is os.Hostname, replaceable in tests.
+var hostname = os.Hostname
+
+// advertise gives the listeners clients are told about. An empty host
+// stands for this machine's host name, as in Kafka. When advertised.listeners
+// is not set (explicit false) the listeners are advertised, and a wildcard
+// host (0.0.0.0, ::) is replaced by the host name too: Kafka refuses to
+// start in that case, Samsa advertises the name and serve logs it. An
+// explicit 0.0.0.0 or :: is left for Validate to refuse.
+func advertise(ls []Listener, explicit bool) []Listener {
 	out := make([]Listener, len(ls))
 	for i, l := range ls {
-		if l.Host == "" || l.Host == "0.0.0.0" || l.Host == "::" {
-			if h, err := os.Hostname(); err == nil {
+		if l.Host == "" || (!explicit && l.Wildcard()) {
+			if h, err := hostname(); err == nil && h != "" {
 				l.Host = h
 			}
 		}
@@ -388,6 +462,9 @@ func (c *Config) Validate() error {
 		}
 		if l.Port == 0 && len(c.Listeners) > 0 && c.Listeners[0].Port != 0 {
 			bad("advertised.listeners: %s needs a port", l.Name)
+		}
+		if l.Wildcard() {
+			bad("advertised.listeners: %s tells clients to connect to %q, which they cannot reach; give this machine's name or address (Kafka refuses it too)", l, l.Host)
 		}
 	}
 	if len(c.LogDirs) == 0 {
@@ -460,13 +537,17 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// ParseListeners parses a comma-separated list of NAME://host:port.
+// ParseListeners parses a comma-separated list of NAME://host:port; a bare
+// host:port is PLAINTEXT://host:port (Kafka requires the name).
 func ParseListeners(s string) ([]Listener, error) {
 	var out []Listener
 	for _, item := range splitList(s) {
 		name, addr, ok := strings.Cut(item, "://")
-		if !ok || name == "" {
-			return nil, fmt.Errorf("listener %q: expected NAME://host:port", item)
+		if !ok {
+			name, addr = "PLAINTEXT", item
+		}
+		if name == "" {
+			return nil, fmt.Errorf("listener %q: expected NAME://host:port or host:port", item)
 		}
 		host, portStr, err := net.SplitHostPort(addr)
 		if err != nil {

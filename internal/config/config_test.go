@@ -1,8 +1,10 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -41,9 +43,10 @@ func TestPrecedence(t *testing.T) {
 		t.Fatalf("want a listener error, got %v", err)
 	}
 	cfg, err := Load(Sources{
-		File:      file,
-		Env:       []string{"SAMSA_LOG_DIRS=/from/env", "SAMSA_NUM_PARTITIONS=5", "SAMSA_LOG_DURABILITY=pagecache", "HOME=/x"},
-		Overrides: map[string]string{"num.partitions": "6", "listeners": "PLAINTEXT://127.0.0.1:0"},
+		File:         file,
+		Env:          []string{"SAMSA_LOG_DIRS=/from/env", "SAMSA_NUM_PARTITIONS=5", "SAMSA_LOG_DURABILITY=pagecache", "HOME=/x"},
+		Overrides:    map[string]string{"num.partitions": "6", "listeners": "PLAINTEXT://127.0.0.1:0"},
+		AllowUnknown: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -54,8 +57,8 @@ func TestPrecedence(t *testing.T) {
 	if cfg.LogRetentionMs != 3600*1000 {
 		t.Fatalf("retention %d", cfg.LogRetentionMs)
 	}
-	if len(cfg.Unknown) != 1 || cfg.Unknown[0] != "some.unknown" {
-		t.Fatalf("unknown %v", cfg.Unknown)
+	if len(cfg.Unknown) != 1 || cfg.Unknown[0].Key != "some.unknown" || cfg.Unknown[0].Source != file+" line 6" {
+		t.Fatalf("unknown %+v", cfg.Unknown)
 	}
 }
 
@@ -67,6 +70,45 @@ func TestRetentionSynonyms(t *testing.T) {
 	cfg, err = Parse(map[string]string{"log.retention.minutes": "2", "log.retention.ms": "-1", "log.roll.ms": "10"})
 	if err != nil || cfg.LogRetentionMs != -1 || cfg.LogRollMs != 10 {
 		t.Fatalf("%v %+v", err, cfg)
+	}
+}
+
+// Each synonym group resolves highest precedence first, as Synonyms says.
+func TestSynonymsOrder(t *testing.T) {
+	got := func(cfg *Config, group []string) string {
+		switch group[0] {
+		case "log.dirs":
+			return cfg.LogDirs[0]
+		case "log.retention.ms":
+			return strconv.FormatInt(cfg.LogRetentionMs, 10)
+		case "log.roll.ms":
+			return strconv.FormatInt(cfg.LogRollMs, 10)
+		}
+		t.Fatalf("no check for the synonyms of %s", group[0])
+		return ""
+	}
+	scale := map[string]int64{"log.retention.minutes": 60000, "log.retention.hours": 3600000, "log.roll.hours": 3600000}
+	for _, group := range Synonyms {
+		for i := range group {
+			props := map[string]string{}
+			for j, k := range group[i:] {
+				props[k] = strconv.Itoa(10 + i + j)
+				if k == "log.dirs" || k == "log.dir" {
+					props[k] = "/d" + props[k]
+				}
+			}
+			cfg, err := Parse(props)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := props[group[i]]
+			if s, ok := scale[group[i]]; ok {
+				want = strconv.FormatInt(int64(10+i)*s, 10)
+			}
+			if g := got(cfg, group); g != want {
+				t.Errorf("%v: %s, want %s (from %s)", props, g, want, group[i])
+			}
+		}
 	}
 }
 
@@ -110,4 +152,75 @@ func FuzzParseProperties(f *testing.F) {
 		}
 		_, _ = Parse(props) // must not panic
 	})
+}
+
+// host:port is a PLAINTEXT listener; Kafka requires the NAME:// part.
+func TestListenersWithoutName(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1:9093":                  "PLAINTEXT://127.0.0.1:9093",
+		":9093":                           "PLAINTEXT://:9093",
+		"plaintext://127.0.0.1:9093":      "PLAINTEXT://127.0.0.1:9093",
+		"[::1]:9093":                      "PLAINTEXT://[::1]:9093",
+		"localhost:1, PLAINTEXT://[::]:2": "PLAINTEXT://localhost:1,PLAINTEXT://[::]:2",
+	} {
+		ls, err := ParseListeners(in)
+		if err != nil {
+			t.Errorf("%q: %v", in, err)
+			continue
+		}
+		var got []string
+		for _, l := range ls {
+			got = append(got, l.String())
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("%q: %v, want %s", in, got, want)
+		}
+	}
+	for _, in := range []string{"localhost", "://127.0.0.1:1", "127.0.0.1:x"} {
+		if _, err := ParseListeners(in); err == nil {
+			t.Errorf("%q: want an error", in)
+		}
+	}
+	cfg, err := Parse(map[string]string{"listeners": "127.0.0.1:0"})
+	if err != nil || cfg.Listeners[0].Name != "PLAINTEXT" {
+		t.Fatalf("%v %v", err, cfg)
+	}
+}
+
+// A listener that binds every interface is advertised under the host name
+// when advertised.listeners is not set; an explicit wildcard is refused.
+func TestAdvertisedWildcard(t *testing.T) {
+	hostname = func() (string, error) { return "node-a.example", nil }
+	t.Cleanup(func() { hostname = os.Hostname })
+	for _, tc := range []struct {
+		listeners, advertised, want, err string
+	}{
+		{"PLAINTEXT://127.0.0.1:9092", "", "PLAINTEXT://127.0.0.1:9092", ""},
+		{"PLAINTEXT://:9092", "", "PLAINTEXT://node-a.example:9092", ""},
+		{"0.0.0.0:9092", "", "PLAINTEXT://node-a.example:9092", ""},
+		{"[::]:9092", "", "PLAINTEXT://node-a.example:9092", ""},
+		{"0.0.0.0:9092", "PLAINTEXT://broker-1:19092", "PLAINTEXT://broker-1:19092", ""},
+		{"0.0.0.0:9092", ":19092", "PLAINTEXT://node-a.example:19092", ""},
+		{"0.0.0.0:9092", "0.0.0.0:9092", "", `tells clients to connect to "0.0.0.0"`},
+		{"0.0.0.0:9092", "PLAINTEXT://[::]:9092", "", `tells clients to connect to "::"`},
+	} {
+		props := map[string]string{"listeners": tc.listeners}
+		if tc.advertised != "" {
+			props["advertised.listeners"] = tc.advertised
+		}
+		cfg, err := Parse(props)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%v: error %v, want %q", props, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || cfg.AdvertisedListeners[0].String() != tc.want {
+			t.Errorf("%v: %v %v, want %s", props, err, cfg, tc.want)
+		}
+	}
+	hostname = func() (string, error) { return "", errors.New("no name") }
+	if _, err := Parse(map[string]string{"listeners": "0.0.0.0:9092"}); err == nil || !strings.Contains(err.Error(), "advertised.listeners") {
+		t.Errorf("without a host name: %v", err)
+	}
 }

@@ -12,6 +12,16 @@
 //     so samsa.log.durability is SAMSA_LOG_DURABILITY;
 //  4. explicit overrides (command-line flags).
 //
+// Only variables that name a key are read (EnvRule says which SAMSA_*
+// variables count as misspelt keys and which are not configuration at all).
+//
+// Load refuses a key that is not a start-up setting, from any source, with
+// an *UnknownKeysError naming where it was and the closest known key (edit
+// distance, Suggest), or the hint registered for a key Samsa reads from
+// elsewhere (RegisterHint: topic configs, dynamic broker configs). Kafka
+// logs such keys and starts; a misspelt key then silently means its
+// default. Sources.AllowUnknown restores Kafka's behaviour.
+//
 // The merged properties are then parsed into Config, whose fields carry the
 // Kafka names in comments, and checked by Validate. Kafka's unit synonyms
 // resolve as Kafka resolves them: log.retention.ms beats

@@ -118,21 +118,22 @@ func (c *Config) Validate() error {
 }
 
 // ConfigDefs lists the property names ConfigFromProps reads, with Kafka's
-// defaults, so a node's config documentation can include them.
-var ConfigDefs = [][2]string{
-	{"group.min.session.timeout.ms", "6000"},
-	{"group.max.session.timeout.ms", "1800000"},
-	{"group.max.size", "2147483647"},
-	{"group.initial.rebalance.delay.ms", "3000"},
-	{"group.consumer.session.timeout.ms", "45000"},
-	{"group.consumer.heartbeat.interval.ms", "5000"},
-	{"group.consumer.max.size", "2147483647"},
-	{"group.consumer.assignors", "uniform,range"},
-	{"offsets.topic.num.partitions", "50"},
-	{"offsets.topic.segment.bytes", "104857600"},
-	{"offsets.retention.minutes", "10080"},
-	{"offsets.retention.check.interval.ms", "600000"},
-	{"offset.metadata.max.bytes", "4096"},
+// defaults and a sentence each, so a node's config documentation can
+// include them.
+var ConfigDefs = [][3]string{
+	{"group.min.session.timeout.ms", "6000", "The smallest session timeout a classic group member may ask for."},
+	{"group.max.session.timeout.ms", "1800000", "The largest session timeout a classic group member may ask for."},
+	{"group.max.size", "2147483647", "The most members a classic group admits; further joins get GROUP_MAX_SIZE_REACHED."},
+	{"group.initial.rebalance.delay.ms", "3000", "How long the first rebalance of an empty classic group waits for more members, extended by each join up to the rebalance timeout."},
+	{"group.consumer.session.timeout.ms", "45000", "The session timeout of consumer-protocol (KIP-848) group members."},
+	{"group.consumer.heartbeat.interval.ms", "5000", "The heartbeat interval told to consumer-protocol (KIP-848) group members; below group.consumer.session.timeout.ms."},
+	{"group.consumer.max.size", "2147483647", "The most members a consumer-protocol (KIP-848) group admits."},
+	{"group.consumer.assignors", "uniform,range", "The server-side assignors of consumer-protocol groups, comma-separated; the first is the default."},
+	{"offsets.topic.num.partitions", "50", "Partitions of __consumer_offsets, fixed when it is created; a group lives in partition abs(hash(group id)) % this."},
+	{"offsets.topic.segment.bytes", "104857600", "Segment size of __consumer_offsets."},
+	{"offsets.retention.minutes", "10080", "Committed offsets of a group that has been empty this long are deleted."},
+	{"offsets.retention.check.interval.ms", "600000", "How often expired committed offsets are looked for."},
+	{"offset.metadata.max.bytes", "4096", "The longest metadata string an offset commit may carry."},
 }
 
 // ConfigFromProps builds a Config from Kafka-named properties (a node's

@@ -150,7 +150,10 @@ func ScaleSynonym(d *ConfigDef, synonym, value string) string {
 		if err != nil {
 			return value
 		}
-		if n > 0 && n > (1<<63-1)/scale {
+		if n < 0 {
+			return "-1" // "forever" in any unit, as Kafka reads log.retention.hours=-1
+		}
+		if n > (1<<63-1)/scale {
 			return strconv.FormatInt(1<<63-1, 10)
 		}
 		return strconv.FormatInt(n*scale, 10)

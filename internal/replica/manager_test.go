@@ -199,3 +199,37 @@ func testDynamicRetentionHours(t *testing.T, resource string, wantSource kmsg.Co
 		t.Fatalf("retention.ms resolves to %s from %v, want 3600000 from %v", value, source, wantSource)
 	}
 }
+
+// A dynamic broker config reaches the topics that do not override it
+// through any of its synonyms, scaled to the topic config's unit, with
+// Kafka's precedence: the topic's own value, then the first synonym set
+// dynamically, then the node's config.
+func TestSettingsFromDynamicSynonyms(t *testing.T) {
+	cfg, err := config.Parse(map[string]string{
+		"listeners": "PLAINTEXT://127.0.0.1:0", "log.dirs": t.TempDir(), "log.retention.ms": "5000", "log.roll.hours": "2",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Manager{cfg: cfg}
+	for _, tc := range []struct {
+		topic, dynamic         map[string]string
+		retentionMs, segmentMs int64
+	}{
+		{nil, nil, 5000, 2 * 3600 * 1000},
+		{nil, map[string]string{"log.retention.hours": "3"}, 3 * 3600 * 1000, 2 * 3600 * 1000},
+		{nil, map[string]string{"log.retention.minutes": "4", "log.retention.hours": "3"}, 4 * 60 * 1000, 2 * 3600 * 1000},
+		{nil, map[string]string{"log.retention.ms": "7", "log.retention.minutes": "4"}, 7, 2 * 3600 * 1000},
+		{nil, map[string]string{"log.retention.hours": "-1", "log.roll.hours": "1"}, -1, 3600 * 1000},
+		{nil, map[string]string{"log.roll.ms": "9", "log.roll.hours": "1"}, 5000, 9},
+		{map[string]string{"retention.ms": "8"}, map[string]string{"log.retention.hours": "3"}, 8, 2 * 3600 * 1000},
+	} {
+		s, err := m.settingsFor(&metadata.Topic{Configs: tc.topic}, &metadata.Image{BrokerConfigs: tc.dynamic})
+		if err != nil {
+			t.Fatalf("%v %v: %v", tc.topic, tc.dynamic, err)
+		}
+		if s.log.RetentionMs != tc.retentionMs || s.log.SegmentMs != tc.segmentMs {
+			t.Errorf("topic %v dynamic %v: retention.ms %d segment.ms %d, want %d %d", tc.topic, tc.dynamic, s.log.RetentionMs, s.log.SegmentMs, tc.retentionMs, tc.segmentMs)
+		}
+	}
+}

@@ -79,14 +79,14 @@ func (c *Config) Validate() error {
 }
 
 // ConfigDefs lists the property names ConfigFromProps reads, with Kafka's
-// defaults.
-var ConfigDefs = [][2]string{
-	{"transaction.max.timeout.ms", "900000"},
-	{"transactional.id.expiration.ms", "604800000"},
-	{"transaction.state.log.num.partitions", "50"},
-	{"transaction.state.log.segment.bytes", "104857600"},
-	{"transaction.abort.timed.out.transaction.cleanup.interval.ms", "10000"},
-	{"samsa.transaction.version", "2"},
+// defaults and a sentence each.
+var ConfigDefs = [][3]string{
+	{"transaction.max.timeout.ms", "900000", "The largest transaction.timeout.ms a producer may ask for; more gets INVALID_TRANSACTION_TIMEOUT."},
+	{"transactional.id.expiration.ms", "604800000", "A transactional id with no transaction in progress and no request for this long is forgotten."},
+	{"transaction.state.log.num.partitions", "50", "Partitions of __transaction_state, fixed when it is created; a transactional id lives in partition abs(hash(id)) % this."},
+	{"transaction.state.log.segment.bytes", "104857600", "Segment size of __transaction_state."},
+	{"transaction.abort.timed.out.transaction.cleanup.interval.ms", "10000", "How often the transaction coordinator aborts transactions open past their timeout, retries unfinished completions and forgets expired transactional ids."},
+	{"samsa.transaction.version", "2", "The transaction.version feature level the node finalizes at start (Kafka sets it with kafka-features): 2 enables transaction protocol version 2 (KIP-890) for producers that ask for it; 1 or 0 keeps every producer on version 1."},
 }
 
 // ConfigFromProps builds a Config from Kafka-named properties, starting
