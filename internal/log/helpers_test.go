@@ -127,3 +127,15 @@ func testSeed(t testing.TB) int64 {
 	t.Logf("seed %d (replay with %s=%d)", seed, seedEnv, seed)
 	return seed
 }
+
+// crashStride is how far apart the crash points a test tries are: every
+// one normally; under the race detector (ten times slower) and with
+// -short, one in three, starting from a seed-dependent step so successive
+// runs cover different ones. make test also runs the crash tests without
+// -race, so every step is covered there.
+func crashStride(seed int64) (start, stride int64) {
+	if raceEnabled || testing.Short() {
+		return (seed%3 + 3) % 3, 3
+	}
+	return 0, 1
+}
