@@ -861,11 +861,8 @@ func TestCleanerCrashAtEveryStep(t *testing.T) {
 		t.Fatalf("clean run removed nothing: %d records", n)
 	}
 	swapped := 0
-	stride := int64(1)
-	if testing.Short() || raceEnabled {
-		stride = 3
-	}
-	for n := int64(0); n <= steps+1; n += stride {
+	start, stride := crashStride(testSeed(t))
+	for n := start; n <= steps+1; n += stride {
 		// Alternate torn and clean crashes: a torn write differs from a
 		// clean cut only when the crashing step is a write.
 		for _, torn := range []bool{n%2 == 1} {

@@ -62,10 +62,15 @@ func newRound() *syncRound {
 }
 
 func newCommitter(files *fileCache, parallel int, obs CommitObserver) *committer {
-	c := &committer{files: files, parallel: max(parallel, 1), obs: obs, cur: newRound(),
-		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	c := makeCommitter(files, parallel, obs)
 	go c.loop()
 	return c
+}
+
+// makeCommitter is newCommitter without the goroutine.
+func makeCommitter(files *fileCache, parallel int, obs CommitObserver) *committer {
+	return &committer{files: files, parallel: max(parallel, 1), obs: obs, cur: newRound(),
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 }
 
 // registerLocked asks for everything written to s so far to be fsynced, and
@@ -103,25 +108,38 @@ func (c *committer) loop() {
 		select {
 		case <-c.wake:
 		case <-c.stop:
-			c.mu.Lock()
-			r := c.cur
-			c.cur = newRound()
-			c.stopped = true
-			c.mu.Unlock()
-			c.run(r)
+			c.run(c.takeLast())
 			return
 		}
-		c.mu.Lock()
-		r := c.cur
-		if len(r.segs) == 0 {
-			c.mu.Unlock()
-			continue
+		if r := c.take(); r != nil {
+			c.run(r)
 		}
-		c.cur = newRound()
-		c.rounds++
-		c.mu.Unlock()
-		c.run(r)
 	}
+}
+
+// take closes the round being filled and starts the next; it returns the
+// closed round, or nil if nothing registered since the last one.
+func (c *committer) take() *syncRound {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.cur
+	if len(r.segs) == 0 {
+		return nil
+	}
+	c.cur = newRound()
+	c.rounds++
+	return r
+}
+
+// takeLast returns the round being filled; registrations after it fsync
+// inline.
+func (c *committer) takeLast() *syncRound {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.cur
+	c.cur = newRound()
+	c.stopped = true
+	return r
 }
 
 // run fsyncs a round's files, at most parallel at once, fails the logs

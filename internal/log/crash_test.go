@@ -14,11 +14,6 @@ import (
 
 var crashTP = TopicPartition{Topic: "crash", Partition: 0}
 
-// crashWorkload appends batches to a log with small segments (so it rolls
-// several times), runs retention and DeleteRecordsBefore (segment
-// deletion, checkpoint writes) and closes. It records the bytes of every
-// acknowledged batch by offset. Any error stops it: after the crash point
-// every operation fails.
 func crashConfig() Config {
 	cfg := DefaultConfig()
 	cfg.SegmentBytes = 2000
@@ -28,7 +23,19 @@ func crashConfig() Config {
 	return cfg
 }
 
-func crashWorkload(fsys vfs.FS, acked map[int64][]byte) {
+// lsoBounds bound the log start offset a recovery may report: no higher
+// than the workload asked for (DeleteRecordsBefore) or retention could
+// reach, as raised before each such operation; no lower than where the
+// last DeleteRecordsBefore that returned left it (persisted before it
+// returns).
+type lsoBounds struct{ min, max int64 }
+
+// crashWorkload appends batches to a log with small segments (so it rolls
+// several times), runs retention and DeleteRecordsBefore (segment
+// deletion, checkpoint writes) and closes. It records the bytes of every
+// acknowledged batch by offset, and the bounds of the log start offset.
+// Any error stops it: after the crash point every operation fails.
+func crashWorkload(fsys vfs.FS, acked map[int64][]byte, lso *lsoBounds) {
 	cfg := crashConfig()
 	m, err := OpenManager(ManagerOptions{FS: fsys, Dir: "data", Logger: quietLogger(), RetentionCheckInterval: 1 << 40, CheckpointInterval: 1 << 40, Config: cfg})
 	if err != nil {
@@ -69,20 +76,25 @@ func crashWorkload(fsys vfs.FS, acked map[int64][]byte) {
 		}
 		switch i {
 		case 12:
+			// Retention never deletes the active segment, whose base is
+			// at most the log end offset.
+			lso.max = max(lso.max, res.LastOffset+1)
 			m.RunRetention()
 		case 18:
+			lso.max = max(lso.max, res.BaseOffset-3)
 			if _, err := l.DeleteRecordsBefore(res.BaseOffset - 3); err != nil {
 				return
 			}
+			lso.min = max(lso.min, res.BaseOffset-3)
 		}
 	}
 }
 
-// checkRecovered opens the crashed file system and checks that every
-// acknowledged batch at or above the log start offset is there byte for
-// byte, that the log end offset covers them, and that nothing else but
-// batches we appended is readable.
-func checkRecovered(t *testing.T, fsys vfs.FS, acked map[int64][]byte, attempted map[int64]bool, label string) {
+// checkRecovered opens the crashed file system and checks that the log
+// start offset is within its bounds, that every acknowledged batch at or
+// above it is there byte for byte, that the log end offset covers them,
+// and that nothing else but batches we appended is readable.
+func checkRecovered(t *testing.T, fsys vfs.FS, acked map[int64][]byte, attempted map[int64]bool, bounds lsoBounds, label string) {
 	t.Helper()
 	m, err := OpenManager(ManagerOptions{FS: fsys, Dir: "data", Logger: quietLogger(), RetentionCheckInterval: 1 << 40, CheckpointInterval: 1 << 40, Config: crashConfig()})
 	if err != nil {
@@ -97,6 +109,9 @@ func checkRecovered(t *testing.T, fsys vfs.FS, acked map[int64][]byte, attempted
 		return
 	}
 	lso, leo := l.LogStartOffset(), l.LogEndOffset()
+	if lso > bounds.max || lso < bounds.min {
+		t.Fatalf("%s: log start offset %d outside [%d, %d], what DeleteRecords and retention could have set (log end %d)", label, lso, bounds.min, bounds.max, leo)
+	}
 	var maxAcked int64 = -1
 	for off, b := range acked {
 		h, _ := record.ParseHeader(b)
@@ -154,13 +169,14 @@ func TestCrashAtEveryStep(t *testing.T) {
 	mem := vfs.NewMem()
 	ff := vfs.NewFaulty(mem)
 	all := map[int64][]byte{}
-	crashWorkload(ff, all)
+	var allLSO lsoBounds
+	crashWorkload(ff, all, &allLSO)
 	steps := ff.Steps()
 	attempted := map[int64]bool{}
 	for off := range all {
 		attempted[off] = true
 	}
-	checkRecovered(t, mem, all, attempted, "clean run")
+	checkRecovered(t, mem, all, attempted, allLSO, "clean run")
 	t.Logf("workload: %d steps", steps)
 	if steps < 50 {
 		t.Fatalf("workload made only %d steps", steps)
@@ -172,9 +188,10 @@ func TestCrashAtEveryStep(t *testing.T) {
 			ff.CrashAfter(n)
 			ff.TearCrashingWrite(torn)
 			acked := map[int64][]byte{}
-			crashWorkload(ff, acked)
+			var lso lsoBounds
+			crashWorkload(ff, acked, &lso)
 			crashed := mem.CrashClone(vfs.CrashOptions{TornWrites: torn, Seed: n})
-			checkRecovered(t, crashed, acked, attempted, fmt.Sprintf("crash after step %d (torn %v)", n, torn))
+			checkRecovered(t, crashed, acked, attempted, lso, fmt.Sprintf("crash after step %d (torn %v)", n, torn))
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -104,4 +105,37 @@ func readAll(t testing.TB, l *Log, from int64) []record.Header {
 		off = rr.NextOffset
 	}
 	return out
+}
+
+// seedEnv names the environment variable that replays a randomised test:
+// the test logs its seed, and SAMSA_LOG_SEED=<seed> runs it again with it.
+const seedEnv = "SAMSA_LOG_SEED"
+
+// testSeed returns the seed from seedEnv if set, else a fresh one, and
+// logs it (the log shows when the test fails, or with -v).
+func testSeed(t testing.TB) int64 {
+	t.Helper()
+	if s := os.Getenv(seedEnv); s != "" {
+		seed, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			t.Fatalf("%s=%q: %v", seedEnv, s, err)
+		}
+		t.Logf("seed %d (from %s)", seed, seedEnv)
+		return seed
+	}
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d (replay with %s=%d)", seed, seedEnv, seed)
+	return seed
+}
+
+// crashStride is how far apart the crash points a test tries are: every
+// one normally; under the race detector (ten times slower) and with
+// -short, one in three, starting from a seed-dependent step so successive
+// runs cover different ones. make test also runs the crash tests without
+// -race, so every step is covered there.
+func crashStride(seed int64) (start, stride int64) {
+	if raceEnabled || testing.Short() {
+		return (seed%3 + 3) % 3, 3
+	}
+	return 0, 1
 }
