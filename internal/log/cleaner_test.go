@@ -177,7 +177,7 @@ func (e *cleanerEnv) close() {
 // not fit, so everything before it becomes cleanable.
 func (e *cleanerEnv) roll() {
 	e.t.Helper()
-	big := keyedBatch(e.t, record.CompressionNone, e.clock.t.UnixMilli(), kv{key: "roll", value: string(make([]byte, e.l.Config().SegmentBytes-200))})
+	big := keyedBatch(e.t, record.CompressionNone, e.clock.now().UnixMilli(), kv{key: "roll", value: string(make([]byte, e.l.Config().SegmentBytes-200))})
 	if _, err := e.l.Append(big, AppendOptions{}); err != nil {
 		e.t.Fatal(err)
 	}
@@ -307,7 +307,7 @@ func TestCleanerTombstones(t *testing.T) {
 	cfg.DeleteRetentionMs = 60_000
 	e := newCleanerEnv(t, nil, cfg)
 	defer e.close()
-	ts := e.clock.t.UnixMilli()
+	ts := e.clock.now().UnixMilli()
 	e.l.Append(keyedBatch(t, record.CompressionNone, ts, kv{key: "gone", value: "1"}, kv{key: "stays", value: "1"}), AppendOptions{})
 	e.l.Append(keyedBatch(t, record.CompressionLZ4, ts, kv{key: "gone", tombstone: true}, kv{key: "other", value: "2"}), AppendOptions{})
 	e.roll()
@@ -340,7 +340,7 @@ func TestCleanerTombstones(t *testing.T) {
 		}
 	}
 	// Before the horizon a round keeps it.
-	e.clock.t = e.clock.t.Add(59 * time.Second)
+	e.clock.advance(59 * time.Second)
 	e.l.Append(keyedBatch(t, record.CompressionNone, ts, kv{key: "x", value: "x"}), AppendOptions{})
 	e.roll()
 	if _, err := e.c.Clean(e.l); err != nil {
@@ -350,7 +350,7 @@ func TestCleanerTombstones(t *testing.T) {
 		t.Fatal("tombstone removed before its horizon")
 	}
 	// After it, the next round drops it.
-	e.clock.t = e.clock.t.Add(2 * time.Second)
+	e.clock.advance(2 * time.Second)
 	e.l.Append(keyedBatch(t, record.CompressionNone, ts, kv{key: "y", value: "y"}), AppendOptions{})
 	e.roll()
 	if _, err := e.c.Clean(e.l); err != nil {
@@ -381,7 +381,7 @@ func TestCleanerMinCompactionLag(t *testing.T) {
 	cfg.MinCompactionLagMs = 10 * 60_000
 	e := newCleanerEnv(t, nil, cfg)
 	defer e.close()
-	now := e.clock.t.UnixMilli()
+	now := e.clock.now().UnixMilli()
 	// Old records (20 minutes ago), then recent ones (now).
 	appendKeys(t, e.l, record.CompressionNone, 0, 200, 5, 10, now-20*60_000)
 	e.roll()
@@ -406,7 +406,7 @@ func TestCleanerMinCompactionLag(t *testing.T) {
 		t.Fatalf("%d recent records left, want all 200", n)
 	}
 	// Once they are old enough, they are cleaned.
-	e.clock.t = e.clock.t.Add(11 * time.Minute)
+	e.clock.advance(11 * time.Minute)
 	if _, err := e.c.Clean(e.l); err != nil {
 		t.Fatal(err)
 	}
@@ -439,7 +439,7 @@ func TestCleanerDirtyRatio(t *testing.T) {
 	// segment, and the log is cleaned only when it exceeds the setting.
 	appendKeys(t, e.l, record.CompressionNone, 400, 10, 5, 10, 1)
 	e.roll()
-	ct, err := e.c.examine(e.l, e.clock.t.UnixMilli())
+	ct, err := e.c.examine(e.l, e.clock.now().UnixMilli())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +466,7 @@ func TestCleanerDirtyRatio(t *testing.T) {
 	if err := e.l.SetConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.t = e.clock.t.Add(time.Hour)
+	e.clock.advance(time.Hour)
 	if _, cleaned, err := e.c.CleanOnce(); err != nil || !cleaned {
 		t.Fatalf("max.compaction.lag.ms passed: cleaned=%v err=%v", cleaned, err)
 	}

@@ -187,7 +187,7 @@ func roundsWorkload(t testing.TB, run *roundsRun, seed int64) error {
 	}
 	seq := 0
 	for i := 0; i < roundsIterations; i++ {
-		clock.t = clock.t.Add(time.Duration(1000+rng.Intn(2000)) * time.Millisecond)
+		clock.advance(time.Duration(1000+rng.Intn(2000)) * time.Millisecond)
 		type inFlight struct {
 			tp        TopicPartition
 			base, end int64
@@ -205,9 +205,9 @@ func roundsWorkload(t testing.TB, run *roundsRun, seed int64) error {
 						seq++
 						recs = append(recs, kv{key: fmt.Sprintf("k%02d", rng.Intn(8)), value: fmt.Sprintf("v%d-%s", seq, strings.Repeat("x", 40+rng.Intn(80)))})
 					}
-					b = keyedBatch(t, record.CompressionNone, clock.t.UnixMilli(), recs...)
+					b = keyedBatch(t, record.CompressionNone, clock.now().UnixMilli(), recs...)
 				} else {
-					b = makeBatch(1+rng.Intn(3), 60+rng.Intn(120), clock.t.UnixMilli())
+					b = makeBatch(1+rng.Intn(3), 60+rng.Intn(120), clock.now().UnixMilli())
 				}
 				res, err := l.AppendAsync(b, AppendOptions{LeaderEpoch: int32(i / 10)})
 				if err != nil {
@@ -277,8 +277,8 @@ func roundsWorkload(t testing.TB, run *roundsRun, seed int64) error {
 			// keeps its segment: the log start offset can reach lsoMax,
 			// or the base of the first such batch, or the log end if
 			// there is none, and no further.
-			clock.t = clock.t.Add(10 * time.Second)
-			cutoff := clock.t.UnixMilli() - roundsRetentionMs
+			clock.advance(10 * time.Second)
+			cutoff := clock.now().UnixMilli() - roundsRetentionMs
 			for _, tp := range roundsTPs {
 				p := run.parts[tp]
 				bound := p.end

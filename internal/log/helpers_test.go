@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,10 +51,24 @@ func makeBatch(n int, valueSize int, ts int64) []byte {
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// testClock is a settable clock.
-type testClock struct{ t time.Time }
+// testClock is a settable clock, safe to read from the manager's
+// background work while a test advances it.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
 
-func (c *testClock) now() time.Time { return c.t }
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
 
 func openTestManager(t testing.TB, fsys vfs.FS, dir string, mod ...func(*ManagerOptions)) *Manager {
 	t.Helper()

@@ -144,7 +144,7 @@ func TestRollOnIndexFullAndSegmentMs(t *testing.T) {
 	if l2.NumSegments() != 1 {
 		t.Fatal("rolled too early")
 	}
-	clock.t = clock.t.Add(1001 * time.Millisecond)
+	clock.advance(1001 * time.Millisecond)
 	l2.Append(makeBatch(1, 10, baseTs), AppendOptions{})
 	if l2.NumSegments() != 2 {
 		t.Fatalf("segment.ms did not roll: %d", l2.NumSegments())
@@ -179,7 +179,7 @@ func TestRetention(t *testing.T) {
 	}
 	readAll(t, l, l.LogStartOffset())
 	// Everything expired: all but the active segment go.
-	clock.t = clock.t.Add(time.Hour)
+	clock.advance(time.Hour)
 	m.RunRetention()
 	if l.NumSegments() != 1 {
 		t.Fatalf("%d segments left; the active one must stay", l.NumSegments())
