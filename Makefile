@@ -28,6 +28,18 @@ docs:
 test-short:
 	$(GO) test -short ./...
 
+# Every fuzz target of the module (tools/fuzzall finds them), one after
+# another, FUZZTIME each (about 30 targets: 5s each is 4-5 minutes with the
+# builds). FUZZ=regexp picks targets by name (internal/log.FuzzOffsetIndex);
+# FUZZKEEP=1 copies the new interesting inputs into the packages'
+# testdata/fuzz/ as seed corpus. Fails if any target fails.
+FUZZTIME ?= 5s
+FUZZ ?=
+FUZZKEEP ?= 0
+
+fuzz:
+	$(GO) run ./tools/fuzzall -fuzztime $(FUZZTIME) -run '$(FUZZ)' -keep=$(FUZZKEEP)
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 

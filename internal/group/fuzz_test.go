@@ -1,6 +1,9 @@
 package group
 
 import (
+	"maps"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -108,4 +111,166 @@ func (h *harness) run(req kmsg.Request) {
 	case *kmsg.ConsumerGroupDescribeRequest:
 		c.ConsumerGroupDescribe(r)
 	}
+}
+
+// FuzzLoad replays arbitrary __consumer_offsets records through Load and
+// checks the groups it rebuilds against a model of the replay rules: the
+// last offset commit of a partition wins, a tombstone removes it, and a
+// group comes back if it has committed offsets or group metadata (Stable
+// with its members, Empty without). A restart over the same records
+// rebuilds the same. The input is a sequence of records: key length (1
+// byte), key, value length (2 bytes, 0xffff for a tombstone), value.
+func FuzzLoad(f *testing.F) {
+	rec := func(key, value []byte) []byte {
+		b := append([]byte{byte(len(key))}, key...)
+		if value == nil {
+			return append(b, 0xff, 0xff)
+		}
+		b = append(b, byte(len(value)>>8), byte(len(value)))
+		return append(b, value...)
+	}
+	meta := func(members ...string) []byte {
+		v := kmsg.NewGroupMetadataValue()
+		v.Version = 3
+		v.ProtocolType, v.Generation, v.Protocol, v.Leader = "consumer", 4, kmsg.StringPtr("range"), kmsg.StringPtr("m0")
+		for _, m := range members {
+			vm := kmsg.NewGroupMetadataValueMember()
+			vm.MemberID, vm.ClientID, vm.ClientHost = m, "c", "/h"
+			vm.SessionTimeoutMillis, vm.RebalanceTimeoutMillis = 10000, 10000
+			vm.Subscription, vm.Assignment = consumerMeta("t"), []byte{}
+			v.Members = append(v.Members, vm)
+		}
+		return v.AppendTo(nil)
+	}
+	commit := func(offset int64, epoch int32) []byte {
+		return offsetCommitValue(offsetEntry{offset: offset, leaderEpoch: epoch, metadata: "m", commitTimestamp: 5, expireTimestamp: -1})
+	}
+	f.Add(slices.Concat(
+		rec(offsetCommitKey("g", "t", 0), commit(5, 1)),
+		rec(offsetCommitKey("g", "t", 0), commit(7, 2)),
+		rec(offsetCommitKey("g", "t", 1), commit(3, -1)),
+		rec(offsetCommitKey("g", "t", 1), nil),
+		rec(groupMetadataKey("g"), meta("m0", "m1")),
+		rec(offsetCommitKey("h", "u", 2), offsetCommitValue(offsetEntry{offset: 9, expireTimestamp: 1 << 50})),
+	))
+	f.Add(slices.Concat(
+		rec(groupMetadataKey("g"), meta("m0")),
+		rec(groupMetadataKey("g"), nil),
+		rec(groupMetadataKey("e"), meta()),
+		rec([]byte{0, 9, 1}, []byte{1}),
+	))
+	f.Add([]byte{})
+
+	type model struct {
+		offsets map[string]map[int32]offsetEntry
+		members map[string]bool
+		meta    bool
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var recs []Record
+		for len(data) >= 3 {
+			kl := int(data[0])
+			if 1+kl+2 > len(data) {
+				break
+			}
+			key := data[1 : 1+kl]
+			vl := int(data[1+kl])<<8 | int(data[2+kl])
+			data = data[3+kl:]
+			var value []byte
+			if vl != 0xffff {
+				vl = min(vl, len(data))
+				value, data = data[:vl], data[vl:]
+			}
+			recs = append(recs, Record{Key: key, Value: value})
+		}
+		groups := map[string]*model{}
+		get := func(id string) *model {
+			if groups[id] == nil {
+				groups[id] = &model{offsets: map[string]map[int32]offsetEntry{}}
+			}
+			return groups[id]
+		}
+		for _, r := range recs {
+			d, err := decodeRecord(r)
+			switch {
+			case err != nil:
+			case d.offsetKey != nil:
+				g := get(d.offsetKey.Group)
+				if d.offset == nil {
+					delete(g.offsets[d.offsetKey.Topic], d.offsetKey.Partition)
+					continue
+				}
+				if g.offsets[d.offsetKey.Topic] == nil {
+					g.offsets[d.offsetKey.Topic] = map[int32]offsetEntry{}
+				}
+				g.offsets[d.offsetKey.Topic][d.offsetKey.Partition] = offsetEntryOf(d.offset)
+			case d.groupKey != nil:
+				g := get(d.groupKey.Group)
+				g.meta, g.members = d.group != nil, map[string]bool{}
+				if d.group != nil {
+					for _, m := range d.group.Members {
+						g.members[m.MemberID] = true
+					}
+				}
+			}
+		}
+
+		h := newHarness(t, nil)
+		if err := h.store.Append(t.Context(), 0, recs); err != nil {
+			t.Fatal(err)
+		}
+		h.restart()
+		check := func() {
+			t.Helper()
+			for id, m := range groups {
+				n := 0
+				for _, ps := range m.offsets {
+					n += len(ps)
+				}
+				want := StateDead
+				switch {
+				case len(m.members) > 0:
+					want = StateStable
+				case m.meta || n > 0:
+					want = StateEmpty
+				}
+				if got := h.state(id); got != want {
+					t.Fatalf("group %q: state %v, want %v (%d members, metadata %v, %d offsets)", id, got, want, len(m.members), m.meta, n)
+				}
+				if want == StateDead {
+					continue
+				}
+				g := h.c.getGroup(id)
+				g.mu.Lock()
+				members := map[string]bool{}
+				for mid := range g.members {
+					members[mid] = true
+				}
+				got := map[string]map[int32]offsetEntry{}
+				for topic, ps := range g.offsets {
+					if len(ps) > 0 {
+						got[topic] = maps.Clone(ps)
+					}
+				}
+				g.mu.Unlock()
+				wantOffsets := map[string]map[int32]offsetEntry{}
+				for topic, ps := range m.offsets {
+					if len(ps) > 0 {
+						wantOffsets[topic] = ps
+					}
+				}
+				if !reflect.DeepEqual(got, wantOffsets) {
+					t.Fatalf("group %q: offsets %v, want %v", id, got, wantOffsets)
+				}
+				if len(m.members) > 0 && !reflect.DeepEqual(members, m.members) {
+					t.Fatalf("group %q: members %v, want %v", id, members, m.members)
+				}
+			}
+			// Still serving.
+			h.c.ListGroups(&kmsg.ListGroupsRequest{Version: 5})
+		}
+		check()
+		h.restart()
+		check()
+	})
 }

@@ -2,6 +2,7 @@ package group
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -332,6 +333,11 @@ func TestLoadInProgress(t *testing.T) {
 	wantCode(t, "heartbeat after load", c.Heartbeat(&kmsg.HeartbeatRequest{Group: "g"}).ErrorCode, kerr.UnknownMemberID.Code)
 }
 
+// FuzzDecodeRecord decodes arbitrary __consumer_offsets keys and values:
+// what decodes must come back the same through the coordinator's own
+// encoders (the keys; the committed offset Load takes from an offset
+// commit value, written again as the coordinator writes it) and through a
+// re-encoding of a group metadata value.
 func FuzzDecodeRecord(f *testing.F) {
 	f.Add(offsetCommitKey("g", "t", 3), offsetCommitValue(offsetEntry{offset: 5, leaderEpoch: 2, metadata: "m", commitTimestamp: 9, expireTimestamp: -1}))
 	f.Add(offsetCommitKey("g", "t", 3), offsetCommitValue(offsetEntry{offset: 5, expireTimestamp: 100}))
@@ -347,18 +353,38 @@ func FuzzDecodeRecord(f *testing.F) {
 		if err != nil {
 			return
 		}
-		// What decodes re-encodes to a key that decodes the same.
 		switch {
 		case d.offsetKey != nil:
-			d2, err := decodeRecord(Record{Key: offsetCommitKey(d.offsetKey.Group, d.offsetKey.Topic, d.offsetKey.Partition)})
-			if err != nil || d2.offsetKey.Group != d.offsetKey.Group || d2.offsetKey.Partition != d.offsetKey.Partition {
+			k := d.offsetKey
+			d2, err := decodeRecord(Record{Key: offsetCommitKey(k.Group, k.Topic, k.Partition)})
+			if err != nil || d2.offsetKey.Group != k.Group || d2.offsetKey.Topic != k.Topic || d2.offsetKey.Partition != k.Partition || d2.offset != nil {
 				t.Fatalf("offset key round trip: %v", err)
+			}
+			if d.offset == nil {
+				return
+			}
+			e := offsetEntryOf(d.offset)
+			d3, err := decodeRecord(Record{Key: key, Value: offsetCommitValue(e)})
+			if err != nil || d3.offset == nil {
+				t.Fatalf("re-encoded offset commit value does not decode: %v", err)
+			}
+			if e2 := offsetEntryOf(d3.offset); e2 != e {
+				t.Fatalf("offset commit value round trip: %+v, then %+v", e, e2)
 			}
 		case d.groupKey != nil:
 			d2, err := decodeRecord(Record{Key: groupMetadataKey(d.groupKey.Group)})
-			if err != nil || d2.groupKey.Group != d.groupKey.Group {
+			if err != nil || d2.groupKey.Group != d.groupKey.Group || d2.group != nil {
 				t.Fatalf("group key round trip: %v", err)
 			}
+			if d.group == nil {
+				return
+			}
+			d3, err := decodeRecord(Record{Key: key, Value: d.group.AppendTo(nil)})
+			if err != nil || !reflect.DeepEqual(d3.group, d.group) {
+				t.Fatalf("group metadata value round trip: %v\n%+v\n%+v", err, d.group, d3.group)
+			}
+		default:
+			t.Fatalf("decoded %x into nothing", key)
 		}
 	})
 }

@@ -91,15 +91,7 @@ func (c *Coordinator) Load(ctx context.Context) error {
 					ps = map[int32]offsetEntry{}
 					s.offsets[d.offsetKey.Topic] = ps
 				}
-				e := offsetEntry{offset: d.offset.Offset, leaderEpoch: -1, metadata: d.offset.Metadata,
-					commitTimestamp: d.offset.CommitTimestamp, expireTimestamp: -1}
-				if d.offset.Version >= 3 {
-					e.leaderEpoch = d.offset.LeaderEpoch
-				}
-				if d.offset.Version == 1 {
-					e.expireTimestamp = d.offset.ExpireTimestamp
-				}
-				ps[d.offsetKey.Partition] = e
+				ps[d.offsetKey.Partition] = offsetEntryOf(d.offset)
 			case d.groupKey != nil:
 				s := get(d.groupKey.Group)
 				s.meta = d.group

@@ -56,6 +56,21 @@ func offsetCommitValue(o offsetEntry) []byte {
 	return v.AppendTo(nil)
 }
 
+// offsetEntryOf is the committed offset an offset commit value holds, as
+// offsetCommitValue writes it: the leader epoch is in versions 3 and up,
+// an explicit expiry only in version 1 (a negative one means none, as
+// everywhere else).
+func offsetEntryOf(v *kmsg.OffsetCommitValue) offsetEntry {
+	e := offsetEntry{offset: v.Offset, leaderEpoch: -1, metadata: v.Metadata, commitTimestamp: v.CommitTimestamp, expireTimestamp: -1}
+	if v.Version >= 3 {
+		e.leaderEpoch = v.LeaderEpoch
+	}
+	if v.Version == 1 && v.ExpireTimestamp >= 0 {
+		e.expireTimestamp = v.ExpireTimestamp
+	}
+	return e
+}
+
 func groupMetadataKey(group string) []byte {
 	k := kmsg.GroupMetadataKey{Version: keyVersionGroupMetadata, Group: group}
 	return k.AppendTo(nil)

@@ -128,8 +128,12 @@ func scanLog(f vfs.File, s *segment, from, size, expectNext int64, _ []byte, cfg
 			bad("negative last offset delta %d", h.LastOffsetDelta)
 		case h.BaseOffset < res.next:
 			bad("base offset %d goes back before %d", h.BaseOffset, res.next)
-		case h.LastOffset()-s.base > math.MaxInt32:
-			bad("offset %d too far from the segment base", h.LastOffset())
+		case h.BaseOffset-s.base > math.MaxInt32-int64(h.LastOffsetDelta):
+			// Written so that it cannot overflow (base offset >= s.base,
+			// last offset delta >= 0): the base offset is outside the CRC,
+			// and a corrupt one near MaxInt64 made LastOffset wrap
+			// negative and pass.
+			bad("batch at offset %d with last offset delta %d reaches past the segment's 32-bit offset range", h.BaseOffset, h.LastOffsetDelta)
 		}
 		if res.corrupt != nil {
 			break

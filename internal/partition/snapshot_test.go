@@ -234,6 +234,11 @@ func FuzzReadSnapshot(f *testing.F) {
 			if !bytes.Equal(encodeSnapshot(entries), b) {
 				t.Fatalf("decode/encode not identical for %x", b)
 			}
+			for id, e := range entries {
+				if id != e.ProducerID || id < 0 || e.n > BatchesToRetain {
+					t.Fatalf("producer %d decoded as %+v", id, e)
+				}
+			}
 		}
 		check(b)
 		// Most mutations fail the CRC; fix it up to reach the structure.

@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -201,18 +202,30 @@ func TestDecodeTxnIndex(t *testing.T) {
 	}
 }
 
+// FuzzDecodeTxnIndex checks the .txnindex decoder: what it accepts are
+// entries with 0 <= first offset <= last offset, which encode back to the
+// input's bytes but for a torn trailing entry shorter than one entry.
 func FuzzDecodeTxnIndex(f *testing.F) {
 	f.Add(encodeAbortedTxn(AbortedTxn{ProducerID: 1, FirstOffset: 2, LastOffset: 3, LastStableOffset: 2}))
+	f.Add(append(encodeAbortedTxn(AbortedTxn{ProducerID: 1, FirstOffset: 2, LastOffset: 3, LastStableOffset: 2}), 0, 0, 1))
 	f.Add([]byte{0, 1, 2})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		entries, err := DecodeTxnIndex(b)
 		if err != nil {
+			if !errors.Is(err, errCorruptTxnIndex) {
+				t.Fatalf("error %v is not errCorruptTxnIndex", err)
+			}
 			return
 		}
+		var enc []byte
 		for _, e := range entries {
 			if e.LastOffset < e.FirstOffset || e.FirstOffset < 0 {
 				t.Fatalf("accepted %+v", e)
 			}
+			enc = append(enc, encodeAbortedTxn(e)...)
+		}
+		if !bytes.HasPrefix(b, enc) || len(b)-len(enc) >= txnIndexEntrySize {
+			t.Fatalf("%d entries re-encode to %d of %d bytes", len(entries), len(enc), len(b))
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/goleak"
 )
@@ -251,13 +252,139 @@ func TestParseRequestFlexibleHeader(t *testing.T) {
 	}
 }
 
+// FuzzParseRequest checks request header parsing: what parses carries the
+// key, version and correlation id of the frame's first 8 bytes, its body
+// is the frame's tail, and what lies between is exactly the rest of the
+// request header: the client id (a null one is any negative length, as
+// Kafka reads it) and, for header v2, tagged fields ending where SkipTags
+// says; ControlledShutdown v0 has header v0, which ends there.
 func FuzzParseRequest(f *testing.F) {
 	req := kmsg.NewPtrApiVersionsRequest()
 	req.SetVersion(3)
 	f.Add(kmsg.NewRequestFormatter().AppendRequest(nil, req, 1)[4:])
+	md := kmsg.NewPtrMetadataRequest()
+	md.SetVersion(12)
+	f.Add(kmsg.NewRequestFormatter(kmsg.FormatterClientID("cid")).AppendRequest(nil, md, 7)[4:])
 	f.Add(frame(1, []byte("x"))[4:])
 	f.Add([]byte{0, 7, 0, 0, 0, 0, 0, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, _ = ParseRequest(data)
+		checkParsedRequest(t, data)
+	})
+}
+
+// checkParsedRequest is FuzzParseRequest's check; it returns what
+// ParseRequest returned, nil on an error.
+func checkParsedRequest(t *testing.T, data []byte) *Request {
+	t.Helper()
+	req, err := ParseRequest(data)
+	if err != nil {
+		return nil
+	}
+	be := binary.BigEndian
+	if len(data) < 8 || req.Key != int16(be.Uint16(data)) || req.Version != int16(be.Uint16(data[2:])) ||
+		req.CorrelationID != int32(be.Uint32(data[4:])) || req.Size != len(data) || req.Version < 0 {
+		t.Fatalf("parsed %+v from %x", req, data)
+	}
+	if len(req.Body) > len(data)-8 || !bytes.Equal(req.Body, data[len(data)-len(req.Body):]) {
+		t.Fatalf("body %x is not the tail of %x", req.Body, data)
+	}
+	header := data[8 : len(data)-len(req.Body)]
+	kreq := kmsg.RequestForKey(req.Key)
+	kreq.SetVersion(req.Version)
+	switch {
+	case req.Key == 7 && req.Version == 0:
+		if len(header) != 0 || req.ClientID != nil {
+			t.Fatalf("ControlledShutdown v0 with header %x", header)
+		}
+	default:
+		// The client id: a null one is any negative length, as in Kafka.
+		n := 2
+		if req.ClientID == nil {
+			if len(header) < 2 || int16(be.Uint16(header)) >= 0 {
+				t.Fatalf("header %x for a null client id", header)
+			}
+		} else {
+			want := be.AppendUint16(nil, uint16(len(*req.ClientID)))
+			want = append(want, *req.ClientID...)
+			if !bytes.HasPrefix(header, want) {
+				t.Fatalf("header %x does not start with the client id %q", header, want)
+			}
+			n = len(want)
+		}
+		tags := header[n:]
+		if !kreq.IsFlexible() && len(tags) != 0 {
+			t.Fatalf("%d bytes after the client id of a header v1", len(tags))
+		}
+		if kreq.IsFlexible() {
+			// The tagged fields must be exactly what SkipTags skips.
+			rd := kbin.Reader{Src: tags}
+			kmsg.SkipTags(&rd)
+			if rd.Complete() != nil || len(tags) == 0 {
+				t.Fatalf("tagged fields %x of a header v2", tags)
+			}
+		}
+	}
+	return req
+}
+
+// FuzzReadRequests reads a byte stream as a connection would, frame after
+// frame, with a small socket.request.max.bytes: every request read is the
+// next size-prefixed frame of the stream, parsed as ParseRequest parses
+// it; oversized or undersized frames are refused before their body is
+// read; and recycling every request's frame (as handlers do) never shows
+// one request's bytes in another.
+func FuzzReadRequests(f *testing.F) {
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.SetVersion(3)
+	one := kmsg.NewRequestFormatter().AppendRequest(nil, req, 1)
+	f.Add(append(append([]byte(nil), one...), frame(2, bytes.Repeat([]byte("x"), 300))...))
+	f.Add(frame(1, nil))
+	f.Add([]byte{0, 0, 0, 3, 1, 2, 3})
+	f.Add([]byte{0x7f, 0xff, 0xff, 0xff})
+	const maxSize = 1 << 16
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		r := bytes.NewReader(stream)
+		var sizeBuf [4]byte
+		for pos := 0; ; {
+			req, err := ReadRequest(r, sizeBuf[:], maxSize)
+			if len(stream)-pos < 4 {
+				if err == nil {
+					t.Fatalf("request read from %d bytes", len(stream)-pos)
+				}
+				return
+			}
+			size := int32(binary.BigEndian.Uint32(stream[pos:]))
+			switch {
+			case size > maxSize && !errors.Is(err, ErrFrameTooLarge):
+				t.Fatalf("frame of %d bytes: %v", size, err)
+			case size < 8 && !errors.Is(err, ErrBadFrame):
+				t.Fatalf("frame of %d bytes: %v", size, err)
+			case size < 8 || size > maxSize:
+				if consumed := len(stream) - r.Len(); consumed != pos+4 {
+					t.Fatalf("refused frame: read %d bytes past its size", consumed-pos-4)
+				}
+				return
+			case int(size) > len(stream)-pos-4:
+				if err == nil {
+					t.Fatalf("request from a frame of %d bytes with %d left", size, len(stream)-pos-4)
+				}
+				return
+			}
+			fr := stream[pos+4 : pos+4+int(size)]
+			pos += 4 + int(size)
+			want := checkParsedRequest(t, fr)
+			if (want == nil) != (err != nil) {
+				t.Fatalf("ReadRequest: %v; ParseRequest of the frame: %v", err, want)
+			}
+			if err != nil {
+				continue // the server closes the connection here; read on anyway
+			}
+			if req.Key != want.Key || req.Version != want.Version || req.CorrelationID != want.CorrelationID ||
+				req.Size != int(size) || !bytes.Equal(req.Body, want.Body) || (req.ClientID == nil) != (want.ClientID == nil) ||
+				req.ClientID != nil && *req.ClientID != *want.ClientID {
+				t.Fatalf("read %+v, frame parses as %+v", req, want)
+			}
+			req.Recycle() // the next request may be read into this frame
+		}
 	})
 }

@@ -1,11 +1,17 @@
 package txn
 
-import "testing"
+import (
+	"bytes"
+	"reflect"
+	"slices"
+	"testing"
+)
 
 // FuzzDecodeRecord feeds arbitrary keys and values to the
 // __transaction_state decoder: it must return an error or metadata, never
-// panic, and what it decodes must encode back to a record that decodes the
-// same.
+// panic; what it decodes has a known state and sorted partitions, encodes
+// back to a record that decodes to the same metadata, and that encoding is
+// a fixed point.
 func FuzzDecodeRecord(f *testing.F) {
 	m := &Metadata{TransactionalID: "t", ProducerID: 7, ProducerEpoch: 3, LastProducerID: -1, TimeoutMs: 6000,
 		State: Ongoing, Partitions: []TopicPartition{{"a", 0}, {"a", 2}, {"b", 1}}, StartTimestamp: 5, LastUpdateTimestamp: 9}
@@ -24,13 +30,28 @@ func FuzzDecodeRecord(f *testing.F) {
 		if err != nil || skip || md == nil {
 			return
 		}
-		id2, md2, _, err := DecodeRecord(Record{Key: encodeKey(id), Value: encodeValue(md)})
+		sorted := slices.IsSortedFunc(md.Partitions, func(a, b TopicPartition) int {
+			if lessTP(a, b) {
+				return -1
+			}
+			if lessTP(b, a) {
+				return 1
+			}
+			return 0
+		})
+		if md.TransactionalID != id || md.State < 0 || md.State > PrepareEpochFence || !sorted {
+			t.Fatalf("decoded %q as %+v", id, md)
+		}
+		enc := encodeValue(md)
+		id2, md2, _, err := DecodeRecord(Record{Key: encodeKey(id), Value: enc})
 		if err != nil || id2 != id {
 			t.Fatalf("re-encoded record does not decode: %v", err)
 		}
-		if md2.ProducerID != md.ProducerID || md2.ProducerEpoch != md.ProducerEpoch || md2.State != md.State || len(md2.Partitions) != len(md.Partitions) ||
-			md2.NextProducerID != md.NextProducerID || md2.ClientTransactionVersion != md.ClientTransactionVersion || md2.LastProducerID != md.LastProducerID {
-			t.Fatalf("round trip changed the metadata: %+v vs %+v", md, md2)
+		if !reflect.DeepEqual(md, md2) {
+			t.Fatalf("round trip changed the metadata:\n%+v\n%+v", md, md2)
+		}
+		if again := encodeValue(md2); !bytes.Equal(again, enc) {
+			t.Fatalf("encoding is not a fixed point:\n%x\n%x", enc, again)
 		}
 	})
 }
