@@ -175,7 +175,6 @@ func TestClusterInfo(t *testing.T) {
 
 func TestGroupOutputFormats(t *testing.T) {
 	addr := broker(t)
-	needGroups(t, addr)
 	name := topicName(t)
 	group := name + "-group"
 	ok(t, addr, "", "topic", "create", name, "--partitions", "2")

@@ -11,37 +11,10 @@ import (
 
 	"github.com/samsa-streaming/samsa/internal/cli"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
-
-// needGroups skips unless the cluster serves the classic consumer group
-// protocol (the group coordinator arrives in a later issue for Samsa).
-func needGroups(t *testing.T, addr string) {
-	t.Helper()
-	o := cli.Options{BootstrapServers: []string{addr}}
-	cl, err := cli.Dial(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	vs, err := kadm.NewClient(cl).ApiVersions(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range vs.Sorted() {
-		for _, key := range []int16{kmsg.FindCoordinator.Int16(), kmsg.JoinGroup.Int16(), kmsg.OffsetCommit.Int16()} {
-			if _, ok := v.KeyMaxVersion(key); !ok {
-				t.Skipf("the cluster does not serve %s; consumer groups come later", kmsg.NameForKey(key))
-			}
-		}
-	}
-}
 
 func TestConsumeGroupCommits(t *testing.T) {
 	addr := broker(t)
-	needGroups(t, addr)
 	name := topicName(t)
 	group := name + "-group"
 	ok(t, addr, "", "topic", "create", name, "--partitions", "1")
@@ -84,7 +57,6 @@ func sameLines(got, want string) bool {
 
 func TestConsumeGroupIdleTimeoutReadsLag(t *testing.T) {
 	addr := broker(t)
-	needGroups(t, addr)
 	name := topicName(t)
 	group := name + "-group"
 	ok(t, addr, "", "topic", "create", name, "--partitions", "3")
@@ -122,7 +94,6 @@ func TestConsumeGroupIdleTimeoutReadsLag(t *testing.T) {
 
 func TestConsumeGroupCommittedOffsetOutsideLog(t *testing.T) {
 	addr := broker(t)
-	needGroups(t, addr)
 	name := topicName(t)
 	group := name + "-group"
 	ok(t, addr, "", "topic", "create", name, "--partitions", "1")

@@ -154,7 +154,6 @@ func TestConsumeHintsInTerminal(t *testing.T) {
 
 func TestConsumeGroupHintInTerminal(t *testing.T) {
 	addr := broker(t)
-	needGroups(t, addr)
 	name := topicName(t)
 	ok(t, addr, "", "topic", "create", name, "--partitions", "1")
 	term := openTerminal(t)

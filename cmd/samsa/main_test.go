@@ -22,13 +22,11 @@ import (
 // real broker: a `samsa serve` process built from this package and started
 // once for the whole package, on a free port with a temporary log directory.
 // SAMSA_TEST_BOOTSTRAP=host:port runs them against an existing cluster
-// instead (any Kafka-compatible one). While serve is still a placeholder the
-// broker tests skip.
+// instead (any Kafka-compatible one).
 
 var fixture struct {
 	once    sync.Once
-	addr    string // bootstrap address, "" when skipping
-	skip    string // why broker tests skip
+	addr    string // bootstrap address
 	err     error
 	cmd     *exec.Cmd
 	exited  chan struct{}
@@ -70,8 +68,8 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// startBroker builds samsa and starts `samsa serve`, or finds a reason to
-// skip. It runs once per package.
+// startBroker builds samsa and starts `samsa serve`. It runs once per
+// package.
 func startBroker() {
 	if addr := os.Getenv("SAMSA_TEST_BOOTSTRAP"); addr != "" {
 		fixture.addr = addr
@@ -86,11 +84,6 @@ func startBroker() {
 	bin, err := samsaBinary()
 	if err != nil {
 		fixture.err = err
-		return
-	}
-	help, _ := exec.Command(bin, "serve", "--help").CombinedOutput()
-	if strings.Contains(string(help), "not yet built") {
-		fixture.skip = "samsa serve is still a placeholder; set SAMSA_TEST_BOOTSTRAP=host:port to run against another cluster"
 		return
 	}
 	addr, err := freeAddr()
@@ -194,9 +187,6 @@ func broker(t *testing.T) string {
 	fixture.once.Do(startBroker)
 	if fixture.err != nil {
 		t.Fatal(fixture.err)
-	}
-	if fixture.skip != "" {
-		t.Skip(fixture.skip)
 	}
 	t.Cleanup(func() {
 		if t.Failed() && fixture.cmd != nil {

@@ -435,7 +435,6 @@ func TestConsumeExitAtEnd(t *testing.T) {
 
 func TestConsumeGroupExitAtEnd(t *testing.T) {
 	addr := broker(t)
-	needGroups(t, addr)
 	name := topicName(t)
 	group := name + "-group"
 	ok(t, addr, "", "topic", "create", name, "--partitions", "3")
@@ -499,7 +498,6 @@ func TestConsumeUntil(t *testing.T) {
 
 func TestConsumeGroupUntil(t *testing.T) {
 	addr := broker(t)
-	needGroups(t, addr)
 	name := topicName(t)
 	group := name + "-group"
 	ok(t, addr, "", "topic", "create", name, "--partitions", "2")
@@ -558,7 +556,6 @@ func TestConsumeSeveralTopicsAndRegex(t *testing.T) {
 
 func TestConsumeGroupRegex(t *testing.T) {
 	addr := broker(t)
-	needGroups(t, addr)
 	base := topicName(t)
 	a, pay := base+"-orders-a", base+"-payments"
 	ok(t, addr, "", "topic", "create", a, "--partitions", "2")

@@ -5,9 +5,11 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/samsa-streaming/samsa/internal/server"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -71,7 +73,8 @@ func TestProduceConsumeRoundTrip(t *testing.T) {
 // frames are read into recycled buffers (which race-enabled builds overwrite
 // as they are recycled), pipelined on one connection with acks=1 and acks=all,
 // and reads every record back: nothing of a request may be used after the
-// server reuses its frame.
+// server reuses its frame. Every produce request of 16 KiB or more (each of
+// a pooled size) must be recycled, and most read into a reused buffer.
 //
 // Other APIs it uses: Metadata (the topics are auto-created), Fetch.
 func TestLargeProduceFramesRecycled(t *testing.T) {
@@ -84,13 +87,21 @@ func TestLargeProduceFramesRecycled(t *testing.T) {
 		copy(v, fmt.Sprintf("record-%d|", i))
 		return v
 	}
+	var bigProduces atomic.Int64
+	hook := produceSizeHook(func(size int) {
+		if size >= 16<<10 {
+			bigProduces.Add(1)
+		}
+	})
+	recycled0, reused0 := server.FrameStats()
 	for _, level := range []int{1, -1} {
 		acks, topic := kgo.AllISRAcks(), fmt.Sprintf("recycled-%d", level)
 		if level == 1 {
 			acks = kgo.LeaderAck()
 		}
 		opts := []kgo.Opt{kgo.DefaultProduceTopic(topic), kgo.AllowAutoTopicCreation(), kgo.RequiredAcks(acks),
-			kgo.ProducerLinger(5 * time.Millisecond)}
+			kgo.ProducerLinger(5 * time.Millisecond), kgo.ProducerBatchMaxBytes(32 << 10),
+			kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.WithHooks(hook)}
 		if level == 1 {
 			opts = append(opts, kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(5))
 		}
@@ -121,6 +132,30 @@ func TestLargeProduceFramesRecycled(t *testing.T) {
 				seen[i] = true
 			})
 		}
+	}
+	recycled1, reused1 := server.FrameStats()
+	recycled, reused, big := recycled1-recycled0, reused1-reused0, bigProduces.Load()
+	t.Logf("%d produce requests of 16 KiB or more, %d frames recycled, %d read into a reused buffer", big, recycled, reused)
+	if big < 20 {
+		t.Fatalf("only %d produce requests of 16 KiB or more: the test does not exercise the frame pool", big)
+	}
+	if recycled < big {
+		t.Errorf("%d frames recycled for %d produce requests of pooled sizes", recycled, big)
+	}
+	// The race detector drops a quarter of what is put in a sync.Pool,
+	// and a collection empties the pools: allow for both.
+	if reused < big/2 {
+		t.Errorf("%d of %d produce requests of pooled sizes were read into a reused buffer", reused, big)
+	}
+}
+
+// produceSizeHook calls fn with the frame size (size prefix excluded) of
+// every Produce request the client writes.
+type produceSizeHook func(size int)
+
+func (h produceSizeHook) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, written int, _, _ time.Duration, err error) {
+	if key == 0 && err == nil {
+		h(written - 4)
 	}
 }
 

@@ -371,21 +371,66 @@ func TestCorruptIndexRebuilt(t *testing.T) {
 	}
 }
 
+// roundGate records the committer's rounds (appends and files of each) and
+// holds the first round, before its appends are acknowledged, until open
+// is closed.
+type roundGate struct {
+	mu     sync.Mutex
+	rounds [][2]int
+	open   chan struct{}
+}
+
+func (g *roundGate) CommitRound(appends, files int, _ time.Duration) {
+	g.mu.Lock()
+	first := len(g.rounds) == 0
+	g.rounds = append(g.rounds, [2]int{appends, files})
+	g.mu.Unlock()
+	if first {
+		<-g.open
+	}
+}
+
+func (g *roundGate) Fsync(time.Duration, error) {}
+
+// TestGroupCommitSharesFsyncs: appends to several partitions that register
+// while a round's fsyncs run share the next round, one fsync per file. The
+// first round is held until every partition has an append either in it or
+// waiting for the next, so some round covers several partitions; over the
+// whole run there are fewer rounds than appends, and every append was
+// registered in a round.
 func TestGroupCommitSharesFsyncs(t *testing.T) {
-	m := openTestManager(t, vfs.OS, t.TempDir())
+	gate := &roundGate{open: make(chan struct{})}
+	m := openTestManager(t, vfs.OS, t.TempDir(), func(o *ManagerOptions) { o.CommitObserver = gate })
 	defer m.Close()
+	const parts, writers, perWriter = 4, 8, 50
 	var logs []*Log
-	for p := int32(0); p < 4; p++ {
+	for p := int32(0); p < parts; p++ {
 		l, _ := m.Create(TopicPartition{"t", p}, [16]byte{}, DefaultConfig())
 		logs = append(logs, l)
 	}
-	const perWriter = 50
+	go func() {
+		defer close(gate.open)
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			gate.mu.Lock()
+			files1 := -1
+			if len(gate.rounds) > 0 {
+				files1 = gate.rounds[0][1]
+			}
+			gate.mu.Unlock()
+			m.committer.mu.Lock()
+			waiting := len(m.committer.cur.ends)
+			m.committer.mu.Unlock()
+			if files1 >= 0 && files1+waiting >= parts {
+				return
+			}
+		}
+	}()
 	var wg sync.WaitGroup
-	for w := 0; w < 8; w++ {
+	for w := 0; w < writers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l := logs[w%4]
+			l := logs[w%parts]
 			for i := 0; i < perWriter; i++ {
 				if _, err := l.Append(makeBatch(4, 100, baseTs), AppendOptions{}); err != nil {
 					t.Error(err)
@@ -396,12 +441,26 @@ func TestGroupCommitSharesFsyncs(t *testing.T) {
 	}
 	wg.Wait()
 	rounds := m.SyncRounds()
-	if rounds >= 8*perWriter {
-		t.Fatalf("%d fsync rounds for %d appends: no grouping", rounds, 8*perWriter)
+	gate.mu.Lock()
+	observed := append([][2]int(nil), gate.rounds...)
+	gate.mu.Unlock()
+	appends, widest := 0, 0
+	for _, r := range observed {
+		appends += r[0]
+		widest = max(widest, r[1])
 	}
-	t.Logf("%d appends, %d group-commit rounds", 8*perWriter, rounds)
+	t.Logf("%d appends, %d group-commit rounds, at most %d partitions in one", writers*perWriter, rounds, widest)
+	if int64(len(observed)) != rounds || appends != writers*perWriter {
+		t.Fatalf("%d rounds observed of %d, with %d appends of %d", len(observed), rounds, appends, writers*perWriter)
+	}
+	if rounds >= writers*perWriter {
+		t.Errorf("%d fsync rounds for %d appends: no grouping", rounds, writers*perWriter)
+	}
+	if widest < 2 {
+		t.Errorf("no round covered more than %d partition: no sharing across partitions", widest)
+	}
 	for _, l := range logs {
-		if n := len(readAll(t, l, 0)); n != 2*perWriter {
+		if n := len(readAll(t, l, 0)); n != writers/parts*perWriter {
 			t.Fatalf("%d batches", n)
 		}
 	}

@@ -163,7 +163,6 @@ func patch(batch []byte, fixCRC bool, fn func(b []byte)) []byte {
 func TestValidateRejects(t *testing.T) {
 	be := binary.BigEndian
 	good := mustEncode(t, spec(CompressionNone), sampleRecords())
-	gz := mustEncode(t, spec(CompressionGzip), sampleRecords())
 	oneRec := mustEncode(t, spec(CompressionNone), []Record{{Key: []byte("k"), Value: []byte("v")}})
 	legacy := make([]byte, 12+14) // a magic-1 message: offset, size, crc, magic 1, ...
 	be.PutUint32(legacy[8:], 14)
@@ -208,7 +207,6 @@ func TestValidateRejects(t *testing.T) {
 		{"offset delta", patch(oneRec, true, func(b []byte) { b[HeaderSize+3] = 2 }), ErrInvalidRecord, kerr.InvalidRecord, HeaderSize},
 		{"varint too long", patch(oneRec, true, func(b []byte) { copy(b[HeaderSize+3:], []byte{0x80, 0x80, 0x80, 0x80, 0x80}) }), ErrInvalidRecord, kerr.InvalidRecord, HeaderSize + 3},
 	}
-	_ = gz
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Validate(tc.batch)

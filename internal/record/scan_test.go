@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/snappy"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // scanned is one record as the Scanner reports it.
@@ -178,8 +179,8 @@ func TestScannerRejects(t *testing.T) {
 			}), ErrInvalidRecord},
 		} {
 			got, err := scanAll(t, &Scanner{}, tc.batch)
-			if !errors.Is(err, tc.want) || KafkaError(err) == nil {
-				t.Errorf("%v %s: %d records, err %v; want %v", c, tc.name, len(got), err, tc.want)
+			if !errors.Is(err, tc.want) || KafkaError(err) != kerr.InvalidRecord {
+				t.Errorf("%v %s: %d records, err %v (Kafka %v); want %v (Kafka %v)", c, tc.name, len(got), err, KafkaError(err), tc.want, kerr.InvalidRecord)
 			}
 		}
 	}
@@ -188,13 +189,13 @@ func TestScannerRejects(t *testing.T) {
 		binary.BigEndian.PutUint16(b[AttributesOffset:], uint16(c))
 		b = append(b, "this is not compressed data at all, not in any codec"...)
 		binary.BigEndian.PutUint32(b[BatchLengthOffset:], uint32(len(b)-LogOverhead))
-		if _, err := scanAll(t, &Scanner{}, b); !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrInvalidRecord) {
-			t.Errorf("%v garbage: %v", c, err)
+		if _, err := scanAll(t, &Scanner{}, b); !errors.Is(err, ErrCorrupt) || KafkaError(err) != kerr.CorruptMessage {
+			t.Errorf("%v garbage: %v (Kafka %v); want %v (Kafka %v)", c, err, KafkaError(err), ErrCorrupt, kerr.CorruptMessage)
 		}
 	}
 	short := append([]byte{}, valid...)
 	binary.BigEndian.PutUint32(short[BatchLengthOffset:], uint32(len(short)))
-	if _, err := scanAll(t, &Scanner{}, short); !errors.Is(err, ErrCorrupt) {
+	if _, err := scanAll(t, &Scanner{}, short); !errors.Is(err, ErrCorrupt) || KafkaError(err) != kerr.CorruptMessage {
 		t.Errorf("length mismatch: %v", err)
 	}
 }

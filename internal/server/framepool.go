@@ -28,7 +28,17 @@ var (
 	// frameAllocs counts the buffers of pooled sizes that had to be
 	// allocated because the pool was empty.
 	frameAllocs atomic.Int64
+	// frameRecycles counts the buffers given back to a pool, frameReuses
+	// the frames read into a buffer taken from one.
+	frameRecycles, frameReuses atomic.Int64
 )
+
+// FrameStats reports how many request frame buffers were given back for
+// reuse (Request.Recycle of a frame of a pooled size) and how many frames
+// were read into a reused buffer, since the process started.
+func FrameStats() (recycled, reused int64) {
+	return frameRecycles.Load(), frameReuses.Load()
+}
 
 // frameClass is the pool index for a buffer of at least size bytes, or -1
 // when such frames are not pooled.
@@ -53,6 +63,7 @@ func getFrame(size int) []byte {
 		b := *box
 		*box = nil
 		boxes.Put(box)
+		frameReuses.Add(1)
 		return b[:size]
 	}
 	frameAllocs.Add(1)
@@ -76,4 +87,5 @@ func putFrame(b []byte) {
 	box := boxes.Get().(*[]byte)
 	*box = b[:0]
 	framePools[c].Put(box)
+	frameRecycles.Add(1)
 }

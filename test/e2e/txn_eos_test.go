@@ -126,18 +126,57 @@ func TestTxnExactlyOnceWithKilledTransformer(t *testing.T) {
 		}
 		return false
 	}
-	const kills = 3
-	for k := 1; k <= kills; k++ {
-		cmd := start()
-		target := int64(n) * int64(k) / (kills + 1)
-		if !waitCommitted(target, 3*time.Minute) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("kill %d: committed %d, never reached %d\n%s", k, committed(), target, childOut.String())
+	// A kill counts as landing mid-transaction when the transformer's
+	// transaction is Ongoing just before it and the same transaction (same
+	// producer epoch and start time) is still Ongoing once the process is
+	// gone: nobody else ends it, so it was open when the process died.
+	describe := func() (kadm.DescribedTransaction, bool) {
+		dt, err := adm.DescribeTransactions(ctx, "eos-transformer")
+		if err != nil {
+			return kadm.DescribedTransaction{}, false
 		}
-		cmd.Process.Kill() // mid-transaction, most likely
+		d, err := dt.On("eos-transformer", nil)
+		return d, err == nil && d.Err == nil
+	}
+	// killMidTxn waits (up to limit) for an Ongoing transaction, kills the
+	// transformer and reports whether the kill landed in that transaction.
+	killMidTxn := func(cmd *exec.Cmd, limit time.Duration) bool {
+		for deadline := time.Now().Add(limit); time.Now().Before(deadline); {
+			if d, ok := describe(); ok && d.State == "Ongoing" {
+				cmd.Process.Kill()
+				cmd.Wait()
+				after, ok := describe()
+				return ok && after.State == "Ongoing" && after.ProducerID == d.ProducerID &&
+					after.ProducerEpoch == d.ProducerEpoch && after.StartTimestamp == d.StartTimestamp
+			}
+		}
+		cmd.Process.Kill()
 		cmd.Wait()
-		t.Logf("killed transformer %d at %d committed input offsets", k, committed())
+		return false
+	}
+	// Each kill is placed again, in a new transformer, if it missed an open
+	// transaction; every one of the kills must land in one.
+	const kills, placements = 3, 5
+	midTxn := 0
+	for k := 1; k <= kills; k++ {
+		target := int64(n) * int64(k) / (kills + 1)
+		for try := 1; try <= placements; try++ {
+			cmd := start()
+			if !waitCommitted(target, 3*time.Minute) {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("kill %d: committed %d, never reached %d\n%s", k, committed(), target, childOut.String())
+			}
+			landed := killMidTxn(cmd, 30*time.Second)
+			t.Logf("killed transformer %d (placement %d) at %d committed input offsets, mid-transaction: %v", k, try, committed(), landed)
+			if landed {
+				midTxn++
+				break
+			}
+		}
+	}
+	if midTxn != kills {
+		t.Fatalf("%d of %d kills landed while a transaction was open (%d placements each)", midTxn, kills, placements)
 	}
 	cmd := start()
 	ok := waitCommitted(int64(n), 5*time.Minute)
