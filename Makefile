@@ -1,7 +1,7 @@
 GO ?= go
 SHELL := /bin/bash
 
-.PHONY: build test test-short fuzz bench bench-kafka serve compat
+.PHONY: build test test-short fuzz bench bench-kafka serve compat mutants
 
 build:
 	$(GO) build -o bin/samsa ./cmd/samsa
@@ -18,6 +18,13 @@ test:
 
 test-short:
 	$(GO) test -short ./...
+
+# Safety mutants (docs/testing.md): each mutant in tools/mutants/mutants.txt
+# breaks one durability or correctness rule in a copy of the module, and the
+# tests it names must fail. Exits 1 unless every mutant is killed. Not part
+# of make test; a subset: make mutants MUTANTS_FLAGS="-only read-above-hw".
+mutants:
+	$(GO) run ./tools/mutants $(MUTANTS_FLAGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
