@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +19,12 @@ type gatedFS struct {
 	vfs.FS
 	entered chan struct{} // receives once per .log fsync that started
 	gate    chan struct{} // one receive lets one fsync through
+	once    sync.Once
 }
+
+// release lets every fsync through from now on. Tests defer it before the
+// manager's Close, so a failed check does not leave Close's flush held.
+func (g *gatedFS) release() { g.once.Do(func() { close(g.gate) }) }
 
 func newGatedFS(inner vfs.FS) *gatedFS {
 	return &gatedFS{FS: inner, entered: make(chan struct{}, 64), gate: make(chan struct{})}
@@ -50,6 +56,7 @@ func TestAppendAsyncDurableOffset(t *testing.T) {
 	g := newGatedFS(vfs.NewMem())
 	m := openTestManager(t, g, "data")
 	defer m.Close()
+	defer g.release()
 	l, err := m.Create(TopicPartition{"d", 0}, [16]byte{1}, DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +103,7 @@ func TestAppendAsyncDurableOffset(t *testing.T) {
 	if d := l.DurableOffset(); d != 5 {
 		t.Fatalf("durable %d after both rounds, want 5", d)
 	}
-	close(g.gate) // let close's flush through
+	g.release() // let close's flush through
 }
 
 // TestWaitDurableFailedFsync: a failed fsync fails the waiter with the
@@ -201,6 +208,7 @@ func TestDurablePageCache(t *testing.T) {
 	g := newGatedFS(vfs.NewMem())
 	m := openTestManager(t, g, "data")
 	defer m.Close()
+	defer g.release()
 	cfg := DefaultConfig()
 	cfg.Durability = DurabilityPageCache
 	l, err := m.Create(TopicPartition{"d", 0}, [16]byte{1}, cfg)
@@ -215,5 +223,5 @@ func TestDurablePageCache(t *testing.T) {
 			t.Fatalf("append %d: durable %d, LEO %d", i, d, leo)
 		}
 	}
-	close(g.gate)
+	g.release()
 }
