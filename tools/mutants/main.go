@@ -478,14 +478,10 @@ func indent(s string) string {
 
 // printMarkdown prints the results as the table of docs/testing.md.
 func printMarkdown(w io.Writer, results []result) {
-	fmt.Fprintln(w, "| Mutant | Rule it breaks | Tests run | Killed by |")
+	fmt.Fprintln(w, "| Mutant | File | Rule it breaks | Killed by |")
 	fmt.Fprintln(w, "|---|---|---|---|")
 	for _, r := range results {
-		tests := "`" + strings.Join(r.m.Pkgs, " ") + "`"
-		if r.m.Run != "" {
-			tests += " `-run " + r.m.Run + "`"
-		}
-		by := r.outcome
+		by := "**" + r.outcome + "**"
 		if r.outcome == killed {
 			names := append([]string(nil), r.killers...)
 			sort.Strings(names)
@@ -494,7 +490,7 @@ func printMarkdown(w io.Writer, results []result) {
 			}
 			by = strings.Join(names, ", ")
 		}
-		fmt.Fprintf(w, "| `%s` | %s | %s | %s |\n", r.m.ID, escapePipes(r.m.Rule), strings.ReplaceAll(tests, "|", `\|`), by)
+		fmt.Fprintf(w, "| `%s` | `%s` | %s | %s |\n", r.m.ID, r.m.File, escapePipes(r.m.Rule), by)
 	}
 }
 

@@ -235,4 +235,11 @@ func TestRunOnAModule(t *testing.T) {
 	if !strings.Contains(rep.String(), "1 of 4 mutants killed (1 survived, 1 invalid, 1 stale)") {
 		t.Errorf("summary:\n%s", rep.String())
 	}
+	var md strings.Builder
+	printMarkdown(&md, results)
+	for _, want := range []string{"| `flip` | `a/a.go` | flip | `TestMax` |", "| `untested` | `a/a.go` | untested | **survived** |"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		}
+	}
 }
