@@ -1,7 +1,7 @@
 GO ?= go
 SHELL := /bin/bash
 
-.PHONY: build test test-short fuzz bench bench-kafka serve compat docs
+.PHONY: build test test-short fuzz bench bench-kafka serve compat docs mutants
 
 build:
 	$(GO) build -o bin/samsa ./cmd/samsa
@@ -39,6 +39,13 @@ FUZZKEEP ?= 0
 
 fuzz:
 	$(GO) run ./tools/fuzzall -fuzztime $(FUZZTIME) -run '$(FUZZ)' -keep=$(FUZZKEEP)
+
+# Safety mutants (docs/testing.md): each mutant in tools/mutants/mutants.txt
+# breaks one durability or correctness rule in a copy of the module, and the
+# tests it names must fail. Exits 1 unless every mutant is killed. Not part
+# of make test; a subset: make mutants MUTANTS_FLAGS="-only read-above-hw".
+mutants:
+	$(GO) run ./tools/mutants $(MUTANTS_FLAGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...

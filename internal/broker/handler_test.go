@@ -320,6 +320,13 @@ type testNode struct {
 
 func startNode(t testing.TB, props map[string]string) *testNode {
 	t.Helper()
+	return startNodeWith(t, props, Options{})
+}
+
+// startNodeWith is startNode with Options (a file system, a clock); the
+// address and logger are set here.
+func startNodeWith(t testing.TB, props map[string]string, opts Options) *testNode {
+	t.Helper()
 	dir := t.TempDir()
 	all := map[string]string{"listeners": "PLAINTEXT://127.0.0.1:0", "log.dirs": dir, "samsa.admin.listener": ""}
 	for k, v := range props {
@@ -333,7 +340,8 @@ func startNode(t testing.TB, props map[string]string) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := New(cfg, Options{AdvertisedAddr: l.Addr().String(), Logger: slog.New(slog.DiscardHandler)})
+	opts.AdvertisedAddr, opts.Logger = l.Addr().String(), slog.New(slog.DiscardHandler)
+	b, err := New(cfg, opts)
 	if err != nil {
 		l.Close()
 		t.Fatal(err)

@@ -1,10 +1,12 @@
 package log
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -299,6 +301,67 @@ func TestCleanerReadInGapReturnsNextBatch(t *testing.T) {
 	recs := readRecords(t, e.l)
 	if len(recs) < 3 || recs[0].offset != 8 || recs[1].offset != 9 || recs[2].offset != 10 {
 		t.Fatalf("records: %+v", recs)
+	}
+}
+
+// TestCleanerRefusesCorruptBatch: the cleaner neither copies nor
+// re-encodes a batch whose CRC32C does not match (re-encoding would give
+// the damaged bytes a good CRC): cleaning fails with a CorruptionError,
+// the log keeps its segments, and the damage stays detectable.
+func TestCleanerRefusesCorruptBatch(t *testing.T) {
+	e := newCleanerEnv(t, nil, compactConfig())
+	defer e.close()
+	ts := e.clock.t.UnixMilli()
+	// The later "a" supersedes the first batch's first record, so cleaning
+	// would rewrite that batch with its second record only.
+	for _, b := range [][]byte{
+		keyedBatch(t, record.CompressionNone, ts, kv{key: "a", value: "old"}, kv{key: "b", value: "payload"}),
+		keyedBatch(t, record.CompressionNone, ts, kv{key: "a", value: "new"}),
+	} {
+		if _, err := e.l.Append(b, AppendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.roll()
+	// Damage one byte of b's value on disk; the records still decode.
+	seg := e.l.segments()[0]
+	f, err := e.fsys.OpenFile(seg.path(LogFileSuffix), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, seg.size.Load())
+	if _, err := f.ReadAt(data, 0); err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(data, []byte("payload"))
+	if i < 0 {
+		t.Fatal("value not found in the segment")
+	}
+	if _, err := f.WriteAt([]byte("P"), int64(i)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	segs, size := e.l.NumSegments(), e.l.Size()
+	res, err := e.c.Clean(e.l)
+	var ce *CorruptionError
+	if !errors.As(err, &ce) {
+		t.Fatalf("cleaning a log with a corrupt batch: %+v, %v; want a CorruptionError", res, err)
+	}
+	if e.l.NumSegments() != segs || e.l.Size() != size {
+		t.Fatalf("the failed clean changed the log: %d segments, %d bytes; was %d, %d", e.l.NumSegments(), e.l.Size(), segs, size)
+	}
+	rr, err := e.l.Read(0, ReadOptions{MaxBytes: 1 << 20, MaxOffset: -1, MinOneBatch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := rr.AppendTo(nil)
+	rr.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := record.ValidateStored(b[:mustHeader(t, b).Size()]); !errors.Is(err, record.ErrCorrupt) {
+		t.Fatalf("the damaged batch after the clean: %v, want a CRC error", err)
 	}
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,7 +19,12 @@ type gatedFS struct {
 	vfs.FS
 	entered chan struct{} // receives once per .log fsync that started
 	gate    chan struct{} // one receive lets one fsync through
+	once    sync.Once
 }
+
+// release lets every fsync through from now on. Tests defer it before the
+// manager's Close, so a failed check does not leave Close's flush held.
+func (g *gatedFS) release() { g.once.Do(func() { close(g.gate) }) }
 
 func newGatedFS(inner vfs.FS) *gatedFS {
 	return &gatedFS{FS: inner, entered: make(chan struct{}, 64), gate: make(chan struct{})}
@@ -49,6 +56,7 @@ func TestAppendAsyncDurableOffset(t *testing.T) {
 	g := newGatedFS(vfs.NewMem())
 	m := openTestManager(t, g, "data")
 	defer m.Close()
+	defer g.release()
 	l, err := m.Create(TopicPartition{"d", 0}, [16]byte{1}, DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +103,7 @@ func TestAppendAsyncDurableOffset(t *testing.T) {
 	if d := l.DurableOffset(); d != 5 {
 		t.Fatalf("durable %d after both rounds, want 5", d)
 	}
-	close(g.gate) // let close's flush through
+	g.release() // let close's flush through
 }
 
 // TestWaitDurableFailedFsync: a failed fsync fails the waiter with the
@@ -125,12 +133,82 @@ func TestWaitDurableFailedFsync(t *testing.T) {
 	ff.ClearRules()
 }
 
+// TestFailedLogRefusesAppends: once an fsync failed the log refuses
+// appends, AppendAsync included, even when the file system works again:
+// nothing is written after data whose fate is unknown, the log end offset
+// stays where it was, and no producer is told its records were taken.
+func TestFailedLogRefusesAppends(t *testing.T) {
+	ff := vfs.NewFaulty(vfs.NewMem())
+	m := openTestManager(t, ff, "data")
+	defer m.Close()
+	l, err := m.Create(TopicPartition{"d", 0}, [16]byte{1}, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(makeBatch(1, 10, 1), AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ff.AddRule(vfs.Rule{Ops: vfs.OpSync, Path: "*.log"})
+	if _, err := l.Append(makeBatch(1, 10, 1), AppendOptions{}); !errors.Is(err, ErrStorage) {
+		t.Fatalf("append with a failing fsync: %v, want ErrStorage", err)
+	}
+	ff.ClearRules()
+	leo, size := l.LogEndOffset(), l.Size()
+	for i := 0; i < 3; i++ {
+		if res, err := l.AppendAsync(makeBatch(1, 10, 1), AppendOptions{}); !errors.Is(err, ErrStorage) {
+			t.Fatalf("AppendAsync %d on the failed log: %+v, %v; want ErrStorage", i, res, err)
+		}
+	}
+	if l.LogEndOffset() != leo || l.Size() != size {
+		t.Fatalf("failed log moved: LEO %d -> %d, size %d -> %d", leo, l.LogEndOffset(), size, l.Size())
+	}
+	if d := l.DurableOffset(); d != 1 {
+		t.Fatalf("durable offset %d, want 1", d)
+	}
+}
+
+// TestFailedCloseWritesNoCleanMarker: when Close cannot flush a log, it
+// reports the error and leaves no clean-shutdown marker, so the next open
+// recovers the logs instead of trusting their files.
+func TestFailedCloseWritesNoCleanMarker(t *testing.T) {
+	mem := vfs.NewMem()
+	ff := vfs.NewFaulty(mem)
+	m := openTestManager(t, ff, "data")
+	cfg := DefaultConfig()
+	cfg.Durability = DurabilityPageCache // the data waits for Close's flush
+	l, err := m.Create(TopicPartition{"d", 0}, [16]byte{1}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(makeBatch(2, 10, 1), AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ff.AddRule(vfs.Rule{Ops: vfs.OpSync, Path: "*.log"})
+	if err := m.Close(); !errors.Is(err, ErrStorage) {
+		t.Fatalf("Close with a failing fsync: %v, want ErrStorage", err)
+	}
+	if _, err := mem.Stat(filepath.Join("data", CleanShutdownFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("clean-shutdown marker after a failed Close: %v, want none", err)
+	}
+	ff.ClearRules()
+	m = openTestManager(t, ff, "data")
+	defer m.Close()
+	l, ok := m.Get(TopicPartition{"d", 0})
+	if !ok {
+		t.Fatal("the log is gone after reopening")
+	}
+	if leo := l.LogEndOffset(); leo != 2 {
+		t.Fatalf("log end offset %d after reopening, want 2", leo)
+	}
+}
+
 // TestDurablePageCache: with DurabilityPageCache the durable offset follows
 // the log end offset as AppendAsync returns.
 func TestDurablePageCache(t *testing.T) {
 	g := newGatedFS(vfs.NewMem())
 	m := openTestManager(t, g, "data")
 	defer m.Close()
+	defer g.release()
 	cfg := DefaultConfig()
 	cfg.Durability = DurabilityPageCache
 	l, err := m.Create(TopicPartition{"d", 0}, [16]byte{1}, cfg)
@@ -145,5 +223,5 @@ func TestDurablePageCache(t *testing.T) {
 			t.Fatalf("append %d: durable %d, LEO %d", i, d, leo)
 		}
 	}
-	close(g.gate)
+	g.release()
 }

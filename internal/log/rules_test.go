@@ -319,7 +319,10 @@ func TestRecoveryTruncatesCorruptTail(t *testing.T) {
 	crashed := mem.Crash()
 	m.Close()
 	target := segs[len(segs)-2]
-	f, _ := crashed.OpenFile(target.path(LogFileSuffix), os.O_RDWR, 0)
+	f, err := crashed.OpenFile(target.path(LogFileSuffix), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatalf("segment %d did not survive the crash: %v", target.base, err)
+	}
 	f.WriteAt([]byte{0xff}, 500)
 	f.Close()
 	m2 := openTestManager(t, crashed, "data", func(o *ManagerOptions) { o.Config = cfg })
@@ -332,6 +335,18 @@ func TestRecoveryTruncatesCorruptTail(t *testing.T) {
 	last := hs[len(hs)-1]
 	if l2.LogEndOffset() != last.NextOffset() || last.NextOffset() > target.base+6 {
 		t.Fatalf("LEO %d, last batch %v, corrupt segment at %d", l2.LogEndOffset(), last, target.base)
+	}
+	// The bad bytes are cut off the file, not only hidden behind the log
+	// end: otherwise the next append would land in front of leftovers that
+	// a later recovery could take for batches (records nobody acknowledged
+	// coming back after the new ones).
+	act := l2.segments()[l2.NumSegments()-1]
+	fi, err := crashed.Stat(act.path(LogFileSuffix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() != act.size.Load() {
+		t.Fatalf("recovered segment file holds %d bytes, the log %d", fi.Size(), act.size.Load())
 	}
 	if _, err := l2.Append(makeBatch(1, 10, baseTs), AppendOptions{}); err != nil {
 		t.Fatal(err)

@@ -62,7 +62,8 @@ func TestHighWatermarkFollowsDurableOffset(t *testing.T) {
 }
 
 // TestWaitHighWatermarkStorageFailure: a failed fsync ends the wait with
-// KAFKA_STORAGE_ERROR and the high watermark stays below the records.
+// KAFKA_STORAGE_ERROR at once (the waiter is not left to time out) and the
+// high watermark stays below the records.
 func TestWaitHighWatermarkStorageFailure(t *testing.T) {
 	s := newMemStore(t)
 	s.holdDurable = true
@@ -71,8 +72,12 @@ func TestWaitHighWatermarkStorageFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The deadline only bounds the test: the failure must end the wait
+	// long before it, with the storage error rather than a timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	waited := make(chan error, 1)
-	go func() { waited <- p.WaitHighWatermark(context.Background(), res.LastOffset+1) }()
+	go func() { waited <- p.WaitHighWatermark(ctx, res.LastOffset+1) }()
 	s.failDurability(errors.New("fsync: input/output error"))
 	if err := <-waited; codeOf(err) != kerr.KafkaStorageError {
 		t.Fatalf("wait after a failed fsync: %v, want KAFKA_STORAGE_ERROR", err)

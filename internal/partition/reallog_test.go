@@ -81,3 +81,62 @@ func TestRealLogRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestRestartForgetsEpochOfLostRecords: a crash loses the unflushed records
+// a new leader epoch began with, while the leader-epoch checkpoint (written
+// at once) survives. After recovery the partition must not report that
+// epoch: OffsetForLeaderEpoch answers as for an epoch newer than any in the
+// log, rather than claiming the log holds records of it.
+func TestRestartForgetsEpochOfLostRecords(t *testing.T) {
+	mem := vfs.NewMem()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	tp := log.TopicPartition{Topic: "epochs", Partition: 0}
+	cfg := log.DefaultConfig()
+	cfg.Durability = log.DurabilityPageCache // nothing is fsynced before Flush
+	open := func(fs vfs.FS) (*log.Manager, *Partition) {
+		t.Helper()
+		m, err := log.OpenManager(log.ManagerOptions{FS: fs, Dir: "/data", Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := m.Create(tp, [16]byte{1}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := New(Config{Log: l, FS: fs, Topic: tp.Topic, LeaderEpoch: 3, Now: func() time.Time { return testNow }, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m, p
+	}
+	m, p := open(mem)
+	if _, err := p.AppendAsLeader(batch(t, plain(4)), AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Log().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	p.SetLeaderEpoch(5)
+	if _, err := p.AppendAsLeader(batch(t, plain(2)), AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if e, off := p.EndOffsetForEpoch(5); e != 5 || off != 6 {
+		t.Fatalf("before the crash: EndOffsetForEpoch(5) = %d, %d; want 5, 6", e, off)
+	}
+	crashed := mem.Crash()
+	p.Close()
+	m.Close()
+
+	m, q := open(crashed)
+	defer m.Close()
+	defer q.Close()
+	if leo := q.LogEndOffset(); leo != 4 {
+		t.Fatalf("log end offset %d after the crash, want 4 (epoch 5's records were never flushed)", leo)
+	}
+	if e, off := q.EndOffsetForEpoch(3); e != 3 || off != 4 {
+		t.Fatalf("after the crash: EndOffsetForEpoch(3) = %d, %d; want 3, 4", e, off)
+	}
+	if e, off := q.EndOffsetForEpoch(5); e != log.UndefinedEpoch || off != log.UndefinedEpochOffset {
+		t.Fatalf("after the crash: EndOffsetForEpoch(5) = %d, %d; want -1, -1 (the log holds no record of epoch 5)", e, off)
+	}
+}
