@@ -133,6 +133,11 @@ func main() {
 	)
 
 	clients, tools := rows(s)
+	allowedNA, err := readNA(filepath.Join(root, "compat", "na.txt"))
+	if err != nil {
+		fatalf("%v", err)
+	}
+	var unexpectedNA, stalePass []string
 	results := map[string]outcome{}
 	versions := map[string]string{}
 	runRows := func(rs []row) {
@@ -164,6 +169,14 @@ func main() {
 				} else {
 					o = s.run(r, col)
 				}
+				if _, listed := allowedNA[key]; o.Status == "n/a" && !listed {
+					// Only a listed client limit may be n/a: a client that did
+					// not install or import, or a scenario that gave up, fails.
+					o = outcome{Status: "fail", Detail: "unexpected n/a (not a client limit listed in compat/na.txt): " + o.Detail, Took: o.Took}
+					unexpectedNA = append(unexpectedNA, key)
+				} else if listed && o.Status == "pass" {
+					stalePass = append(stalePass, key)
+				}
 				results[key] = o
 				fmt.Printf("  %-40s %-5s %5.1fs  %s\n", key, o.Status, o.Took.Seconds(), o.Detail)
 				if b.exited() {
@@ -191,12 +204,51 @@ func main() {
 		}
 	}
 	passed, failed, na := rep.counts()
-	fmt.Printf("%d not applicable\n", na)
+	for _, key := range unexpectedNA {
+		fmt.Printf("unexpected n/a (counted as a failure): %s\n", key)
+	}
+	for _, key := range stalePass {
+		fmt.Printf("listed in compat/na.txt but passed (remove it from the list): %s\n", key)
+	}
+	fmt.Printf("%d not applicable (client limits listed in compat/na.txt)\n", na)
 	fmt.Printf("%d passed, %d failed\n", passed, failed)
 	b.stop()
 	if failed > 0 && !*allowFail {
 		os.Exit(1)
 	}
+}
+
+// readNA reads compat/na.txt: the cells that may be n/a, "row/scenario"
+// then the reason, one a line; # starts a comment.
+func readNA(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	cells := map[string]string{}
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		// Row names hold spaces ("librdkafka: kcat"): the key ends at the
+		// first run of two spaces or a tab after the scenario's slash.
+		key, reason, ok := cutGap(line)
+		if !ok || !strings.Contains(key, "/") || reason == "" {
+			return nil, fmt.Errorf("%s:%d: want \"row/scenario  reason\", got %q", path, i+1, line)
+		}
+		cells[key] = reason
+	}
+	return cells, nil
+}
+
+func cutGap(line string) (string, string, bool) {
+	for i := 0; i < len(line); i++ {
+		if line[i] == '\t' || (line[i] == ' ' && i+1 < len(line) && line[i+1] == ' ') {
+			return line[:i], strings.TrimSpace(line[i:]), true
+		}
+	}
+	return line, "", false
 }
 
 func fatalf(format string, args ...any) {

@@ -208,8 +208,9 @@ Each client scenario checks a real outcome:
   (Admin and consumer) finds the exact record with its own timestamp, max
   timestamp the record holding it.
 
-✅ passed, ❌ failed (the reason is below), ➖ not applicable (the client
-lacks the feature, or could not be installed here; the reason is below);
+✅ passed, ❌ failed (the reason is below), ➖ not applicable: the client
+lacks the feature, one of the limits listed in ` + "`compat/na.txt`" + ` (any other
+n/a, such as a client that could not be installed, fails the run);
 blank: no scenario program for that client yet.
 
 `)
