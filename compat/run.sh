@@ -25,17 +25,28 @@ install() {
     if command -v apt-get >/dev/null; then
       SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
       $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kcat python3-venv >/dev/null ||
-        step "apt-get failed: kcat rows will be n/a"
+        step "apt-get failed: the kcat rows will fail as not installed"
     fi
   fi
+  if command -v dpkg-query >/dev/null; then
+    step "apt: $(dpkg-query -W -f='${Package} ${Version}, ' kcat librdkafka1 2>/dev/null || true)"
+  fi
 
-  # pip: newest confluent-kafka and kafka-python, plus kafka-python's codecs.
+  # pip: confluent-kafka and kafka-python, plus kafka-python's codecs, at the
+  # exact versions of requirements.txt. A failed install does not stop the
+  # run: the Python rows then fail in the matrix as not installed.
   if [ ! -x compat/.venv/bin/python ] || [ compat/python/requirements.txt -nt compat/.venv/.installed ]; then
-    step "python venv compat/.venv: $(tr '\n' ' ' <compat/python/requirements.txt)"
+    step "python venv compat/.venv: $(grep -v '^#' compat/python/requirements.txt | tr '\n' ' ')"
+    rm -f compat/.venv/.installed
     python3 -m venv compat/.venv
     compat/.venv/bin/pip install -q --upgrade pip >/dev/null
-    compat/.venv/bin/pip install -q --upgrade -r compat/python/requirements.txt
-    touch compat/.venv/.installed
+    # without the old versions, so a failed install cannot leave them importable
+    compat/.venv/bin/pip uninstall -q -y confluent-kafka kafka-python >/dev/null 2>&1 || true
+    if compat/.venv/bin/pip install -q -r compat/python/requirements.txt >"$OUT/logs/pip-install.log" 2>&1; then
+      touch compat/.venv/.installed
+    else
+      step "pip install failed (the Python rows will fail): $(tail -1 "$OUT/logs/pip-install.log")"
+    fi
   fi
 
   # npm: kafkajs as pinned by package-lock.json.
