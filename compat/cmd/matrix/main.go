@@ -10,6 +10,9 @@
 //	-broker reference  Apache Kafka 4.x from the Maven jars, to show the scenarios are right
 //	-broker broken     a closed port: every scenario must fail
 //	-only REGEXP       run only cells whose "row/scenario" matches
+//	-control           the negative control: clients reach the broker through
+//	                   compat/faultproxy, which loses record batches, and every
+//	                   scenario that checks records must fail
 package main
 
 import (
@@ -31,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/samsa-streaming/samsa/compat/faultproxy"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -71,6 +75,12 @@ type outcome struct {
 	Took   time.Duration
 }
 
+// controlColumns are the scenarios that check records read back: under
+// -control each must fail. (admin reads no records; the CLI's topics,
+// consumer-groups and configs neither; the perf tools check no contents.)
+var controlColumns = []string{"produce", "consume", "group", "group-consumer", "idempotent", "txn", "list-offsets",
+	"console", "wordcount-eos", "filestream"}
+
 type suite struct {
 	root    string
 	out     string // compat/out: logs and built programs
@@ -85,6 +95,7 @@ func main() {
 	timeout := flag.Duration("timeout", 0, "timeout of one scenario (default 120s, 30s with -broker broken)")
 	waitSec := flag.Int("wait", 0, "seconds a scenario waits for a condition (default 25, 5 with -broker broken)")
 	docs := flag.String("docs", "", "write the matrix to this markdown file (default docs/compatibility.md for a full samsa run)")
+	control := flag.Bool("control", false, "negative control: run the scenarios that check records through a proxy that loses record batches; each must fail")
 	allowFail := flag.Bool("allow-fail", os.Getenv("COMPAT_ALLOW_FAIL") == "1", "exit 0 even when cells fail (also COMPAT_ALLOW_FAIL=1)")
 	flag.Parse()
 	if *broken {
@@ -95,11 +106,17 @@ func main() {
 		if *brokerKind == "broken" {
 			*timeout = 30 * time.Second
 		}
+		if *control {
+			*timeout = 60 * time.Second
+		}
 	}
 	if *waitSec == 0 {
 		*waitSec = 25
 		if *brokerKind == "broken" {
 			*waitSec = 5
+		}
+		if *control {
+			*waitSec = 10
 		}
 	}
 	var filter *regexp.Regexp
@@ -119,7 +136,7 @@ func main() {
 	}
 
 	start := time.Now()
-	b, err := startBroker(s, *brokerKind)
+	b, err := startBroker(s, *brokerKind, *control)
 	if err != nil {
 		fatalf("start %s broker: %v", *brokerKind, err)
 	}
@@ -137,7 +154,7 @@ func main() {
 	if err != nil {
 		fatalf("%v", err)
 	}
-	var unexpectedNA, stalePass []string
+	var unexpectedNA, stalePass, controlPassed []string
 	results := map[string]outcome{}
 	versions := map[string]string{}
 	runRows := func(rs []row) {
@@ -163,6 +180,9 @@ func main() {
 				if filter != nil && !filter.MatchString(key) {
 					continue
 				}
+				if *control && !slices.Contains(controlColumns, col) {
+					continue
+				}
 				var o outcome
 				if notInstalled != nil {
 					o = outcome{Status: "n/a", Detail: notInstalled.Error()}
@@ -174,8 +194,13 @@ func main() {
 					// not install or import, or a scenario that gave up, fails.
 					o = outcome{Status: "fail", Detail: "unexpected n/a (not a client limit listed in compat/na.txt): " + o.Detail, Took: o.Took}
 					unexpectedNA = append(unexpectedNA, key)
-				} else if listed && o.Status == "pass" {
+				} else if listed && o.Status == "pass" && !*control {
 					stalePass = append(stalePass, key)
+				} else if *control && o.Status == "pass" {
+					o = outcome{Status: "fail", Detail: "passed through the faulty proxy: its check cannot see lost records (" + o.Detail + ")", Took: o.Took}
+					controlPassed = append(controlPassed, key)
+				} else if *control && o.Status == "fail" {
+					o = outcome{Status: "pass", Detail: "failed through the faulty proxy, as it must: " + o.Detail, Took: o.Took}
 				}
 				results[key] = o
 				fmt.Printf("  %-40s %-5s %5.1fs  %s\n", key, o.Status, o.Took.Seconds(), o.Detail)
@@ -193,7 +218,7 @@ func main() {
 		took: time.Since(start), brokerLog: b.logTail()}
 	text := rep.terminal()
 	fmt.Print(text)
-	if *docs == "" && *brokerKind == "samsa" && filter == nil {
+	if *docs == "" && *brokerKind == "samsa" && filter == nil && !*control {
 		*docs = filepath.Join(root, "docs", "compatibility.md")
 	}
 	if *docs != "" {
@@ -206,6 +231,15 @@ func main() {
 	passed, failed, na := rep.counts()
 	for _, key := range unexpectedNA {
 		fmt.Printf("unexpected n/a (counted as a failure): %s\n", key)
+	}
+	if *control {
+		fmt.Printf("negative control: %d batches dropped in Fetch responses\n", b.proxy.DroppedBatches.Load())
+		for _, key := range controlPassed {
+			fmt.Printf("passed through the faulty proxy (its check cannot see loss): %s\n", key)
+		}
+		if len(controlPassed) == 0 && failed == 0 {
+			fmt.Printf("negative control: every scenario that checks records failed through the faulty proxy\n")
+		}
 	}
 	for _, key := range stalePass {
 		fmt.Printf("listed in compat/na.txt but passed (remove it from the list): %s\n", key)
@@ -375,6 +409,7 @@ type broker struct {
 	done     chan struct{}
 	log      *tailBuffer
 	dir      string
+	proxy    *faultproxy.Proxy // -control: clients connect through it
 }
 
 func freePort() (int, error) {
@@ -386,12 +421,25 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func startBroker(s *suite, kind string) (*broker, error) {
+func startBroker(s *suite, kind string, control bool) (*broker, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	b := &broker{addr: "127.0.0.1:" + strconv.Itoa(port), log: &tailBuffer{max: 64 << 10}}
+	advertised := b.addr
+	if control {
+		if kind == "broken" {
+			return nil, errors.New("-control needs a broker")
+		}
+		b.proxy, err = faultproxy.Listen("127.0.0.1:0", b.addr, faultproxy.Config{DropFetchEvery: 100, Logf: func(f string, a ...any) {
+			fmt.Fprintf(b.log, f+"\n", a...)
+		}})
+		if err != nil {
+			return nil, err
+		}
+		advertised = b.proxy.Addr()
+	}
 	switch kind {
 	case "broken":
 		b.describe = "nothing listening (closed port): every scenario must fail"
@@ -420,6 +468,7 @@ func startBroker(s *suite, kind string) (*broker, error) {
 		b.cmd = exec.Command(bin, "serve")
 		b.cmd.Env = append(os.Environ(),
 			"SAMSA_LISTENERS=PLAINTEXT://"+b.addr,
+			"SAMSA_ADVERTISED_LISTENERS=PLAINTEXT://"+advertised,
 			"SAMSA_LOG_DIRS="+filepath.Join(b.dir, "data"),
 			"SAMSA_ADMIN_LISTENER=127.0.0.1:"+strconv.Itoa(port2),
 		)
@@ -433,7 +482,7 @@ func startBroker(s *suite, kind string) (*broker, error) {
 			"process.roles=broker,controller", "node.id=1",
 			"controller.quorum.voters=1@127.0.0.1:" + strconv.Itoa(port2),
 			"listeners=PLAINTEXT://" + b.addr + ",CONTROLLER://127.0.0.1:" + strconv.Itoa(port2),
-			"advertised.listeners=PLAINTEXT://" + b.addr,
+			"advertised.listeners=PLAINTEXT://" + advertised,
 			"controller.listener.names=CONTROLLER", "inter.broker.listener.name=PLAINTEXT",
 			"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
 			"log.dirs=" + filepath.Join(b.dir, "data"),
@@ -460,6 +509,10 @@ func startBroker(s *suite, kind string) (*broker, error) {
 	if err := b.waitReady(90 * time.Second); err != nil {
 		b.stop()
 		return nil, fmt.Errorf("%v\n%s", err, b.logTail())
+	}
+	if b.proxy != nil {
+		b.describe += ", through a proxy that loses record batches (negative control)"
+		b.addr = b.proxy.Addr()
 	}
 	return b, nil
 }
@@ -510,6 +563,9 @@ func (b *broker) stop() {
 			syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
 			<-b.done
 		}
+	}
+	if b.proxy != nil {
+		b.proxy.Close()
 	}
 	if b.dir != "" {
 		os.RemoveAll(b.dir)
