@@ -4,7 +4,9 @@
 # (compat/cmd/matrix): a fresh broker, every scenario with a timeout, the
 # matrix, docs/compatibility.md, and a closing "N passed, M failed" line.
 #
-#   compat/run.sh                 against a fresh samsa serve
+#   compat/run.sh                 against a fresh samsa serve, then the negative
+#                                 control (-control): the scenarios through
+#                                 compat/faultproxy, each must fail
 #   compat/run.sh -broken         against a closed port: every scenario must fail
 #   compat/run.sh -broker reference   against Apache Kafka 4.4 from Maven (checks the scenarios)
 #   compat/run.sh -only 'kafkajs|franz-go/txn'
@@ -91,4 +93,23 @@ if [ "${COMPAT_SKIP_INSTALL:-}" != 1 ]; then
   install
 fi
 echo "[install] done in $((SECONDS - start))s"
-exec go run ./compat/cmd/matrix "$@"
+# The matrix, then the negative control: the same scenarios through a proxy
+# that loses record batches (compat/faultproxy), where every scenario that
+# checks records must fail. -broken, -broker, -control and
+# COMPAT_SKIP_CONTROL=1 run the matrix alone.
+case " $* " in
+*" -broken "* | *" -broker "* | *" -control "* | *" -broker="* | *" -control="*) exec go run ./compat/cmd/matrix "$@" ;;
+esac
+rc=0
+go run ./compat/cmd/matrix "$@" || rc=$?
+if [ "${COMPAT_SKIP_CONTROL:-}" != 1 ]; then
+  echo
+  echo "negative control: every scenario that checks records, through a proxy that loses record batches"
+  crc=0
+  go run ./compat/cmd/matrix -control "$@" || crc=$?
+  if [ $crc -ne 0 ]; then
+    echo "negative control FAILED: a scenario passed through the faulty proxy, or could not run"
+    [ $rc -ne 0 ] || rc=$crc
+  fi
+fi
+exit $rc

@@ -84,6 +84,7 @@ var controlColumns = []string{"produce", "consume", "group", "group-consumer", "
 type suite struct {
 	root    string
 	out     string // compat/out: logs and built programs
+	logs    string // compat/out/logs, compat/out/logs/control under -control
 	env     []string
 	timeout time.Duration
 }
@@ -131,7 +132,11 @@ func main() {
 		fatalf("%v", err)
 	}
 	s := &suite{root: root, out: filepath.Join(root, "compat", "out"), timeout: *timeout}
-	if err := os.MkdirAll(filepath.Join(s.out, "logs"), 0o755); err != nil {
+	s.logs = filepath.Join(s.out, "logs")
+	if *control {
+		s.logs = filepath.Join(s.logs, "control")
+	}
+	if err := os.MkdirAll(s.logs, 0o755); err != nil {
 		fatalf("%v", err)
 	}
 
@@ -210,7 +215,8 @@ func main() {
 			}
 		}
 	}
-	fmt.Println("running scenarios (logs in compat/out/logs):")
+	rel, _ := filepath.Rel(root, s.logs)
+	fmt.Printf("running scenarios (logs in %s):\n", rel)
 	runRows(clients)
 	runRows(tools)
 
@@ -339,7 +345,7 @@ func (s *suite) run(r row, scenario string) outcome {
 	}
 	took := time.Since(start)
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // leftovers of a finished script
-	logName := filepath.Join(s.out, "logs", sanitize(r.Name)+"-"+scenario+".log")
+	logName := filepath.Join(s.logs, sanitize(r.Name)+"-"+scenario+".log")
 	os.WriteFile(logName, buf.Bytes(), 0o644)
 
 	verdict, detail := lastVerdict(buf.Bytes())
