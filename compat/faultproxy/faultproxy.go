@@ -32,9 +32,10 @@ type Config struct {
 	// DropFetchEvery: drop the first data batch of each partition and then
 	// every Nth distinct one; 0 drops none.
 	DropFetchEvery int
-	// DropProduceResponses: the number of Produce responses (with acks) to
-	// swallow, closing the client's connection instead; each makes the
-	// producer retry a batch the broker has written.
+	// DropProduceResponses: the number of Produce responses to idempotent
+	// producers (with acks) to swallow, closing the client's connection
+	// instead; each makes the producer retry a batch the broker has written.
+	// Arm sets it again.
 	DropProduceResponses int
 	// Logf, if set, reports each fault.
 	Logf func(format string, args ...any)
@@ -50,6 +51,7 @@ type Proxy struct {
 	seen    map[string]int  // topic/partition -> distinct data batches seen
 	dropped map[string]bool // topic/partition/baseOffset dropped
 	order   map[string]bool // topic/partition/baseOffset already counted
+	pids    map[ProducerID]int
 
 	produceLeft atomic.Int64
 	// DroppedBatches counts the distinct batches lost (each is left out of
@@ -104,6 +106,89 @@ func (p *Proxy) accept() {
 type reqInfo struct {
 	key, version int16
 	acks         int16 // Produce only
+	idempotent   bool  // Produce with a producer id
+}
+
+// ProducerID is one producer id and epoch seen in a Produce request.
+type ProducerID struct {
+	ID    int64
+	Epoch int16
+}
+
+// Arm makes the proxy swallow the next n Produce responses to idempotent
+// producers (closing the connection instead) and starts recording the
+// producer ids of Produce requests afresh.
+func (p *Proxy) Arm(n int) {
+	p.mu.Lock()
+	p.pids = map[ProducerID]int{}
+	p.mu.Unlock()
+	p.DroppedProduces.Store(0)
+	p.produceLeft.Store(int64(n))
+}
+
+// Disarm stops swallowing Produce responses; what was recorded stays.
+func (p *Proxy) Disarm() { p.produceLeft.Store(0) }
+
+// ProducerIDs are the producer ids and epochs of the Produce requests since
+// Arm, with the number of batches each sent.
+func (p *Proxy) ProducerIDs() map[ProducerID]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[ProducerID]int{}
+	for k, v := range p.pids {
+		out[k] = v
+	}
+	return out
+}
+
+// produceInfo reads the acks of a Produce request frame (after the size)
+// and records the producer ids of its batches.
+func (p *Proxy) produceInfo(frame []byte, version int16) (acks int16, idempotent bool) {
+	b := frame[8:]
+	if len(b) < 2 {
+		return -1, false
+	}
+	n := int16(binary.BigEndian.Uint16(b))
+	b = b[2:]
+	if n > 0 {
+		if len(b) < int(n) {
+			return -1, false
+		}
+		b = b[n:]
+	}
+	if version >= 9 { // request header v2
+		var err error
+		if b, err = skipTags(b); err != nil {
+			return -1, false
+		}
+	}
+	req := kmsg.NewProduceRequest()
+	req.Version = version
+	if err := req.ReadFrom(b); err != nil {
+		return -1, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, t := range req.Topics {
+		for _, part := range t.Partitions {
+			rb := part.Records
+			for len(rb) >= 61 && rb[16] == 2 {
+				length := int(int32(binary.BigEndian.Uint32(rb[8:])))
+				if length < 49 || 12+length > len(rb) {
+					break
+				}
+				id := ProducerID{ID: int64(binary.BigEndian.Uint64(rb[43:])), Epoch: int16(binary.BigEndian.Uint16(rb[51:]))}
+				if id.ID >= 0 {
+					idempotent = true
+					if p.pids != nil {
+						p.pids[id]++
+					}
+				}
+				rb = rb[12+length:]
+			}
+		}
+	}
+	return req.Acks, idempotent
 }
 
 func (p *Proxy) serve(client net.Conn) {
@@ -127,7 +212,7 @@ func (p *Proxy) serve(client net.Conn) {
 				ri := reqInfo{key: int16(binary.BigEndian.Uint16(frame)), version: int16(binary.BigEndian.Uint16(frame[2:]))}
 				corr := int32(binary.BigEndian.Uint32(frame[4:]))
 				if ri.key == 0 {
-					ri.acks = produceAcks(frame, ri.version)
+					ri.acks, ri.idempotent = p.produceInfo(frame, ri.version)
 				}
 				mu.Lock()
 				inflight[corr] = ri
@@ -150,7 +235,7 @@ func (p *Proxy) serve(client net.Conn) {
 			ri, ok := inflight[corr]
 			delete(inflight, corr)
 			mu.Unlock()
-			if ok && ri.key == 0 && ri.acks != 0 && p.produceLeft.Add(-1) >= 0 {
+			if ok && ri.key == 0 && ri.acks != 0 && ri.idempotent && p.produceLeft.Add(-1) >= 0 {
 				p.DroppedProduces.Add(1)
 				p.logf("faultproxy: dropped a Produce response (correlation id %d) and closed the connection", corr)
 				return
@@ -168,54 +253,6 @@ func (p *Proxy) serve(client net.Conn) {
 		}
 	}()
 	<-done // either side ending ends both
-}
-
-// produceAcks reads the acks of a Produce request frame (after the size).
-func produceAcks(frame []byte, version int16) int16 {
-	b := frame[8:]
-	if len(b) < 2 { // client id
-		return -1
-	}
-	n := int16(binary.BigEndian.Uint16(b))
-	b = b[2:]
-	if n > 0 {
-		if len(b) < int(n) {
-			return -1
-		}
-		b = b[n:]
-	}
-	if version >= 9 { // request header v2: tagged fields
-		var err error
-		if b, err = skipTags(b); err != nil {
-			return -1
-		}
-	}
-	// transactional id: nullable string (compact from v9)
-	if version >= 3 {
-		if version >= 9 {
-			l, k := binary.Uvarint(b)
-			if k <= 0 {
-				return -1
-			}
-			b = b[k:]
-			if l > 1 {
-				b = b[l-1:]
-			}
-		} else {
-			if len(b) < 2 {
-				return -1
-			}
-			l := int16(binary.BigEndian.Uint16(b))
-			b = b[2:]
-			if l > 0 {
-				b = b[l:]
-			}
-		}
-	}
-	if len(b) < 2 {
-		return -1
-	}
-	return int16(binary.BigEndian.Uint16(b))
 }
 
 func skipTags(b []byte) ([]byte, error) {

@@ -200,7 +200,10 @@ Each client scenario checks a real outcome:
   consume 40 records between them and commit; a new member of the same group
   reads exactly the 10 records produced after the commit;
 - **idempotent**: 100 records from an idempotent producer at offsets 0..99, no
-  duplicates;
+  duplicates, after a Produce response lost on the way (the connection closed
+  instead) made the client retry a batch the broker had written; every batch
+  from one producer id and epoch (kcat: without the lost response, since its
+  producer exits when its only connection closes);
 - **transactions**: commit, abort, commit; a read_committed consumer sees only
   the committed records;
 - **list offsets (by time)**, Java client only so far: five records in one
