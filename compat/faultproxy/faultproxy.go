@@ -317,7 +317,7 @@ func (p *Proxy) fetch(frame []byte, version int16) ([]byte, error) {
 // dropBatches walks the v2 record batches of one partition and leaves out
 // those chosen to be lost.
 func (p *Proxy) dropBatches(tp string, batches []byte) ([]byte, int) {
-	var out []byte
+	out := make([]byte, 0, len(batches)) // empty, not null, when all are dropped
 	dropped := 0
 	b := batches
 	p.mu.Lock()

@@ -33,3 +33,32 @@ func TestProduceInfo(t *testing.T) {
 		t.Fatalf("acks %d idempotent %v pids %v (batch %d bytes)", acks, idem, p.pids, len(raw))
 	}
 }
+
+// TestDropBatches: the first data batch of a partition is dropped on every
+// fetch, control batches pass, and a partition left without batches has
+// empty records, not null ones (kafka-python fails on null).
+func TestDropBatches(t *testing.T) {
+	batch := func(base int64, control bool) []byte {
+		b := kmsg.NewRecordBatch()
+		b.FirstOffset = base
+		b.Magic = 2
+		b.Length = 49
+		if control {
+			b.Attributes = 0x20
+		}
+		return b.AppendTo(nil)
+	}
+	p := &Proxy{cfg: Config{DropFetchEvery: 100}, seen: map[string]int{}, dropped: map[string]bool{}, order: map[string]bool{}}
+	in := append(append(batch(0, false), batch(1, true)...), batch(2, false)...)
+	out, n := p.dropBatches("t/0", in)
+	if n != 1 || string(out) != string(in[61:]) {
+		t.Fatalf("dropped %d, kept %d bytes; want the first batch dropped", n, len(out))
+	}
+	out, n = p.dropBatches("t/0", batch(0, false)) // fetched again
+	if n != 1 || out == nil || len(out) != 0 {
+		t.Fatalf("refetch: dropped %d, out %v (nil %v); want empty, not null", n, out, out == nil)
+	}
+	if _, n = p.dropBatches("t/0", batch(2, false)); n != 0 {
+		t.Fatalf("the second data batch was dropped")
+	}
+}
