@@ -4,7 +4,9 @@
 # (compat/cmd/matrix): a fresh broker, every scenario with a timeout, the
 # matrix, docs/compatibility.md, and a closing "N passed, M failed" line.
 #
-#   compat/run.sh                 against a fresh samsa serve
+#   compat/run.sh                 against a fresh samsa serve, then the negative
+#                                 control (-control): the scenarios through
+#                                 compat/faultproxy, each must fail
 #   compat/run.sh -broken         against a closed port: every scenario must fail
 #   compat/run.sh -broker reference   against Apache Kafka 4.4 from Maven (checks the scenarios)
 #   compat/run.sh -only 'kafkajs|franz-go/txn'
@@ -25,17 +27,28 @@ install() {
     if command -v apt-get >/dev/null; then
       SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
       $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kcat python3-venv >/dev/null ||
-        step "apt-get failed: kcat rows will be n/a"
+        step "apt-get failed: the kcat rows will fail as not installed"
     fi
   fi
+  if command -v dpkg-query >/dev/null; then
+    step "apt: $(dpkg-query -W -f='${Package} ${Version}, ' kcat librdkafka1 2>/dev/null || true)"
+  fi
 
-  # pip: newest confluent-kafka and kafka-python, plus kafka-python's codecs.
+  # pip: confluent-kafka and kafka-python, plus kafka-python's codecs, at the
+  # exact versions of requirements.txt. A failed install does not stop the
+  # run: the Python rows then fail in the matrix as not installed.
   if [ ! -x compat/.venv/bin/python ] || [ compat/python/requirements.txt -nt compat/.venv/.installed ]; then
-    step "python venv compat/.venv: $(tr '\n' ' ' <compat/python/requirements.txt)"
+    step "python venv compat/.venv: $(grep -v '^#' compat/python/requirements.txt | tr '\n' ' ')"
+    rm -f compat/.venv/.installed
     python3 -m venv compat/.venv
     compat/.venv/bin/pip install -q --upgrade pip >/dev/null
-    compat/.venv/bin/pip install -q --upgrade -r compat/python/requirements.txt
-    touch compat/.venv/.installed
+    # without the old versions, so a failed install cannot leave them importable
+    compat/.venv/bin/pip uninstall -q -y confluent-kafka kafka-python >/dev/null 2>&1 || true
+    if compat/.venv/bin/pip install -q -r compat/python/requirements.txt >"$OUT/logs/pip-install.log" 2>&1; then
+      touch compat/.venv/.installed
+    else
+      step "pip install failed (the Python rows will fail): $(tail -1 "$OUT/logs/pip-install.log")"
+    fi
   fi
 
   # npm: kafkajs as pinned by package-lock.json.
@@ -80,4 +93,23 @@ if [ "${COMPAT_SKIP_INSTALL:-}" != 1 ]; then
   install
 fi
 echo "[install] done in $((SECONDS - start))s"
-exec go run ./compat/cmd/matrix "$@"
+# The matrix, then the negative control: the same scenarios through a proxy
+# that loses record batches (compat/faultproxy), where every scenario that
+# checks records must fail. -broken, -broker, -control and
+# COMPAT_SKIP_CONTROL=1 run the matrix alone.
+case " $* " in
+*" -broken "* | *" -broker "* | *" -control "* | *" -broker="* | *" -control="*) exec go run ./compat/cmd/matrix "$@" ;;
+esac
+rc=0
+go run ./compat/cmd/matrix "$@" || rc=$?
+if [ "${COMPAT_SKIP_CONTROL:-}" != 1 ]; then
+  echo
+  echo "negative control: every scenario that checks records, through a proxy that loses record batches"
+  crc=0
+  go run ./compat/cmd/matrix -control "$@" || crc=$?
+  if [ $crc -ne 0 ]; then
+    echo "negative control FAILED: a scenario passed through the faulty proxy, or could not run"
+    [ $rc -ne 0 ] || rc=$crc
+  fi
+fi
+exit $rc

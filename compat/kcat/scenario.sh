@@ -64,7 +64,8 @@ consume)
   create "$t" 3
   for i in $(seq 0 29); do echo "key-$((i % 7)):value-$i"; done >"$TMP/in"
   K -P -t "$t" -K: -H src=kcat <"$TMP/in" 2>"$TMP/p.err" || fail "produce: $(tail -1 "$TMP/p.err")"
-  KC -C -t "$t" -o beginning -e -q -f '%p %o %k %s %h\n' >"$TMP/read.out" 2>"$TMP/read.err" || fail "consume: $(tail -1 "$TMP/read.err")"
+  KC -C -t "$t" -o beginning -e -q -f '%p %o %k %s %h\n' >"$TMP/read.out" 2>"$TMP/read.err" ||
+    fail "consume: $(tail -1 "$TMP/read.err" | grep . || echo "did not reach the end of the partitions within $((WAIT + 10))s; read $(wc -l <"$TMP/read.out") of 30 records")"
   n=$(wc -l <"$TMP/read.out")
   [ "$n" -eq 30 ] || fail "read $n records, want 30"
   # Same keys and values; headers kept; each partition's offsets 0..n-1 with

@@ -37,7 +37,7 @@ create() { # topic partitions
 
 console_produce() { # topic file (key:value lines)
   tool $PRODUCER --bootstrap-server "$B" --topic "$1" --property parse.key=true --property key.separator=: \
-    --producer-property delivery.timeout.ms=$((WAIT * 1000)) --producer-property request.timeout.ms=10000 \
+    --producer-property delivery.timeout.ms=$((WAIT * 1000)) --producer-property request.timeout.ms=$((WAIT * 400)) \
     <"$2" >"$TMP/produce.out" 2>&1 || fail "kafka-console-producer: $(why "$TMP/produce.out")"
   grep -q 'ERROR' "$TMP/produce.out" && fail "kafka-console-producer: $(why "$TMP/produce.out")"
   return 0
@@ -116,7 +116,7 @@ configs)
 producer-perf)
   create "$t" 3
   tool $PRODUCER_PERF --topic "$t" --num-records 50000 --record-size 100 --throughput -1 \
-    --producer-props bootstrap.servers="$B" acks=all linger.ms=5 request.timeout.ms=10000 delivery.timeout.ms=$((WAIT * 1000)) >"$TMP/o" 2>&1 ||
+    --producer-props bootstrap.servers="$B" acks=all linger.ms=5 request.timeout.ms=$((WAIT * 400)) delivery.timeout.ms=$((WAIT * 1000)) >"$TMP/o" 2>&1 ||
     fail "kafka-producer-perf-test: $(why "$TMP/o")"
   line=$(grep '^50000 records sent' "$TMP/o") || fail "kafka-producer-perf-test did not send 50000 records: $(tail -1 "$TMP/o" | cut -c1-200)"
   ok "$(echo "$line" | cut -d, -f1-2)"

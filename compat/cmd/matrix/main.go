@@ -10,6 +10,9 @@
 //	-broker reference  Apache Kafka 4.x from the Maven jars, to show the scenarios are right
 //	-broker broken     a closed port: every scenario must fail
 //	-only REGEXP       run only cells whose "row/scenario" matches
+//	-control           the negative control: clients reach the broker through
+//	                   compat/faultproxy, which loses record batches, and every
+//	                   scenario that checks records must fail
 package main
 
 import (
@@ -31,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/samsa-streaming/samsa/compat/faultproxy"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -71,9 +75,17 @@ type outcome struct {
 	Took   time.Duration
 }
 
+// controlColumns are the scenarios that check records read back: under
+// -control each must fail. (admin reads no records; list-offsets checks
+// ListOffsets answers and fetches nothing; the CLI's topics, consumer-groups
+// and configs read no records either; the perf tools check no contents.)
+var controlColumns = []string{"produce", "consume", "group", "group-consumer", "idempotent", "txn",
+	"console", "wordcount-eos", "filestream"}
+
 type suite struct {
 	root    string
 	out     string // compat/out: logs and built programs
+	logs    string // compat/out/logs, compat/out/logs/control under -control
 	env     []string
 	timeout time.Duration
 }
@@ -85,6 +97,7 @@ func main() {
 	timeout := flag.Duration("timeout", 0, "timeout of one scenario (default 120s, 30s with -broker broken)")
 	waitSec := flag.Int("wait", 0, "seconds a scenario waits for a condition (default 25, 5 with -broker broken)")
 	docs := flag.String("docs", "", "write the matrix to this markdown file (default docs/compatibility.md for a full samsa run)")
+	control := flag.Bool("control", false, "negative control: run the scenarios that check records through a proxy that loses record batches; each must fail")
 	allowFail := flag.Bool("allow-fail", os.Getenv("COMPAT_ALLOW_FAIL") == "1", "exit 0 even when cells fail (also COMPAT_ALLOW_FAIL=1)")
 	flag.Parse()
 	if *broken {
@@ -95,11 +108,17 @@ func main() {
 		if *brokerKind == "broken" {
 			*timeout = 30 * time.Second
 		}
+		if *control {
+			*timeout = 60 * time.Second
+		}
 	}
 	if *waitSec == 0 {
 		*waitSec = 25
 		if *brokerKind == "broken" {
 			*waitSec = 5
+		}
+		if *control {
+			*waitSec = 10
 		}
 	}
 	var filter *regexp.Regexp
@@ -114,12 +133,16 @@ func main() {
 		fatalf("%v", err)
 	}
 	s := &suite{root: root, out: filepath.Join(root, "compat", "out"), timeout: *timeout}
-	if err := os.MkdirAll(filepath.Join(s.out, "logs"), 0o755); err != nil {
+	s.logs = filepath.Join(s.out, "logs")
+	if *control {
+		s.logs = filepath.Join(s.logs, "control")
+	}
+	if err := os.MkdirAll(s.logs, 0o755); err != nil {
 		fatalf("%v", err)
 	}
 
 	start := time.Now()
-	b, err := startBroker(s, *brokerKind)
+	b, err := startBroker(s, *brokerKind, *control)
 	if err != nil {
 		fatalf("start %s broker: %v", *brokerKind, err)
 	}
@@ -133,6 +156,11 @@ func main() {
 	)
 
 	clients, tools := rows(s)
+	allowedNA, err := readNA(filepath.Join(root, "compat", "na.txt"))
+	if err != nil {
+		fatalf("%v", err)
+	}
+	var unexpectedNA, stalePass, controlPassed []string
 	results := map[string]outcome{}
 	versions := map[string]string{}
 	runRows := func(rs []row) {
@@ -158,11 +186,29 @@ func main() {
 				if filter != nil && !filter.MatchString(key) {
 					continue
 				}
+				if *control && !slices.Contains(controlColumns, col) {
+					continue
+				}
 				var o outcome
 				if notInstalled != nil {
 					o = outcome{Status: "n/a", Detail: notInstalled.Error()}
+				} else if col == "idempotent" && !*control && b.proxy != nil && noInducedRetry[r.Name] == "" {
+					o = s.runRetried(r, col, b.proxy)
 				} else {
 					o = s.run(r, col)
+				}
+				if _, listed := allowedNA[key]; o.Status == "n/a" && !listed {
+					// Only a listed client limit may be n/a: a client that did
+					// not install or import, or a scenario that gave up, fails.
+					o = outcome{Status: "fail", Detail: "unexpected n/a (not a client limit listed in compat/na.txt): " + o.Detail, Took: o.Took}
+					unexpectedNA = append(unexpectedNA, key)
+				} else if listed && o.Status == "pass" && !*control {
+					stalePass = append(stalePass, key)
+				} else if *control && o.Status == "pass" {
+					o = outcome{Status: "fail", Detail: "passed through the faulty proxy: its check cannot see lost records (" + o.Detail + ")", Took: o.Took}
+					controlPassed = append(controlPassed, key)
+				} else if *control && o.Status == "fail" {
+					o = outcome{Status: "pass", Detail: "failed through the faulty proxy, as it must: " + o.Detail, Took: o.Took}
 				}
 				results[key] = o
 				fmt.Printf("  %-40s %-5s %5.1fs  %s\n", key, o.Status, o.Took.Seconds(), o.Detail)
@@ -172,7 +218,8 @@ func main() {
 			}
 		}
 	}
-	fmt.Println("running scenarios (logs in compat/out/logs):")
+	rel, _ := filepath.Rel(root, s.logs)
+	fmt.Printf("running scenarios (logs in %s):\n", rel)
 	runRows(clients)
 	runRows(tools)
 
@@ -180,7 +227,7 @@ func main() {
 		took: time.Since(start), brokerLog: b.logTail()}
 	text := rep.terminal()
 	fmt.Print(text)
-	if *docs == "" && *brokerKind == "samsa" && filter == nil {
+	if *docs == "" && *brokerKind == "samsa" && filter == nil && !*control {
 		*docs = filepath.Join(root, "docs", "compatibility.md")
 	}
 	if *docs != "" {
@@ -191,12 +238,62 @@ func main() {
 		}
 	}
 	passed, failed, na := rep.counts()
-	fmt.Printf("%d not applicable\n", na)
+	for _, key := range unexpectedNA {
+		fmt.Printf("unexpected n/a (counted as a failure): %s\n", key)
+	}
+	if *control {
+		fmt.Printf("negative control: %d batches dropped in Fetch responses\n", b.proxy.DroppedBatches.Load())
+		for _, key := range controlPassed {
+			fmt.Printf("passed through the faulty proxy (its check cannot see loss): %s\n", key)
+		}
+		if len(controlPassed) == 0 && failed == 0 {
+			fmt.Printf("negative control: every scenario that checks records failed through the faulty proxy\n")
+		}
+	}
+	for _, key := range stalePass {
+		fmt.Printf("listed in compat/na.txt but passed (remove it from the list): %s\n", key)
+	}
+	fmt.Printf("%d not applicable (client limits listed in compat/na.txt)\n", na)
 	fmt.Printf("%d passed, %d failed\n", passed, failed)
 	b.stop()
-	if failed > 0 && !*allowFail {
+	// -allow-fail tolerates Samsa's failures, not the control's: a control
+	// that fails means a check of the suite cannot see loss.
+	if failed > 0 && (!*allowFail || *control) {
 		os.Exit(1)
 	}
+}
+
+// readNA reads compat/na.txt: the cells that may be n/a, "row/scenario"
+// then the reason, one a line; # starts a comment.
+func readNA(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	cells := map[string]string{}
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		// Row names hold spaces ("librdkafka: kcat"): the key ends at the
+		// first run of two spaces or a tab after the scenario's slash.
+		key, reason, ok := cutGap(line)
+		if !ok || !strings.Contains(key, "/") || reason == "" {
+			return nil, fmt.Errorf("%s:%d: want \"row/scenario  reason\", got %q", path, i+1, line)
+		}
+		cells[key] = reason
+	}
+	return cells, nil
+}
+
+func cutGap(line string) (string, string, bool) {
+	for i := 0; i < len(line); i++ {
+		if line[i] == '\t' || (line[i] == ' ' && i+1 < len(line) && line[i+1] == ' ') {
+			return line[:i], strings.TrimSpace(line[i:]), true
+		}
+	}
+	return line, "", false
 }
 
 func fatalf(format string, args ...any) {
@@ -253,7 +350,7 @@ func (s *suite) run(r row, scenario string) outcome {
 	}
 	took := time.Since(start)
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // leftovers of a finished script
-	logName := filepath.Join(s.out, "logs", sanitize(r.Name)+"-"+scenario+".log")
+	logName := filepath.Join(s.logs, sanitize(r.Name)+"-"+scenario+".log")
 	os.WriteFile(logName, buf.Bytes(), 0o644)
 
 	verdict, detail := lastVerdict(buf.Bytes())
@@ -276,6 +373,37 @@ func (s *suite) run(r row, scenario string) outcome {
 	default:
 		return outcome{"fail", fmt.Sprintf("exit code %d%s", code, lastWords(buf.Bytes())), took}
 	}
+}
+
+// noInducedRetry: the rows whose idempotent scenario runs without a dropped
+// Produce response, and why.
+var noInducedRetry = map[string]string{
+	"librdkafka: kcat": "kcat's producer exits (\"all broker connections are down\") when its only connection closes, before librdkafka can retry",
+}
+
+// runRetried runs the idempotent scenario with the proxy dropping the first
+// Produce response to an idempotent producer, so the client must retry a
+// batch the broker already wrote. The scenario checks that no record is
+// duplicated; here the cell also needs the retry to have happened and one
+// producer id and epoch to have sent every batch.
+func (s *suite) runRetried(r row, scenario string, p *faultproxy.Proxy) outcome {
+	p.Arm(1)
+	o := s.run(r, scenario)
+	p.Disarm()
+	if o.Status != "pass" {
+		return o
+	}
+	pids := p.ProducerIDs()
+	if p.DroppedProduces.Load() == 0 {
+		return outcome{"fail", "no Produce response was dropped: the retry was not induced (" + o.Detail + ")", o.Took}
+	}
+	if len(pids) != 1 {
+		return outcome{"fail", fmt.Sprintf("after a dropped Produce response the batches came from %d producer ids/epochs %v, not one (%s)", len(pids), pids, o.Detail), o.Took}
+	}
+	for id := range pids {
+		o.Detail += fmt.Sprintf("; retried after a lost Produce response, one producer id (%d, epoch %d)", id.ID, id.Epoch)
+	}
+	return o
 }
 
 func lastVerdict(out []byte) (string, string) {
@@ -323,6 +451,7 @@ type broker struct {
 	done     chan struct{}
 	log      *tailBuffer
 	dir      string
+	proxy    *faultproxy.Proxy // -control: clients connect through it
 }
 
 func freePort() (int, error) {
@@ -334,12 +463,29 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func startBroker(s *suite, kind string) (*broker, error) {
+func startBroker(s *suite, kind string, control bool) (*broker, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	b := &broker{addr: "127.0.0.1:" + strconv.Itoa(port), log: &tailBuffer{max: 64 << 10}}
+	advertised := b.addr
+	if kind != "broken" {
+		// Clients reach the broker through compat/faultproxy: under -control
+		// it loses record batches; otherwise it is transparent but for the
+		// idempotent scenario, where it drops one Produce response.
+		cfg := faultproxy.Config{Logf: func(f string, a ...any) { fmt.Fprintf(b.log, f+"\n", a...) }}
+		if control {
+			cfg.DropFetchEvery = 100
+		}
+		b.proxy, err = faultproxy.Listen("127.0.0.1:0", b.addr, cfg)
+		if err != nil {
+			return nil, err
+		}
+		advertised = b.proxy.Addr()
+	} else if control {
+		return nil, errors.New("-control needs a broker")
+	}
 	switch kind {
 	case "broken":
 		b.describe = "nothing listening (closed port): every scenario must fail"
@@ -368,6 +514,7 @@ func startBroker(s *suite, kind string) (*broker, error) {
 		b.cmd = exec.Command(bin, "serve")
 		b.cmd.Env = append(os.Environ(),
 			"SAMSA_LISTENERS=PLAINTEXT://"+b.addr,
+			"SAMSA_ADVERTISED_LISTENERS=PLAINTEXT://"+advertised,
 			"SAMSA_LOG_DIRS="+filepath.Join(b.dir, "data"),
 			"SAMSA_ADMIN_LISTENER=127.0.0.1:"+strconv.Itoa(port2),
 		)
@@ -381,7 +528,7 @@ func startBroker(s *suite, kind string) (*broker, error) {
 			"process.roles=broker,controller", "node.id=1",
 			"controller.quorum.voters=1@127.0.0.1:" + strconv.Itoa(port2),
 			"listeners=PLAINTEXT://" + b.addr + ",CONTROLLER://127.0.0.1:" + strconv.Itoa(port2),
-			"advertised.listeners=PLAINTEXT://" + b.addr,
+			"advertised.listeners=PLAINTEXT://" + advertised,
 			"controller.listener.names=CONTROLLER", "inter.broker.listener.name=PLAINTEXT",
 			"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
 			"log.dirs=" + filepath.Join(b.dir, "data"),
@@ -408,6 +555,12 @@ func startBroker(s *suite, kind string) (*broker, error) {
 	if err := b.waitReady(90 * time.Second); err != nil {
 		b.stop()
 		return nil, fmt.Errorf("%v\n%s", err, b.logTail())
+	}
+	if control {
+		b.describe += ", through a proxy that loses record batches (negative control)"
+	}
+	if b.proxy != nil {
+		b.addr = b.proxy.Addr()
 	}
 	return b, nil
 }
@@ -458,6 +611,9 @@ func (b *broker) stop() {
 			syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
 			<-b.done
 		}
+	}
+	if b.proxy != nil {
+		b.proxy.Close()
 	}
 	if b.dir != "" {
 		os.RemoveAll(b.dir)

@@ -200,7 +200,10 @@ Each client scenario checks a real outcome:
   consume 40 records between them and commit; a new member of the same group
   reads exactly the 10 records produced after the commit;
 - **idempotent**: 100 records from an idempotent producer at offsets 0..99, no
-  duplicates;
+  duplicates, after a Produce response lost on the way (the connection closed
+  instead) made the client retry a batch the broker had written; every batch
+  from one producer id and epoch (kcat: without the lost response, since its
+  producer exits when its only connection closes);
 - **transactions**: commit, abort, commit; a read_committed consumer sees only
   the committed records;
 - **list offsets (by time)**, Java client only so far: five records in one
@@ -208,8 +211,9 @@ Each client scenario checks a real outcome:
   (Admin and consumer) finds the exact record with its own timestamp, max
   timestamp the record holding it.
 
-✅ passed, ❌ failed (the reason is below), ➖ not applicable (the client
-lacks the feature, or could not be installed here; the reason is below);
+✅ passed, ❌ failed (the reason is below), ➖ not applicable: the client
+lacks the feature, one of the limits listed in ` + "`compat/na.txt`" + ` (any other
+n/a, such as a client that could not be installed, fails the run);
 blank: no scenario program for that client yet.
 
 `)
