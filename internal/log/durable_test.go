@@ -202,6 +202,31 @@ func TestFailedCloseWritesNoCleanMarker(t *testing.T) {
 	}
 }
 
+// A log that failed before Close (an fsync failed under an append) leaves
+// the directory without a clean-shutdown marker either, so the next open
+// recovers it instead of trusting its files.
+func TestEarlierFailureWritesNoCleanMarker(t *testing.T) {
+	mem := vfs.NewMem()
+	ff := vfs.NewFaulty(mem)
+	m := openTestManager(t, ff, "data")
+	l, err := m.Create(TopicPartition{"d", 0}, [16]byte{1}, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(makeBatch(2, 10, 1), AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ff.AddRule(vfs.Rule{Ops: vfs.OpSync, Path: "*.log", Nth: 1})
+	if _, err := l.Append(makeBatch(1, 10, 2), AppendOptions{}); !errors.Is(err, ErrStorage) {
+		t.Fatalf("append with a failing fsync: %v, want ErrStorage", err)
+	}
+	ff.ClearRules()
+	m.Close() // the failed log's error may or may not be reported again
+	if _, err := mem.Stat(filepath.Join("data", CleanShutdownFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("clean-shutdown marker after a log failed: %v, want none", err)
+	}
+}
+
 // TestDurablePageCache: with DurabilityPageCache the durable offset follows
 // the log end offset as AppendAsync returns.
 func TestDurablePageCache(t *testing.T) {

@@ -424,6 +424,12 @@ func (m *Manager) Close() error {
 			errs = append(errs, fmt.Errorf("close %s: %w", l.tp, err))
 			allOK = false
 		}
+		// A log that failed earlier (a failed write or fsync) was not
+		// flushed by close: the directory must be recovered at the next
+		// open, as Kafka writes no clean marker for a failed log dir.
+		if err := l.Failed(); err != nil {
+			allOK = false
+		}
 	}
 	m.committer.close()
 	if err := m.writeCheckpoints(); err != nil {
