@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -85,7 +86,7 @@ func main() {
 	for _, k := range metrics {
 		a, b := got["A"][k], got["B"][k]
 		ma, mb := median(a), median(b)
-		fmt.Printf("| %s | %.2f | %.2f | %.2f | %.2f–%.2f | %.2f–%.2f |\n", k, ma, mb, mb/ma, lowest(a), highest(a), lowest(b), highest(b))
+		fmt.Printf("| %s | %.2f | %.2f | %.2f | %.2f–%.2f | %.2f–%.2f |\n", k, ma, mb, mb/ma, slices.Min(a), slices.Max(a), slices.Min(b), slices.Max(b))
 	}
 }
 
@@ -196,20 +197,4 @@ func median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func lowest(v []float64) float64 {
-	m := v[0]
-	for _, x := range v {
-		m = min(m, x)
-	}
-	return m
-}
-
-func highest(v []float64) float64 {
-	m := v[0]
-	for _, x := range v {
-		m = max(m, x)
-	}
-	return m
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/record"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -143,11 +144,18 @@ func TestListOffsetsInsideBatches(t *testing.T) {
 			produceBatch(50, 70, 60, 90, 80)  // 5-9, epoch 1
 			produceBatch(100, 130, 110, 120)  // 10-13, epoch 1
 
+			// The batches as a consumer reads them, through the partition.
 			var shape []string
-			err := rep.Log().ScanHeaders(0, func(h record.Header) error {
-				shape = append(shape, fmt.Sprintf("%d+%d %v epoch %d", h.BaseOffset, h.NumRecords, h.Compression(), h.PartitionLeaderEpoch))
-				return nil
-			})
+			res, err := rep.Partition().Read(partition.ReadOptions{Offset: 0, MaxBytes: 1 << 20, CurrentLeaderEpoch: -1, LastFetchedEpoch: -1})
+			if err == nil {
+				var raw []byte
+				raw, err = res.Records.AppendTo(nil)
+				res.Records.Release()
+				for it := record.Batches(raw); err == nil && it.Next(); {
+					h := it.Header()
+					shape = append(shape, fmt.Sprintf("%d+%d %v epoch %d", h.BaseOffset, h.NumRecords, h.Compression(), h.PartitionLeaderEpoch))
+				}
+			}
 			c := wantCodec[name]
 			wantShape := fmt.Sprintf("[0+5 %v epoch 0 5+5 %v epoch 1 10+4 %v epoch 1]", c, c, c)
 			if err != nil || fmt.Sprint(shape) != wantShape {

@@ -3,7 +3,6 @@ package broker
 import (
 	"testing"
 
-	"github.com/samsa-streaming/samsa/internal/log"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -13,7 +12,7 @@ func TestDeleteRecords(t *testing.T) {
 	createTopic(t, env, "t", 2, nil)
 	createRemoteTopic(t, env, "remote") // in the metadata, hosted by another broker
 	parts := withPartitions(t, env, "t")
-	p0 := parts[log.TopicPartition{Topic: "t", Partition: 0}]
+	p0 := parts[topicPartition{Topic: "t", Partition: 0}]
 	produce(t, p0, -1, 0, 10)
 
 	req := kmsg.NewPtrDeleteRecordsRequest()

@@ -3,7 +3,6 @@ package broker
 import (
 	"testing"
 
-	"github.com/samsa-streaming/samsa/internal/log"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -12,7 +11,7 @@ func TestOffsetForLeaderEpoch(t *testing.T) {
 	env := newAdminEnv(t, nil)
 	createTopic(t, env, "t", 1, nil)
 	parts := withPartitions(t, env, "t")
-	p := parts[log.TopicPartition{Topic: "t", Partition: 0}]
+	p := parts[topicPartition{Topic: "t", Partition: 0}]
 	produce(t, p, -1, 0, 5)
 	p.SetLeaderEpoch(2)
 	produce(t, p, -1, 0, 3)

@@ -3,7 +3,6 @@ package broker
 import (
 	"testing"
 
-	"github.com/samsa-streaming/samsa/internal/log"
 	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/record"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -22,7 +21,7 @@ func TestWriteTxnMarkers(t *testing.T) {
 	env := newAdminEnv(t, nil)
 	createTopic(t, env, "t", 1, nil)
 	createRemoteTopic(t, env, "remote")
-	p := withPartitions(t, env, "t")[log.TopicPartition{Topic: "t", Partition: 0}]
+	p := withPartitions(t, env, "t")[topicPartition{Topic: "t", Partition: 0}]
 	const pid = 7
 	appendTxn := func(epoch int16, n int) {
 		t.Helper()

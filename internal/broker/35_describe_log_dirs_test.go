@@ -3,7 +3,6 @@ package broker
 import (
 	"testing"
 
-	"github.com/samsa-streaming/samsa/internal/log"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -20,7 +19,7 @@ func TestDescribeLogDirs(t *testing.T) {
 	env := newAdminEnv(t, map[string]string{"log.dirs": dirA + "," + dirB})
 	createTopic(t, env, "t", 4, nil)
 	parts := withPartitions(t, env, "t")
-	produce(t, parts[log.TopicPartition{Topic: "t", Partition: 2}], -1, 0, 5)
+	produce(t, parts[topicPartition{Topic: "t", Partition: 2}], -1, 0, 5)
 	describe := func(topics ...kmsg.DescribeLogDirsRequestTopic) *kmsg.DescribeLogDirsResponse {
 		t.Helper()
 		req := kmsg.NewPtrDescribeLogDirsRequest()

@@ -3,7 +3,6 @@ package broker
 import (
 	"testing"
 
-	"github.com/samsa-streaming/samsa/internal/log"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -16,7 +15,7 @@ func TestDescribeProducersAndLogDirs(t *testing.T) {
 	env := newAdminEnv(t, nil)
 	createTopic(t, env, "t", 2, nil)
 	parts := withPartitions(t, env, "t")
-	p1 := parts[log.TopicPartition{Topic: "t", Partition: 1}]
+	p1 := parts[topicPartition{Topic: "t", Partition: 1}]
 	produce(t, p1, 42, 0, 3)
 	produce(t, p1, 42, 3, 2)
 

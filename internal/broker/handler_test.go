@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/config"
-	"github.com/samsa-streaming/samsa/internal/log"
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/metrics"
 	"github.com/samsa-streaming/samsa/internal/partition"
@@ -97,14 +96,14 @@ func createRemoteTopic(t *testing.T, env *Broker, name string) {
 
 // withPartitions waits until the node hosts every partition of the named
 // topics (created in the metadata first) and returns them.
-func withPartitions(t *testing.T, env *Broker, topics ...string) map[log.TopicPartition]*partition.Partition {
+func withPartitions(t *testing.T, env *Broker, topics ...string) map[topicPartition]*partition.Partition {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := env.replicas.AwaitImage(ctx, env.meta.Image().Epoch); err != nil {
 		t.Fatal(err)
 	}
-	parts := map[log.TopicPartition]*partition.Partition{}
+	parts := map[topicPartition]*partition.Partition{}
 	im := env.meta.Image()
 	for _, name := range topics {
 		for _, mp := range im.Topic(name).Partitions {
@@ -112,7 +111,7 @@ func withPartitions(t *testing.T, env *Broker, topics ...string) map[log.TopicPa
 			if !ok {
 				t.Fatalf("%s-%d is not hosted", name, mp.ID)
 			}
-			parts[log.TopicPartition{Topic: name, Partition: mp.ID}] = p
+			parts[topicPartition{Topic: name, Partition: mp.ID}] = p
 		}
 	}
 	return parts

@@ -259,8 +259,10 @@ func (p *Partition) CheckLeaderEpoch(current int32) error {
 // offset as soon as an append is written.
 func (p *Partition) HighWatermark() int64 { return p.highWatermark.Load() }
 
-// Log is the partition's log (nil only in this package's tests).
-func (p *Partition) Log() *log.Log { return p.cfg.Log }
+// storageLog is the partition's log, for this package's tests (nil with
+// the in-memory Storage). Callers outside reach data through Read and the
+// append methods only.
+func (p *Partition) storageLog() *log.Log { return p.cfg.Log }
 
 // LogStartOffset is the log's first offset.
 func (p *Partition) LogStartOffset() int64 { return p.store.LogStartOffset() }

@@ -58,8 +58,8 @@ func TestRealLogRestart(t *testing.T) {
 
 			m, q := open()
 			defer m.Close()
-			if q.HighWatermark() != 8 || q.Log().LogEndOffset() != 8 {
-				t.Fatalf("after restart: hw %d leo %d", q.HighWatermark(), q.Log().LogEndOffset())
+			if q.HighWatermark() != 8 || q.storageLog().LogEndOffset() != 8 {
+				t.Fatalf("after restart: hw %d leo %d", q.HighWatermark(), q.storageLog().LogEndOffset())
 			}
 			res, err := q.AppendAsLeader(batch(t, idem(1, 0, 0, 3)), AppendOptions{})
 			if err != nil || !res.Duplicate || res.BaseOffset != 0 || res.LastOffset != 2 {
@@ -113,7 +113,7 @@ func TestRestartForgetsEpochOfLostRecords(t *testing.T) {
 	if _, err := p.AppendAsLeader(batch(t, plain(4)), AppendOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Log().Flush(); err != nil {
+	if err := p.storageLog().Flush(); err != nil {
 		t.Fatal(err)
 	}
 	p.SetLeaderEpoch(5)

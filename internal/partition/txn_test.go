@@ -186,7 +186,7 @@ func TestTxnStateSurvivesRestart(t *testing.T) {
 	}
 }
 
-func l(p *Partition) *log.Log { return p.Log() }
+func l(p *Partition) *log.Log { return p.storageLog() }
 
 func TestDecodeTxnIndex(t *testing.T) {
 	a := AbortedTxn{ProducerID: 5, FirstOffset: 10, LastOffset: 20, LastStableOffset: 11}

@@ -145,7 +145,7 @@ func (t *internalTopic) kafkaErr(p int32, op string, err error) error {
 // node lacks has nothing to replay.
 func (t *internalTopic) replayBatches(ctx context.Context, p int32, fn func(h record.Header, batch []byte, from int64) error) error {
 	tp := t.tp(p)
-	lm := t.m.LogManager(tp)
+	lm := t.m.managerFor(tp)
 	if lm == nil {
 		return nil
 	}

@@ -231,13 +231,6 @@ func (m *Manager) Ready() error {
 // Metadata is the cluster metadata store.
 func (m *Manager) Metadata() *metadata.Store { return m.meta }
 
-// LogManagers are the log managers, one per log directory.
-func (m *Manager) LogManagers() []*log.Manager { return m.logs }
-
-// LogManager returns the manager holding a partition's log, or the first
-// one if no manager has it.
-func (m *Manager) LogManager(tp log.TopicPartition) *log.Manager { return m.managerFor(tp) }
-
 // Close stops applying metadata, closes the partitions (writing producer
 // snapshots), closes the logs (flush, checkpoints, clean-shutdown marker)
 // and the metadata store. The server must be shut down first.

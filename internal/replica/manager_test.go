@@ -98,7 +98,7 @@ func TestImageCreatesAndDeletesReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	for p := int32(0); p < 3; p++ {
-		if r := m.Replica("orders", p); r == nil || r.Partition() == nil || r.Log() == nil {
+		if r := m.Replica("orders", p); r == nil || r.Partition() == nil || r.log == nil {
 			t.Fatalf("no replica of orders-%d", p)
 		}
 	}
@@ -175,11 +175,11 @@ func testDynamicRetentionHours(t *testing.T, resource string, wantSource kmsg.Co
 			t.Fatal(err)
 		}
 	}
-	l := m.Replica("old", 0).Log()
+	l := m.Replica("old", 0).log
 	if l.NumSegments() < 2 {
 		t.Fatalf("%d segments, want rolled ones", l.NumSegments())
 	}
-	lm := m.LogManager(l.TopicPartition())
+	lm := m.managerFor(l.TopicPartition())
 	if lm.RunRetention(); l.LogStartOffset() != 0 {
 		t.Fatalf("deleted under the default retention: log start %d", l.LogStartOffset())
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,12 +54,6 @@ func newReplicaSet() *replicaSet {
 
 // Partition returns the partition state.
 func (r *Replica) Partition() *partition.Partition { return r.part }
-
-// Log returns the partition's log.
-func (r *Replica) Log() *log.Log { return r.log }
-
-// TopicPartition names the replica.
-func (r *Replica) TopicPartition() log.TopicPartition { return r.tp }
 
 // Replica returns this node's replica of a partition, or nil.
 func (m *Manager) Replica(topic string, p int32) *Replica {
@@ -125,13 +121,13 @@ func (m *Manager) AwaitImage(ctx context.Context, epoch int64) error {
 func (m *Manager) applyImage(prev, next *metadata.Image) {
 	rs := m.replicas
 	want := map[log.TopicPartition]struct{}{}
-	brokerConfigsChanged := !sameStrings(prev.BrokerConfigs, next.BrokerConfigs) ||
-		!sameStrings(prev.NodeConfigs[m.cfg.NodeID], next.NodeConfigs[m.cfg.NodeID])
+	brokerConfigsChanged := !maps.Equal(prev.BrokerConfigs, next.BrokerConfigs) ||
+		!maps.Equal(prev.NodeConfigs[m.cfg.NodeID], next.NodeConfigs[m.cfg.NodeID])
 	for _, t := range next.Topics {
 		var settings *topicSettings
 		created, failed := 0, 0
 		for _, p := range t.Partitions {
-			if !containsID(p.Replicas, m.cfg.NodeID) {
+			if !slices.Contains(p.Replicas, m.cfg.NodeID) {
 				continue
 			}
 			if m.closed.Load() {
@@ -294,27 +290,6 @@ func (m *Manager) replicaStats() []replicaStat {
 type replicaStat struct {
 	tp                                    log.TopicPartition
 	logStart, logEnd, highWatermark, size int64
-}
-
-func containsID(ids []int32, id int32) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
-}
-
-func sameStrings(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // defaultSettings are the node-level defaults, used when configs do not parse.
