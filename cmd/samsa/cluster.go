@@ -11,6 +11,7 @@ import (
 
 	"github.com/samsa-streaming/samsa/internal/cli"
 	"github.com/samsa-streaming/samsa/internal/cli/format"
+	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 )
@@ -21,8 +22,24 @@ func newClusterCmd(flags *clientFlags) *cobra.Command {
 		Short: "Show the cluster's id, controller and brokers",
 	})
 	of := addOutputFlag(cmd)
-	cmd.AddCommand(newClusterInfoCmd(flags, of))
+	cmd.AddCommand(newClusterInfoCmd(flags, of), newClusterNewIDCmd())
 	return cmd
+}
+
+// newClusterNewIDCmd prints a fresh cluster id, as kafka-storage.sh
+// random-uuid does: every node of a new cluster is started with it
+// (samsa.cluster.id).
+func newClusterNewIDCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "new-id",
+		Short:   "Print a new random cluster id for samsa.cluster.id",
+		Example: "  samsa cluster new-id",
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), metadata.NewClusterID())
+			return err
+		},
+	}
 }
 
 // clusterInfo is the output of cluster info.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -11,11 +12,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	node "github.com/samsa-streaming/samsa/internal/broker"
 	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/controller"
 	"github.com/samsa-streaming/samsa/internal/metrics"
 	"github.com/samsa-streaming/samsa/internal/replica"
 	"github.com/samsa-streaming/samsa/internal/server"
@@ -154,22 +157,58 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, started
 	for _, u := range cfg.Unknown {
 		logger.Warn("ignored (--allow-unknown-config): " + u.String())
 	}
-	var listeners []net.Listener
+	var listeners []net.Listener // the client listeners, served by the broker
+	var closers []io.Closer      // everything bound, closed on a failed start
 	closeListeners := func() {
-		for _, l := range listeners {
-			l.Close()
+		for _, c := range closers {
+			c.Close()
 		}
 	}
+	// On a node of a quorum the controller listener carries the metadata
+	// log's Raft traffic and the controller APIs; a broker-only node
+	// receives the log on its inter-broker listener.
+	var (
+		raftStream raft.StreamLayer
+		ctrlSrv    *server.Server
+		ctrlAPIs   = &node.ControllerListener{}
+	)
 	for _, lc := range cfg.Listeners {
+		if cfg.IsControllerListener(lc.Name) && !cfg.Clustered() {
+			logger.Warn("ignoring the controller listener: without controller.quorum.voters the node is a cluster of one", "listener", lc.String())
+			continue
+		}
 		l, err := net.Listen("tcp", lc.Addr())
 		if err != nil {
 			closeListeners()
 			return fmt.Errorf("listen on %s: %w", lc, err)
 		}
-		listeners = append(listeners, l)
+		closers = append(closers, l)
+		switch {
+		case cfg.IsControllerListener(lc.Name):
+			mux := controller.NewMux(l)
+			closers = append(closers, mux)
+			v, _ := cfg.Voter()
+			raftStream = mux.Raft(v.Addr())
+			ctrlSrv = server.New(server.Config{MaxRequestBytes: cfg.SocketRequestMaxBytes, Logger: logger.With("listener", lc.Name)}, ctrlAPIs)
+			if err := ctrlSrv.Serve(mux.Kafka()); err != nil {
+				closeListeners()
+				return err
+			}
+		case cfg.Clustered() && !cfg.IsController() && lc.Name == cfg.InterBrokerListenerName:
+			mux := controller.NewMux(l)
+			closers = append(closers, mux)
+			adv, _ := cfg.AdvertisedBrokerListener()
+			raftStream = mux.Raft(adv.Addr())
+			listeners = append(listeners, mux.Kafka())
+		default:
+			listeners = append(listeners, l)
+		}
+	}
+	if ctrlSrv != nil {
+		defer func() { _ = ctrlSrv.Shutdown(context.Background()) }()
 	}
 	// A configured port 0 advertises the port actually bound.
-	adv := cfg.AdvertisedListeners[0]
+	adv, _ := cfg.AdvertisedBrokerListener()
 	advAddr := adv.Addr()
 	if adv.Port == 0 {
 		_, port, _ := net.SplitHostPort(listeners[0].Addr().String())
@@ -204,7 +243,8 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, started
 			return fmt.Errorf("admin listener %s: %w", cfg.AdminListener, err)
 		}
 	}
-	b, err := node.New(cfg, node.Options{Logger: logger, Metrics: m, AdvertisedAddr: advAddr})
+	b, err := node.New(cfg, node.Options{Logger: logger, Metrics: m, AdvertisedAddr: advAddr,
+		RaftStream: raftStream, ControllerAPIs: ctrlAPIs.Bind})
 	if err != nil {
 		closeListeners()
 		if admin != nil {

@@ -88,8 +88,13 @@ func handleMetadata(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.R
 	}
 	resp.Topics = topics
 
+	// Fenced brokers are not listed, as in Kafka: clients must not send
+	// them anything until they are back.
 	for _, id := range im.BrokerIDs() {
 		br := im.Brokers[id]
+		if br.Fenced {
+			continue
+		}
 		mb := kmsg.NewMetadataResponseBroker()
 		mb.NodeID, mb.Host, mb.Port = br.ID, br.Host, br.Port
 		if br.Rack != "" {
@@ -154,7 +159,7 @@ func describeTopic(t *metadata.Topic, b *Broker) kmsg.MetadataResponseTopic {
 		mp.ISR = p.ISR
 		mp.OfflineReplicas = []int32{}
 		for _, id := range p.Replicas {
-			if _, ok := im.Brokers[id]; !ok {
+			if br, ok := im.Brokers[id]; !ok || br.Fenced {
 				mp.OfflineReplicas = append(mp.OfflineReplicas, id)
 			}
 		}

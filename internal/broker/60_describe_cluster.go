@@ -3,8 +3,8 @@ package broker
 // DescribeCluster, versions 0 to 2.
 //
 // Answers with the cluster id, the active controller's node id and the
-// registered brokers (with racks; IsFenced, v2, is always false: a broker
-// in the image is registered and unfenced). endpoint_type (v1+) must be 1,
+// registered brokers that are not fenced (with racks); v2's
+// IncludeFencedBrokers (KIP-1073) lists the fenced ones too, with IsFenced. endpoint_type (v1+) must be 1,
 // brokers: this is a broker listener, so 2 (controllers) gets
 // UNSUPPORTED_ENDPOINT_TYPE, as Kafka's brokers answer. With no authorizer
 // every cluster operation is allowed, so the authorized operations, when
@@ -74,8 +74,12 @@ func describeCluster(env *Broker, req *kmsg.DescribeClusterRequest) *kmsg.Descri
 	resp.ControllerID = im.ControllerID
 	for _, id := range im.BrokerIDs() {
 		br := im.Brokers[id]
+		if br.Fenced && !req.IncludeFencedBrokers {
+			continue
+		}
 		rb := kmsg.NewDescribeClusterResponseBroker()
 		rb.NodeID, rb.Host, rb.Port = br.ID, br.Host, br.Port
+		rb.IsFenced = br.Fenced
 		if br.Rack != "" {
 			rb.Rack = strPtr(br.Rack)
 		}

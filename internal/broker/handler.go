@@ -17,7 +17,10 @@ import (
 	"sort"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/controller"
 	"github.com/samsa-streaming/samsa/internal/group"
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/metrics"
@@ -54,6 +57,9 @@ type Options struct {
 	FS vfs.FS
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// RaftStream and ControllerAPIs are replica.Options'.
+	RaftStream     raft.StreamLayer
+	ControllerAPIs func(*controller.Server)
 }
 
 // New opens the node (replica.Open) and the handlers' environment over
@@ -63,7 +69,8 @@ func New(cfg *config.Config, opts Options) (*Broker, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	rm, err := replica.Open(cfg, replica.Options{Logger: logger, Metrics: opts.Metrics, AdvertisedAddr: opts.AdvertisedAddr, FS: opts.FS, Now: opts.Now})
+	rm, err := replica.Open(cfg, replica.Options{Logger: logger, Metrics: opts.Metrics, AdvertisedAddr: opts.AdvertisedAddr, FS: opts.FS, Now: opts.Now,
+		RaftStream: opts.RaftStream, ControllerAPIs: opts.ControllerAPIs})
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +78,7 @@ func New(cfg *config.Config, opts Options) (*Broker, error) {
 		cfg:      cfg,
 		logger:   logger,
 		metrics:  opts.Metrics,
-		meta:     rm.Metadata(),
+		meta:     rm.Controller(),
 		replicas: rm,
 		sessions: newFetchSessionCache(int(cfg.FetchMaxSessions), opts.Now),
 	}, nil

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -96,6 +97,37 @@ type Config struct {
 	// (max.broker.partitions, KIP-578).
 	MaxBrokerPartitions int32
 
+	// ProcessRoles is process.roles: "broker", "controller" or both. Both
+	// (a combined node) is the default, and with no controller.quorum.voters
+	// a combined node is a cluster of one.
+	ProcessRoles []string
+	// ControllerQuorumVoters is controller.quorum.voters: the controller
+	// quorum, id@host:port each. Empty means a cluster of one (this node,
+	// with an in-process Raft transport).
+	ControllerQuorumVoters []Voter
+	// ControllerListenerNames is controller.listener.names: the listeners
+	// that serve the controller (Raft and the controller's APIs) rather
+	// than clients. The first is the one a controller listens on.
+	ControllerListenerNames []string
+	// InterBrokerListenerName is inter.broker.listener.name: the listener
+	// other brokers reach this one on, and the endpoint it registers.
+	InterBrokerListenerName string
+	// BrokerRack is broker.rack ("" for none).
+	BrokerRack string
+	// BrokerHeartbeatIntervalMs is broker.heartbeat.interval.ms.
+	BrokerHeartbeatIntervalMs int64
+	// BrokerSessionTimeoutMs is broker.session.timeout.ms: a broker whose
+	// heartbeats stop for this long is fenced.
+	BrokerSessionTimeoutMs int64
+	// InitialBrokerRegistrationTimeoutMs is
+	// initial.broker.registration.timeout.ms: how long a starting broker
+	// tries to register before it gives up and exits.
+	InitialBrokerRegistrationTimeoutMs int64
+	// ControllerQuorumElectionTimeoutMs is
+	// controller.quorum.election.timeout.ms: how long a voter waits
+	// without hearing from a leader before it starts an election.
+	ControllerQuorumElectionTimeoutMs int64
+
 	// Unknown lists the keys found in the sources that are not start-up
 	// settings, when Load was allowed to accept them (Sources.AllowUnknown)
 	// or the config came from Parse: they are for a warning and otherwise
@@ -103,6 +135,126 @@ type Config struct {
 	Unknown []UnknownKey
 	// Props is the merged property map the config was parsed from.
 	Props map[string]string
+}
+
+// Voter is one member of controller.quorum.voters.
+type Voter struct {
+	ID   int32
+	Host string
+	Port int32
+}
+
+// Addr is the voter's host:port.
+func (v Voter) Addr() string { return net.JoinHostPort(v.Host, strconv.Itoa(int(v.Port))) }
+
+func (v Voter) String() string { return strconv.Itoa(int(v.ID)) + "@" + v.Addr() }
+
+// IsBroker reports whether process.roles includes broker.
+func (c *Config) IsBroker() bool { return slices.Contains(c.ProcessRoles, "broker") }
+
+// IsController reports whether process.roles includes controller.
+func (c *Config) IsController() bool { return slices.Contains(c.ProcessRoles, "controller") }
+
+// Clustered reports whether controller.quorum.voters names a quorum: the
+// node is then one of several, with its metadata log replicated over the
+// network. Otherwise it is a cluster of one.
+func (c *Config) Clustered() bool { return len(c.ControllerQuorumVoters) > 0 }
+
+// IsControllerListener reports whether the named listener is one of
+// controller.listener.names.
+func (c *Config) IsControllerListener(name string) bool {
+	return slices.Contains(c.ControllerListenerNames, name)
+}
+
+// ControllerListener is the listener this node serves the controller on
+// (the first of controller.listener.names it listens on), if any.
+func (c *Config) ControllerListener() (Listener, bool) {
+	for _, name := range c.ControllerListenerNames {
+		for _, l := range c.Listeners {
+			if l.Name == name {
+				return l, true
+			}
+		}
+	}
+	return Listener{}, false
+}
+
+// BrokerListeners are the listeners that serve clients: every listener
+// that is not a controller listener.
+func (c *Config) BrokerListeners() []Listener {
+	var out []Listener
+	for _, l := range c.Listeners {
+		if !c.IsControllerListener(l.Name) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// AdvertisedBrokerListener is the endpoint this broker registers and
+// other brokers reach it on: the advertised listener named
+// inter.broker.listener.name, else the first advertised client listener.
+func (c *Config) AdvertisedBrokerListener() (Listener, bool) {
+	var first *Listener
+	for i, l := range c.AdvertisedListeners {
+		if c.IsControllerListener(l.Name) {
+			continue
+		}
+		if l.Name == c.InterBrokerListenerName {
+			return l, true
+		}
+		if first == nil {
+			first = &c.AdvertisedListeners[i]
+		}
+	}
+	if first != nil {
+		return *first, true
+	}
+	return Listener{}, false
+}
+
+// Voter returns the voter with this node's id, if this node is one.
+func (c *Config) Voter() (Voter, bool) {
+	for _, v := range c.ControllerQuorumVoters {
+		if v.ID == c.NodeID {
+			return v, true
+		}
+	}
+	return Voter{}, false
+}
+
+// ParseVoters parses controller.quorum.voters: comma-separated
+// id@host:port entries.
+func ParseVoters(s string) ([]Voter, error) {
+	var out []Voter
+	seen := map[int32]bool{}
+	for _, item := range splitList(s) {
+		idStr, addr, ok := strings.Cut(item, "@")
+		if !ok {
+			return nil, fmt.Errorf("voter %q: expected id@host:port", item)
+		}
+		id, err := strconv.ParseInt(strings.TrimSpace(idStr), 10, 32)
+		if err != nil || id < 0 {
+			return nil, fmt.Errorf("voter %q: %q is not a node id", item, idStr)
+		}
+		host, portStr, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, fmt.Errorf("voter %q: %v", item, err)
+		}
+		port, err := strconv.ParseInt(portStr, 10, 32)
+		if err != nil || port <= 0 || port > 65535 {
+			return nil, fmt.Errorf("voter %q: bad port %q", item, portStr)
+		}
+		if host == "" {
+			return nil, fmt.Errorf("voter %q: a voter needs a host", item)
+		}
+		if seen[int32(id)] {
+			return nil, fmt.Errorf("voter %q: node %d is listed twice", item, id)
+		}
+		seen[int32(id)] = true
+		out = append(out, Voter{ID: int32(id), Host: host, Port: int32(port)})
+	}
+	return out, nil
 }
 
 // Def describes one configuration key.
@@ -147,6 +299,15 @@ var Defs = []Def{
 	{"max.incremental.fetch.session.cache.slots", "1000", "Most fetch sessions kept by the broker."},
 	{"samsa.max.partitions.per.request", "50000", "Most partitions one CreateTopics or CreatePartitions request may create, over all its topics (Kafka's controller stops at 10,000 records per operation)."},
 	{"max.broker.partitions", "200000", "Most partition replicas one broker may hold (KIP-578); creating more is refused with POLICY_VIOLATION."},
+	{"process.roles", "broker,controller", "The node's roles: broker, controller, or both (a combined node). With no controller.quorum.voters a combined node is a cluster of one."},
+	{"controller.quorum.voters", "", "The controller quorum as id@host:port entries, comma-separated (host:port is the voter's controller listener). Empty: a cluster of one, this node."},
+	{"controller.listener.names", "CONTROLLER", "Listeners that serve the controller (its Raft log and the controller APIs), not clients."},
+	{"inter.broker.listener.name", "PLAINTEXT", "The listener brokers reach each other on; its advertised address is the endpoint the broker registers."},
+	{"broker.rack", "", "The broker's rack, used to spread a partition's replicas over racks."},
+	{"broker.heartbeat.interval.ms", "1000", "Milliseconds between a broker's heartbeats to the active controller (Kafka: 2000)."},
+	{"broker.session.timeout.ms", "6000", "Milliseconds without a heartbeat after which the controller fences a broker (Kafka: 9000)."},
+	{"initial.broker.registration.timeout.ms", "60000", "Milliseconds a starting broker keeps trying to register with the controller quorum before it exits."},
+	{"controller.quorum.election.timeout.ms", "1000", "Milliseconds a voter waits without hearing from the quorum leader before it starts an election."},
 }
 
 // Synonyms are the groups of keys that set one setting, highest precedence
@@ -399,6 +560,23 @@ func Parse(props map[string]string) (*Config, error) {
 	cfg.FetchMaxSessions = int32(p.int("max.incremental.fetch.session.cache.slots", math.MinInt32, math.MaxInt32))
 	cfg.MaxPartitionsPerRequest = int32(p.int("samsa.max.partitions.per.request", 1, math.MaxInt32))
 	cfg.MaxBrokerPartitions = int32(p.int("max.broker.partitions", 1, math.MaxInt32))
+	cfg.ProcessRoles = splitList(strings.ToLower(p.str("process.roles")))
+	if v := p.str("controller.quorum.voters"); v != "" {
+		voters, err := ParseVoters(v)
+		if err != nil && p.err == nil {
+			p.err = fmt.Errorf("controller.quorum.voters: %w", err)
+		}
+		cfg.ControllerQuorumVoters = voters
+	}
+	for _, n := range splitList(p.str("controller.listener.names")) {
+		cfg.ControllerListenerNames = append(cfg.ControllerListenerNames, strings.ToUpper(n))
+	}
+	cfg.InterBrokerListenerName = strings.ToUpper(strings.TrimSpace(p.str("inter.broker.listener.name")))
+	cfg.BrokerRack = p.str("broker.rack")
+	cfg.BrokerHeartbeatIntervalMs = p.int("broker.heartbeat.interval.ms", 1, math.MaxInt32)
+	cfg.BrokerSessionTimeoutMs = p.int("broker.session.timeout.ms", 1, math.MaxInt32)
+	cfg.InitialBrokerRegistrationTimeoutMs = p.int("initial.broker.registration.timeout.ms", 1, math.MaxInt32)
+	cfg.ControllerQuorumElectionTimeoutMs = p.int("controller.quorum.election.timeout.ms", 10, math.MaxInt32)
 
 	if p.err != nil {
 		return nil, p.err
@@ -452,10 +630,11 @@ func (c *Config) Validate() error {
 			bad("listeners: name %s used twice", l.Name)
 		}
 		seen[l.Name] = true
-		if l.Name != "PLAINTEXT" {
-			bad("listeners: only PLAINTEXT is supported, got %s", l.Name)
+		if l.Name != "PLAINTEXT" && !c.IsControllerListener(l.Name) {
+			bad("listeners: %s is neither PLAINTEXT nor one of controller.listener.names (%s); only PLAINTEXT is supported for clients", l.Name, strings.Join(c.ControllerListenerNames, ","))
 		}
 	}
+	c.validateRoles(bad)
 	for _, l := range c.AdvertisedListeners {
 		if !seen[l.Name] {
 			bad("advertised.listeners: %s is not in listeners", l.Name)
@@ -535,6 +714,79 @@ func (c *Config) Validate() error {
 		bad("max.incremental.fetch.session.cache.slots must be >= 0, got %d", c.FetchMaxSessions)
 	}
 	return errors.Join(errs...)
+}
+
+// validateRoles checks process.roles, the quorum and the listeners each
+// role needs, as Kafka's KafkaConfig does.
+func (c *Config) validateRoles(bad func(string, ...any)) {
+	roles := map[string]bool{}
+	for _, r := range c.ProcessRoles {
+		if r != "broker" && r != "controller" {
+			bad("process.roles: unknown role %q; the roles are broker and controller", r)
+		}
+		if roles[r] {
+			bad("process.roles: %s is listed twice", r)
+		}
+		roles[r] = true
+	}
+	if len(c.ProcessRoles) == 0 {
+		bad("process.roles must name broker, controller or both")
+		return
+	}
+	ctrl, hasCtrl := c.ControllerListener()
+	if !c.Clustered() {
+		if !c.IsBroker() || !c.IsController() {
+			bad("process.roles=%s needs controller.quorum.voters: a node without it is a cluster of one and must be both broker and controller", strings.Join(c.ProcessRoles, ","))
+		}
+		if len(c.BrokerListeners()) == 0 {
+			bad("listeners must name a listener for clients besides the controller listeners (%s)", strings.Join(c.ControllerListenerNames, ","))
+		}
+		return
+	}
+	if c.ClusterID == "" {
+		bad("samsa.cluster.id is required with controller.quorum.voters: every node of a cluster must be started with the same id (generate one with: samsa cluster new-id)")
+	}
+	if len(c.ControllerListenerNames) == 0 {
+		bad("controller.listener.names must name the controller listener when controller.quorum.voters is set")
+	}
+	v, isVoter := c.Voter()
+	if c.IsController() {
+		switch {
+		case !isVoter:
+			bad("node.id %d has the controller role but is not in controller.quorum.voters (%s)", c.NodeID, votersString(c.ControllerQuorumVoters))
+		case !hasCtrl:
+			bad("a controller must listen on its controller listener (%s); listeners has none", strings.Join(c.ControllerListenerNames, ","))
+		case ctrl.Port != 0 && ctrl.Port != v.Port:
+			bad("controller listener %s and this node's voter entry %s disagree on the port", ctrl, v)
+		}
+	} else if isVoter {
+		bad("node.id %d is in controller.quorum.voters but process.roles (%s) lacks controller", c.NodeID, strings.Join(c.ProcessRoles, ","))
+	} else if hasCtrl {
+		bad("listeners has the controller listener %s, but process.roles (%s) lacks controller", ctrl, strings.Join(c.ProcessRoles, ","))
+	}
+	if c.IsBroker() {
+		if len(c.BrokerListeners()) == 0 {
+			bad("a broker needs a listener for clients besides the controller listeners (%s)", strings.Join(c.ControllerListenerNames, ","))
+		}
+		found := false
+		for _, l := range c.BrokerListeners() {
+			found = found || l.Name == c.InterBrokerListenerName
+		}
+		if !found {
+			bad("inter.broker.listener.name %s is not one of the client listeners", c.InterBrokerListenerName)
+		}
+	}
+	if c.BrokerHeartbeatIntervalMs >= c.BrokerSessionTimeoutMs {
+		bad("broker.heartbeat.interval.ms (%d) must be below broker.session.timeout.ms (%d)", c.BrokerHeartbeatIntervalMs, c.BrokerSessionTimeoutMs)
+	}
+}
+
+func votersString(vs []Voter) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = v.String()
+	}
+	return strings.Join(parts, ",")
 }
 
 // ParseListeners parses a comma-separated list of NAME://host:port; a bare

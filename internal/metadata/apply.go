@@ -15,7 +15,14 @@ import (
 // race between two controllers; applying is deterministic either way, so
 // every node reaches the same image.
 func applyRecords(prev *Image, records []Record) (*Image, error) {
+	return applyRecordsAt(prev, records, prev.Epoch)
+}
+
+// applyRecordsAt is applyRecords for the batch at metadata offset index,
+// which becomes the epoch of the brokers it registers.
+func applyRecordsAt(prev *Image, records []Record, index int64) (*Image, error) {
 	b := newBuilder(prev)
+	b.index = index
 	for i, r := range records {
 		if err := b.apply(r); err != nil {
 			return nil, fmt.Errorf("record %d (%s): %w", i, r.Type(), err)
@@ -30,7 +37,38 @@ func (b *builder) apply(r Record) error {
 		if r.BrokerID < 0 {
 			return newError(kerr.InvalidRequest, "broker id %d is negative", r.BrokerID)
 		}
-		b.brokers()[r.BrokerID] = Broker{ID: r.BrokerID, Host: r.Host, Port: r.Port, Rack: r.Rack}
+		epoch := r.Epoch
+		if epoch < 0 {
+			epoch = b.index
+		}
+		b.brokers()[r.BrokerID] = Broker{ID: r.BrokerID, Host: r.Host, Port: r.Port, Rack: r.Rack,
+			IncarnationID: r.IncarnationID, DirectoryID: r.DirectoryID, Epoch: epoch, Fenced: r.Fenced, InControlledShutdown: r.InControlledShutdown}
+
+	case *UnregisterBrokerRecord:
+		br, ok := b.next.Brokers[r.BrokerID]
+		if !ok || br.Epoch != r.BrokerEpoch {
+			return newError(kerr.StaleBrokerEpoch, "broker %d epoch %d is not registered", r.BrokerID, r.BrokerEpoch)
+		}
+		delete(b.brokers(), r.BrokerID)
+
+	case *BrokerRegistrationChangeRecord:
+		br, ok := b.next.Brokers[r.BrokerID]
+		if !ok || br.Epoch != r.BrokerEpoch {
+			return newError(kerr.StaleBrokerEpoch, "broker %d epoch %d is not registered", r.BrokerID, r.BrokerEpoch)
+		}
+		switch r.Fenced {
+		case ChangeSet:
+			br.Fenced = true
+		case ChangeClear:
+			br.Fenced = false
+		}
+		switch r.ControlledShutdown {
+		case ChangeSet:
+			br.InControlledShutdown = true
+		case ChangeClear:
+			br.InControlledShutdown = false
+		}
+		b.brokers()[r.BrokerID] = br
 
 	case *TopicRecord:
 		if err := ValidateTopicName(r.Name); err != nil {
@@ -170,7 +208,8 @@ func imageRecords(im *Image) []Record {
 	var rs []Record
 	for _, id := range im.BrokerIDs() {
 		br := im.Brokers[id]
-		rs = append(rs, &RegisterBrokerRecord{BrokerID: br.ID, Host: br.Host, Port: br.Port, Rack: br.Rack})
+		rs = append(rs, &RegisterBrokerRecord{BrokerID: br.ID, Host: br.Host, Port: br.Port, Rack: br.Rack,
+			IncarnationID: br.IncarnationID, DirectoryID: br.DirectoryID, Epoch: br.Epoch, Fenced: br.Fenced, InControlledShutdown: br.InControlledShutdown})
 	}
 	for name, level := range im.Features {
 		rs = append(rs, &FeatureLevelRecord{Name: name, Level: level})

@@ -113,7 +113,7 @@ func (s *Store) planTopic(im *Image, req CreateTopicRequest) (*Topic, error) {
 			return nil, newError(kerr.InvalidRequest, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.")
 		}
 		var err error
-		if parts, err = explicitPartitions(im, req.Assignments); err != nil {
+		if parts, err = s.explicitPartitions(im, req.Assignments); err != nil {
 			return nil, err
 		}
 	} else {
@@ -130,9 +130,12 @@ func (s *Store) planTopic(im *Image, req CreateTopicRequest) (*Topic, error) {
 		if rf <= 0 {
 			return nil, newError(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value.")
 		}
-		brokers := im.BrokerIDs()
+		brokers := placementOrder(im)
 		if int(rf) > len(brokers) {
 			return nil, newError(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.", rf, rf, len(brokers))
+		}
+		if err := s.checkReplicationFactor(int(rf)); err != nil {
+			return nil, err
 		}
 		parts = assignReplicas(brokers, 0, n, int(rf), rand.IntN(len(brokers)))
 	}
@@ -148,7 +151,7 @@ func (s *Store) planTopic(im *Image, req CreateTopicRequest) (*Topic, error) {
 
 // explicitPartitions validates an explicit assignment (partition ids
 // 0..n-1, each with distinct, registered brokers, all the same length).
-func explicitPartitions(im *Image, assignments map[int32][]int32) ([]Partition, error) {
+func (s *Store) explicitPartitions(im *Image, assignments map[int32][]int32) ([]Partition, error) {
 	n := int32(len(assignments))
 	if n > MaxPartitions {
 		return nil, newError(kerr.InvalidPartitions, "Number of partitions %d exceeds the limit %d.", n, MaxPartitions)
@@ -165,6 +168,9 @@ func explicitPartitions(im *Image, assignments map[int32][]int32) ([]Partition, 
 		}
 		if rf == -1 {
 			rf = len(replicas)
+			if err := s.checkReplicationFactor(rf); err != nil {
+				return nil, err
+			}
 		} else if len(replicas) != rf {
 			return nil, newError(kerr.InvalidReplicaAssignment, "All partitions should have the same number of replicas.")
 		}
@@ -193,6 +199,45 @@ func checkReplicas(im *Image, p int32, replicas []int32) error {
 func newPartition(id int32, replicas []int32) Partition {
 	r := append([]int32(nil), replicas...)
 	return Partition{ID: id, Leader: r[0], LeaderEpoch: 0, Replicas: r, ISR: append([]int32(nil), r...)}
+}
+
+func (s *Store) checkReplicationFactor(rf int) error {
+	if max := s.cfg.MaxReplicationFactor; max > 0 && rf > max {
+		return newError(kerr.InvalidReplicationFactor, "Replication factor %d is not supported yet: Samsa does not replicate partitions yet, so each partition has one replica (replication factor 1).", rf)
+	}
+	return nil
+}
+
+// placementOrder lists the brokers new replicas may go to (registered,
+// unfenced, not shutting down) alternating racks: the first broker of each
+// rack, then the second of each, and so on, racks and brokers in id order.
+// Round-robin placement over this list puts consecutive replicas of a
+// partition on different racks while racks have brokers left, as Kafka's
+// rack-aware assignment does; without racks it is the brokers in id order.
+func placementOrder(im *Image) []int32 {
+	byRack := map[string][]int32{}
+	var racks []string
+	for _, id := range im.UsableBrokerIDs() {
+		r := im.Brokers[id].Rack
+		if _, ok := byRack[r]; !ok {
+			racks = append(racks, r)
+		}
+		byRack[r] = append(byRack[r], id)
+	}
+	sort.Strings(racks)
+	var out []int32
+	for i := 0; ; i++ {
+		added := false
+		for _, r := range racks {
+			if i < len(byRack[r]) {
+				out = append(out, byRack[r][i])
+				added = true
+			}
+		}
+		if !added {
+			return out
+		}
+	}
 }
 
 // assignReplicas places partitions first..first+n-1 round robin over
@@ -319,7 +364,7 @@ func (s *Store) CreatePartitions(ctx context.Context, topic string, newTotal int
 		if len(t.Partitions) > 0 {
 			rf = len(t.Partitions[0].Replicas)
 		}
-		brokers := im.BrokerIDs()
+		brokers := placementOrder(im)
 		if rf > len(brokers) {
 			return newError(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.", rf, rf, len(brokers))
 		}

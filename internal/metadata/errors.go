@@ -28,6 +28,12 @@ func (e *Error) Error() string {
 // Unwrap returns the Kafka error code.
 func (e *Error) Unwrap() error { return e.Code }
 
+// NewError builds an *Error from a Kafka code and message, as a response
+// from another node carries them.
+func NewError(code *kerr.Error, message string) *Error {
+	return &Error{Code: code, Message: message}
+}
+
 // newError builds an *Error with a formatted message.
 func newError(code *kerr.Error, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}

@@ -33,12 +33,44 @@ type Image struct {
 	Features map[string]int16
 }
 
-// Broker is a registered broker.
+// Broker is a registered broker: one incarnation of a node (KIP-631).
 type Broker struct {
 	ID   int32
-	Host string
+	Host string // the endpoint of its inter-broker listener
 	Port int32
 	Rack string
+	// IncarnationID is the random id the broker process registered with;
+	// a restart registers a new one.
+	IncarnationID Uuid
+	// DirectoryID is the node's metadata directory id (KIP-858): the same
+	// across restarts of one node on its data.
+	DirectoryID Uuid
+	// Epoch is the broker epoch: the metadata offset of the registration.
+	// Requests that carry a broker epoch must carry this one.
+	Epoch int64
+	// Fenced brokers lead no partition and are not listed to clients: a
+	// broker starts fenced and is unfenced once it has caught up with the
+	// metadata log; it is fenced again when its heartbeats stop.
+	Fenced bool
+	// InControlledShutdown is set while the broker shuts down: it is
+	// given no new leaderships.
+	InControlledShutdown bool
+}
+
+// Usable reports whether the broker can lead partitions and take new
+// replicas: registered, unfenced and not shutting down.
+func (b Broker) Usable() bool { return !b.Fenced && !b.InControlledShutdown }
+
+// UsableBrokerIDs returns, in ascending order, the brokers that can lead
+// partitions and take new replicas.
+func (im *Image) UsableBrokerIDs() []int32 {
+	ids := make([]int32, 0, len(im.Brokers))
+	for _, id := range im.BrokerIDs() {
+		if im.Brokers[id].Usable() {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // Topic is a topic and its partitions.
@@ -138,6 +170,7 @@ func (im *Image) TopicNames() []string {
 // changed.
 type builder struct {
 	prev, next *Image
+	index      int64 // the metadata offset of the batch being applied
 
 	brokersCopied, topicsCopied, brokerConfigsCopied, featuresCopied bool
 	nodeConfigsCopied                                                bool

@@ -20,6 +20,11 @@ import (
 //	version=1
 //	cluster.id=<22-character base64 UUID>
 //	node.id=<node id>
+//	directory.id=<22-character base64 UUID>
+//
+// directory.id (KIP-858) names the directory itself: a node that restarts
+// on its own data registers the same id, which tells the controller a
+// restart from a second process claiming the node id.
 
 const metaPropertiesFile = "meta.properties"
 
@@ -42,9 +47,18 @@ func validateClusterID(id string) error {
 	return nil
 }
 
+func writeMetaProperties(fs vfs.FS, path, clusterID string, nodeID int32, dirID Uuid) error {
+	content := fmt.Sprintf("#\n#Written by samsa\nversion=1\ncluster.id=%s\nnode.id=%d\ndirectory.id=%s\n", clusterID, nodeID, encodeUuid(dirID))
+	if err := vfs.WriteFileAtomic(fs, path, []byte(content)); err != nil {
+		return fmt.Errorf("metadata: %w", err)
+	}
+	return nil
+}
+
 // loadMetaProperties reads dir/meta.properties, or writes it on first
-// start, and returns the cluster id.
-func loadMetaProperties(fs vfs.FS, dir string, nodeID int32, want string) (string, error) {
+// start, and returns the cluster id and the directory id (added to a file
+// written before directory ids).
+func loadMetaProperties(fs vfs.FS, dir string, nodeID int32, want string) (string, Uuid, error) {
 	path := filepath.Join(dir, metaPropertiesFile)
 	data, err := vfs.ReadFile(fs, path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -52,14 +66,11 @@ func loadMetaProperties(fs vfs.FS, dir string, nodeID int32, want string) (strin
 		if id == "" {
 			id = NewClusterID()
 		}
-		content := fmt.Sprintf("#\n#Written by samsa\nversion=1\ncluster.id=%s\nnode.id=%d\n", id, nodeID)
-		if err := vfs.WriteFileAtomic(fs, path, []byte(content)); err != nil {
-			return "", fmt.Errorf("metadata: %w", err)
-		}
-		return id, nil
+		dirID := newUUID()
+		return id, dirID, writeMetaProperties(fs, path, id, nodeID, dirID)
 	}
 	if err != nil {
-		return "", fmt.Errorf("metadata: read %s: %w", path, err)
+		return "", Uuid{}, fmt.Errorf("metadata: read %s: %w", path, err)
 	}
 	props := map[string]string{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -70,23 +81,36 @@ func loadMetaProperties(fs vfs.FS, dir string, nodeID int32, want string) (strin
 		}
 		k, v, ok := strings.Cut(line, "=")
 		if !ok {
-			return "", fmt.Errorf("metadata: %s: malformed line %q", path, line)
+			return "", Uuid{}, fmt.Errorf("metadata: %s: malformed line %q", path, line)
 		}
 		props[strings.TrimSpace(k)] = strings.TrimSpace(v)
 	}
 	id := props["cluster.id"]
 	if err := validateClusterID(id); err != nil {
-		return "", fmt.Errorf("%s: %w", path, err)
+		return "", Uuid{}, fmt.Errorf("%s: %w", path, err)
 	}
 	if want != "" && want != id {
-		return "", fmt.Errorf("metadata: cluster.id %s in %s does not match the configured %s", id, path, want)
+		return "", Uuid{}, fmt.Errorf("metadata: cluster.id %s in %s does not match the configured %s", id, path, want)
 	}
 	if n, ok := props["node.id"]; ok {
 		if got, err := strconv.ParseInt(n, 10, 32); err != nil || int32(got) != nodeID {
-			return "", fmt.Errorf("metadata: node.id %s in %s does not match the configured %d", n, path, nodeID)
+			return "", Uuid{}, fmt.Errorf("metadata: node.id %s in %s does not match the configured node.id %d: this directory belongs to node %s; start node %s on it, or give node %d a directory of its own", n, path, nodeID, n, n, nodeID)
 		}
 	}
-	return id, nil
+	var dirID Uuid
+	if d, ok := props["directory.id"]; ok {
+		b, err := base64.RawURLEncoding.DecodeString(d)
+		if err != nil || len(b) != 16 {
+			return "", Uuid{}, fmt.Errorf("metadata: directory.id %q in %s is not a UUID", d, path)
+		}
+		copy(dirID[:], b)
+	} else {
+		dirID = newUUID()
+		if err := writeMetaProperties(fs, path, id, nodeID, dirID); err != nil {
+			return "", Uuid{}, err
+		}
+	}
+	return id, dirID, nil
 }
 
 // newUUID returns a random version-4 UUID; never the zero UUID.
@@ -101,3 +125,6 @@ func newUUID() Uuid {
 }
 
 func encodeUuid(id Uuid) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
+
+// NewUUID returns a random version-4 UUID (an incarnation id, say).
+func NewUUID() Uuid { return newUUID() }

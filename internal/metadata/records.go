@@ -14,20 +14,26 @@ import (
 type RecordType uint8
 
 const (
-	TypeRegisterBroker  RecordType = 0
-	TypeTopic           RecordType = 2
-	TypePartition       RecordType = 3
-	TypeConfig          RecordType = 4
-	TypePartitionChange RecordType = 5
-	TypeRemoveTopic     RecordType = 9
-	TypeFeatureLevel    RecordType = 12
-	TypeProducerIDs     RecordType = 15
+	TypeRegisterBroker           RecordType = 0
+	TypeUnregisterBroker         RecordType = 1
+	TypeTopic                    RecordType = 2
+	TypePartition                RecordType = 3
+	TypeConfig                   RecordType = 4
+	TypePartitionChange          RecordType = 5
+	TypeRemoveTopic              RecordType = 9
+	TypeFeatureLevel             RecordType = 12
+	TypeProducerIDs              RecordType = 15
+	TypeBrokerRegistrationChange RecordType = 17
 )
 
 func (t RecordType) String() string {
 	switch t {
 	case TypeRegisterBroker:
 		return "RegisterBroker"
+	case TypeUnregisterBroker:
+		return "UnregisterBroker"
+	case TypeBrokerRegistrationChange:
+		return "BrokerRegistrationChange"
 	case TypeTopic:
 		return "Topic"
 	case TypePartition:
@@ -62,19 +68,77 @@ const NoLeaderChange int32 = -2
 // structs of this file.
 type Record interface {
 	Type() RecordType
-	// appendBody appends the version-0 body.
+	// appendBody appends the body at the record's current version.
 	appendBody(dst []byte) []byte
-	// readBody decodes the version-0 body; errors are sticky in r.
-	readBody(r *reader)
+	// readBody decodes a body of the given version (at most the current
+	// one); errors are sticky in r.
+	readBody(r *reader, version uint32)
 }
 
-// RegisterBrokerRecord registers (or re-registers) a broker and its
-// listener.
+// versioned is a record whose current version is above 0; records written
+// always carry the current version, and older ones still decode.
+type versioned interface{ version() uint32 }
+
+func recordVersion(r Record) uint32 {
+	if v, ok := r.(versioned); ok {
+		return v.version()
+	}
+	return 0
+}
+
+// maxVersion is the newest version of each record type this code reads.
+func maxVersion(t RecordType) uint32 {
+	if t == TypeRegisterBroker {
+		return 1
+	}
+	return 0
+}
+
+// RegisterBrokerRecord registers a broker incarnation and its endpoint
+// (KIP-631). The broker epoch is the Raft index of the batch that holds
+// the record (Epoch -1 asks the FSM to set it so); a snapshot writes the
+// epoch it had. A registration with a new incarnation replaces the old
+// one, whose epoch is then stale.
 type RegisterBrokerRecord struct {
 	BrokerID int32
 	Host     string
 	Port     int32
 	Rack     string
+	// Version 1 (a broker lifecycle); version-0 records registered a
+	// broker unfenced with epoch 0.
+	IncarnationID Uuid
+	// DirectoryID is the registering node's metadata directory id: a
+	// new incarnation with the same directory is the node restarted.
+	DirectoryID Uuid
+	Epoch       int64
+	Fenced      bool
+	// InControlledShutdown is set in snapshots of a broker that was
+	// shutting down.
+	InControlledShutdown bool
+}
+
+// UnregisterBrokerRecord removes a broker from the cluster (Kafka's
+// UnregisterBroker); its epoch must be the registered one.
+type UnregisterBrokerRecord struct {
+	BrokerID    int32
+	BrokerEpoch int64
+}
+
+// Values of BrokerRegistrationChangeRecord's Fenced and ControlledShutdown.
+const (
+	ChangeNone  int8 = 0
+	ChangeSet   int8 = 1
+	ChangeClear int8 = 2
+)
+
+// BrokerRegistrationChangeRecord fences or unfences a registered broker
+// or marks it in controlled shutdown (Kafka's record of the same name). It
+// applies only to the registration with BrokerEpoch.
+type BrokerRegistrationChangeRecord struct {
+	BrokerID           int32
+	BrokerEpoch        int64
+	Fenced             int8 // ChangeNone, ChangeSet (fence) or ChangeClear (unfence)
+	ControlledShutdown int8 // ChangeNone or ChangeSet
 }
 
 // TopicRecord creates a topic. Its partitions follow as PartitionRecords in
@@ -133,7 +197,12 @@ type FeatureLevelRecord struct {
 	Level int16
 }
 
-func (*RegisterBrokerRecord) Type() RecordType  { return TypeRegisterBroker }
+func (*RegisterBrokerRecord) Type() RecordType   { return TypeRegisterBroker }
+func (*UnregisterBrokerRecord) Type() RecordType { return TypeUnregisterBroker }
+func (*BrokerRegistrationChangeRecord) Type() RecordType {
+	return TypeBrokerRegistrationChange
+}
+func (*RegisterBrokerRecord) version() uint32   { return 1 }
 func (*TopicRecord) Type() RecordType           { return TypeTopic }
 func (*PartitionRecord) Type() RecordType       { return TypePartition }
 func (*PartitionChangeRecord) Type() RecordType { return TypePartitionChange }
@@ -146,14 +215,50 @@ func (r *RegisterBrokerRecord) appendBody(dst []byte) []byte {
 	dst = kbin.AppendInt32(dst, r.BrokerID)
 	dst = kbin.AppendCompactString(dst, r.Host)
 	dst = kbin.AppendInt32(dst, r.Port)
-	return kbin.AppendCompactString(dst, r.Rack)
+	dst = kbin.AppendCompactString(dst, r.Rack)
+	dst = kbin.AppendUuid(dst, r.IncarnationID)
+	dst = kbin.AppendUuid(dst, r.DirectoryID)
+	dst = kbin.AppendInt64(dst, r.Epoch)
+	dst = kbin.AppendBool(dst, r.Fenced)
+	return kbin.AppendBool(dst, r.InControlledShutdown)
 }
 
-func (r *RegisterBrokerRecord) readBody(rd *reader) {
+func (r *RegisterBrokerRecord) readBody(rd *reader, version uint32) {
 	r.BrokerID = rd.Int32()
 	r.Host = rd.CompactString()
 	r.Port = rd.Int32()
 	r.Rack = rd.CompactString()
+	if version >= 1 {
+		r.IncarnationID = rd.Uuid()
+		r.DirectoryID = rd.Uuid()
+		r.Epoch = rd.Int64()
+		r.Fenced = rd.Bool()
+		r.InControlledShutdown = rd.Bool()
+	}
+}
+
+func (r *UnregisterBrokerRecord) appendBody(dst []byte) []byte {
+	dst = kbin.AppendInt32(dst, r.BrokerID)
+	return kbin.AppendInt64(dst, r.BrokerEpoch)
+}
+
+func (r *UnregisterBrokerRecord) readBody(rd *reader, _ uint32) {
+	r.BrokerID = rd.Int32()
+	r.BrokerEpoch = rd.Int64()
+}
+
+func (r *BrokerRegistrationChangeRecord) appendBody(dst []byte) []byte {
+	dst = kbin.AppendInt32(dst, r.BrokerID)
+	dst = kbin.AppendInt64(dst, r.BrokerEpoch)
+	dst = kbin.AppendInt8(dst, r.Fenced)
+	return kbin.AppendInt8(dst, r.ControlledShutdown)
+}
+
+func (r *BrokerRegistrationChangeRecord) readBody(rd *reader, _ uint32) {
+	r.BrokerID = rd.Int32()
+	r.BrokerEpoch = rd.Int64()
+	r.Fenced = rd.Int8()
+	r.ControlledShutdown = rd.Int8()
 }
 
 func (r *TopicRecord) appendBody(dst []byte) []byte {
@@ -161,7 +266,7 @@ func (r *TopicRecord) appendBody(dst []byte) []byte {
 	return kbin.AppendUuid(dst, r.TopicID)
 }
 
-func (r *TopicRecord) readBody(rd *reader) {
+func (r *TopicRecord) readBody(rd *reader, _ uint32) {
 	r.Name = rd.CompactString()
 	r.TopicID = rd.Uuid()
 }
@@ -175,7 +280,7 @@ func (r *PartitionRecord) appendBody(dst []byte) []byte {
 	return kbin.AppendInt32(dst, r.LeaderEpoch)
 }
 
-func (r *PartitionRecord) readBody(rd *reader) {
+func (r *PartitionRecord) readBody(rd *reader, _ uint32) {
 	r.TopicID = rd.Uuid()
 	r.PartitionID = rd.Int32()
 	r.Replicas = rd.int32s(false)
@@ -192,7 +297,7 @@ func (r *PartitionChangeRecord) appendBody(dst []byte) []byte {
 	return appendNullableInt32s(dst, r.Replicas)
 }
 
-func (r *PartitionChangeRecord) readBody(rd *reader) {
+func (r *PartitionChangeRecord) readBody(rd *reader, _ uint32) {
 	r.TopicID = rd.Uuid()
 	r.PartitionID = rd.Int32()
 	r.Leader = rd.Int32()
@@ -200,8 +305,8 @@ func (r *PartitionChangeRecord) readBody(rd *reader) {
 	r.Replicas = rd.int32s(true)
 }
 
-func (r *RemoveTopicRecord) appendBody(dst []byte) []byte { return kbin.AppendUuid(dst, r.TopicID) }
-func (r *RemoveTopicRecord) readBody(rd *reader)          { r.TopicID = rd.Uuid() }
+func (r *RemoveTopicRecord) appendBody(dst []byte) []byte  { return kbin.AppendUuid(dst, r.TopicID) }
+func (r *RemoveTopicRecord) readBody(rd *reader, _ uint32) { r.TopicID = rd.Uuid() }
 
 func (r *ConfigRecord) appendBody(dst []byte) []byte {
 	dst = kbin.AppendInt8(dst, r.ResourceType)
@@ -210,7 +315,7 @@ func (r *ConfigRecord) appendBody(dst []byte) []byte {
 	return kbin.AppendCompactNullableString(dst, r.Value)
 }
 
-func (r *ConfigRecord) readBody(rd *reader) {
+func (r *ConfigRecord) readBody(rd *reader, _ uint32) {
 	r.ResourceType = rd.Int8()
 	r.ResourceName = rd.CompactString()
 	r.Name = rd.CompactString()
@@ -222,7 +327,7 @@ func (r *ProducerIDsRecord) appendBody(dst []byte) []byte {
 	return kbin.AppendInt64(dst, r.NextProducerID)
 }
 
-func (r *ProducerIDsRecord) readBody(rd *reader) {
+func (r *ProducerIDsRecord) readBody(rd *reader, _ uint32) {
 	r.BrokerID = rd.Int32()
 	r.NextProducerID = rd.Int64()
 }
@@ -232,7 +337,7 @@ func (r *FeatureLevelRecord) appendBody(dst []byte) []byte {
 	return kbin.AppendInt16(dst, r.Level)
 }
 
-func (r *FeatureLevelRecord) readBody(rd *reader) {
+func (r *FeatureLevelRecord) readBody(rd *reader, _ uint32) {
 	r.Name = rd.CompactString()
 	r.Level = rd.Int16()
 }
@@ -241,6 +346,10 @@ func newRecord(t RecordType) Record {
 	switch t {
 	case TypeRegisterBroker:
 		return new(RegisterBrokerRecord)
+	case TypeUnregisterBroker:
+		return new(UnregisterBrokerRecord)
+	case TypeBrokerRegistrationChange:
+		return new(BrokerRegistrationChangeRecord)
 	case TypeTopic:
 		return new(TopicRecord)
 	case TypePartition:
@@ -265,7 +374,8 @@ func newRecord(t RecordType) Record {
 //	record = type(uvarint) version(uvarint) bodyLength(uvarint) body
 //
 // Bodies use Kafka's primitive encodings (big-endian fixed-width integers,
-// compact strings and arrays). Every record is written at version 0.
+// compact strings and arrays). Every record is written at its current
+// version (0 for most; RegisterBroker is at 1).
 func AppendRecords(dst []byte, records []Record) []byte {
 	dst = append(dst, batchFormatVersion)
 	dst = kbin.AppendUvarint(dst, uint32(len(records)))
@@ -273,7 +383,7 @@ func AppendRecords(dst []byte, records []Record) []byte {
 	for _, r := range records {
 		body = r.appendBody(body[:0])
 		dst = kbin.AppendUvarint(dst, uint32(r.Type()))
-		dst = kbin.AppendUvarint(dst, 0)
+		dst = kbin.AppendUvarint(dst, recordVersion(r))
 		dst = kbin.AppendUvarint(dst, uint32(len(body)))
 		dst = append(dst, body...)
 	}
@@ -313,7 +423,7 @@ func DecodeRecords(data []byte) ([]Record, error) {
 		if typ > 255 || newRecord(RecordType(typ)) == nil {
 			return nil, fmt.Errorf("%w: record %d: unknown type %d", ErrCorruptRecord, i, typ)
 		}
-		if version != 0 {
+		if version > maxVersion(RecordType(typ)) {
 			return nil, fmt.Errorf("%w: record %d (%s): unsupported version %d", ErrCorruptRecord, i, RecordType(typ), version)
 		}
 		body := rd.Span(int(size))
@@ -322,7 +432,7 @@ func DecodeRecords(data []byte) ([]Record, error) {
 		}
 		r := newRecord(RecordType(typ))
 		br := &reader{Reader: kbin.Reader{Src: body}}
-		r.readBody(br)
+		r.readBody(br, version)
 		if err := br.Complete(); err != nil || br.err != nil {
 			return nil, fmt.Errorf("%w: record %d (%s): truncated or invalid body", ErrCorruptRecord, i, RecordType(typ))
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -52,16 +53,59 @@ type Config struct {
 	// 0 means no bound.
 	MaxBrokerPartitions int32
 
+	// MaxReplicationFactor, if > 0, refuses topics with more replicas per
+	// partition (INVALID_REPLICATION_FACTOR). A node whose partitions do
+	// not replicate sets 1: a second replica would be an empty log that an
+	// election could make leader.
+	MaxReplicationFactor int
+
 	// OpenTimeout bounds how long Open waits for this node to elect itself
 	// and replay the log. 0 means 10 s.
 	OpenTimeout time.Duration
 	// Transport is the Raft transport. Nil means an in-memory transport:
-	// enough for the single voter this store bootstraps. A multi-voter
-	// quorum passes a network transport (raft.NewTCPTransport).
+	// enough for the single voter this store bootstraps. A quorum passes a
+	// network transport.
 	Transport raft.Transport
+	// Stream, when Transport is nil, carries a network transport: Open
+	// builds Raft's NetworkTransport over it (a quorum's nodes pass the
+	// Raft side of their controller listener).
+	Stream raft.StreamLayer
+	// Voters is the controller quorum (controller.quorum.voters). Empty
+	// means a cluster of one: this node bootstraps itself as the only
+	// voter, and Open returns once it leads. Otherwise a voter bootstraps
+	// the quorum of all Voters on first start, a node not among them
+	// waits to be added as a non-voter (it receives the log but never
+	// votes), and Open returns at once: the node follows the log as it
+	// arrives, and becomes the active controller if elected.
+	Voters []Voter
+	// ElectionTimeout is how long a voter of a quorum waits without a
+	// leader before it stands for election
+	// (controller.quorum.election.timeout.ms). 0 means 1 s.
+	ElectionTimeout time.Duration
 	// SnapshotThreshold is how many log entries since the last snapshot
 	// trigger a new one. 0 means 1024.
 	SnapshotThreshold uint64
+}
+
+// Voter is a member of the controller quorum: its node id and the
+// address of its controller listener (Raft's server address).
+type Voter struct {
+	ID   int32
+	Addr string
+}
+
+// clustered reports whether the store is part of a quorum of several nodes
+// (or of one declared voter) rather than a cluster of one.
+func (c *Config) clustered() bool { return len(c.Voters) > 0 }
+
+// isVoter reports whether this node is one of the configured voters.
+func (c *Config) isVoter() bool {
+	for _, v := range c.Voters {
+		if v.ID == c.NodeID {
+			return true
+		}
+	}
+	return false
 }
 
 // Validate checks the config and returns the first problem found.
@@ -97,6 +141,15 @@ type Store struct {
 	fsm    *fsm
 	image  atomic.Pointer[Image]
 	nodeID raft.ServerID
+	dirID  Uuid // the metadata directory's directory.id
+
+	// active is set while this node is the active controller: it leads
+	// the Raft group and has applied every entry of earlier terms (a
+	// barrier), so the image it validates against is current.
+	active      atomic.Bool
+	activeTerm  atomic.Uint64 // the term active was set in
+	leadersMu   sync.Mutex
+	leaderFuncs []func(active bool)
 
 	// pubMu serialises publishing images (the FSM and leader changes);
 	// readers never take it.
@@ -152,6 +205,9 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.OpenTimeout == 0 {
 		cfg.OpenTimeout = 10 * time.Second
 	}
+	if cfg.ElectionTimeout == 0 {
+		cfg.ElectionTimeout = time.Second
+	}
 	if cfg.SnapshotThreshold == 0 {
 		cfg.SnapshotThreshold = 1024
 	}
@@ -175,7 +231,7 @@ func Open(cfg Config) (*Store, error) {
 		dirLock.Close()
 		return nil, fmt.Errorf("metadata: sync parent of %s: %w", cfg.Dir, err)
 	}
-	clusterID, err := loadMetaProperties(cfg.FS, cfg.Dir, cfg.NodeID, cfg.ClusterID)
+	clusterID, dirID, err := loadMetaProperties(cfg.FS, cfg.Dir, cfg.NodeID, cfg.ClusterID)
 	if err != nil {
 		dirLock.Close()
 		return nil, err
@@ -186,6 +242,7 @@ func Open(cfg Config) (*Store, error) {
 		cfg:    cfg,
 		log:    cfg.Logger,
 		nodeID: raft.ServerID(strconv.Itoa(int(cfg.NodeID))),
+		dirID:  dirID,
 		lock:   dirLock,
 		wake:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
@@ -209,6 +266,11 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("metadata: snapshot store: %w", err)
 	}
 	s.trans = cfg.Transport
+	if s.trans == nil && cfg.Stream != nil {
+		s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+			Stream: cfg.Stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
+		})
+	}
 	if s.trans == nil {
 		_, s.trans = raft.NewInmemTransport(raft.ServerAddress("node-" + string(s.nodeID)))
 	}
@@ -223,22 +285,47 @@ func Open(cfg Config) (*Store, error) {
 	rc.ElectionTimeout = 50 * time.Millisecond
 	rc.LeaderLeaseTimeout = 50 * time.Millisecond
 	rc.CommitTimeout = 5 * time.Millisecond
+	if cfg.clustered() {
+		// A quorum over a network: a leader not heard from for the
+		// election timeout is replaced; one that cannot reach a majority
+		// for half of it steps down (hashicorp's leader lease), so an
+		// isolated leader stops accepting changes (KAFKA-15489). Followers
+		// learn of commits with the next AppendEntries, sent at least every
+		// CommitTimeout: that bounds the metadata propagation delay.
+		rc.HeartbeatTimeout = cfg.ElectionTimeout
+		rc.ElectionTimeout = cfg.ElectionTimeout
+		rc.LeaderLeaseTimeout = cfg.ElectionTimeout / 2
+		rc.CommitTimeout = 25 * time.Millisecond
+	}
 	rc.SnapshotThreshold = cfg.SnapshotThreshold
 	rc.TrailingLogs = cfg.SnapshotThreshold
 	rc.SnapshotInterval = 30 * time.Second
 	rc.NoSnapshotRestoreOnStart = false
 
-	if err := s.finishBootstrap(snaps); err != nil {
-		return nil, err
+	bootstraps := !cfg.clustered() || cfg.isVoter()
+	if bootstraps {
+		if err := s.finishBootstrap(snaps); err != nil {
+			return nil, err
+		}
 	}
 	existing, err := raft.HasExistingState(s.wal, s.wal, snaps)
 	if err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
-	if !existing {
+	if !existing && bootstraps {
 		conf := raft.Configuration{Servers: []raft.Server{{
 			Suffrage: raft.Voter, ID: s.nodeID, Address: s.trans.LocalAddr(),
 		}}}
+		if cfg.clustered() {
+			// Every voter bootstraps the same configuration; Raft elects
+			// a leader once a majority of them runs.
+			conf.Servers = conf.Servers[:0]
+			for _, v := range cfg.Voters {
+				conf.Servers = append(conf.Servers, raft.Server{
+					Suffrage: raft.Voter, ID: raft.ServerID(strconv.Itoa(int(v.ID))), Address: raft.ServerAddress(v.Addr),
+				})
+			}
+		}
 		if err := raft.BootstrapCluster(rc, s.wal, s.wal, snaps, s.trans, conf); err != nil {
 			return nil, fmt.Errorf("metadata: bootstrap: %w", err)
 		}
@@ -259,8 +346,10 @@ func Open(cfg Config) (*Store, error) {
 	s.wg.Add(1)
 	go s.observeLoop()
 
-	if err := s.waitReady(); err != nil {
-		return nil, err
+	if !cfg.clustered() {
+		if err := s.waitReady(); err != nil {
+			return nil, err
+		}
 	}
 	ok = true
 	return s, nil
@@ -311,6 +400,75 @@ func (s *Store) waitReady() error {
 		return fmt.Errorf("metadata: replay log: %w", err)
 	}
 	s.setController(s.cfg.NodeID)
+	s.setActive(true, s.raft.CurrentTerm())
+	return nil
+}
+
+// activate makes this node the active controller once every entry of
+// earlier terms is applied, unless leadership was lost meanwhile.
+func (s *Store) activate(term uint64) {
+	defer s.wg.Done()
+	for {
+		if s.raft.State() != raft.Leader || s.raft.CurrentTerm() != term {
+			return
+		}
+		err := s.raft.Barrier(s.cfg.ElectionTimeout * 5).Error()
+		if err == nil {
+			break
+		}
+		if errors.Is(err, raft.ErrRaftShutdown) || errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return
+		}
+		select {
+		case <-s.done:
+			return
+		default:
+		}
+	}
+	if s.raft.State() == raft.Leader && s.raft.CurrentTerm() == term {
+		s.setActive(true, term)
+	}
+}
+
+func (s *Store) setActive(active bool, term uint64) {
+	s.leadersMu.Lock()
+	defer s.leadersMu.Unlock()
+	if s.active.Load() == active && (!active || s.activeTerm.Load() == term) {
+		return
+	}
+	s.active.Store(active)
+	s.activeTerm.Store(term)
+	if active {
+		s.log.Info("this node is the active controller", "term", term)
+	}
+	for _, fn := range s.leaderFuncs {
+		fn(active)
+	}
+}
+
+// Active reports whether this node is the active controller.
+func (s *Store) Active() bool { return s.active.Load() }
+
+// WatchLeadership registers fn to be called with true when this node
+// becomes the active controller and false when it stops being it. Calls are
+// serialised; fn must not block and must not call WatchLeadership.
+func (s *Store) WatchLeadership(fn func(active bool)) {
+	s.leadersMu.Lock()
+	s.leaderFuncs = append(s.leaderFuncs, fn)
+	active := s.active.Load()
+	s.leadersMu.Unlock()
+	if active {
+		fn(true)
+	}
+}
+
+// checkActive answers NOT_CONTROLLER unless this node is the active
+// controller. Controller operations call it under ctrlMu before reading
+// the image they validate against.
+func (s *Store) checkActive() error {
+	if !s.active.Load() {
+		return newError(kerr.NotController, "node %d is not the active controller", s.cfg.NodeID)
+	}
 	return nil
 }
 
@@ -339,6 +497,12 @@ func (s *Store) observeLoop() {
 				id = int32(n)
 			}
 			s.setController(id)
+			if id == s.cfg.NodeID && s.cfg.clustered() {
+				s.wg.Add(1)
+				go s.activate(s.raft.CurrentTerm())
+			} else if id != s.cfg.NodeID {
+				s.setActive(false, 0)
+			}
 		}
 	}
 }
@@ -402,6 +566,10 @@ func (s *Store) RaftStatus() RaftStatus {
 
 // ClusterID returns the cluster id.
 func (s *Store) ClusterID() string { return s.cfg.ClusterID }
+
+// DirectoryID is the id of this node's metadata directory
+// (meta.properties directory.id): the same on every start of the node.
+func (s *Store) DirectoryID() Uuid { return s.dirID }
 
 // NodeID returns this node's id.
 func (s *Store) NodeID() int32 { return s.cfg.NodeID }
@@ -489,6 +657,9 @@ func (s *Store) stopRaft() raft.Future {
 // rejection (an *Error) when the batch does not fit the image, ctx's error
 // when ctx ends first (the batch may still be applied later).
 func (s *Store) propose(ctx context.Context, records []Record) (*Image, error) {
+	if err := s.checkActive(); err != nil {
+		return nil, err
+	}
 	data := EncodeRecords(records...)
 	var timeout time.Duration
 	if d, ok := ctx.Deadline(); ok {
@@ -509,8 +680,14 @@ func (s *Store) propose(ctx context.Context, records []Record) (*Image, error) {
 		return nil, ctx.Err()
 	}
 	if err := f.Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrRaftShutdown) {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrRaftShutdown) {
 			return nil, newError(kerr.NotController, "node %d is not the active controller: %v", s.cfg.NodeID, err)
+		}
+		if errors.Is(err, raft.ErrLeadershipLost) {
+			// The entry may still commit under the next leader (hashicorp
+			// raft #561): the caller cannot know, so this is not the
+			// clean NOT_CONTROLLER a retry may follow blindly.
+			return nil, newError(kerr.NotController, "node %d lost the controller's leadership while the change was in flight; it may or may not have been applied: %v", s.cfg.NodeID, err)
 		}
 		return nil, fmt.Errorf("metadata: propose: %w", err)
 	}
@@ -541,7 +718,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
 	prev := s.image.Load()
-	next, err := applyRecords(prev, records)
+	next, err := applyRecordsAt(prev, records, int64(l.Index))
 	if err != nil {
 		s.log.Warn("metadata batch rejected", "index", l.Index, "err", err)
 		return err
@@ -586,3 +763,100 @@ func (fs *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 func (fs *fsmSnapshot) Release() {}
+
+// Quorum is this node's view of the controller quorum.
+type Quorum struct {
+	Active      bool   // this node is the active controller
+	LeaderID    int32  // the Raft leader, -1 if unknown
+	Term        uint64 // the current Raft term (the leader epoch)
+	CommitIndex uint64
+	LastIndex   uint64
+	Voters      []int32 // node ids with a vote, ascending
+	Observers   []int32 // registered brokers without a vote, ascending
+	Now         int64   // when this was taken, in Unix milliseconds
+}
+
+// Quorum describes the quorum: its configuration comes from Raft, the
+// observers are the registered brokers that are not voters.
+func (s *Store) Quorum() Quorum {
+	q := Quorum{Active: s.active.Load(), LeaderID: s.Image().ControllerID, Now: time.Now().UnixMilli()}
+	if s.raft == nil {
+		return q
+	}
+	q.Term, q.CommitIndex, q.LastIndex = s.raft.CurrentTerm(), s.raft.CommitIndex(), s.raft.LastIndex()
+	voters := map[int32]bool{}
+	if f := s.raft.GetConfiguration(); f.Error() == nil {
+		for _, srv := range f.Configuration().Servers {
+			id, err := strconv.ParseInt(string(srv.ID), 10, 32)
+			if err != nil || srv.Suffrage != raft.Voter {
+				continue
+			}
+			voters[int32(id)] = true
+			q.Voters = append(q.Voters, int32(id))
+		}
+	}
+	slices.Sort(q.Voters)
+	for _, id := range s.Image().BrokerIDs() {
+		if !voters[id] {
+			q.Observers = append(q.Observers, id)
+		}
+	}
+	return q
+}
+
+// AddNonvoter adds a node that is not a voter to the Raft configuration so
+// that the leader sends it the log (a broker-only node). Adding a node
+// already present with the same address changes nothing. Errors:
+// NOT_CONTROLLER.
+func (s *Store) AddNonvoter(ctx context.Context, id int32, addr string) error {
+	if err := s.checkActive(); err != nil {
+		return err
+	}
+	sid := raft.ServerID(strconv.Itoa(int(id)))
+	if f := s.raft.GetConfiguration(); f.Error() == nil {
+		for _, srv := range f.Configuration().Servers {
+			if srv.ID == sid && string(srv.Address) == addr {
+				return nil
+			}
+			if srv.ID == sid && srv.Suffrage == raft.Voter {
+				return newError(kerr.InvalidRequest, "node %d is a voter", id)
+			}
+		}
+	}
+	timeout := 10 * time.Second
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	if err := s.raft.AddNonvoter(sid, raft.ServerAddress(addr), 0, timeout).Error(); err != nil {
+		return newError(kerr.NotController, "add node %d to the metadata log's replicas: %v", id, err)
+	}
+	return nil
+}
+
+// AppliedIndex is the last metadata log index this node has applied.
+func (s *Store) AppliedIndex() uint64 {
+	if s.raft == nil {
+		return 0
+	}
+	return s.raft.AppliedIndex()
+}
+
+// WaitApplied waits until this node has applied the metadata log up to
+// index, or ctx ends.
+func (s *Store) WaitApplied(ctx context.Context, index uint64) error {
+	if s.AppliedIndex() >= index {
+		return nil
+	}
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for s.AppliedIndex() < index {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.done:
+			return errors.New("metadata: store closed")
+		case <-t.C:
+		}
+	}
+	return nil
+}

@@ -49,7 +49,7 @@ func (t *internalTopic) ensure(ctx context.Context) error {
 		return nil
 	}
 	rf := int16(max(min(len(t.m.meta.Image().Brokers), 3), 1))
-	_, err := t.m.meta.CreateTopic(ctx, metadata.CreateTopicRequest{
+	_, err := t.m.client.CreateTopic(ctx, metadata.CreateTopicRequest{
 		Name:              t.name,
 		NumPartitions:     t.partitions,
 		ReplicationFactor: rf,

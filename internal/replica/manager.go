@@ -1,7 +1,6 @@
 package replica
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/controller"
 	"github.com/samsa-streaming/samsa/internal/group"
 	"github.com/samsa-streaming/samsa/internal/log"
 	"github.com/samsa-streaming/samsa/internal/metadata"
@@ -35,6 +37,9 @@ type Manager struct {
 	logger   *slog.Logger
 	metrics  *metrics.Metrics // nil-safe
 	meta     *metadata.Store
+	ctrl     *controller.Controller // this node's controller (every node runs one as a voter or a cluster of one)
+	client   *controller.Client     // the way to the active controller
+	life     lifecycle              // registration and heartbeats
 	logs     []*log.Manager
 	replicas *replicaSet
 	pids     ProducerIDs
@@ -61,6 +66,16 @@ type Options struct {
 	FS vfs.FS
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// RaftStream carries the metadata log's Raft traffic when the node is
+	// one of a quorum (controller.quorum.voters set): the Raft side of
+	// the controller listener (or, on a broker-only node, of its
+	// inter-broker listener).
+	RaftStream raft.StreamLayer
+	// ControllerAPIs, if set, is called with the controller APIs as soon
+	// as the metadata store is open, before the node registers: the
+	// controller listener serves them (the quorum needs them to register
+	// its own brokers).
+	ControllerAPIs func(*controller.Server)
 }
 
 // Open opens the node's logs and metadata store, registers the node as a
@@ -118,8 +133,19 @@ func Open(cfg *config.Config, opts Options) (*Manager, error) {
 			}
 		}
 	}
+	var voters []metadata.Voter
+	for _, v := range cfg.ControllerQuorumVoters {
+		voters = append(voters, metadata.Voter{ID: v.ID, Addr: v.Addr()})
+	}
+	if len(voters) > 0 && opts.RaftStream == nil {
+		m.closeLogs()
+		return nil, errors.New("a node of a controller quorum needs a listener for the metadata log's Raft traffic")
+	}
 	meta, err := metadata.Open(metadata.Config{
 		NodeID:                   cfg.NodeID,
+		Voters:                   voters,
+		Stream:                   opts.RaftStream,
+		ElectionTimeout:          time.Duration(cfg.ControllerQuorumElectionTimeoutMs) * time.Millisecond,
 		Dir:                      cfg.MetadataLogDir,
 		FS:                       fs,
 		ClusterID:                cfg.ClusterID,
@@ -128,6 +154,8 @@ func Open(cfg *config.Config, opts Options) (*Manager, error) {
 		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
 		MaxPartitionsPerRequest:  cfg.MaxPartitionsPerRequest,
 		MaxBrokerPartitions:      cfg.MaxBrokerPartitions,
+		// Partitions do not replicate yet.
+		MaxReplicationFactor: 1,
 	})
 	if err != nil {
 		m.closeLogs()
@@ -137,20 +165,35 @@ func Open(cfg *config.Config, opts Options) (*Manager, error) {
 		return nil, fmt.Errorf("open metadata: %w", err)
 	}
 	m.meta = meta
+	if cfg.IsController() {
+		m.ctrl = controller.New(meta, controller.Config{
+			SessionTimeout: time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
+			Logger:         logger.With("component", "controller"),
+			Now:            opts.Now,
+		})
+		if opts.ControllerAPIs != nil {
+			opts.ControllerAPIs(controller.NewServer(meta, m.ctrl))
+		}
+	}
+	m.client = controller.NewClient(controller.ClientConfig{
+		NodeID: cfg.NodeID, Store: meta, Controller: m.ctrl, Voters: voters,
+		Logger: logger.With("component", "controller-client"),
+	})
 	meta.Watch(m.watchImage)
 	m.watchImage(nil, meta.Image())
-	m.deleteStrayLogs()
 
 	host, port, err := m.advertised(opts.AdvertisedAddr)
 	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err = meta.RegisterBroker(ctx, metadata.Broker{ID: cfg.NodeID, Host: host, Port: port})
-		cancel()
+		err = m.register(host, port)
 	}
 	if err != nil {
 		m.Close()
 		return nil, fmt.Errorf("register broker: %w", err)
 	}
+	// Only now is the image at least as new as this node's registration:
+	// a log the image does not name is a stray, not a partition this node
+	// has yet to hear of.
+	m.deleteStrayLogs()
 	if err := m.finalizeTransactionVersion(); err != nil {
 		m.Close()
 		return nil, err
@@ -167,7 +210,11 @@ func Open(cfg *config.Config, opts Options) (*Manager, error) {
 func (m *Manager) advertised(override string) (string, int32, error) {
 	addr := override
 	if addr == "" {
-		addr = m.cfg.AdvertisedListeners[0].Addr()
+		l, ok := m.cfg.AdvertisedBrokerListener()
+		if !ok {
+			return "", 0, errors.New("no advertised listener for clients")
+		}
+		addr = l.Addr()
 	}
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -231,6 +278,10 @@ func (m *Manager) Ready() error {
 // Metadata is the cluster metadata store.
 func (m *Manager) Metadata() *metadata.Store { return m.meta }
 
+// Controller is the node's way to the active controller: the current
+// image and the operations that change it.
+func (m *Manager) Controller() *controller.Client { return m.client }
+
 // Close stops applying metadata, closes the partitions (writing producer
 // snapshots), closes the logs (flush, checkpoints, clean-shutdown marker)
 // and the metadata store. The server must be shut down first.
@@ -242,12 +293,19 @@ func (m *Manager) Close() error {
 	m.applyMu.Lock()
 	m.applyMu.Unlock() //nolint:staticcheck // waits for an apply in progress to stop
 	if !alreadyClosed {
+		m.controlledShutdown()
 		close(m.stop)
 	}
 	m.bg.Wait()
 	m.CloseTxns()
 	m.CloseGroups()
 	var errs []error
+	if m.client != nil {
+		m.client.Close()
+	}
+	if m.ctrl != nil {
+		m.ctrl.Close()
+	}
 	if m.meta != nil {
 		errs = append(errs, m.meta.Close())
 	}

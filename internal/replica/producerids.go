@@ -3,11 +3,13 @@ package replica
 import (
 	"context"
 	"sync"
+
+	"github.com/samsa-streaming/samsa/internal/controller"
 )
 
 // ProducerIDBlockSize is how many producer ids one reservation in the
 // metadata log covers.
-const ProducerIDBlockSize = 1000
+const ProducerIDBlockSize = controller.ProducerIDBlockSize
 
 // ProducerIDs hands out producer ids from a block reserved in the metadata
 // log, reserving the next block when one runs out. Ids are unique across
@@ -46,5 +48,5 @@ func (a *ProducerIDs) Allocate(ctx context.Context, meta IDBlocks) (int64, error
 // AllocateProducerID returns a new producer id (InitProducerId and the
 // transaction coordinator share the node's blocks).
 func (m *Manager) AllocateProducerID(ctx context.Context) (int64, error) {
-	return m.pids.Allocate(ctx, m.meta)
+	return m.pids.Allocate(ctx, m.client)
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/log"
@@ -25,6 +26,11 @@ type Replica struct {
 	log      *log.Log
 	part     *partition.Partition
 	settings *topicSettings // immutable; replaced under replicaSet.mu
+	// leader is whether the applied image names this node the
+	// partition's leader: only then does it serve clients and the
+	// coordinators. Until replication, a replica that is not the leader
+	// keeps its log and serves nothing.
+	leader atomic.Bool
 }
 
 // topicSettings are a topic's effective configs, parsed once per change:
@@ -55,14 +61,19 @@ func newReplicaSet() *replicaSet {
 // Partition returns the partition state.
 func (r *Replica) Partition() *partition.Partition { return r.part }
 
-// Replica returns this node's replica of a partition, or nil.
+// Replica returns this node's replica of a partition if this node leads
+// it, or nil.
 func (m *Manager) Replica(topic string, p int32) *Replica {
-	return m.replica(log.TopicPartition{Topic: topic, Partition: p})
+	r := m.replica(log.TopicPartition{Topic: topic, Partition: p})
+	if r == nil || !r.leader.Load() {
+		return nil
+	}
+	return r
 }
 
-// Partition returns this node's partition state of a partition.
+// Partition returns this node's partition state of a partition it leads.
 func (m *Manager) Partition(topic string, p int32) (*partition.Partition, bool) {
-	r := m.replica(log.TopicPartition{Topic: topic, Partition: p})
+	r := m.Replica(topic, p)
 	if r == nil {
 		return nil, false
 	}
@@ -151,17 +162,20 @@ func (m *Manager) applyImage(prev, next *metadata.Image) {
 				r = nil
 			}
 			if r == nil {
-				if _, err := m.createReplica(tp, t.ID, p, settings); err != nil {
+				nr, err := m.createReplica(tp, t.ID, p, settings)
+				if err != nil {
 					m.logger.Error("cannot create partition", "topic", tp.Topic, "partition", tp.Partition, "err", err)
 					failed++
 					continue
 				}
+				nr.leader.Store(p.Leader == m.cfg.NodeID)
 				created++
 				continue
 			}
 			if r.part.LeaderEpoch() != p.LeaderEpoch {
 				r.part.SetLeaderEpoch(p.LeaderEpoch)
 			}
+			r.leader.Store(p.Leader == m.cfg.NodeID)
 			if prevT := prev.Topic(t.Name); prevT == nil || prevT != t || brokerConfigsChanged {
 				rs.mu.Lock()
 				old := r.settings

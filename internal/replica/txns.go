@@ -225,7 +225,7 @@ func (m *Manager) finalizeTransactionVersion() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := m.meta.SetFeatureLevel(ctx, txn.FeatureName, cfg.TransactionVersion); err != nil {
+	if err := m.client.SetFeatureLevel(ctx, txn.FeatureName, cfg.TransactionVersion); err != nil {
 		// Not fatal: the finalized level stays what it was.
 		m.logger.Warn("cannot finalize transaction.version", "level", cfg.TransactionVersion, "err", err)
 		return nil

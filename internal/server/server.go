@@ -215,7 +215,7 @@ func (s *Server) acceptLoop(l net.Listener) {
 			continue
 		}
 		backoff = 0
-		if tc, ok := nc.(*net.TCPConn); ok {
+		if tc := plainTCP(nc); tc != nil {
 			_ = tc.SetNoDelay(true)
 		}
 		c := &conn{srv: s, nc: nc, addr: nc.RemoteAddr().String(), out: make(chan *Response, s.cfg.MaxQueuedResponses), done: make(chan struct{})}

@@ -52,12 +52,31 @@ func writeResponse(nc net.Conn, r *Response) (int64, error) {
 	return written, flush()
 }
 
+// TCPWrapper is a connection that wraps a plain TCP connection without
+// changing the bytes written (a listener that reads a connection's first
+// byte to route it, say): writes may go to the TCP connection directly, so
+// responses keep sendfile. TLS connections must not implement it.
+type TCPWrapper interface {
+	PlainTCP() *net.TCPConn
+}
+
+// plainTCP is the TCP connection bytes can be written to directly, or nil.
+func plainTCP(nc net.Conn) *net.TCPConn {
+	switch c := nc.(type) {
+	case *net.TCPConn:
+		return c
+	case TCPWrapper:
+		return c.PlainTCP()
+	}
+	return nil
+}
+
 // writeFileRange sends a file range, with sendfile when possible.
 func writeFileRange(nc net.Conn, fr *FileRange) (int64, error) {
 	if fr.Size == 0 {
 		return 0, nil
 	}
-	if tc, ok := nc.(*net.TCPConn); ok && fr.OS != nil {
+	if tc := plainTCP(nc); tc != nil && fr.OS != nil {
 		return sendfile(tc, fr.OS, fr.Offset, fr.Size)
 	}
 	if fr.ReaderAt == nil {
