@@ -147,13 +147,49 @@ func strOr(s *string) string {
 // newCoordinatorEnv is newAdminEnv for the group and transaction APIs:
 // __consumer_offsets and __transaction_state get one partition each, and
 // a new group's first rebalance does not wait for more members.
+//
+// The internal topics are created, as a client's first FindCoordinator
+// creates them, and the coordinators have loaded their partitions.
 func newCoordinatorEnv(t *testing.T) *Broker {
 	t.Helper()
-	return newAdminEnv(t, map[string]string{
+	env := newAdminEnv(t, map[string]string{
 		"offsets.topic.num.partitions":         "1",
 		"transaction.state.log.num.partitions": "1",
 		"group.initial.rebalance.delay.ms":     "0",
 	})
+	awaitCoordinators(t, env)
+	return env
+}
+
+// awaitCoordinators asks FindCoordinator for a group and a transactional
+// id, which creates the internal topics, and waits until this node's
+// coordinators serve every partition of them.
+func awaitCoordinators(t *testing.T, env *Broker) {
+	t.Helper()
+	for _, typ := range []int8{0, 1} {
+		req := kmsg.NewPtrFindCoordinatorRequest()
+		req.SetVersion(4)
+		req.CoordinatorType, req.CoordinatorKeys = typ, []string{"k"}
+		if c := serveReq(t, env, req).(*kmsg.FindCoordinatorResponse).Coordinators[0]; c.ErrorCode != 0 || c.NodeID != env.cfg.NodeID {
+			t.Fatalf("FindCoordinator type %d: %v, node %d", typ, kerr.ErrorForCode(c.ErrorCode), c.NodeID)
+		}
+	}
+	gc, err := env.replicas.Groups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := env.replicas.Txns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(gc.LoadedPartitions()) < int(gc.Config().OffsetsTopicNumPartitions) ||
+		len(tc.LoadedPartitions()) < int(tc.Config().TransactionStateLogNumPartitions) {
+		if time.Now().After(deadline) {
+			t.Fatalf("coordinators loaded %v and %v", gc.LoadedPartitions(), tc.LoadedPartitions())
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // serveReq dispatches a decoded request through the API table to its

@@ -5,6 +5,10 @@
 // chosen as Kafka chooses it, and the state is rebuilt by replaying the
 // partition from the start.
 //
+// A coordinator serves only the keys of the partitions it has loaded, the
+// ones its node leads; Ownership keeps track of them with Kafka's rules
+// (ownership.go).
+//
 // The broker implements Storage over its partitions; MemStorage keeps
 // records in memory, for tests and for running a coordinator without a log.
 package coordinator

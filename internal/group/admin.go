@@ -24,7 +24,12 @@ func (c *Coordinator) DescribeGroups(req *kmsg.DescribeGroupsRequest) *kmsg.Desc
 			resp.Groups = append(resp.Groups, dg)
 			continue
 		}
-		g := c.lockLiveGroup(id, false)
+		g, code := c.lockLiveGroup(id, false)
+		if code != 0 {
+			dg.ErrorCode = code
+			resp.Groups = append(resp.Groups, dg)
+			continue
+		}
 		if g == nil {
 			dg.State = StateDead.String()
 			if req.Version >= 6 {
@@ -71,7 +76,7 @@ func (c *Coordinator) DescribeGroups(req *kmsg.DescribeGroupsRequest) *kmsg.Desc
 // type (v5+), both case-insensitively.
 func (c *Coordinator) ListGroups(req *kmsg.ListGroupsRequest) *kmsg.ListGroupsResponse {
 	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
-	if code := c.preCheck(""); code != 0 {
+	if code := c.listCheck(); code != 0 {
 		resp.ErrorCode = code
 		return resp
 	}
@@ -123,7 +128,10 @@ func (c *Coordinator) deleteGroup(id string) int16 {
 	if id == "" {
 		return kerr.InvalidGroupID.Code
 	}
-	g := c.lockLiveGroup(id, false)
+	g, code := c.lockLiveGroup(id, false)
+	if code != 0 {
+		return code
+	}
 	if g == nil {
 		return kerr.GroupIDNotFound.Code
 	}

@@ -54,7 +54,11 @@ func (c *Coordinator) joinGroup(req *kmsg.JoinGroupRequest, clientID, clientHost
 	if req.Version == 0 || rebalanceTimeout <= 0 {
 		rebalanceTimeout = req.SessionTimeoutMillis
 	}
-	g := c.lockLiveGroup(req.Group, req.MemberID == "")
+	g, code := c.lockLiveGroup(req.Group, req.MemberID == "")
+	if code != 0 {
+		cb(joinError(code, req.MemberID))
+		return
+	}
 	if g == nil {
 		cb(joinError(kerr.UnknownMemberID.Code, req.MemberID))
 		return
@@ -674,7 +678,11 @@ func (c *Coordinator) syncGroup(req *kmsg.SyncGroupRequest, cb func(*kmsg.SyncGr
 		fail(code)
 		return
 	}
-	g := c.lockLiveGroup(req.Group, false)
+	g, code := c.lockLiveGroup(req.Group, false)
+	if code != 0 {
+		fail(code)
+		return
+	}
 	if g == nil {
 		fail(kerr.UnknownMemberID.Code)
 		return
@@ -769,7 +777,10 @@ func (c *Coordinator) heartbeat(req *kmsg.HeartbeatRequest) int16 {
 	if code := c.preCheck(req.Group); code != 0 {
 		return code
 	}
-	g := c.lockLiveGroup(req.Group, false)
+	g, code := c.lockLiveGroup(req.Group, false)
+	if code != 0 {
+		return code
+	}
 	if g == nil {
 		return kerr.UnknownMemberID.Code
 	}
@@ -825,7 +836,10 @@ func (c *Coordinator) leaveGroup(groupID string, leaving []kmsg.LeaveGroupReques
 	if code := c.preCheck(groupID); code != 0 {
 		return code
 	}
-	g := c.lockLiveGroup(groupID, false)
+	g, code := c.lockLiveGroup(groupID, false)
+	if code != 0 {
+		return code
+	}
 	if g == nil {
 		for i := range results {
 			results[i].ErrorCode = kerr.UnknownMemberID.Code

@@ -11,7 +11,7 @@ import (
 // Config holds the coordinator's settings, named as Kafka names them. The
 // zero value is not useful: start from DefaultConfig.
 type Config struct {
-	// NodeID is this node's id, reported by FindCoordinator.
+	// NodeID is the id of the node the coordinator runs on.
 	NodeID int32
 
 	// GroupMinSessionTimeoutMs (group.min.session.timeout.ms, default

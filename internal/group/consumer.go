@@ -133,7 +133,10 @@ func (c *Coordinator) ConsumerGroupHeartbeat(req *kmsg.ConsumerGroupHeartbeatReq
 			return cgError(resp, kerr.InvalidRegularExpression.Code, fmt.Sprintf("SubscribedTopicRegex %q is not a valid RE2 regular expression: %v", *req.SubscribedTopicRegex, err))
 		}
 	}
-	g := c.lockLiveGroup(req.Group, req.MemberEpoch == 0)
+	g, code := c.lockLiveGroup(req.Group, req.MemberEpoch == 0)
+	if code != 0 {
+		return cgError(resp, code, "")
+	}
 	if g == nil {
 		return cgError(resp, kerr.UnknownMemberID.Code, "")
 	}
@@ -633,7 +636,12 @@ func (c *Coordinator) ConsumerGroupDescribe(req *kmsg.ConsumerGroupDescribeReque
 			resp.Groups = append(resp.Groups, dg)
 			continue
 		}
-		g := c.lockLiveGroup(id, false)
+		g, code := c.lockLiveGroup(id, false)
+		if code != 0 {
+			dg.ErrorCode = code
+			resp.Groups = append(resp.Groups, dg)
+			continue
+		}
 		if g == nil || g.typ != TypeConsumer {
 			dg.ErrorCode = kerr.GroupIDNotFound.Code
 			msg := "Group " + id + " not found."

@@ -39,9 +39,9 @@ type Options struct {
 	Logger  *slog.Logger // nil: slog.Default()
 }
 
-// Coordinator is the group coordinator of one node: it owns every group
-// whose __consumer_offsets partition this node leads (all of them in a
-// cluster of one).
+// Coordinator is the group coordinator of one node: it owns the groups of
+// the __consumer_offsets partitions it has loaded (LoadPartition), which
+// are the partitions this node leads.
 type Coordinator struct {
 	cfg      Config
 	store    Storage
@@ -50,7 +50,6 @@ type Coordinator struct {
 	logger   *slog.Logger
 	ctx      context.Context // cancelled by Close; bounds storage writes
 	cancel   context.CancelFunc
-	loaded   atomic.Bool
 	closed   atomic.Bool
 	expiryMu sync.Mutex
 	expiryT  Timer // guarded by expiryMu
@@ -58,12 +57,15 @@ type Coordinator struct {
 	pendingMu sync.Mutex
 	pendingFn PendingOffsetsFunc // guarded by pendingMu
 
-	mu     sync.RWMutex // guards groups; may be taken while holding a group's mu, never the reverse
-	groups map[string]*group
+	// mu guards groups and parts; it may be taken while holding a group's
+	// mu, never the reverse.
+	mu     sync.RWMutex
+	groups map[string]*group      // the groups of the partitions loaded
+	parts  *coordinator.Ownership // of the __consumer_offsets partitions (partitions.go)
 }
 
-// New builds a coordinator. It serves nothing (COORDINATOR_LOAD_IN_PROGRESS)
-// until Load has replayed the storage.
+// New builds a coordinator. It owns no partition, and answers every group
+// NOT_COORDINATOR, until LoadPartition has loaded the group's partition.
 func New(opts Options) (*Coordinator, error) {
 	if err := opts.Config.Validate(); err != nil {
 		return nil, fmt.Errorf("group coordinator config: %w", err)
@@ -75,6 +77,7 @@ func New(opts Options) (*Coordinator, error) {
 		topics: opts.Topics,
 		logger: opts.Logger,
 		groups: map[string]*group{},
+		parts:  coordinator.NewOwnership(),
 	}
 	if c.store == nil {
 		c.store = coordinator.NewMemStorage()
@@ -89,14 +92,12 @@ func New(opts Options) (*Coordinator, error) {
 		c.logger = slog.Default()
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.scheduleExpiry()
 	return c, nil
 }
 
 // Config returns the coordinator's configuration.
 func (c *Coordinator) Config() Config { return c.cfg }
-
-// Loaded reports whether Load has finished.
-func (c *Coordinator) Loaded() bool { return c.loaded.Load() }
 
 // Close stops the timers and answers waiting joins and syncs with
 // COORDINATOR_NOT_AVAILABLE so their clients look for the coordinator
@@ -164,35 +165,56 @@ func (c *Coordinator) getGroup(id string) *group {
 	return c.groups[id]
 }
 
-// getOrCreateGroup returns the group, creating an empty one.
-func (c *Coordinator) getOrCreateGroup(id string) *group {
-	if g := c.getGroup(id); g != nil {
-		return g
+// lookupGroup returns the group, creating an empty one when create is set,
+// or the code of a group whose partition this coordinator does not serve.
+// A nil group with code 0 means it does not exist.
+func (c *Coordinator) lookupGroup(id string, create bool) (*group, int16) {
+	c.mu.RLock()
+	g, code := c.groups[id], c.ownerCodeLocked(id)
+	c.mu.RUnlock()
+	if code != 0 || g != nil || !create {
+		return g, code
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if g := c.groups[id]; g != nil {
-		return g
+	if code := c.ownerCodeLocked(id); code != 0 {
+		return nil, code
 	}
-	g := newGroup(c, id)
+	if g := c.groups[id]; g != nil {
+		return g, 0
+	}
+	g = newGroup(c, id)
 	c.groups[id] = g
-	return g
+	return g, 0
 }
 
 // lockLiveGroup returns the group locked, creating it when create is set.
 // A group found Dead (removed concurrently) is looked up again. It returns
-// nil when the group does not exist and create is false.
-func (c *Coordinator) lockLiveGroup(id string, create bool) *group {
+// no group and code 0 when the group does not exist and create is false,
+// and NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS when its partition is
+// not loaded here: checked again once the group is locked, so a request
+// never acts on a group that an unload of its partition took away.
+func (c *Coordinator) lockLiveGroup(id string, create bool) (*group, int16) {
 	for {
-		var g *group
-		if create {
-			g = c.getOrCreateGroup(id)
-		} else if g = c.getGroup(id); g == nil {
-			return nil
+		g, code := c.lookupGroup(id, create)
+		if g == nil {
+			return nil, code
 		}
 		g.mu.Lock()
 		if g.state != StateDead {
-			return g
+			c.mu.RLock()
+			cur, code := c.groups[id], c.ownerCodeLocked(id)
+			c.mu.RUnlock()
+			switch {
+			case code != 0:
+				g.mu.Unlock()
+				return nil, code
+			case cur == g:
+				return g, 0
+			}
+			// Unloaded and loaded again meanwhile: take the new one.
+			g.mu.Unlock()
+			continue
 		}
 		g.mu.Unlock()
 		c.removeGroup(g)
@@ -227,12 +249,15 @@ func (g *group) appendLocked(recs []Record) error {
 }
 
 // storageErrorCode maps a failed append to what Kafka answers: the
-// coordinator is not available (clients look for it again and retry).
+// coordinator is not available, or no longer this node once it does not
+// lead the partition (clients look for it again and retry).
 func storageErrorCode(err error) int16 {
 	var ke *kerr.Error
 	if errors.As(err, &ke) {
 		switch ke {
-		case kerr.NotLeaderForPartition, kerr.NotEnoughReplicas, kerr.NotEnoughReplicasAfterAppend,
+		case kerr.NotLeaderForPartition, kerr.KafkaStorageError, kerr.NotCoordinator:
+			return kerr.NotCoordinator.Code
+		case kerr.NotEnoughReplicas, kerr.NotEnoughReplicasAfterAppend,
 			kerr.RequestTimedOut, kerr.UnknownTopicOrPartition:
 			return kerr.CoordinatorNotAvailable.Code
 		case kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidFetchSize:
@@ -242,15 +267,20 @@ func storageErrorCode(err error) int16 {
 	return kerr.CoordinatorNotAvailable.Code
 }
 
-// preCheck is the coordinator-wide check every group request starts with.
+// preCheck is the check every request for a group starts with: the
+// coordinator must be open and own the group's partition. An empty group
+// id passes (the callers refuse it with INVALID_GROUP_ID, which Kafka
+// checks first).
 func (c *Coordinator) preCheck(groupID string) int16 {
-	switch {
-	case c.closed.Load():
+	if c.closed.Load() {
 		return kerr.CoordinatorNotAvailable.Code
-	case !c.loaded.Load():
-		return kerr.CoordinatorLoadInProgress.Code
 	}
-	return 0
+	if groupID == "" {
+		return 0
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.ownerCodeLocked(groupID)
 }
 
 type noTopics struct{}
@@ -258,41 +288,3 @@ type noTopics struct{}
 func (noTopics) Topic(string) (TopicInfo, bool)    { return TopicInfo{}, false }
 func (noTopics) TopicByID([16]byte) (string, bool) { return "", false }
 func (noTopics) TopicNames() []string              { return nil }
-
-// FindCoordinator answers for groups (key type 0): this node. Transaction
-// coordinators (key type 1) are answered by the transaction coordinator;
-// here they get COORDINATOR_NOT_AVAILABLE.
-func (c *Coordinator) FindCoordinator(req *kmsg.FindCoordinatorRequest, host string, port int32) *kmsg.FindCoordinatorResponse {
-	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
-	one := func(key string) kmsg.FindCoordinatorResponseCoordinator {
-		out := kmsg.NewFindCoordinatorResponseCoordinator()
-		out.Key = key
-		out.NodeID, out.Host, out.Port = -1, "", -1
-		var code int16
-		switch {
-		case req.CoordinatorType != 0:
-			code = kerr.CoordinatorNotAvailable.Code
-		case c.closed.Load():
-			code = kerr.CoordinatorNotAvailable.Code
-		default:
-			out.NodeID, out.Host, out.Port = c.cfg.NodeID, host, port
-		}
-		out.ErrorCode = code
-		if code != 0 {
-			out.ErrorMessage = strPtr(kerr.ErrorForCode(code).Error())
-		}
-		return out
-	}
-	if req.Version >= 4 {
-		for _, k := range req.CoordinatorKeys {
-			resp.Coordinators = append(resp.Coordinators, one(k))
-		}
-		return resp
-	}
-	o := one(req.CoordinatorKey)
-	resp.ErrorCode, resp.NodeID, resp.Host, resp.Port = o.ErrorCode, o.NodeID, o.Host, o.Port
-	if req.Version >= 1 {
-		resp.ErrorMessage = o.ErrorMessage
-	}
-	return resp
-}

@@ -32,15 +32,26 @@
 // compacted topic __consumer_offsets through the Storage interface with
 // Kafka's record schemas (OffsetCommitKey/Value, GroupMetadataKey/Value),
 // and applied only once durable. A group lives in partition
-// abs(hashCode(group id)) % offsets.topic.num.partitions, as in Kafka. Load
-// replays the partitions on start. Offsets of groups that have been empty
-// for offsets.retention.minutes are deleted with tombstones.
+// abs(hashCode(group id)) % offsets.topic.num.partitions, as in Kafka.
+// Offsets of groups that have been empty for offsets.retention.minutes are
+// deleted with tombstones.
+//
+// # Partitions
+//
+// The coordinator serves only the groups of the partitions it has loaded,
+// the ones this node leads (partitions.go): LoadPartition replays a
+// partition when the node becomes its leader, UnloadPartition drops its
+// groups when the node stops leading it (waiting members are told
+// NOT_COORDINATOR). Requests for a group of a partition being loaded get
+// COORDINATOR_LOAD_IN_PROGRESS, of a partition not loaded NOT_COORDINATOR.
+// Both take the partition's leader epoch, and a stale one is ignored.
 //
 // # Using it
 //
 //	c, err := group.New(group.Options{Config: cfg, Storage: st, Topics: ts})
-//	if err := c.Load(ctx); err != nil { ... }
+//	err = c.LoadPartition(ctx, p, leaderEpoch) // for each partition this node leads
 //	resp, err := c.JoinGroup(ctx, req, clientID, clientHost) // blocks until the rebalance completes
+//	c.UnloadPartition(p, newLeaderEpoch) // once another node leads p
 //
 // The request methods take and return kmsg messages; Kafka errors are
 // error codes in the responses. JoinGroup and SyncGroup block; call them
@@ -51,7 +62,7 @@
 // # Concurrency
 //
 // Each group has a mutex that guards all of its state; the coordinator's
-// mutex guards only the map of groups. Lock order: a group's mutex, then
+// mutex guards only the map of groups and the partitions' ownership. Lock order: a group's mutex, then
 // the coordinator's — never the reverse. Timers (sessions, rebalance and
 // revocation deadlines, the initial delay, offset expiry) come from the
 // injected Clock and take the group's mutex when they fire, re-checking

@@ -152,15 +152,18 @@ func newHarness(t *testing.T, mut func(*Config)) *harness {
 	return h
 }
 
-// start builds a coordinator over the harness's storage and loads it.
+// start builds a coordinator over the harness's storage and loads every
+// partition, as the coordinator of a node that leads them all.
 func (h *harness) start() {
 	h.t.Helper()
 	c, err := New(Options{Config: h.cfg, Storage: h.store, Clock: h.clock, Topics: h.topics, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if err := c.Load(context.Background()); err != nil {
-		h.t.Fatal(err)
+	for p := int32(0); p < h.cfg.OffsetsTopicNumPartitions; p++ {
+		if err := c.LoadPartition(context.Background(), p, 0); err != nil {
+			h.t.Fatal(err)
+		}
 	}
 	h.c = c
 	h.t.Cleanup(c.Close)

@@ -86,7 +86,11 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCo
 		}
 	}
 
-	g := c.lockLiveGroup(req.Group, generation < 0)
+	g, code := c.lockLiveGroup(req.Group, generation < 0)
+	if code != 0 {
+		setAll(code)
+		return resp
+	}
 	if g == nil {
 		setAll(kerr.IllegalGeneration.Code)
 		return resp
@@ -264,7 +268,10 @@ func (c *Coordinator) fetchOffsets(groupID string, all bool, topics []offsetFetc
 	if code := c.preCheck(groupID); code != 0 {
 		return code, unknown()
 	}
-	g := c.lockLiveGroup(groupID, false)
+	g, code := c.lockLiveGroup(groupID, false)
+	if code != 0 {
+		return code, nil
+	}
 	if g == nil {
 		if memberID != nil && *memberID != "" {
 			return kerr.UnknownMemberID.Code, nil
@@ -323,7 +330,11 @@ func (c *Coordinator) OffsetDelete(req *kmsg.OffsetDeleteRequest) *kmsg.OffsetDe
 		resp.ErrorCode = code
 		return resp
 	}
-	g := c.lockLiveGroup(req.Group, false)
+	g, code := c.lockLiveGroup(req.Group, false)
+	if code != 0 {
+		resp.ErrorCode = code
+		return resp
+	}
 	if g == nil {
 		resp.ErrorCode = kerr.GroupIDNotFound.Code
 		return resp
@@ -488,14 +499,10 @@ type GroupOffset struct {
 	Offset    int64
 }
 
-// CommittedOffsets lists the committed offsets of every group, in no
-// particular order: the node's metrics compute consumer lag from them. It
-// takes each group's lock in turn, briefly; before Load has finished it
-// returns nothing.
+// CommittedOffsets lists the committed offsets of every group of the
+// partitions loaded, in no particular order: the node's metrics compute
+// consumer lag from them. It takes each group's lock in turn, briefly.
 func (c *Coordinator) CommittedOffsets() []GroupOffset {
-	if !c.loaded.Load() {
-		return nil
-	}
 	var out []GroupOffset
 	for _, g := range c.snapshotGroups() {
 		g.mu.Lock()

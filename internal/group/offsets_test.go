@@ -308,31 +308,6 @@ func TestOffsetDelete(t *testing.T) {
 	wantCode(t, "unknown group", h.c.OffsetDelete(&kmsg.OffsetDeleteRequest{Group: "x"}).ErrorCode, kerr.GroupIDNotFound.Code)
 }
 
-func TestFindCoordinator(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.NodeID = 3 })
-	r := h.c.FindCoordinator(&kmsg.FindCoordinatorRequest{Version: 4, CoordinatorKeys: []string{"a", "b"}}, "localhost", 9092)
-	if len(r.Coordinators) != 2 || r.Coordinators[1].NodeID != 3 || r.Coordinators[1].Port != 9092 || r.Coordinators[0].Key != "a" {
-		t.Fatalf("v4 %+v", r.Coordinators)
-	}
-	r = h.c.FindCoordinator(&kmsg.FindCoordinatorRequest{Version: 1, CoordinatorKey: "a"}, "localhost", 9092)
-	if r.NodeID != 3 || r.Host != "localhost" || r.ErrorCode != 0 {
-		t.Fatalf("v1 %+v", r)
-	}
-	r = h.c.FindCoordinator(&kmsg.FindCoordinatorRequest{Version: 3, CoordinatorKey: "txn", CoordinatorType: 1}, "localhost", 9092)
-	wantCode(t, "transaction coordinator", r.ErrorCode, kerr.CoordinatorNotAvailable.Code)
-}
-
-func TestLoadInProgress(t *testing.T) {
-	c, err := New(Options{Config: DefaultConfig()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	wantCode(t, "heartbeat before load", c.Heartbeat(&kmsg.HeartbeatRequest{Group: "g"}).ErrorCode, kerr.CoordinatorLoadInProgress.Code)
-	c.MarkLoaded()
-	wantCode(t, "heartbeat after load", c.Heartbeat(&kmsg.HeartbeatRequest{Group: "g"}).ErrorCode, kerr.UnknownMemberID.Code)
-}
-
 // FuzzDecodeRecord decodes arbitrary __consumer_offsets keys and values:
 // what decodes must come back the same through the coordinator's own
 // encoders (the keys; the committed offset Load takes from an offset
@@ -390,7 +365,7 @@ func FuzzDecodeRecord(f *testing.F) {
 }
 
 // TestCommittedOffsets: every group's committed offsets are listed, those
-// of a deleted group are not, and nothing is before Load.
+// of a deleted group are not, and nothing is before a partition is loaded.
 func TestCommittedOffsets(t *testing.T) {
 	h := newHarness(t, nil)
 	ids, gen := h.stableGroup("g", 1)
@@ -422,6 +397,6 @@ func TestCommittedOffsets(t *testing.T) {
 	}
 	defer c.Close()
 	if o := c.CommittedOffsets(); o != nil {
-		t.Fatalf("before Load: %v", o)
+		t.Fatalf("before any load: %v", o)
 	}
 }

@@ -80,6 +80,19 @@ func (p *PendingTxnOffsets) Take(pid int64, match func(group string) bool) map[s
 	return out
 }
 
+// Drop forgets the pending offsets of the groups that match, of every
+// producer: those of a partition whose groups were unloaded (the
+// partition's next load finds them again in the log).
+func (p *PendingTxnOffsets) Drop(match func(group string) bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k := range p.m {
+		if match(k.group) {
+			delete(p.m, k)
+		}
+	}
+}
+
 // PendingFor reports whether a group has transactional offsets waiting for
 // a partition (OffsetFetch with require_stable answers
 // UNSTABLE_OFFSET_COMMIT for it).

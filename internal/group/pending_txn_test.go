@@ -18,6 +18,10 @@ func TestPendingTxnOffsets(t *testing.T) {
 	if p.PendingFor("g", "t", 0) || !p.PendingFor("h", "t", 0) || !p.PendingFor("g", "u", 2) {
 		t.Fatal("take removed the wrong offsets")
 	}
+	p.Drop(func(g string) bool { return g == "g" })
+	if p.PendingFor("g", "u", 2) || !p.PendingFor("h", "t", 0) {
+		t.Fatal("drop removed the wrong offsets")
+	}
 	unlock := p.LockPartition(3)
 	unlock()
 	p.LockPartition(3)() // free again

@@ -42,20 +42,17 @@ func (g *group) storeGroupLocked() error {
 	return g.appendLocked([]Record{{Key: groupMetadataKey(g.id), Value: v.AppendTo(nil)}})
 }
 
-// Load replays every partition of __consumer_offsets and rebuilds the
-// groups: committed offsets, and classic groups with their last
+// replayPartition reads a partition of __consumer_offsets and rebuilds
+// its groups: committed offsets, and classic groups with their last
 // generation and members. A group with members comes back Stable (its
-// members keep heartbeating with the generation they know); without,
-// Empty. Until Load returns, group requests get
-// COORDINATOR_LOAD_IN_PROGRESS. Records that do not decode are skipped
-// with a warning, as Kafka does not stop loading on them either.
-func (c *Coordinator) Load(ctx context.Context) error {
-	if c.loaded.Load() {
-		return errors.New("group coordinator already loaded")
-	}
+// members keep heartbeating with the generation they know; their session
+// timers are armed); without, Empty. The groups are not in the
+// coordinator's map yet. Records that do not decode are skipped with a
+// warning, as Kafka does not stop loading on them either, and so are
+// groups whose id does not belong in the partition.
+func (c *Coordinator) replayPartition(ctx context.Context, p int32) (map[string]*group, error) {
 	type loadState struct {
 		meta    *kmsg.GroupMetadataValue
-		deleted bool
 		offsets map[string]map[int32]offsetEntry
 	}
 	states := map[string]*loadState{}
@@ -67,49 +64,49 @@ func (c *Coordinator) Load(ctx context.Context) error {
 		}
 		return s
 	}
-	for p := int32(0); p < c.cfg.OffsetsTopicNumPartitions; p++ {
-		err := c.store.Replay(ctx, p, func(r Record) error {
-			d, err := decodeRecord(r)
-			if errors.Is(err, errUnknownRecord) {
-				return nil
-			}
-			if err != nil {
-				c.logger.Warn("skipping undecodable __consumer_offsets record", "partition", p, "err", err)
-				return nil
-			}
-			switch {
-			case d.offsetKey != nil:
-				s := get(d.offsetKey.Group)
-				ps := s.offsets[d.offsetKey.Topic]
-				if d.offset == nil {
-					if ps != nil {
-						delete(ps, d.offsetKey.Partition)
-					}
-					return nil
-				}
-				if ps == nil {
-					ps = map[int32]offsetEntry{}
-					s.offsets[d.offsetKey.Topic] = ps
-				}
-				ps[d.offsetKey.Partition] = offsetEntryOf(d.offset)
-			case d.groupKey != nil:
-				s := get(d.groupKey.Group)
-				s.meta = d.group
-				s.deleted = d.group == nil
-			}
+	err := c.store.Replay(ctx, p, func(r Record) error {
+		d, err := decodeRecord(r)
+		if errors.Is(err, errUnknownRecord) {
 			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("replay %s partition %d: %w", OffsetsTopic, p, err)
 		}
+		if err != nil {
+			c.logger.Warn("skipping undecodable __consumer_offsets record", "partition", p, "err", err)
+			return nil
+		}
+		switch {
+		case d.offsetKey != nil:
+			s := get(d.offsetKey.Group)
+			ps := s.offsets[d.offsetKey.Topic]
+			if d.offset == nil {
+				if ps != nil {
+					delete(ps, d.offsetKey.Partition)
+				}
+				return nil
+			}
+			if ps == nil {
+				ps = map[int32]offsetEntry{}
+				s.offsets[d.offsetKey.Topic] = ps
+			}
+			ps[d.offsetKey.Partition] = offsetEntryOf(d.offset)
+		case d.groupKey != nil:
+			get(d.groupKey.Group).meta = d.group
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replay %s partition %d: %w", OffsetsTopic, p, err)
 	}
-	c.mu.Lock()
+	groups := map[string]*group{}
 	for id, s := range states {
 		n := 0
 		for _, ps := range s.offsets {
 			n += len(ps)
 		}
 		if s.meta == nil && n == 0 {
+			continue
+		}
+		if q := PartitionFor(id, c.cfg.OffsetsTopicNumPartitions); q != p {
+			c.logger.Warn("skipping group found in another partition than its own", "group", id, "partition", p, "its_partition", q)
 			continue
 		}
 		g := newGroup(c, id)
@@ -150,29 +147,12 @@ func (c *Coordinator) Load(ctx context.Context) error {
 				g.updateSubscribedLocked()
 			}
 		}
-		c.groups[id] = g
-	}
-	groups := make([]*group, 0, len(c.groups))
-	for _, g := range c.groups {
-		groups = append(groups, g)
-	}
-	c.mu.Unlock()
-	for _, g := range groups {
-		g.mu.Lock()
+		g.mu.Lock() // not shared yet; the timers expect the lock
 		for _, m := range g.members {
 			g.heartbeatLocked(m)
 		}
 		g.mu.Unlock()
+		groups[id] = g
 	}
-	c.loaded.Store(true)
-	c.scheduleExpiry()
-	c.logger.Info("group coordinator loaded", "groups", len(groups))
-	return nil
-}
-
-// MarkLoaded declares the coordinator ready without replaying anything
-// (for a coordinator whose storage is known to be empty).
-func (c *Coordinator) MarkLoaded() {
-	c.loaded.Store(true)
-	c.scheduleExpiry()
+	return groups, nil
 }

@@ -31,7 +31,10 @@ func (c *Coordinator) ValidateTxnOffsetCommit(groupID, memberID string, instance
 	if generation < 0 && memberID == "" && instanceID == nil {
 		return 0
 	}
-	g := c.lockLiveGroup(groupID, false)
+	g, code := c.lockLiveGroup(groupID, false)
+	if code != 0 {
+		return code
+	}
 	if g == nil {
 		return kerr.IllegalGeneration.Code
 	}
@@ -177,5 +180,5 @@ func (c *Coordinator) lockTransactionalGroup(groupID string) (*group, int16) {
 	if groupID == "" {
 		return nil, kerr.InvalidGroupID.Code
 	}
-	return c.lockLiveGroup(groupID, true), 0
+	return c.lockLiveGroup(groupID, true)
 }

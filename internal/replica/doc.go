@@ -14,10 +14,12 @@
 //   - A Replica pairs a partition's log with its partition state
 //     (internal/partition); handlers reach partitions through Replica,
 //     Partition and AppendOptions.
-//   - The coordinators (internal/group, internal/txn) start on first use
+//   - The coordinators (internal/group, internal/txn) start with the node
 //     and keep their records in internal compacted topics written through
-//     the partitions like any other (internal_topics.go); transactional
-//     offsets wait here for their markers (txn_offsets.go).
+//     the partitions like any other (internal_topics.go); each serves the
+//     partitions of its topic this node leads, loaded and unloaded as the
+//     images move leadership (coordinators.go); transactional offsets wait
+//     here for their markers (txn_offsets.go).
 //   - Housekeeping (idle producer expiry) runs until Close.
 //
 // Replica fetchers, leader and follower transitions and ISR changes land

@@ -1,52 +1,56 @@
 package replica
 
 // Wiring of the group coordinator (internal/group) into the broker: one
-// coordinator per Broker, created on the first group request, whose storage
-// is the internal topic __consumer_offsets (created through the metadata
-// store on first write, appended to with acks=all semantics through the
-// partition's AppendAsLeader and replayed from the partition logs when the
-// coordinator loads), and whose topic view is the metadata image.
+// coordinator per node, created when the node opens, whose storage is the
+// internal topic __consumer_offsets (created through the metadata store on
+// first write or by FindCoordinator, appended to with acks=all semantics
+// through the partition's AppendAsLeader, and replayed from the partition
+// logs when the coordinator loads a partition), whose topic view is the
+// metadata image, and whose partitions follow this node's leadership of
+// __consumer_offsets (coordinators.go).
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/samsa-streaming/samsa/internal/group"
 )
 
-// groupSlot holds the broker's group coordinator, created on first use.
+// groupSlot holds the node's group coordinator.
 type groupSlot struct {
-	mu     sync.Mutex // held while creating, loading and closing
+	mu     sync.Mutex
 	c      *group.Coordinator
 	store  *offsetsStorage // set with c
+	tasks  *partitionTasks // its loads and unloads; set with c
 	closed bool
-	// loaded is c once loaded, for readers that must not wait behind a
-	// load (the metrics scrape).
+	// loaded is c until it closes, for readers that must not wait on mu
+	// (the metrics scrape).
 	loaded atomic.Pointer[group.Coordinator]
 }
 
-// Groups returns the broker's group coordinator, creating and loading it
-// on first use. An error means the coordinator cannot serve yet (bad group
-// config, __consumer_offsets unreadable) or no longer (the broker is
-// closing); handlers answer COORDINATOR_NOT_AVAILABLE and clients retry.
+// Groups returns the node's group coordinator. An error means it no longer
+// serves (the node is closing); handlers answer COORDINATOR_NOT_AVAILABLE
+// and clients retry. The coordinator answers NOT_COORDINATOR for groups of
+// the __consumer_offsets partitions this node does not lead.
 func (m *Manager) Groups() (*group.Coordinator, error) {
 	slot := &m.groups
 	slot.mu.Lock()
 	defer slot.mu.Unlock()
-	if slot.closed {
+	if slot.closed || slot.c == nil {
 		return nil, errors.New("broker is closing")
 	}
-	if slot.c != nil {
-		return slot.c, nil
-	}
+	return slot.c, nil
+}
+
+// newGroups creates the group coordinator; its partitions load once
+// startCoordinators runs.
+func (m *Manager) newGroups() error {
 	cfg, err := group.ConfigFromProps(m.cfg.NodeID, m.cfg.Props)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	store := newOffsetsStorage(m, cfg)
 	c, err := group.New(group.Options{
@@ -56,32 +60,59 @@ func (m *Manager) Groups() (*group.Coordinator, error) {
 		Logger:  m.logger.With("component", "group-coordinator"),
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	c.SetPendingOffsets(m.TxnOffsetsPending)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := c.Load(ctx); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("load group coordinator: %w", err)
-	}
-	slot.c, slot.store = c, store
-	slot.loaded.Store(c)
-	return c, nil
-}
-
-// CloseGroups stops the broker's group coordinator (timers, waiting joins);
-// later group requests are answered COORDINATOR_NOT_AVAILABLE. Close calls
-// it first.
-func (m *Manager) CloseGroups() {
 	slot := &m.groups
 	slot.mu.Lock()
 	defer slot.mu.Unlock()
+	slot.c, slot.store = c, store
+	slot.tasks = newPartitionTasks(group.OffsetsTopic, m.cfg.NodeID, m.logger.With("component", "group-coordinator"),
+		m.loadOffsetsPartition(c), m.unloadOffsetsPartition(c))
+	slot.loaded.Store(c)
+	return nil
+}
+
+// loadOffsetsPartition loads a __consumer_offsets partition into the group
+// coordinator. It holds the partition's transactional-offsets lock, so
+// that a transaction marker written to the partition meanwhile waits for
+// the replay (which makes the offsets of transactions without a marker
+// pending) and then applies them.
+func (m *Manager) loadOffsetsPartition(c *group.Coordinator) func(context.Context, int32, int32) error {
+	return func(ctx context.Context, p, epoch int32) error {
+		unlock := m.txnOffsets().LockPartition(p)
+		defer unlock()
+		return c.LoadPartition(ctx, p, epoch)
+	}
+}
+
+// unloadOffsetsPartition unloads a __consumer_offsets partition from the
+// group coordinator and forgets the pending transactional offsets of its
+// groups, as Kafka's removeGroupsForPartition does.
+func (m *Manager) unloadOffsetsPartition(c *group.Coordinator) func(int32, int32) {
+	return func(p, epoch int32) {
+		unlock := m.txnOffsets().LockPartition(p)
+		defer unlock()
+		if c.UnloadPartition(p, epoch) {
+			n := c.Config().OffsetsTopicNumPartitions
+			m.txnOffsets().Drop(func(g string) bool { return group.PartitionFor(g, n) == p })
+		}
+	}
+}
+
+// CloseGroups stops the node's group coordinator (its loads, timers and
+// waiting joins); later group requests are answered
+// COORDINATOR_NOT_AVAILABLE. Close calls it after CloseTxns.
+func (m *Manager) CloseGroups() {
+	slot := &m.groups
+	slot.mu.Lock()
+	c, tasks, was := slot.c, slot.tasks, slot.closed
 	slot.closed = true
 	slot.loaded.Store(nil)
-	if slot.c != nil {
-		slot.c.Close()
-		slot.c = nil
+	slot.mu.Unlock()
+	if c != nil && !was {
+		tasks.stop()
+		c.Close()
 	}
 }
 
@@ -115,7 +146,7 @@ func (t imageTopics) TopicNames() []string {
 	return out
 }
 
-// offsetsStore is the storage of the loaded group coordinator, or nil.
+// offsetsStore is the storage of the group coordinator, or nil.
 func (m *Manager) offsetsStore() *offsetsStorage {
 	m.groups.mu.Lock()
 	defer m.groups.mu.Unlock()

@@ -36,9 +36,12 @@ func (t *internalTopic) tp(p int32) log.TopicPartition {
 	return log.TopicPartition{Topic: t.name, Partition: p}
 }
 
-// ensure creates the topic (compacted, replication factor up to 3 as
-// Kafka's *.replication.factor defaults) if the image lacks it and waits
-// until this node has its partitions.
+// ensure creates the topic (compacted; replication factor 1 while
+// partitions do not replicate, where Kafka's *.replication.factor
+// defaults are 3) if the image lacks it and waits until this node has
+// applied the image that holds it. Its partitions spread over the brokers
+// like any topic's, so each node coordinates the groups and transactional
+// ids of the partitions it leads.
 func (t *internalTopic) ensure(ctx context.Context) error {
 	if t.m.meta.Image().Topics[t.name] != nil {
 		return nil
@@ -48,7 +51,7 @@ func (t *internalTopic) ensure(ctx context.Context) error {
 	if t.m.meta.Image().Topics[t.name] != nil {
 		return nil
 	}
-	rf := int16(max(min(len(t.m.meta.Image().Brokers), 3), 1))
+	const rf = 1
 	_, err := t.m.client.CreateTopic(ctx, metadata.CreateTopicRequest{
 		Name:              t.name,
 		NumPartitions:     t.partitions,
@@ -80,10 +83,15 @@ func buildBatch[R any](spec record.BatchSpec, recs []R, kv func(R) (key, value [
 }
 
 // replica creates the topic if needed and returns this node's replica of
-// partition p.
+// partition p, which this node must lead: a coordinator writes only to the
+// partitions it leads (NOT_LEADER_OR_FOLLOWER, which it answers as
+// NOT_COORDINATOR).
 func (t *internalTopic) replica(ctx context.Context, p int32) (*Replica, error) {
 	if err := t.ensure(ctx); err != nil {
 		return nil, err
+	}
+	if mp, ok := t.m.meta.Image().Partition(t.name, p); ok && mp.Leader != t.m.cfg.NodeID {
+		return nil, fmt.Errorf("%s-%d is led by node %d, not this one: %w", t.name, p, mp.Leader, kerr.NotLeaderForPartition)
 	}
 	rep := t.m.replica(t.tp(p))
 	if rep == nil {

@@ -46,8 +46,8 @@ type Manager struct {
 	applyMu  sync.Mutex // serialises applyImage
 	ready    atomic.Bool
 	closed   atomic.Bool
-	groups   groupSlot     // the group coordinator, created on first use
-	txns     txnSlot       // the transaction coordinator, created on first use
+	groups   groupSlot     // the group coordinator
+	txns     txnSlot       // the transaction coordinator
 	fs       vfs.FS        // the file system of logs, producer snapshots and the metadata log
 	stop     chan struct{} // closed by Close to end background work
 	bg       sync.WaitGroup
@@ -85,9 +85,8 @@ func Open(cfg *config.Config, opts Options) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	// The coordinators start lazily, so check their settings now: a bad
-	// group.* or transaction.* value stops the node instead of failing
-	// every later group or transaction request.
+	// Check the coordinators' settings before opening anything: a bad
+	// group.* or transaction.* value stops the node at once.
 	if _, err := group.ConfigFromProps(cfg.NodeID, cfg.Props); err != nil {
 		return nil, fmt.Errorf("group coordinator settings: %w", err)
 	}
@@ -179,6 +178,10 @@ func Open(cfg *config.Config, opts Options) (*Manager, error) {
 		NodeID: cfg.NodeID, Store: meta, Controller: m.ctrl, Voters: voters,
 		Logger: logger.With("component", "controller-client"),
 	})
+	if err := m.newCoordinators(); err != nil {
+		m.Close()
+		return nil, err
+	}
 	meta.Watch(m.watchImage)
 	m.watchImage(nil, meta.Image())
 
@@ -203,7 +206,7 @@ func Open(cfg *config.Config, opts Options) (*Manager, error) {
 	}
 	m.startHousekeeping()
 	m.ready.Store(true)
-	m.resumeTxns()
+	m.startCoordinators()
 	return m, nil
 }
 
@@ -245,6 +248,7 @@ func (m *Manager) watchImage(prev, next *metadata.Image) {
 		prev = &metadata.Image{}
 	}
 	m.applyImage(prev, next)
+	m.coordinatorLeadership(next)
 }
 
 // deleteStrayLogs removes logs left on disk for partitions that are no

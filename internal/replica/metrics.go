@@ -6,9 +6,8 @@ import (
 )
 
 // The node's figures for the metrics scrape (metrics.Sources). Each reads
-// what the node already keeps, under short locks, and creates nothing: a
-// scrape before the first group request finds no group coordinator and
-// reports no lag.
+// what the node already keeps, under short locks, and creates nothing:
+// consumer lag covers the groups the group coordinator has loaded.
 
 func (m *Manager) metricsSources() metrics.Sources {
 	return metrics.Sources{
@@ -28,9 +27,9 @@ func (m *Manager) partitionStats() []metrics.PartitionStat {
 	return out
 }
 
-// groupLag sums, per group and topic, the high watermark minus the
-// committed offset of every partition of this node the group committed
-// an offset on.
+// groupLag sums, per group (of the __consumer_offsets partitions loaded)
+// and topic, the high watermark minus the committed offset of every
+// partition of this node the group committed an offset on.
 func (m *Manager) groupLag() []metrics.GroupLag {
 	c := m.groups.loaded.Load()
 	if c == nil {

@@ -61,10 +61,7 @@ func TestMetricsSources(t *testing.T) {
 	if _, err := r.Partition().AppendAsLeader(batch, m.AppendOptions(r)); err != nil {
 		t.Fatal(err)
 	}
-	gc, err := m.Groups()
-	if err != nil {
-		t.Fatal(err)
-	}
+	gc := awaitGroupPartitions(t, m)
 	commit := kmsg.NewPtrOffsetCommitRequest()
 	commit.Version, commit.Group, commit.Generation = 8, "readers", -1
 	commit.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "orders", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 1, Offset: 1}}}}

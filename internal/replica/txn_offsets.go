@@ -43,9 +43,8 @@ func (m *Manager) TxnOffsetsPending(groupID, topic string, partition int32) bool
 	return m.txnOffsets().PendingFor(groupID, topic, partition)
 }
 
-// offsetsPartition is this node's replica of a __consumer_offsets
-// partition, the topic created if needed; gc must be the loaded group
-// coordinator.
+// OffsetsPartition is this node's replica of a __consumer_offsets
+// partition, which it must lead, the topic created if needed.
 func (m *Manager) OffsetsPartition(ctx context.Context, p int32) (*partition.Partition, error) {
 	st := m.offsetsStore()
 	if st == nil {
@@ -120,8 +119,9 @@ func TxnOffsetsAppendCode(err error) int16 {
 // partition and then commits (or drops) the producer's pending offsets of
 // the groups living there.
 func (m *Manager) writeOffsetsMarker(ctx context.Context, part *partition.Partition, pid int64, epoch int16, coordinatorEpoch int32, commit bool) int16 {
-	// Loading the group coordinator replays the partition, which makes the
-	// offsets of transactions without a marker pending again.
+	// A load of the partition into the group coordinator holds the
+	// partition's lock (below) while it replays, which makes the offsets
+	// of transactions without a marker pending: the marker waits for it.
 	gc, err := m.Groups()
 	if err != nil {
 		m.logger.Warn("transaction marker to __consumer_offsets waits for the group coordinator", "err", err)
@@ -139,8 +139,9 @@ func (m *Manager) writeOffsetsMarker(ctx context.Context, part *partition.Partit
 			continue
 		}
 		// The offsets are durable with their marker; a failure here (the
-		// coordinator closing) is made good by the next load's replay.
-		if code := gc.CompleteTransactionalOffsets(g, offsets); code != 0 {
+		// coordinator closing, or not serving the partition) is made good
+		// by the partition's next load.
+		if code := gc.CompleteTransactionalOffsets(g, offsets); code != 0 && code != kerr.NotCoordinator.Code {
 			m.logger.Warn("transactional offsets not applied", "group", g, "producer_id", pid, "err", kerr.ErrorForCode(code))
 		}
 	}

@@ -1,12 +1,14 @@
 package replica
 
-// Wiring of the transaction coordinator (internal/txn) into the broker: one
-// coordinator per Broker, created on the first transactional request,
-// whose storage is the internal topic __transaction_state (created through
-// the metadata store on first write, appended to with acks=all semantics
-// and replayed from the partition logs when the coordinator loads), whose
-// markers are written in process to this node's partitions, and whose
-// periodic work (timeouts, retries, expiry) runs on a ticker.
+// Wiring of the transaction coordinator (internal/txn) into the broker:
+// one coordinator per node, created when the node opens, whose storage is
+// the internal topic __transaction_state (created through the metadata
+// store on first write or by FindCoordinator, appended to with acks=all
+// semantics and replayed from the partition logs when the coordinator
+// loads a partition), whose partitions follow this node's leadership of
+// __transaction_state (coordinators.go), whose markers are written in
+// process to this node's partitions, and whose periodic work (timeouts,
+// retries, expiry) runs on a ticker.
 //
 // Offsets sent with TxnOffsetCommit are written to __consumer_offsets as
 // transactional records and applied at the marker (txn_offsets.go).
@@ -14,8 +16,8 @@ package replica
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/group"
@@ -24,42 +26,49 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// txnSlot holds the broker's transaction coordinator, created on first
-// use, and the transactional offsets waiting for their markers.
+// txnSlot holds the node's transaction coordinator and the transactional
+// offsets waiting for their markers.
 type txnSlot struct {
-	mu      sync.Mutex // held while creating, loading and closing
+	mu      sync.Mutex
 	c       *txn.Coordinator
+	store   *recordStorage[txn.Record] // set with c
+	tasks   *partitionTasks            // its loads and unloads; set with c
 	closed  bool
 	done    chan struct{}            // closed by CloseTxns; stops the ticker
 	offsets *group.PendingTxnOffsets // set by New, never changed
-	// failMarker, set by tests before the coordinator starts, makes the
-	// in-process markers to the partitions it names fail.
-	failMarker func(topic string, partition int32) bool
+	// failMarker, set by tests, makes the in-process markers to the
+	// partitions it names fail.
+	failMarker atomic.Pointer[func(topic string, partition int32) bool]
 }
 
 // txnOffsets is the broker's set of pending transactional offsets.
 func (m *Manager) txnOffsets() *group.PendingTxnOffsets { return m.txns.offsets }
 
-// Txns returns the broker's transaction coordinator, creating and loading
-// it on first use. An error means it cannot serve yet; handlers answer
-// COORDINATOR_NOT_AVAILABLE and clients retry.
+// Txns returns the node's transaction coordinator. An error means it no
+// longer serves (the node is closing); handlers answer
+// COORDINATOR_NOT_AVAILABLE and clients retry. The coordinator answers
+// NOT_COORDINATOR for transactional ids of the __transaction_state
+// partitions this node does not lead.
 func (m *Manager) Txns() (*txn.Coordinator, error) {
 	slot := &m.txns
 	slot.mu.Lock()
 	defer slot.mu.Unlock()
-	if slot.closed || m.closed.Load() {
+	if slot.closed || slot.c == nil || m.closed.Load() {
 		return nil, errors.New("broker is closing")
 	}
-	if slot.c != nil {
-		return slot.c, nil
-	}
+	return slot.c, nil
+}
+
+// newTxns creates the transaction coordinator and starts its ticker; its
+// partitions load once startCoordinators runs.
+func (m *Manager) newTxns() error {
 	cfg, err := txn.ConfigFromProps(m.cfg.NodeID, m.cfg.Props)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	gcfg, err := group.ConfigFromProps(m.cfg.NodeID, m.cfg.Props)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	st := newStateStorage(m, cfg)
 	c, err := txn.New(txn.Options{
@@ -78,18 +87,17 @@ func (m *Manager) Txns() (*txn.Coordinator, error) {
 		TransactionVersion: m.transactionVersion,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := c.Load(ctx); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("load transaction coordinator: %w", err)
-	}
-	slot.c = c
+	slot := &m.txns
+	slot.mu.Lock()
+	defer slot.mu.Unlock()
+	slot.c, slot.store = c, st
+	slot.tasks = newPartitionTasks(txn.StateTopic, m.cfg.NodeID, m.logger.With("component", "txn-coordinator"),
+		c.LoadPartition, func(p, epoch int32) { c.UnloadPartition(p, epoch) })
 	slot.done = make(chan struct{})
 	go m.runTxnTicker(c, slot.done, time.Duration(cfg.TransactionAbortTimedOutTransactionCleanupIntervalMs)*time.Millisecond)
-	return c, nil
+	return nil
 }
 
 // runTxnTicker runs the coordinator's periodic work until done is closed
@@ -112,18 +120,19 @@ func (m *Manager) runTxnTicker(c *txn.Coordinator, done chan struct{}, every tim
 	}
 }
 
-// CloseTxns stops the broker's transaction coordinator (its ticker and
-// marker retries); later transaction requests are answered
+// CloseTxns stops the node's transaction coordinator (its loads, ticker
+// and marker retries); later transaction requests are answered
 // COORDINATOR_NOT_AVAILABLE. Close calls it before CloseGroups.
 func (m *Manager) CloseTxns() {
 	slot := &m.txns
 	slot.mu.Lock()
-	defer slot.mu.Unlock()
+	c, tasks, done, was := slot.c, slot.tasks, slot.done, slot.closed
 	slot.closed = true
-	if slot.c != nil {
-		close(slot.done)
-		slot.c.Close()
-		slot.c = nil
+	slot.mu.Unlock()
+	if c != nil && !was {
+		close(done)
+		tasks.stop()
+		c.Close()
 	}
 }
 
@@ -132,7 +141,10 @@ type localMarkerWriter struct{ m *Manager }
 
 func (w *localMarkerWriter) WriteMarkers(ctx context.Context, m txn.Marker) []txn.TopicPartition {
 	var failed []txn.TopicPartition
-	fail := w.m.txns.failMarker
+	var fail func(string, int32) bool
+	if f := w.m.txns.failMarker.Load(); f != nil {
+		fail = *f
+	}
 	for _, tp := range m.Partitions {
 		if fail != nil && fail(tp.Topic, tp.Partition) {
 			failed = append(failed, tp)
@@ -188,20 +200,6 @@ func newStateStorage(m *Manager, cfg txn.Config) *recordStorage[txn.Record] {
 	}
 }
 
-// resumeTxns loads the transaction coordinator in the background when
-// __transaction_state exists, so that transactions open or prepared at a
-// crash are completed or time out without waiting for a client.
-func (m *Manager) resumeTxns() {
-	if m.meta.Image().Topics[txn.StateTopic] == nil {
-		return
-	}
-	go func() {
-		if _, err := m.Txns(); err != nil {
-			m.logger.Warn("transaction coordinator not loaded at start", "err", err)
-		}
-	}()
-}
-
 // transactionVersion is the cluster's finalized transaction.version
 // feature level (0 when it is not finalized).
 func (m *Manager) transactionVersion() int16 {
@@ -235,8 +233,7 @@ func (m *Manager) finalizeTransactionVersion() error {
 }
 
 // FailMarkers makes the in-process markers to the partitions fail names
-// fail, as an unreachable partition leader would; set before the
-// transaction coordinator starts. For fault tests.
+// fail, as an unreachable partition leader would. For fault tests.
 func (m *Manager) FailMarkers(fail func(topic string, partition int32) bool) {
-	m.txns.failMarker = fail
+	m.txns.failMarker.Store(&fail)
 }

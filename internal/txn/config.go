@@ -8,7 +8,7 @@ import (
 // Config holds the transaction coordinator's settings, named as Kafka
 // names them. Start from DefaultConfig.
 type Config struct {
-	// NodeID is this node's id, reported by FindCoordinator.
+	// NodeID is the id of the node the coordinator runs on.
 	NodeID int32
 	// TransactionMaxTimeoutMs (transaction.max.timeout.ms, default
 	// 900,000): the largest transaction.timeout.ms a producer may ask

@@ -55,9 +55,6 @@ type Options struct {
 	// OffsetsPartition is the __consumer_offsets partition of a group,
 	// added to the transaction by AddOffsetsToTxn (required).
 	OffsetsPartition func(group string) TopicPartition
-	// CoordinatorEpoch is written into the markers (the leader epoch of
-	// the __transaction_state partitions this node leads).
-	CoordinatorEpoch int32
 	// TransactionVersion is the cluster's finalized transaction.version
 	// feature level, read at each request: at 2, EndTxn v5+ runs
 	// transaction protocol version 2 (KIP-890 part 2). Nil means 2.
@@ -68,19 +65,22 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Coordinator is the transaction coordinator of one node: it owns every
-// transactional id whose __transaction_state partition this node leads
-// (all of them in a cluster of one).
+// Coordinator is the transaction coordinator of one node: it owns the
+// transactional ids of the __transaction_state partitions it has loaded
+// (LoadPartition), which are the partitions this node leads.
 type Coordinator struct {
 	opts   Options
 	cfg    Config
 	logger *slog.Logger
 	ctx    context.Context // cancelled by Close; bounds storage and marker writes
 	cancel context.CancelFunc
-	loaded atomic.Bool
+	closed atomic.Bool
 
-	mu   sync.Mutex // guards txns; taken after an entry's mu, never before
-	txns map[string]*entry
+	// mu guards txns and parts; it is taken after an entry's mu, never
+	// before.
+	mu    sync.Mutex
+	txns  map[string]*entry      // the ids of the partitions loaded
+	parts *coordinator.Ownership // of the __transaction_state partitions (partitions.go)
 }
 
 // entry is one transactional id. Its mutex is held across the storage
@@ -90,12 +90,13 @@ type entry struct {
 	mu        sync.Mutex
 	meta      Metadata
 	persisted bool             // meta has been written (not a fresh id awaiting its first write)
-	removed   bool             // expired and dropped from the map: look the id up again
+	removed   bool             // expired, or its partition unloaded, and dropped from the map: look the id up again
 	pending   []TopicPartition // markers still to write in a Prepare state
 }
 
-// New builds a coordinator. It serves nothing (COORDINATOR_LOAD_IN_PROGRESS)
-// until Load has replayed the storage.
+// New builds a coordinator. It owns no partition, and answers every
+// transactional id NOT_COORDINATOR, until LoadPartition has loaded the id's
+// partition.
 func New(opts Options) (*Coordinator, error) {
 	if err := opts.Config.Validate(); err != nil {
 		return nil, fmt.Errorf("transaction coordinator config: %w", err)
@@ -122,7 +123,7 @@ func New(opts Options) (*Coordinator, error) {
 	if opts.TransactionVersion == nil {
 		opts.TransactionVersion = func() int16 { return 2 }
 	}
-	c := &Coordinator{opts: opts, cfg: opts.Config, logger: opts.Logger, txns: map[string]*entry{}}
+	c := &Coordinator{opts: opts, cfg: opts.Config, logger: opts.Logger, txns: map[string]*entry{}, parts: coordinator.NewOwnership()}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c, nil
 }
@@ -130,68 +131,15 @@ func New(opts Options) (*Coordinator, error) {
 // Config returns the coordinator's configuration.
 func (c *Coordinator) Config() Config { return c.cfg }
 
-// Loaded reports whether Load has finished.
-func (c *Coordinator) Loaded() bool { return c.loaded.Load() }
-
-// Close stops further storage and marker writes. State already written
-// stays in storage; a prepared transaction is completed by the next Load.
-func (c *Coordinator) Close() { c.cancel() }
+// Close stops further storage and marker writes; requests get
+// COORDINATOR_NOT_AVAILABLE. State already written stays in storage; a
+// prepared transaction is completed by the next load of its partition.
+func (c *Coordinator) Close() {
+	c.closed.Store(true)
+	c.cancel()
+}
 
 func (c *Coordinator) nowMs() int64 { return c.opts.Now().UnixMilli() }
-
-// Load replays every __transaction_state partition, then completes the
-// transactions that were prepared (PrepareCommit, PrepareAbort) and aborts
-// those that were being fenced. Ongoing transactions continue; Tick
-// aborts them when they time out.
-func (c *Coordinator) Load(ctx context.Context) error {
-	state := map[string]*Metadata{}
-	for p := int32(0); p < c.cfg.TransactionStateLogNumPartitions; p++ {
-		err := c.opts.Storage.Replay(ctx, p, func(r Record) error {
-			id, m, skip, err := DecodeRecord(r)
-			if err != nil {
-				// One bad record must not stop the coordinator: skip it
-				// as Kafka skips what it cannot read.
-				c.logger.Warn("skipping unreadable transaction state record", "partition", p, "err", err)
-				return nil
-			}
-			if skip {
-				return nil
-			}
-			if m == nil {
-				delete(state, id)
-				return nil
-			}
-			state[id] = m
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("replay %s-%d: %w", StateTopic, p, err)
-		}
-	}
-	c.mu.Lock()
-	for id, m := range state {
-		e := &entry{meta: *m, persisted: true}
-		if m.State == PrepareCommit || m.State == PrepareAbort {
-			e.pending = append([]TopicPartition(nil), m.Partitions...)
-		}
-		c.txns[id] = e
-	}
-	c.mu.Unlock()
-	c.loaded.Store(true)
-	c.logger.Info("transaction coordinator loaded", "transactional_ids", len(state))
-	for _, e := range c.entries() {
-		e.mu.Lock()
-		switch e.meta.State {
-		case PrepareCommit, PrepareAbort:
-			c.completeLocked(ctx, e)
-		case PrepareEpochFence:
-			e.meta.State = Ongoing
-			c.abortLocked(ctx, e, false)
-		}
-		e.mu.Unlock()
-	}
-	return nil
-}
 
 // entries snapshots the entries.
 func (c *Coordinator) entries() []*entry {
@@ -204,36 +152,52 @@ func (c *Coordinator) entries() []*entry {
 	return out
 }
 
-// lock returns the locked entry of an id, or nil if the id is unknown (or
-// known but never written).
-func (c *Coordinator) lock(id string) *entry {
-	for {
-		c.mu.Lock()
-		e := c.txns[id]
-		c.mu.Unlock()
-		if e == nil {
-			return nil
-		}
-		e.mu.Lock()
-		if e.removed {
-			e.mu.Unlock()
-			continue
-		}
-		if !e.persisted {
-			e.mu.Unlock()
-			return nil
-		}
-		return e
+// ownerCodeLocked is 0 when the id's partition is loaded, else
+// COORDINATOR_LOAD_IN_PROGRESS or NOT_COORDINATOR. Called with c.mu held.
+func (c *Coordinator) ownerCodeLocked(id string) int16 {
+	return c.parts.Code(PartitionFor(id, c.cfg.TransactionStateLogNumPartitions))
+}
+
+// ownerCode is the check every request for a transactional id starts
+// with: the coordinator must be open and own the id's partition.
+func (c *Coordinator) ownerCode(id string) int16 {
+	if c.closed.Load() {
+		return kerr.CoordinatorNotAvailable.Code
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ownerCodeLocked(id)
+}
+
+// lock returns the locked entry of an id, or nil if the id is unknown (or
+// known but never written), with code 0; or the ownerCode of an id this
+// coordinator does not serve. Ownership is checked again once the entry
+// is locked, so a request never acts on an id that an unload of its
+// partition took away.
+func (c *Coordinator) lock(id string) (*entry, int16) {
+	e, code := c.lockOrCreate(id, false)
+	if e != nil && !e.persisted {
+		e.mu.Unlock()
+		return nil, 0
+	}
+	return e, code
 }
 
 // lockOrCreate returns the locked entry of an id, creating an unpersisted
-// one (producer id -1) if there is none.
-func (c *Coordinator) lockOrCreate(id string) *entry {
+// one (producer id -1) if there is none and create is set, or the
+// ownerCode of an id this coordinator does not serve.
+func (c *Coordinator) lockOrCreate(id string, create bool) (*entry, int16) {
 	for {
+		if c.closed.Load() {
+			return nil, kerr.CoordinatorNotAvailable.Code
+		}
 		c.mu.Lock()
+		if code := c.ownerCodeLocked(id); code != 0 {
+			c.mu.Unlock()
+			return nil, code
+		}
 		e := c.txns[id]
-		if e == nil {
+		if e == nil && create {
 			e = &entry{meta: Metadata{
 				TransactionalID: id, ProducerID: -1, ProducerEpoch: noEpoch,
 				LastProducerID: -1, LastProducerEpoch: noEpoch, NextProducerID: -1, State: Empty, StartTimestamp: -1,
@@ -241,17 +205,31 @@ func (c *Coordinator) lockOrCreate(id string) *entry {
 			c.txns[id] = e
 		}
 		c.mu.Unlock()
-		e.mu.Lock()
-		if e.removed {
-			e.mu.Unlock()
-			continue
+		if e == nil {
+			return nil, 0
 		}
-		return e
+		e.mu.Lock()
+		if !e.removed {
+			c.mu.Lock()
+			cur, code := c.txns[id], c.ownerCodeLocked(id)
+			c.mu.Unlock()
+			switch {
+			case code != 0:
+				e.mu.Unlock()
+				return nil, code
+			case cur == e:
+				return e, 0
+			}
+		}
+		e.mu.Unlock()
 	}
 }
 
 // writeLocked persists next and makes it the entry's state.
 func (c *Coordinator) writeLocked(ctx context.Context, e *entry, next Metadata) error {
+	if _, ok := c.entryEpoch(e); !ok {
+		return errUnloaded
+	}
 	next.LastUpdateTimestamp = c.nowMs()
 	p := PartitionFor(next.TransactionalID, c.cfg.TransactionStateLogNumPartitions)
 	rec := Record{Key: encodeKey(next.TransactionalID), Value: encodeValue(&next)}
@@ -330,13 +308,17 @@ func (c *Coordinator) completeLocked(ctx context.Context, e *entry) {
 	if m.State != PrepareCommit && m.State != PrepareAbort {
 		return
 	}
+	coordinatorEpoch, ok := c.entryEpoch(e)
+	if !ok {
+		return // unloaded: the partition's next coordinator completes it
+	}
 	if len(e.pending) > 0 {
 		failed := c.opts.Markers.WriteMarkers(ctx, Marker{
 			TransactionalID:  m.TransactionalID,
 			ProducerID:       m.ProducerID,
 			ProducerEpoch:    m.ProducerEpoch,
 			Commit:           m.State == PrepareCommit,
-			CoordinatorEpoch: c.opts.CoordinatorEpoch,
+			CoordinatorEpoch: coordinatorEpoch,
 			Partitions:       e.pending,
 		})
 		e.pending = append([]TopicPartition(nil), failed...)
@@ -372,7 +354,7 @@ func (c *Coordinator) completeLocked(ctx context.Context, e *entry) {
 // transaction.abort.timed.out.transaction.cleanup.interval.ms; tests call
 // it after moving the clock.
 func (c *Coordinator) Tick(ctx context.Context) {
-	if !c.loaded.Load() {
+	if c.closed.Load() {
 		return
 	}
 	now := c.nowMs()
@@ -405,6 +387,9 @@ func (c *Coordinator) Tick(ctx context.Context) {
 func (c *Coordinator) expireLocked(ctx context.Context, e *entry) {
 	id := e.meta.TransactionalID
 	p := PartitionFor(id, c.cfg.TransactionStateLogNumPartitions)
+	if _, ok := c.entryEpoch(e); !ok {
+		return
+	}
 	if err := c.opts.Storage.Append(ctx, p, []Record{{Key: encodeKey(id)}}); err != nil {
 		c.logger.Warn("cannot expire transactional id", "transactional_id", id, "err", err)
 		return
@@ -419,8 +404,8 @@ func (c *Coordinator) expireLocked(ctx context.Context, e *entry) {
 	c.logger.Info("transactional id expired", "transactional_id", id)
 }
 
-// Transactions lists the metadata of every known transactional id, sorted
-// by id.
+// Transactions lists the metadata of every known transactional id of the
+// partitions loaded, sorted by id.
 func (c *Coordinator) Transactions() []Metadata {
 	var out []Metadata
 	for _, e := range c.entries() {
@@ -434,9 +419,10 @@ func (c *Coordinator) Transactions() []Metadata {
 	return out
 }
 
-// Transaction returns the metadata of one transactional id.
+// Transaction returns the metadata of one transactional id of a partition
+// loaded.
 func (c *Coordinator) Transaction(id string) (Metadata, bool) {
-	e := c.lock(id)
+	e, _ := c.lock(id)
 	if e == nil {
 		return Metadata{}, false
 	}

@@ -89,7 +89,7 @@ func TestInitProducerIDKIP360(t *testing.T) {
 func TestEpochExhaustionRotatesProducerID(t *testing.T) {
 	e := newEnv(t)
 	pid, _ := e.mustInit("t")
-	ent := e.c.lock("t")
+	ent, _ := e.c.lock("t")
 	ent.meta.ProducerEpoch = math.MaxInt16 - 1
 	ent.mu.Unlock()
 	pid2, epoch2 := e.mustInit("t")
@@ -435,6 +435,8 @@ func fmtList(ids []string) string {
 	return s + "]"
 }
 
+// TestNotLoaded: a coordinator that has loaded no partition is not the
+// coordinator of any transactional id.
 func TestNotLoaded(t *testing.T) {
 	c, err := New(Options{Config: DefaultConfig(), Storage: coordinator.NewMemStorage(), Markers: &fakeMarkers{},
 		ProducerIDs:      func(context.Context) (int64, error) { return 1, nil },
@@ -445,8 +447,8 @@ func TestNotLoaded(t *testing.T) {
 	id := "t"
 	req := kmsg.NewPtrInitProducerIDRequest()
 	req.TransactionalID, req.TransactionTimeoutMillis = &id, 1000
-	wantCode(t, "init", c.InitProducerID(context.Background(), req).ErrorCode, kerr.CoordinatorLoadInProgress)
-	wantCode(t, "add", c.AddPartitions(context.Background(), id, 1, 0, nil), kerr.CoordinatorLoadInProgress)
+	wantCode(t, "init", c.InitProducerID(context.Background(), req).ErrorCode, kerr.NotCoordinator)
+	wantCode(t, "add", c.AddPartitions(context.Background(), id, 1, 0, nil), kerr.NotCoordinator)
 }
 
 func TestConfigFromProps(t *testing.T) {

@@ -26,9 +26,10 @@
 // abort marker (a control batch) to every partition of the transaction
 // through the MarkerWriter, and then records CompleteCommit or
 // CompleteAbort. Once the prepare is durable the outcome is decided: a
-// crash before the markers are all written is repaired by Load, which
-// completes every prepared transaction. Markers that fail are retried by
-// Tick; until then the producer gets CONCURRENT_TRANSACTIONS.
+// crash before the markers are all written is repaired by the next load
+// of the id's partition, which completes every prepared transaction.
+// Markers that fail are retried by Tick; until then the producer gets
+// CONCURRENT_TRANSACTIONS.
 //
 // Transaction protocol version 2 (KIP-890 part 2) runs when the cluster's
 // transaction.version feature is 2 (Options.TransactionVersion) and the
@@ -55,10 +56,22 @@
 // An id idle for transactional.id.expiration.ms is deleted with a
 // tombstone.
 //
+// # Partitions
+//
+// The coordinator serves only the ids of the partitions it has loaded, the
+// ones this node leads (partitions.go): LoadPartition replays a partition
+// when the node becomes its leader, UnloadPartition drops its ids when the
+// node stops leading it. Requests for an id of a partition being loaded
+// get COORDINATOR_LOAD_IN_PROGRESS, of a partition not loaded
+// NOT_COORDINATOR. Both take the partition's leader epoch, and a stale one
+// is ignored. The leader epoch a partition was loaded in is the
+// coordinator epoch of its transactions' markers, which partitions use to
+// refuse the markers of a coordinator that has lost the partition since.
+//
 // # Using it
 //
 //	c, err := txn.New(txn.Options{Config: cfg, Storage: st, Markers: mw, ProducerIDs: alloc, OffsetsPartition: op})
-//	if err := c.Load(ctx); err != nil { ... }
+//	err = c.LoadPartition(ctx, p, leaderEpoch) // for each partition this node leads
 //	resp := c.InitProducerID(ctx, req) // and AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, ...
 //	c.Tick(ctx)                        // every transaction.abort.timed.out.transaction.cleanup.interval.ms
 //
@@ -70,7 +83,8 @@
 // Each transactional id has a mutex held for the whole of a request,
 // including its storage write and marker writes, so one id's requests are
 // served one at a time and its records are written in order. The
-// coordinator's mutex guards only the map of ids. Lock order: an id's
+// coordinator's mutex guards only the map of ids and the partitions'
+// ownership. Lock order: an id's
 // mutex, then the coordinator's — never the reverse. The MarkerWriter is
 // called with an id's mutex held and must not call back into the
 // coordinator for that id.

@@ -11,14 +11,22 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// fakeMarkers records markers; partitions in failing fail.
+// fakeMarkers records markers; partitions in failing fail. before, if
+// set, runs first (without the lock).
 type fakeMarkers struct {
 	mu      sync.Mutex
 	written []Marker
 	failing map[TopicPartition]bool
+	before  func(Marker)
 }
 
 func (f *fakeMarkers) WriteMarkers(_ context.Context, m Marker) []TopicPartition {
+	f.mu.Lock()
+	before := f.before
+	f.mu.Unlock()
+	if before != nil {
+		before(m)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var ok, failed []TopicPartition
@@ -71,14 +79,27 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-// open builds and loads a coordinator over the env's storage (a restart).
+// open builds a coordinator over the env's storage and loads every
+// partition (a restart of a node that leads them all).
 func (e *env) open() *Coordinator {
+	e.t.Helper()
+	c := e.build(e.store)
+	for p := int32(0); p < c.cfg.TransactionStateLogNumPartitions; p++ {
+		if err := c.LoadPartition(context.Background(), p, 0); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// build builds a coordinator over st that has loaded no partition.
+func (e *env) build(st Storage) *Coordinator {
 	e.t.Helper()
 	cfg := DefaultConfig()
 	cfg.TransactionStateLogNumPartitions = 5
 	c, err := New(Options{
 		Config:  cfg,
-		Storage: e.store,
+		Storage: st,
 		Markers: e.markers,
 		ProducerIDs: func(context.Context) (int64, error) {
 			e.nextPID++
@@ -89,9 +110,6 @@ func (e *env) open() *Coordinator {
 		Now:              e.clock.Now,
 	})
 	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := c.Load(context.Background()); err != nil {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(c.Close)

@@ -53,14 +53,17 @@ func (c *Coordinator) initProducerID(ctx context.Context, req *kmsg.InitProducer
 	if req.TransactionTimeoutMillis <= 0 || req.TransactionTimeoutMillis > c.cfg.TransactionMaxTimeoutMs {
 		return kerr.InvalidTransactionTimeout.Code, -1, -1
 	}
-	if !c.loaded.Load() {
-		return kerr.CoordinatorLoadInProgress.Code, -1, -1
+	if code := c.ownerCode(id); code != 0 {
+		return code, -1, -1
 	}
 	hasExpected := req.Version >= 3 && (req.ProducerID >= 0 || req.ProducerEpoch >= 0)
 	if hasExpected && (req.ProducerID < 0 || req.ProducerEpoch < 0) {
 		return kerr.InvalidRequest.Code, -1, -1
 	}
-	e := c.lockOrCreate(id)
+	e, code := c.lockOrCreate(id, true)
+	if code != 0 {
+		return code, -1, -1
+	}
 	defer e.mu.Unlock()
 	m := &e.meta
 	if m.ProducerID < 0 {
@@ -165,10 +168,10 @@ func (c *Coordinator) AddPartitionsImplicitly(ctx context.Context, id string, pi
 func (c *Coordinator) TransactionVersion() int16 { return c.opts.TransactionVersion() }
 
 func (c *Coordinator) addPartitions(ctx context.Context, id string, pid int64, epoch int16, tps []TopicPartition, tv int16) int16 {
-	if !c.loaded.Load() {
-		return kerr.CoordinatorLoadInProgress.Code
+	e, code := c.lock(id)
+	if code != 0 {
+		return code
 	}
-	e := c.lock(id)
 	if e == nil {
 		return kerr.InvalidProducerIDMapping.Code
 	}
@@ -218,10 +221,10 @@ func (c *Coordinator) addPartitions(ctx context.Context, id string, pid int64, e
 // not, INVALID_PRODUCER_ID_MAPPING, PRODUCER_FENCED or
 // CONCURRENT_TRANSACTIONS (the transaction is being completed) otherwise.
 func (c *Coordinator) Verify(id string, pid int64, epoch int16, tp TopicPartition) int16 {
-	if !c.loaded.Load() {
-		return kerr.CoordinatorLoadInProgress.Code
+	e, code := c.lock(id)
+	if code != 0 {
+		return code
 	}
-	e := c.lock(id)
 	if e == nil {
 		return kerr.InvalidProducerIDMapping.Code
 	}
@@ -320,11 +323,14 @@ func (c *Coordinator) addPartitionsCodes(ctx context.Context, id string, pid int
 	if id == "" {
 		return setAll(kerr.InvalidRequest.Code)
 	}
-	if !c.loaded.Load() {
-		return setAll(kerr.CoordinatorLoadInProgress.Code)
+	if code := c.ownerCode(id); code != 0 {
+		return setAll(code)
 	}
 	if verifyOnly {
-		e := c.lock(id)
+		e, code := c.lock(id)
+		if code != 0 {
+			return setAll(code)
+		}
 		if e == nil {
 			return setAll(kerr.InvalidProducerIDMapping.Code)
 		}
@@ -403,10 +409,10 @@ func (c *Coordinator) endTxn(ctx context.Context, req *kmsg.EndTxnRequest) int16
 	if req.TransactionalID == "" {
 		return kerr.InvalidRequest.Code
 	}
-	if !c.loaded.Load() {
-		return kerr.CoordinatorLoadInProgress.Code
+	e, code := c.lock(req.TransactionalID)
+	if code != 0 {
+		return code
 	}
-	e := c.lock(req.TransactionalID)
 	if e == nil {
 		return kerr.InvalidProducerIDMapping.Code
 	}
@@ -463,10 +469,10 @@ func (c *Coordinator) endTxnV2(ctx context.Context, req *kmsg.EndTxnRequest) (in
 	if req.TransactionalID == "" {
 		return kerr.InvalidRequest.Code, -1, -1
 	}
-	if !c.loaded.Load() {
-		return kerr.CoordinatorLoadInProgress.Code, -1, -1
+	e, code := c.lock(req.TransactionalID)
+	if code != 0 {
+		return code, -1, -1
 	}
-	e := c.lock(req.TransactionalID)
 	if e == nil {
 		return kerr.InvalidProducerIDMapping.Code, -1, -1
 	}
@@ -554,10 +560,10 @@ const epochOverflowAt = math.MaxInt16 - 1
 // administrator (the coordinator side of `samsa txn abort` when the
 // transactional id is known), fencing the producer.
 func (c *Coordinator) AbortTransaction(ctx context.Context, id string) int16 {
-	if !c.loaded.Load() {
-		return kerr.CoordinatorLoadInProgress.Code
+	e, code := c.lock(id)
+	if code != 0 {
+		return code
 	}
-	e := c.lock(id)
 	if e == nil {
 		return kerr.TransactionalIDNotFound.Code
 	}
@@ -579,9 +585,9 @@ func (c *Coordinator) DescribeTransactions(req *kmsg.DescribeTransactionsRequest
 		st := kmsg.NewDescribeTransactionsResponseTransactionState()
 		st.TransactionalID = id
 		st.ProducerID, st.ProducerEpoch, st.StartTimestamp = -1, -1, -1
-		switch {
-		case !c.loaded.Load():
-			st.ErrorCode = kerr.CoordinatorLoadInProgress.Code
+		switch code := c.ownerCode(id); {
+		case code != 0:
+			st.ErrorCode = code
 		default:
 			m, ok := c.Transaction(id)
 			if !ok {
@@ -611,8 +617,8 @@ func (c *Coordinator) DescribeTransactions(req *kmsg.DescribeTransactionsRequest
 // transactional id pattern (v2, a regular expression).
 func (c *Coordinator) ListTransactions(req *kmsg.ListTransactionsRequest) *kmsg.ListTransactionsResponse {
 	resp := req.ResponseKind().(*kmsg.ListTransactionsResponse)
-	if !c.loaded.Load() {
-		resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
+	if code := c.listCode(); code != 0 {
+		resp.ErrorCode = code
 		return resp
 	}
 	states := map[State]bool{}

@@ -143,7 +143,7 @@ func TestTV2EndTxnTable(t *testing.T) {
 func TestTV2EpochOverflow(t *testing.T) {
 	e := newEnv(t)
 	pid, _ := e.mustInit("t")
-	ent := e.c.lock("t")
+	ent, _ := e.c.lock("t")
 	ent.meta.ProducerEpoch = math.MaxInt16 - 1
 	ent.mu.Unlock()
 	wantCode(t, "add", e.addImplicit("t", pid, math.MaxInt16-1, tpA), nil)
@@ -178,7 +178,7 @@ func TestTV2EpochOverflow(t *testing.T) {
 func TestTV2OverflowWithFailedMarkers(t *testing.T) {
 	e := newEnv(t)
 	pid, _ := e.mustInit("t")
-	ent := e.c.lock("t")
+	ent, _ := e.c.lock("t")
 	ent.meta.ProducerEpoch = math.MaxInt16 - 1
 	ent.mu.Unlock()
 	e.markers.failing[tpA] = true
