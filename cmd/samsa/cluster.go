@@ -22,7 +22,7 @@ func newClusterCmd(flags *clientFlags) *cobra.Command {
 		Short: "Show the cluster's id, controller and brokers",
 	})
 	of := addOutputFlag(cmd)
-	cmd.AddCommand(newClusterInfoCmd(flags, of), newClusterNewIDCmd())
+	cmd.AddCommand(newClusterInfoCmd(flags, of), newClusterStatusCmd(flags, of), newClusterNewIDCmd())
 	return cmd
 }
 

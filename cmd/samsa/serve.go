@@ -207,6 +207,9 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, started
 	if ctrlSrv != nil {
 		defer func() { _ = ctrlSrv.Shutdown(context.Background()) }()
 	}
+	if !cfg.IsBroker() {
+		return serveController(ctx, cfg, logger, raftStream, ctrlAPIs, closeListeners)
+	}
 	// A configured port 0 advertises the port actually bound.
 	adv, _ := cfg.AdvertisedBrokerListener()
 	advAddr := adv.Addr()
@@ -244,7 +247,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, started
 		}
 	}
 	b, err := node.New(cfg, node.Options{Logger: logger, Metrics: m, AdvertisedAddr: advAddr,
-		RaftStream: raftStream, ControllerAPIs: ctrlAPIs.Bind})
+		Context: ctx, RaftStream: raftStream, ControllerAPIs: ctrlAPIs.Bind})
 	if err != nil {
 		closeListeners()
 		if admin != nil {
@@ -299,6 +302,45 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, started
 		_ = admin.Close(sctx)
 	}
 	if err := errors.Join(errs...); err != nil {
+		logger.Error("shutdown finished with errors", "err", err)
+		return err
+	}
+	logger.Info("shutdown complete")
+	return nil
+}
+
+// serveController runs a controller-only node (process.roles=controller)
+// until ctx ends: the metadata quorum's voter and the controller APIs on
+// its controller listener, no partitions.
+func serveController(ctx context.Context, cfg *config.Config, logger *slog.Logger, stream raft.StreamLayer, apis *node.ControllerListener, closeListeners func()) error {
+	defer closeListeners()
+	m := metrics.New()
+	var opened atomic.Bool
+	ready := func() error {
+		if !opened.Load() {
+			return errors.New("controller is starting: opening its metadata log")
+		}
+		return nil
+	}
+	var admin *metrics.AdminServer
+	if cfg.AdminListener != "" {
+		var err error
+		if admin, err = metrics.StartAdmin(cfg.AdminListener, m, ready, logger, metrics.WithPprof(cfg.AdminPprofEnable)); err != nil {
+			return fmt.Errorf("admin listener %s: %w", cfg.AdminListener, err)
+		}
+		defer func() { _ = admin.Close(context.Background()) }()
+	}
+	n, err := controller.OpenNode(cfg, stream, logger)
+	if err != nil {
+		return err
+	}
+	apis.Bind(n.Server)
+	opened.Store(true)
+	v, _ := cfg.Voter()
+	logger.Info("samsa controller started", "node_id", cfg.NodeID, "controller_listener", v.Addr(), "metadata_log_dir", cfg.MetadataLogDir)
+	<-ctx.Done()
+	logger.Info("shutting down")
+	if err := n.Close(); err != nil {
 		logger.Error("shutdown finished with errors", "err", err)
 		return err
 	}

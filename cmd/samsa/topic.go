@@ -255,12 +255,14 @@ func newTopicDescribeCmd(flags *clientFlags, of *outputFlag) *cobra.Command {
 						return cli.TopicError(name, td.Err, "", o)
 					}
 				}
+				// A partition without a leader has no offsets to list: the
+				// others are still described, and its row shows the error.
 				starts, err := adm.ListStartOffsets(ctx, args...)
-				if err != nil {
+				if err != nil && !isShardErrors(err) {
 					return cli.Explain(err, o)
 				}
 				ends, err := adm.ListEndOffsets(ctx, args...)
-				if err != nil {
+				if err != nil && !isShardErrors(err) {
 					return cli.Explain(err, o)
 				}
 				rcs, err := adm.DescribeTopicConfigs(ctx, args...)
@@ -626,4 +628,11 @@ func orDefault(n int64) string {
 		return "default"
 	}
 	return strconv.FormatInt(n, 10)
+}
+
+// isShardErrors reports whether err is kadm's report that some partitions
+// (those without a leader, say) failed while the others were answered.
+func isShardErrors(err error) bool {
+	var se *kadm.ShardErrors
+	return errors.As(err, &se)
 }

@@ -57,7 +57,8 @@ type Options struct {
 	FS vfs.FS
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// RaftStream and ControllerAPIs are replica.Options'.
+	// Context, RaftStream and ControllerAPIs are replica.Options'.
+	Context        context.Context
 	RaftStream     raft.StreamLayer
 	ControllerAPIs func(*controller.Server)
 }
@@ -70,7 +71,7 @@ func New(cfg *config.Config, opts Options) (*Broker, error) {
 		logger = slog.Default()
 	}
 	rm, err := replica.Open(cfg, replica.Options{Logger: logger, Metrics: opts.Metrics, AdvertisedAddr: opts.AdvertisedAddr, FS: opts.FS, Now: opts.Now,
-		RaftStream: opts.RaftStream, ControllerAPIs: opts.ControllerAPIs})
+		Context: opts.Context, RaftStream: opts.RaftStream, ControllerAPIs: opts.ControllerAPIs})
 	if err != nil {
 		return nil, err
 	}

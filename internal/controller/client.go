@@ -46,6 +46,11 @@ type Client struct {
 	cfg   ClientConfig
 	log   *slog.Logger
 	epoch atomic.Int64 // this broker's epoch once registered, else -1
+	// failed is the voter the last request could not reach (-1 for none):
+	// the image may name it for a while after it died, so the next
+	// attempts probe the voters in turn instead.
+	failed atomic.Int32
+	probe  atomic.Uint32 // round-robin position over the voters
 
 	mu      sync.Mutex
 	clients map[int32]*kgo.Client // by voter id
@@ -59,6 +64,7 @@ func NewClient(cfg ClientConfig) *Client {
 	}
 	c := &Client{cfg: cfg, log: cfg.Logger, clients: map[int32]*kgo.Client{}}
 	c.epoch.Store(-1)
+	c.failed.Store(-1)
 	return c
 }
 
@@ -146,11 +152,19 @@ func (c *Client) try(ctx context.Context, local func() error, req kmsg.Request, 
 	if c.local() {
 		return local()
 	}
+	if len(c.cfg.Voters) == 0 {
+		return fmt.Errorf("%w: this node is not the active controller yet", errRetry)
+	}
 	target := c.cfg.Store.Image().ControllerID
-	if target < 0 || target == c.cfg.NodeID || len(c.cfg.Voters) == 0 {
-		// No leader known yet, or this node was just elected and is
-		// replaying the log before it acts.
-		return fmt.Errorf("%w: the quorum has no active controller yet", errRetry)
+	if target == c.cfg.NodeID {
+		// This node was just elected and replays the log before it acts.
+		return fmt.Errorf("%w: this node is becoming the active controller", errRetry)
+	}
+	if target < 0 || c.failed.Load() == target {
+		// No leader known (a broker not yet following the log, an
+		// election), or the known one did not answer: ask the voters in
+		// turn; all but the active controller answer NOT_CONTROLLER.
+		target = c.cfg.Voters[int(c.probe.Add(1))%len(c.cfg.Voters)].ID
 	}
 	cl, err := c.voterClient(target)
 	if err != nil {
@@ -167,8 +181,10 @@ func (c *Client) try(ctx context.Context, local func() error, req kmsg.Request, 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		c.failed.Store(target)
 		return fmt.Errorf("%w: controller %d: %v", errRetry, target, err)
 	}
+	c.failed.Store(-1)
 	if err := handle(resp); err != nil {
 		return err
 	}

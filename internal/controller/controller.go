@@ -3,6 +3,8 @@ package controller
 import (
 	"context"
 	"log/slog"
+	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -201,6 +203,14 @@ func (c *Controller) Register(ctx context.Context, req *kmsg.BrokerRegistrationR
 	epoch, err := c.store.RegisterBrokerIncarnation(ctx, reg)
 	if err != nil {
 		return fail(err)
+	}
+	if !c.store.IsVoter(req.BrokerID) {
+		// A broker-only node follows the metadata log as a Raft
+		// non-voter, reached on its inter-broker listener: it cannot
+		// catch up with its registration before it is one.
+		if err := c.store.AddNonvoter(ctx, req.BrokerID, net.JoinHostPort(reg.Host, strconv.Itoa(int(reg.Port)))); err != nil {
+			return fail(err)
+		}
 	}
 	c.mu.Lock()
 	c.sessions[req.BrokerID] = &session{epoch: epoch, lastHeartbeat: now, metadataOffset: -1}

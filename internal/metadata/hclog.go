@@ -43,8 +43,14 @@ func (s slogSink) Accept(name string, level hclog.Level, msg string, args ...any
 
 // expectedAtStart reports Raft's warning that a node with no known leader
 // starts an election: every node does so when it starts (a single voter
-// always), so it is not worth a warning. Losing a known leader still is.
+// always), so it is not worth a warning, nor is a node without a
+// configuration (a non-voter waiting to be added) declining to stand.
+// Losing a known leader still is.
 func expectedAtStart(msg string, args []any) bool {
+	if msg == "no known peers, aborting election" {
+		// A broker-only node before the quorum adds it as a non-voter.
+		return true
+	}
 	if msg != "heartbeat timeout reached, starting election" {
 		return false
 	}

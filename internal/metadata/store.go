@@ -804,6 +804,20 @@ func (s *Store) Quorum() Quorum {
 	return q
 }
 
+// IsVoter reports whether the node is a voter of the metadata quorum. On
+// a cluster of one, only this node is.
+func (s *Store) IsVoter(id int32) bool {
+	if !s.cfg.clustered() {
+		return id == s.cfg.NodeID
+	}
+	for _, v := range s.cfg.Voters {
+		if v.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
 // AddNonvoter adds a node that is not a voter to the Raft configuration so
 // that the leader sends it the log (a broker-only node). Adding a node
 // already present with the same address changes nothing. Errors:
@@ -859,4 +873,28 @@ func (s *Store) WaitApplied(ctx context.Context, index uint64) error {
 		}
 	}
 	return nil
+}
+
+// TransferLeadership hands the quorum's leadership to another voter when
+// this node is the active controller of a quorum, so that a node shutting
+// down does not leave the quorum to wait out an election timeout. It
+// waits at most one election timeout; failing, it leaves the election to
+// the timeout.
+func (s *Store) TransferLeadership() {
+	if !s.cfg.clustered() || s.raft == nil || s.raft.State() != raft.Leader || len(s.cfg.Voters) < 2 {
+		return
+	}
+	f := s.raft.LeadershipTransfer()
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			s.log.Warn("handing over the controller's leadership failed; the quorum elects after its timeout", "err", err)
+			return
+		}
+		s.log.Info("handed the controller's leadership to another voter")
+	case <-time.After(s.cfg.ElectionTimeout):
+		s.log.Warn("handing over the controller's leadership did not finish in time")
+	}
 }

@@ -31,14 +31,17 @@ type lifecycle struct {
 // register registers this incarnation, waits for the image to catch up
 // with it and heartbeats until unfenced, within
 // initial.broker.registration.timeout.ms. It then starts the heartbeats.
-func (m *Manager) register(host string, port int32) error {
+func (m *Manager) register(parent context.Context, host string, port int32) error {
+	if parent == nil {
+		parent = context.Background()
+	}
 	m.life.epoch.Store(-1)
 	m.life.fenced.Store(true)
 	timeout := time.Duration(m.cfg.InitialBrokerRegistrationTimeoutMs) * time.Millisecond
 	if !m.cfg.Clustered() {
 		timeout = min(timeout, 10*time.Second) // the controller is in this process
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	go func() {
 		select {

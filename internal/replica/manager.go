@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -71,6 +72,10 @@ type Options struct {
 	// the controller listener (or, on a broker-only node, of its
 	// inter-broker listener).
 	RaftStream raft.StreamLayer
+	// Context, if set, ends the start early: a node asked to stop while it
+	// waits to register gives up instead of waiting out
+	// initial.broker.registration.timeout.ms.
+	Context context.Context
 	// ControllerAPIs, if set, is called with the controller APIs as soon
 	// as the metadata store is open, before the node registers: the
 	// controller listener serves them (the quorum needs them to register
@@ -187,7 +192,7 @@ func Open(cfg *config.Config, opts Options) (*Manager, error) {
 
 	host, port, err := m.advertised(opts.AdvertisedAddr)
 	if err == nil {
-		err = m.register(host, port)
+		err = m.register(opts.Context, host, port)
 	}
 	if err != nil {
 		m.Close()
@@ -298,6 +303,9 @@ func (m *Manager) Close() error {
 	m.applyMu.Unlock() //nolint:staticcheck // waits for an apply in progress to stop
 	if !alreadyClosed {
 		m.controlledShutdown()
+		if m.meta != nil {
+			m.meta.TransferLeadership()
+		}
 		close(m.stop)
 	}
 	m.bg.Wait()
