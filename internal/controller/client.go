@@ -141,7 +141,10 @@ func (c *Client) do(ctx context.Context, local func() error, req kmsg.Request, h
 		last = err
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
+			// Kafka's brokers answer a forwarded request that found no
+			// controller in time with REQUEST_TIMED_OUT.
+			return metadata.NewError(kerr.RequestTimedOut, fmt.Sprintf(
+				"no active controller answered in time: the controller quorum has no leader, or a majority of controller.quorum.voters is unreachable (last: %v)", last))
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 100*time.Millisecond)

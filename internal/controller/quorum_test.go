@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -243,6 +244,28 @@ func TestQuorumForwardsFencesAndFailsOver(t *testing.T) {
 		}
 	}
 	t.Logf("changes taken again %s after the active controller stopped", time.Since(start).Round(time.Millisecond))
+
+	// One more voter stops: the last one has no majority. It refuses
+	// changes with REQUEST_TIMED_OUT and a sentence saying why, and still
+	// serves the image it has.
+	var last *testNode
+	for _, n := range nodes {
+		if !n.closed && last == nil {
+			last = n
+		} else if !n.closed {
+			n.close()
+		}
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel2()
+	_, err = last.client.CreateTopic(ctx2, metadata.CreateTopicRequest{Name: "no-majority", NumPartitions: 1, ReplicationFactor: 1})
+	var me *metadata.Error
+	if !errors.As(err, &me) || me.Code != kerr.RequestTimedOut || !strings.Contains(me.Message, "majority of controller.quorum.voters") {
+		t.Fatalf("create without a majority: %v", err)
+	}
+	if last.store.Image().Topics["t"] == nil || last.store.Image().Topics["no-majority"] != nil {
+		t.Fatal("the image without a majority is not the last committed one")
+	}
 }
 
 func describeQuorumRequest() *kmsg.DescribeQuorumRequest {
