@@ -78,12 +78,7 @@ func newClusterStatusCmd(flags *clientFlags, of *outputFlag) *cobra.Command {
 			if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
 				return cli.Explain(err, o)
 			}
-			dq := kmsg.NewPtrDescribeQuorumRequest()
-			t := kmsg.NewDescribeQuorumRequestTopic()
-			t.Topic = "__cluster_metadata"
-			t.Partitions = append(t.Partitions, kmsg.NewDescribeQuorumRequestTopicPartition())
-			dq.Topics = append(dq.Topics, t)
-			q, err := dq.RequestWith(ctx, cl)
+			q, err := quorumRequest().RequestWith(ctx, cl)
 			if err != nil {
 				return cli.Explain(err, o)
 			}
@@ -95,6 +90,16 @@ func newClusterStatusCmd(flags *clientFlags, of *outputFlag) *cobra.Command {
 			return of.print(w, st, func(bool) error { return writeClusterStatus(w, st) })
 		},
 	}
+}
+
+// quorumRequest describes the metadata log's quorum.
+func quorumRequest() *kmsg.DescribeQuorumRequest {
+	dq := kmsg.NewPtrDescribeQuorumRequest()
+	t := kmsg.NewDescribeQuorumRequestTopic()
+	t.Topic = "__cluster_metadata"
+	t.Partitions = append(t.Partitions, kmsg.NewDescribeQuorumRequestTopicPartition())
+	dq.Topics = append(dq.Topics, t)
+	return dq
 }
 
 func buildClusterStatus(dc *kmsg.DescribeClusterResponse, dq *kmsg.DescribeQuorumResponse, now time.Time) (clusterStatus, error) {

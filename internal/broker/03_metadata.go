@@ -105,7 +105,7 @@ func handleMetadata(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.R
 	}
 	clusterID := im.ClusterID
 	resp.ClusterID = &clusterID
-	resp.ControllerID = im.ControllerID
+	resp.ControllerID = b.controllerForClients(im)
 	return resp, nil
 }
 

@@ -71,7 +71,7 @@ func describeCluster(env *Broker, req *kmsg.DescribeClusterRequest) *kmsg.Descri
 	}
 	im := env.meta.Image()
 	resp.ClusterID = im.ClusterID
-	resp.ControllerID = im.ControllerID
+	resp.ControllerID = env.controllerForClients(im)
 	for _, id := range im.BrokerIDs() {
 		br := im.Brokers[id]
 		if br.Fenced && !req.IncludeFencedBrokers {

@@ -369,6 +369,26 @@ type Controller interface {
 	AllocateProducerIDs(ctx context.Context, count int64) (first int64, err error)
 }
 
+// controllerForClients is the controller id Metadata and DescribeCluster
+// report. Clients send admin requests (CreateTopics, ...) to it; every
+// broker forwards them to the active controller, so, as KRaft brokers do,
+// a cluster names a live broker rather than the active controller itself:
+// this one. A client then never waits on a dead controller's address while
+// the quorum elects a new one. A cluster of one names itself either way.
+// DescribeQuorum (samsa cluster status, kafka-metadata-quorum.sh) names
+// the active controller.
+func (b *Broker) controllerForClients(im *metadata.Image) int32 {
+	if br, ok := im.Brokers[b.cfg.NodeID]; ok && !br.Fenced {
+		return b.cfg.NodeID
+	}
+	for _, id := range im.BrokerIDs() {
+		if !im.Brokers[id].Fenced {
+			return id
+		}
+	}
+	return im.ControllerID
+}
+
 // Helpers shared by the admin handlers (CreateTopics, DeleteTopics,
 // configs, DescribeCluster, InitProducerId, ...).
 
