@@ -240,6 +240,10 @@ func respErr(code int16, msg *string) error {
 // CreateTopic creates a topic on the active controller.
 func (c *Client) CreateTopic(ctx context.Context, req metadata.CreateTopicRequest) (*metadata.Topic, error) {
 	var t *metadata.Topic
+	if req.TopicID == (metadata.Uuid{}) {
+		// Chosen here, so every try of this request names the same topic.
+		req.TopicID = metadata.NewUUID()
+	}
 	kreq := kmsg.NewPtrCreateTopicsRequest()
 	kreq.Version = 7
 	kreq.ValidateOnly = req.ValidateOnly
@@ -510,9 +514,20 @@ func timeoutMillis(ctx context.Context) int32 {
 	return 30000
 }
 
+// topicIDTag is the tagged field of a CreateTopics topic (v5+) in which a
+// forwarding Samsa node sends the topic id it chose
+// (metadata.CreateTopicRequest.TopicID). Kafka has no such field; tags are
+// how its protocol carries optional extensions, other brokers skip unknown
+// ones, and this one only travels between Samsa nodes. The number is far
+// above the tags Kafka uses.
+const topicIDTag = 0x5a5a
+
 // encodeCreateTopic is the CreateTopics entry of a forwarded CreateTopic.
 func encodeCreateTopic(req metadata.CreateTopicRequest) kmsg.CreateTopicsRequestTopic {
 	t := kmsg.NewCreateTopicsRequestTopic()
+	if req.TopicID != (metadata.Uuid{}) {
+		t.UnknownTags.Set(topicIDTag, req.TopicID[:])
+	}
 	t.Topic, t.NumPartitions, t.ReplicationFactor = req.Name, req.NumPartitions, req.ReplicationFactor
 	for p, replicas := range req.Assignments {
 		a := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
@@ -530,6 +545,11 @@ func encodeCreateTopic(req metadata.CreateTopicRequest) kmsg.CreateTopicsRequest
 // decodeCreateTopic is the inverse of encodeCreateTopic.
 func decodeCreateTopic(t kmsg.CreateTopicsRequestTopic, validateOnly bool) metadata.CreateTopicRequest {
 	req := metadata.CreateTopicRequest{Name: t.Topic, NumPartitions: t.NumPartitions, ReplicationFactor: t.ReplicationFactor, ValidateOnly: validateOnly}
+	t.UnknownTags.Each(func(key uint32, val []byte) {
+		if key == topicIDTag && len(val) == len(req.TopicID) {
+			copy(req.TopicID[:], val)
+		}
+	})
 	if len(t.ReplicaAssignment) > 0 {
 		req.Assignments = make(map[int32][]int32, len(t.ReplicaAssignment))
 		for _, a := range t.ReplicaAssignment {

@@ -196,3 +196,30 @@ func TestRegisterBrokerV0RecordsStillDecode(t *testing.T) {
 		t.Fatalf("decoded %+v", got)
 	}
 }
+
+// TestCreateTopicRetryWithItsID: a create retried with the id its first
+// try chose (a forwarded request whose answer was lost) succeeds with the
+// topic that try created; another request for the name is still
+// TOPIC_ALREADY_EXISTS.
+func TestCreateTopicRetryWithItsID(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	mustRegister(t, s, 1)
+	id := NewUUID()
+	first, err := s.CreateTopic(ctx(t), CreateTopicRequest{Name: "once", NumPartitions: 2, ReplicationFactor: 1, TopicID: id})
+	if err != nil || first.ID != id {
+		t.Fatalf("first try: %v, id %x, want %x", err, first.ID, id)
+	}
+	again, err := s.CreateTopic(ctx(t), CreateTopicRequest{Name: "once", NumPartitions: 2, ReplicationFactor: 1, TopicID: id})
+	if err != nil || again.ID != id || len(s.Image().Topics) != 1 {
+		t.Fatalf("retry: %v, %+v", err, again)
+	}
+	if _, err := s.CreateTopic(ctx(t), CreateTopicRequest{Name: "once", NumPartitions: 2, ReplicationFactor: 1, TopicID: NewUUID()}); !errors.Is(err, kerr.TopicAlreadyExists) {
+		t.Fatalf("another request for the name: %v", err)
+	}
+	// An id already taken by another topic is not reused.
+	other, err := s.CreateTopic(ctx(t), CreateTopicRequest{Name: "other", NumPartitions: 1, ReplicationFactor: 1, TopicID: id})
+	if err != nil || other.ID == id {
+		t.Fatalf("other topic with a taken id: %v, id %x", err, other.ID)
+	}
+}

@@ -35,6 +35,12 @@ type CreateTopicRequest struct {
 	// ValidateOnly validates and returns the topic that would be created,
 	// without creating it.
 	ValidateOnly bool
+	// TopicID, if set, is the id the topic is created with, chosen by the
+	// node that forwards the request. It makes a retry safe: a request
+	// retried after an answer was lost (the controller lost its leadership
+	// while proposing, which may or may not have committed) finds its own
+	// topic and succeeds instead of answering TOPIC_ALREADY_EXISTS.
+	TopicID Uuid
 }
 
 // RegisterBroker registers a broker (or updates its endpoint).
@@ -60,7 +66,15 @@ func (s *Store) RegisterBroker(ctx context.Context, b Broker) error {
 func (s *Store) CreateTopic(ctx context.Context, req CreateTopicRequest) (*Topic, error) {
 	s.ctrlMu.Lock()
 	defer s.ctrlMu.Unlock()
+	if err := s.checkActive(); err != nil {
+		return nil, err
+	}
 	im := s.Image()
+	if req.TopicID != (Uuid{}) && !req.ValidateOnly {
+		if t := im.TopicsByID[req.TopicID]; t != nil && t.Name == req.Name {
+			return t, nil // this request's own topic: an earlier try committed
+		}
+	}
 	t, err := s.planTopic(im, req)
 	if err != nil {
 		return nil, err
@@ -146,7 +160,11 @@ func (s *Store) planTopic(im *Image, req CreateTopicRequest) (*Topic, error) {
 	for k, v := range req.Configs {
 		configs[k] = v
 	}
-	return &Topic{Name: req.Name, ID: s.newTopicID(im), Partitions: parts, Configs: configs}, nil
+	id := req.TopicID
+	if id == (Uuid{}) || im.TopicsByID[id] != nil {
+		id = s.newTopicID(im)
+	}
+	return &Topic{Name: req.Name, ID: id, Partitions: parts, Configs: configs}, nil
 }
 
 // explicitPartitions validates an explicit assignment (partition ids
