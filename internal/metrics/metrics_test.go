@@ -123,7 +123,7 @@ func TestNodeMetrics(t *testing.T) {
 	m.SetSources(Sources{
 		GroupLag: func() []GroupLag { return []GroupLag{{Group: "g", Topic: "t", Lag: 7}} },
 		Raft: func() RaftStatus {
-			return RaftStatus{State: "Leader", Term: 3, LastLogIndex: 12, CommitIndex: 11, AppliedIndex: 10, ImageEpoch: 10, ControllerID: 1, NodeID: 1}
+			return RaftStatus{State: "Leader", Term: 3, LastLogIndex: 12, CommitIndex: 11, AppliedIndex: 10, ImageEpoch: 10, ControllerID: 1, NodeID: 1, Active: true, Brokers: map[string]int{"live": 2, "fenced": 1}}
 		},
 		LogDirs: func() []LogDirSpace {
 			return []LogDirSpace{{Dir: "/d", TotalBytes: 1000, AvailableBytes: 400, PartitionLogs: 2, PartitionLogsBytes: 50}, {Dir: "/unknown", TotalBytes: -1, AvailableBytes: -1}}
@@ -150,6 +150,10 @@ func TestNodeMetrics(t *testing.T) {
 		`samsa_metadata_image_epoch 10`,
 		`samsa_controller_active 1`,
 		`samsa_controller_id 1`,
+		`samsa_cluster_brokers{state="live"} 2`,
+		`samsa_cluster_brokers{state="fenced"} 1`,
+		`samsa_cluster_brokers{state="shutting_down"} 0`,
+		`samsa_broker_fenced 0`,
 		`samsa_log_dir_available_bytes{dir="/d"} 400`,
 		`samsa_log_dir_partitions{dir="/unknown"} 0`,
 		`samsa_partition_high_watermark{partition="0",topic="t"} 9`,

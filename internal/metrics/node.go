@@ -23,6 +23,15 @@ type RaftStatus struct {
 	ImageEpoch   int64 // raft index of the last batch applied to the metadata image
 	ControllerID int32 // -1 when there is none
 	NodeID       int32
+	// Active is whether this node is the active controller (it leads the
+	// quorum and has applied the log).
+	Active bool
+	// Brokers counts the registered brokers by state: live, fenced,
+	// shutting_down.
+	Brokers map[string]int
+	// Fenced is whether this broker is fenced; false on a node that is not
+	// a broker.
+	Fenced bool
 }
 
 // LogDirSpace is the file system space of one log directory.
@@ -89,6 +98,10 @@ var (
 		"Node id of the active controller (the metadata Raft leader), -1 when there is none.", nil, nil)
 	descControllerActive = prometheus.NewDesc("samsa_controller_active",
 		"1 when this node is the active controller, else 0. Summed over a cluster it must be exactly 1.", nil, nil)
+	descClusterBrokers = prometheus.NewDesc("samsa_cluster_brokers",
+		"Registered brokers in this node's metadata image, by state: live, fenced (no heartbeat within broker.session.timeout.ms, or not caught up yet), shutting_down.", []string{"state"}, nil)
+	descBrokerFenced = prometheus.NewDesc("samsa_broker_fenced",
+		"1 while the controller has this broker fenced (it leads no partition and clients are not told of it), else 0.", nil, nil)
 
 	descDirTotal = prometheus.NewDesc("samsa_log_dir_total_bytes",
 		"Size of the file system holding the log directory.", []string{"dir"}, nil)
@@ -105,7 +118,7 @@ type nodeCollector struct{ m *Metrics }
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descLEO, descLSO, descHW, descBytes, descLag,
-		descRaftState, descRaftTerm, descRaftLast, descRaftCommit, descRaftApplied, descImageEpoch, descControllerID, descControllerActive,
+		descRaftState, descRaftTerm, descRaftLast, descRaftCommit, descRaftApplied, descImageEpoch, descControllerID, descControllerActive, descClusterBrokers, descBrokerFenced,
 		descDirTotal, descDirFree, descDirLogs, descDirSize} {
 		ch <- d
 	}
@@ -146,10 +159,18 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descImageEpoch, float64(r.ImageEpoch))
 		gauge(descControllerID, float64(r.ControllerID))
 		active := 0.0
-		if r.ControllerID == r.NodeID && r.State == "Leader" {
+		if r.Active {
 			active = 1
 		}
 		gauge(descControllerActive, active)
+		for _, st := range []string{"live", "fenced", "shutting_down"} {
+			gauge(descClusterBrokers, float64(r.Brokers[st]), st)
+		}
+		fenced := 0.0
+		if r.Fenced {
+			fenced = 1
+		}
+		gauge(descBrokerFenced, fenced)
 	}
 	if s.LogDirs != nil {
 		for _, d := range s.LogDirs() {

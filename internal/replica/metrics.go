@@ -54,7 +54,7 @@ func (m *Manager) groupLag() []metrics.GroupLag {
 
 func (m *Manager) raftStatus() metrics.RaftStatus {
 	st := m.meta.RaftStatus()
-	return metrics.RaftStatus{
+	out := metrics.RaftStatus{
 		State:        st.State,
 		Term:         st.Term,
 		LastLogIndex: st.LastLogIndex,
@@ -63,7 +63,21 @@ func (m *Manager) raftStatus() metrics.RaftStatus {
 		ImageEpoch:   st.ImageEpoch,
 		ControllerID: st.ControllerID,
 		NodeID:       m.cfg.NodeID,
+		Active:       m.meta.Active(),
+		Brokers:      map[string]int{},
+		Fenced:       m.life.fenced.Load(),
 	}
+	for _, br := range m.meta.Image().Brokers {
+		switch {
+		case br.Fenced:
+			out.Brokers["fenced"]++
+		case br.InControlledShutdown:
+			out.Brokers["shutting_down"]++
+		default:
+			out.Brokers["live"]++
+		}
+	}
+	return out
 }
 
 func (m *Manager) logDirSpace() []metrics.LogDirSpace {
