@@ -1,0 +1,19 @@
+//go:build unix && !linux
+
+package cluster
+
+import (
+	"errors"
+	"os/exec"
+	"syscall"
+)
+
+func nodeSysProcAttr(uid int) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}
+
+func inNewNetns(cmd *exec.Cmd) {}
+
+const netnsPossible = false
+
+func loopbackUp() error { return errors.New("network namespaces need Linux") }
