@@ -279,12 +279,11 @@ func TestIsolatedControllerReplaced(t *testing.T) {
 }
 
 // TestBrokerOnlyNode: a broker-only node (process.roles=broker, no
-// controller listener) registers with the three voters and is listed by
-// every node.
+// controller listener) registers with the three voters, follows the
+// metadata log as a non-voter, is listed by every node and serves the
+// partitions it leads.
 func TestBrokerOnlyNode(t *testing.T) {
 	RequireCluster(t)
-	t.Skip("broker-only nodes do not join yet: nothing calls metadata.Store.AddNonvoter, so the node never " +
-		"receives the metadata log (it logs \"raft: no known peers\" and is never listed); remove this skip when they do")
 	c := Start(t, Options{Nodes: 3, Brokers: 1, StartTimeout: 30 * time.Second})
 	n := c.Node(4)
 	if n.IsController() || n.ControllerAddr() != "" || n.Props()["process.roles"] != "broker" ||
@@ -304,4 +303,7 @@ func TestBrokerOnlyNode(t *testing.T) {
 	if id, err := c.ActiveController(ctx); err != nil || id == 4 {
 		t.Fatalf("active controller %d (%v): want one of the voters", id, err)
 	}
+	// A topic created through the broker-only node spreads over all four.
+	createTopic(t, ctx, n, "with-observer", 8)
+	waitLeaders(t, c, "with-observer", 8)
 }
