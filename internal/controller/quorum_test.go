@@ -190,6 +190,41 @@ func TestQuorumForwardsFencesAndFailsOver(t *testing.T) {
 		t.Fatalf("producer ids through follower: %v", err)
 	}
 
+	// A second process claiming the follower's id from another directory
+	// while the follower is alive is refused; the follower restarting on
+	// its own directory is not, and fences its old epoch at once.
+	claim := func(dir metadata.Uuid) (int64, error) {
+		req := kmsg.NewPtrBrokerRegistrationRequest()
+		req.BrokerID, req.ClusterID = follower.id, follower.store.ClusterID()
+		req.IncarnationID, req.LogDirs = metadata.NewUUID(), []metadata.Uuid{dir}
+		l := kmsg.NewBrokerRegistrationRequestListener()
+		l.Name, l.Host, l.Port = "PLAINTEXT", "127.0.0.1", uint16(9000+follower.id)
+		req.Listeners = append(req.Listeners, l)
+		return follower.client.Register(ctx, req)
+	}
+	if _, err := claim(metadata.NewUUID()); !errors.Is(err, kerr.DuplicateBrokerRegistration) {
+		t.Fatalf("a second node claiming live id %d: %v, want DUPLICATE_BROKER_REGISTRATION", follower.id, err)
+	}
+	oldEpoch := follower.epoch
+	newEpoch, err := claim(follower.store.DirectoryID())
+	if err != nil || newEpoch <= oldEpoch {
+		t.Fatalf("restart on the same directory: epoch %d (old %d), %v", newEpoch, oldEpoch, err)
+	}
+	if br := follower.store.Image().Brokers[follower.id]; br.Epoch != newEpoch || !br.Fenced {
+		t.Fatalf("after the restart's registration: %+v", br)
+	}
+	follower.epoch = newEpoch
+	waitFor(t, 5*time.Second, "restarted broker unfenced", func() error {
+		resp, err := heartbeat(follower)
+		if err != nil {
+			return err
+		}
+		if resp.IsFenced {
+			return errors.New("fenced")
+		}
+		return nil
+	})
+
 	// DescribeQuorum on the active controller lists the three voters.
 	dq := controller.NewServer(active.store, active.ctrl).DescribeQuorum(describeQuorumRequest())
 	p := dq.Topics[0].Partitions[0]

@@ -65,7 +65,28 @@ func (m *Manager) register(parent context.Context, host string, port int32) erro
 	if m.cfg.BrokerRack != "" {
 		req.Rack = &m.cfg.BrokerRack
 	}
-	epoch, err := m.client.Register(ctx, req)
+	// Another registration of this id with a live session is either a
+	// second node claiming it or this node's previous incarnation from
+	// another directory (its disk replaced) whose session has not run out:
+	// as Kafka's brokers do, keep trying until the timeout; the second
+	// case resolves itself within broker.session.timeout.ms.
+	var epoch int64
+	var err error
+	warned := false
+	for {
+		epoch, err = m.client.Register(ctx, req)
+		if !errors.Is(err, kerr.DuplicateBrokerRegistration) || ctx.Err() != nil {
+			break
+		}
+		if !warned {
+			m.logger.Warn("another node is registered with this node.id and still sends heartbeats; retrying until its session expires or initial.broker.registration.timeout.ms passes", "node_id", m.cfg.NodeID)
+			warned = true
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 	if err != nil {
 		if errors.Is(err, kerr.DuplicateBrokerRegistration) {
 			return fmt.Errorf("another live node is registered with node.id %d: %w", m.cfg.NodeID, err)

@@ -176,3 +176,32 @@ func TestCreatesSurviveControllerKills(t *testing.T) {
 	}
 	t.Logf("%d of %d creations acknowledged; all of them exist, once, on every node", len(acked), topics)
 }
+
+// TestReplaceDeadVoter follows docs/cluster.md's procedure for a voter
+// whose disk died: with the two others up, the node is started again with
+// the same configuration on an empty directory. It receives the metadata
+// log from the leader, registers (its old registration is fenced once its
+// session ran out), and the cluster takes changes and lists three brokers
+// again; the quorum keeps working after the other two are restarted in
+// turn, so the new voter counts towards the majority.
+func TestReplaceDeadVoter(t *testing.T) {
+	RequireCluster(t)
+	c := Start(t, Options{Nodes: 3, HeartbeatMs: 250, SessionMs: 1500})
+	ctx := testContext(t, 3*time.Minute)
+	createTopic(t, ctx, c.Node(1), "before", 6)
+	waitLeaders(t, c, "before", 6)
+
+	dead := c.Node(3)
+	dead.Kill()
+	dead.Wipe()
+	dead.Restart()
+	c.WaitReady(t, time.Minute)
+	createTopic(t, ctx, c.Node(3), "after", 3)
+	waitLeaders(t, c, "after", 3)
+	// Node 3 must be a working voter: with node 1 down, nodes 2 and 3 are
+	// the majority.
+	c.Node(1).Kill()
+	WaitFor(t, 30*time.Second, func() error { return tryCreateTopic(ctx, c.Node(2), "majority-of-2-and-3", 1) })
+	c.Node(1).Restart()
+	c.WaitReady(t, time.Minute)
+}
