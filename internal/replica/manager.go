@@ -354,3 +354,12 @@ func (m *Manager) newPartition(l *log.Log, tp log.TopicPartition, topicID [16]by
 		Appended:               m.appendedHook(tp.Topic),
 	})
 }
+
+// ControllerAPIs is the controller APIs over this node's store, nil on a
+// node without the controller role.
+func (m *Manager) ControllerAPIs() *controller.Server {
+	if m.ctrl == nil {
+		return nil
+	}
+	return controller.NewServer(m.meta, m.ctrl)
+}
