@@ -77,7 +77,7 @@ func handleTxnOffsetCommit(ctx context.Context, b *Broker, rc *RequestContext, r
 		return respond()
 	}
 	gcfg := gc.Config()
-	p := group.PartitionFor(req.Group, gcfg.OffsetsTopicNumPartitions)
+	p := gc.PartitionFor(req.Group)
 	part, err := b.replicas.OffsetsPartition(ctx, p)
 	if err != nil {
 		b.logger.Warn("no __consumer_offsets partition for transactional offsets", "group", req.Group, "err", err)

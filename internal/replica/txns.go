@@ -81,7 +81,11 @@ func (m *Manager) newTxns() error {
 			return ok
 		},
 		OffsetsPartition: func(g string) txn.TopicPartition {
-			return txn.TopicPartition{Topic: group.OffsetsTopic, Partition: group.PartitionFor(g, gcfg.OffsetsTopicNumPartitions)}
+			n := m.internalPartitionCount(group.OffsetsTopic, gcfg.OffsetsTopicNumPartitions)
+			return txn.TopicPartition{Topic: group.OffsetsTopic, Partition: group.PartitionFor(g, n)}
+		},
+		NumPartitions: func() int32 {
+			return m.internalPartitionCount(txn.StateTopic, cfg.TransactionStateLogNumPartitions)
 		},
 		Logger:             m.logger.With("component", "txn-coordinator"),
 		TransactionVersion: m.transactionVersion,
