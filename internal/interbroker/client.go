@@ -22,6 +22,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // Config configures a Client.
@@ -80,7 +81,8 @@ func New(cfg Config) *Client {
 
 // Request sends req to broker id and returns its response. The request's
 // version is the highest both sides support (franz-go negotiates it with
-// ApiVersions on each new connection). Nothing is retried: the error is
+// ApiVersions on each new connection), never below minVersions. Nothing
+// is retried: the error is
 // ErrUnknownBroker, ErrClosed, the context's, or franz-go's for a
 // connection that failed or a response that did not come in time, and
 // the caller decides whether to try again.
@@ -122,6 +124,7 @@ func (c *Client) client(id int32) (*kgo.Client, error) {
 		kgo.ClientID(fmt.Sprintf("samsa-broker-%d", c.cfg.NodeID)),
 		kgo.DialTimeout(c.cfg.DialTimeout),
 		kgo.RequestTimeoutOverhead(c.cfg.RequestTimeout),
+		kgo.MinVersions(minVersions()),
 	)
 	if err != nil {
 		c.mu.Unlock()
@@ -136,6 +139,18 @@ func (c *Client) client(id int32) (*kgo.Client, error) {
 		cn.cl.Close()
 	}
 	return cl, nil
+}
+
+// minVersions are the lowest versions requests may be downgraded to:
+// AddPartitionsToTxn 4, the batched form with VerifyOnly that brokers send
+// each other (below it the request would add the partitions, not verify
+// them), and WriteTxnMarkers 1. A broker that cannot take them fails the
+// request instead.
+func minVersions() *kversion.Versions {
+	v := new(kversion.Versions)
+	v.SetMaxKeyVersion(int16(kmsg.AddPartitionsToTxn), 4)
+	v.SetMaxKeyVersion(int16(kmsg.WriteTxnMarkers), 1)
+	return v
 }
 
 // Close closes every connection; requests in flight fail and later ones
