@@ -81,9 +81,17 @@ func (m *Manager) newTxns() error {
 		changed: m.imageChanged,
 		local:   m.writeLocalMarker,
 		send:    m.sendMarkers,
+		// The markers' coordinator epoch is still this coordinator's: it
+		// has the id's partition loaded in that epoch, and the image
+		// still names this node its leader in it (an unload may be queued
+		// behind the load that is writing these markers).
 		current: func(mk txn.Marker) bool {
 			c := current.Load()
-			return c != nil && c.CoordinatorEpoch(mk.TransactionalID) == mk.CoordinatorEpoch
+			if c == nil || c.CoordinatorEpoch(mk.TransactionalID) != mk.CoordinatorEpoch {
+				return false
+			}
+			p, ok := m.meta.Image().Partition(txn.StateTopic, c.PartitionFor(mk.TransactionalID))
+			return ok && p.Leader == m.cfg.NodeID && p.LeaderEpoch == mk.CoordinatorEpoch
 		},
 		logger: m.logger.With("component", "txn-markers"),
 	})
