@@ -24,13 +24,16 @@ import (
 // Raft traffic and the controller APIs, a client listener for the
 // broker's APIs.
 type clusterNode struct {
-	id      int32
-	b       *Broker
-	addr    string // the client (and inter-broker) listener
-	metrics *metrics.Metrics
-	srv     *server.Server
-	ctrlSrv *server.Server
-	mux     *controller.Mux
+	id       int32
+	cfg      *config.Config
+	addr     string // the client (and inter-broker) listener
+	ctrlAddr string // the controller listener
+	metrics  *metrics.Metrics
+	b        *Broker
+	srv      *server.Server
+	ctrlSrv  *server.Server
+	mux      *controller.Mux
+	stopped  bool
 }
 
 // startCluster starts n combined nodes (broker and controller) as one
@@ -52,8 +55,6 @@ func startCluster(t *testing.T, n int, props map[string]string) []*clusterNode {
 		voters = append(voters, fmt.Sprintf("%d@%s", i+1, ctrls[i].Addr()))
 	}
 	nodes := make([]*clusterNode, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
 	for i := range n {
 		all := map[string]string{
 			"process.roles":                         "broker,controller",
@@ -74,28 +75,8 @@ func startCluster(t *testing.T, n int, props map[string]string) []*clusterNode {
 		if err != nil {
 			t.Fatal(err)
 		}
-		node := &clusterNode{id: int32(i + 1), addr: clients[i].Addr().String(), metrics: metrics.New(), mux: controller.NewMux(ctrls[i])}
-		apis := &ControllerListener{}
-		node.ctrlSrv = server.New(server.Config{Logger: slog.New(slog.DiscardHandler)}, apis)
-		if err := node.ctrlSrv.Serve(node.mux.Kafka()); err != nil {
-			t.Fatal(err)
-		}
-		nodes[i] = node
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			b, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler), Metrics: node.metrics, AdvertisedAddr: node.addr,
-				RaftStream: node.mux.Raft(ctrls[i].Addr().String()), ControllerAPIs: apis.Bind})
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			node.b = b
-			node.srv = server.New(server.Config{MaxRequestBytes: cfg.SocketRequestMaxBytes, Observer: node.metrics}, b)
-			errs[i] = node.srv.Serve(clients[i])
-		}()
+		nodes[i] = &clusterNode{id: int32(i + 1), cfg: cfg, addr: clients[i].Addr().String(), ctrlAddr: ctrls[i].Addr().String()}
 	}
-	wg.Wait()
 	t.Cleanup(func() {
 		var wg sync.WaitGroup
 		for _, node := range nodes {
@@ -107,6 +88,16 @@ func startCluster(t *testing.T, n int, props map[string]string) []*clusterNode {
 		}
 		wg.Wait()
 	})
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, node := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = node.serve(clients[i], ctrls[i])
+		}()
+	}
+	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("node %d: %v", i+1, err)
@@ -115,9 +106,53 @@ func startCluster(t *testing.T, n int, props map[string]string) []*clusterNode {
 	return nodes
 }
 
-// stop shuts the node down as serve does: clients first, then the node,
-// then its controller listener.
+// serve opens the node on its listeners; it returns once the node is
+// registered and unfenced, which needs a quorum of the voters serving.
+func (n *clusterNode) serve(client, ctrl net.Listener) error {
+	n.stopped = false
+	n.metrics = metrics.New()
+	n.mux = controller.NewMux(ctrl)
+	apis := &ControllerListener{}
+	n.ctrlSrv = server.New(server.Config{Logger: slog.New(slog.DiscardHandler)}, apis)
+	if err := n.ctrlSrv.Serve(n.mux.Kafka()); err != nil {
+		client.Close()
+		return err
+	}
+	b, err := New(n.cfg, Options{Logger: slog.New(slog.DiscardHandler), Metrics: n.metrics, AdvertisedAddr: n.addr,
+		RaftStream: n.mux.Raft(n.ctrlAddr), ControllerAPIs: apis.Bind})
+	if err != nil {
+		client.Close()
+		return err
+	}
+	n.b = b
+	n.srv = server.New(server.Config{MaxRequestBytes: n.cfg.SocketRequestMaxBytes, Observer: n.metrics}, b)
+	return n.srv.Serve(client)
+}
+
+// restart starts a stopped node again on its addresses and data.
+func (n *clusterNode) restart(t *testing.T) {
+	t.Helper()
+	client, err := net.Listen("tcp", n.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrl, err := net.Listen("tcp", n.ctrlAddr)
+	if err != nil {
+		client.Close()
+		t.Fatal(err)
+	}
+	if err := n.serve(client, ctrl); err != nil {
+		t.Fatalf("node %d restarts: %v", n.id, err)
+	}
+}
+
+// stop shuts the node down as serve does: clients first, then the node
+// (a controlled shutdown), then its controller listener.
 func (n *clusterNode) stop(t *testing.T) {
+	if n.stopped {
+		return
+	}
+	n.stopped = true
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if n.srv != nil {
@@ -130,8 +165,12 @@ func (n *clusterNode) stop(t *testing.T) {
 			t.Errorf("node %d: close: %v", n.id, err)
 		}
 	}
-	_ = n.ctrlSrv.Shutdown(ctx)
-	n.mux.Close()
+	if n.ctrlSrv != nil {
+		_ = n.ctrlSrv.Shutdown(ctx)
+	}
+	if n.mux != nil {
+		n.mux.Close()
+	}
 }
 
 // requestCount is samsa_requests_total of an API, all versions.

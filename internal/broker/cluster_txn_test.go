@@ -166,3 +166,80 @@ func TestClusterTransactions(t *testing.T) {
 	c.end(false)
 	waitOffset(t, cl, groupID, topic, 42)
 }
+
+// TestClusterMarkersWaitForTheLeader: a node that leads some partitions of
+// a transaction stops (a controlled shutdown: its partitions, with one
+// replica, are left without a leader) before the transaction commits.
+// The commit is decided at once, the markers of the stopped node's
+// partitions wait, and once the node is back and leads its partitions
+// again they are written: read_committed consumers see the whole
+// transaction and the coordinator records CompleteCommit.
+func TestClusterMarkersWaitForTheLeader(t *testing.T) {
+	nodes := startCluster(t, 3, map[string]string{"transaction.abort.timed.out.transaction.cleanup.interval.ms": "500"})
+	all := kgo.SeedBrokers(seeds(nodes)...)
+	adm := kadm.NewClient(txnTestClient(t, nodes[0].addr, all))
+	const topic, id = "orders", "tx-restart"
+	leaders := createSpreadTopic(t, adm, topic, len(nodes))
+	n := len(leaders)
+
+	cl := txnTestClient(t, nodes[0].addr, all, kgo.TransactionalID(id), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for p := range n {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: int32(p), Value: []byte(fmt.Sprint(p))}).FirstErr(); err != nil {
+			t.Fatalf("produce to %s-%d: %v", topic, p, err)
+		}
+	}
+	co := adm.FindTxnCoordinators(ctx, id)[id]
+	if co.Err != nil {
+		t.Fatal(co.Err)
+	}
+	var victim *clusterNode
+	for _, node := range nodes {
+		if node.id != co.NodeID {
+			victim = node
+			break
+		}
+	}
+	victim.stop(t)
+
+	start := time.Now()
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatalf("commit while node %d is down: %v", victim.id, err)
+	}
+	t.Logf("commit answered in %v with node %d down", time.Since(start).Round(time.Millisecond), victim.id)
+	if d, err := adm.DescribeTransactions(ctx, id); err == nil {
+		if s, err := d.On(id, nil); err == nil {
+			t.Logf("state after the commit: %s", s.State)
+		}
+	}
+	start = time.Now()
+	victim.restart(t)
+	t.Logf("node %d back in %v", victim.id, time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+
+	var got []string
+	deadline := time.Now().Add(30 * time.Second)
+	for len(got) < n && time.Now().Before(deadline) {
+		got = consumeAll(t, nodes[co.NodeID-1].addr, topic, true, n)
+	}
+	if len(got) != n {
+		t.Fatalf("read_committed sees %d of the %d records: %v", len(got), n, got)
+	}
+	for {
+		d, err := adm.DescribeTransactions(ctx, id)
+		if err == nil {
+			if s, err := d.On(id, nil); err == nil && s.State == "CompleteCommit" {
+				t.Logf("CompleteCommit %v after the restart", time.Since(start).Round(time.Millisecond))
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the transaction did not complete: %+v %v", d, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
