@@ -32,8 +32,9 @@ type Marker struct {
 }
 
 // MarkerWriter writes transaction markers to partition leaders (in process
-// on a single node; WriteTxnMarkers requests once partitions live on other
-// nodes). WriteMarkers returns once each marker is durable, with the
+// to the partitions of the coordinator's node, WriteTxnMarkers requests to
+// the others: the replica manager's marker channel). WriteMarkers returns
+// once each marker is durable, with the
 // partitions where writing failed and should be retried; a partition that
 // no longer exists counts as done, as Kafka drops its markers. It is
 // called with the transaction's lock held and must not call back into the
