@@ -29,19 +29,25 @@ package broker
 // coordinator must confirm that the partition was added to the
 // transaction, else INVALID_TXN_STATE ("Partition was not added to the
 // transaction"); a coordinator that cannot answer yet (loading, completing
-// the transaction) becomes NOT_ENOUGH_REPLICAS, which producers retry, and
-// PRODUCER_FENCED becomes INVALID_PRODUCER_EPOCH, as Kafka answers older
-// produce versions. The partition's verification guard makes the check
-// and the append atomic against a marker ending the transaction between
-// them. The verification happens in the handler, before the append, so
-// the deferred responses keep their order.
+// the transaction, unreachable) becomes NOT_ENOUGH_REPLICAS, which
+// producers retry, and PRODUCER_FENCED becomes INVALID_PRODUCER_EPOCH, as
+// Kafka answers older produce versions. The coordinator is this node's
+// (called in process) or another node's, which gets one AddPartitionsToTxn
+// (v4+, VerifyOnly) for all the partitions of the request that need it
+// (replica.Manager.VerifyTransaction), where Kafka's leaders batch the
+// questions of concurrent requests per coordinator. The partition's
+// verification guard makes the check and the append atomic against a
+// marker ending the transaction between them. The verification happens
+// in the handler, before the appends, so the deferred responses keep
+// their order; a verification on another node holds up the connection's
+// next requests until it is answered.
 //
 // Under transaction protocol version 2 (KIP-890 part 2: produce v12+ while
 // the cluster's transaction.version is 2) the producer sends no
 // AddPartitionsToTxn: a transactional write to a partition not yet in its
-// transaction adds it, through the transaction coordinator in process
-// (Kafka's leader sends AddPartitionsToTxn v5 without VerifyOnly), with
-// the same guard and error mapping.
+// transaction adds it, through the transaction coordinator (in process,
+// or AddPartitionsToTxn v5 without VerifyOnly to its node, as Kafka's
+// leader sends it), with the same guard and error mapping.
 
 import (
 	"context"
@@ -50,6 +56,7 @@ import (
 
 	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/record"
+	"github.com/samsa-streaming/samsa/internal/replica"
 	"github.com/samsa-streaming/samsa/internal/txn"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -72,6 +79,10 @@ func handleProduce(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Re
 	failed := false
 	var pending []pendingAck
 
+	// The partitions are resolved and their transactional batches
+	// verified first (one question to the transaction coordinator for
+	// the whole request), then appended in request order.
+	var targets []*produceTarget
 	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
 	for i := range req.Topics {
 		rt := &req.Topics[i]
@@ -95,20 +106,28 @@ func handleProduce(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Re
 			*sp = kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
-			code, msg := topicErr, ""
-			switch {
-			case code != nil:
-			case !validAcks:
-				code = kerr.InvalidRequiredAcks
-			default:
-				code, msg = b.produceTo(topicPartition{Topic: name, Partition: rp.Partition}, rp.Records, req, sp, &pending)
+			t := &produceTarget{tp: topicPartition{Topic: name, Partition: rp.Partition}, records: rp.Records, resp: sp, code: topicErr}
+			if t.code == nil && !validAcks {
+				t.code = kerr.InvalidRequiredAcks
 			}
-			if code != nil {
-				failed = true
-				sp.ErrorCode = code.Code
-				if msg != "" && req.Version >= 8 {
-					sp.ErrorMessage = &msg
-				}
+			if t.code == nil {
+				b.resolveProduce(t, req)
+			}
+			targets = append(targets, t)
+		}
+	}
+	if req.TransactionID != nil {
+		b.verifyTxnProduce(*req.TransactionID, req.Version, targets)
+	}
+	for _, t := range targets {
+		if t.code == nil {
+			t.code, t.msg = b.produceTo(t, req, &pending)
+		}
+		if t.code != nil {
+			failed = true
+			t.resp.ErrorCode = t.code.Code
+			if t.msg != "" && req.Version >= 8 {
+				t.resp.ErrorMessage = &t.msg
 			}
 		}
 	}
@@ -128,30 +147,65 @@ func handleProduce(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Re
 	return d, nil
 }
 
+// produceTarget is one partition of a produce request on its way to the
+// log: its replica once resolved, its transactional producer and guard
+// while it waits for verification, and its error if it failed.
+type produceTarget struct {
+	tp      topicPartition
+	records []byte
+	resp    *kmsg.ProduceResponseTopicPartition
+	rep     *replica.Replica
+	guard   uint64
+	// verify is set when the records are the producer's first
+	// transactional batch here in this transaction: the transaction
+	// coordinator must confirm (or add) the partition first.
+	verify        bool
+	pid           int64
+	producerEpoch int16
+	code          *kerr.Error
+	msg           string
+}
+
+// resolveProduce finds the partition's replica on this node and, for a
+// transactional batch, takes the partition's verification guard (KIP-890)
+// before the transaction coordinator is asked.
+func (b *Broker) resolveProduce(t *produceTarget, req *kmsg.ProduceRequest) {
+	t.rep = b.replicas.Replica(t.tp.Topic, t.tp.Partition)
+	if t.rep == nil {
+		t.code = kerr.UnknownTopicOrPartition
+		if _, ok := b.meta.Image().Partition(t.tp.Topic, t.tp.Partition); ok {
+			t.code = kerr.NotLeaderForPartition
+		}
+		return
+	}
+	if req.TransactionID == nil {
+		return
+	}
+	it := record.Batches(t.records)
+	if !it.Next() {
+		return // the append reports what is wrong with the records
+	}
+	h := it.Header()
+	if !h.IsTransactional() || h.ProducerID < 0 {
+		return
+	}
+	guard, open := t.rep.Partition().TxnVerificationGuard(h.ProducerID, h.ProducerEpoch)
+	t.guard = guard
+	if !open {
+		t.verify, t.pid, t.producerEpoch = true, h.ProducerID, h.ProducerEpoch
+	}
+}
+
 // produceTo appends one partition's batches and fills its response entry.
-func (b *Broker) produceTo(tp topicPartition, records []byte, req *kmsg.ProduceRequest, sp *kmsg.ProduceResponseTopicPartition, pending *[]pendingAck) (*kerr.Error, string) {
-	rep := b.replicas.Replica(tp.Topic, tp.Partition)
-	if rep == nil {
-		if _, ok := b.meta.Image().Partition(tp.Topic, tp.Partition); ok {
-			return kerr.NotLeaderForPartition, ""
-		}
-		return kerr.UnknownTopicOrPartition, ""
-	}
-	var guard uint64
-	if req.TransactionID != nil {
-		var code *kerr.Error
-		var msg string
-		if guard, code, msg = b.verifyTxnProduce(*req.TransactionID, req.Version, tp, rep.Partition(), records); code != nil {
-			return code, msg
-		}
-	}
+func (b *Broker) produceTo(t *produceTarget, req *kmsg.ProduceRequest, pending *[]pendingAck) (*kerr.Error, string) {
+	rep, sp := t.rep, t.resp
 	opts := b.replicas.AppendOptions(rep)
-	opts.VerificationGuard, opts.RequiredAcks = guard, req.Acks
-	res, err := rep.Partition().AppendAsLeaderAsync(records, opts)
+	opts.VerificationGuard, opts.RequiredAcks = t.guard, req.Acks
+	res, err := rep.Partition().AppendAsLeaderAsync(t.records, opts)
 	if err != nil {
 		code, msg := partition.KafkaError(err)
 		if code == kerr.UnknownServerError || code == kerr.KafkaStorageError {
-			b.logger.Error("produce failed", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+			b.logger.Error("produce failed", "topic", t.tp.Topic, "partition", t.tp.Partition, "err", err)
 		}
 		return code, msg
 	}
@@ -164,58 +218,76 @@ func (b *Broker) produceTo(tp topicPartition, records []byte, req *kmsg.ProduceR
 	return nil, ""
 }
 
-// verifyTxnProduce checks a transactional write against the producer's
-// transaction (KIP-890 part 1), or under transaction protocol version 2
-// (produce v12+ while transaction.version is 2) adds the partition to it
-// (part 2), and returns the guard to append with (0 for records that are
-// not transactional).
-func (b *Broker) verifyTxnProduce(id string, version int16, tp topicPartition, part *partition.Partition, records []byte) (uint64, *kerr.Error, string) {
-	it := record.Batches(records)
-	if !it.Next() {
-		return 0, nil, "" // the append reports what is wrong with the records
+// verifyTxnProduce checks the request's first transactional batches
+// against the producer's transaction (KIP-890 part 1), or under
+// transaction protocol version 2 (produce v12+ while transaction.version
+// is 2) adds their partitions to it (part 2): one question to the
+// transaction coordinator, in process or on its node, for all the
+// partitions of each producer id and epoch (a request carries one). A
+// partition refused keeps no guard and gets the mapped error.
+func (b *Broker) verifyTxnProduce(id string, version int16, targets []*produceTarget) {
+	type producer struct {
+		pid   int64
+		epoch int16
 	}
-	h := it.Header()
-	if !h.IsTransactional() || h.ProducerID < 0 {
-		return 0, nil, ""
+	var order []producer
+	byProducer := map[producer][]*produceTarget{}
+	for _, t := range targets {
+		if t.code != nil || !t.verify {
+			continue
+		}
+		k := producer{t.pid, t.producerEpoch}
+		if byProducer[k] == nil {
+			order = append(order, k)
+		}
+		byProducer[k] = append(byProducer[k], t)
 	}
-	guard, open := part.TxnVerificationGuard(h.ProducerID, h.ProducerEpoch)
-	if open {
-		return guard, nil, ""
+	if len(order) == 0 {
+		return
 	}
-	tc, err := b.replicas.Txns()
-	code := kerr.CoordinatorNotAvailable.Code
-	if err == nil {
-		ttp := txn.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}
-		if version >= 12 && tc.TransactionVersion() >= 2 {
-			ctx, cancel := context.WithTimeout(context.Background(), txnImplicitAddTimeout)
-			code = tc.AddPartitionsImplicitly(ctx, id, h.ProducerID, h.ProducerEpoch, []txn.TopicPartition{ttp})
-			cancel()
-		} else {
-			code = tc.Verify(id, h.ProducerID, h.ProducerEpoch, ttp)
+	add := version >= 12 && b.replicas.TransactionVersion() >= 2
+	ctx, cancel := context.WithTimeout(context.Background(), txnVerifyTimeout)
+	defer cancel()
+	for _, k := range order {
+		ts := byProducer[k]
+		tps := make([]txn.TopicPartition, len(ts))
+		for i, t := range ts {
+			tps[i] = txn.TopicPartition{Topic: t.tp.Topic, Partition: t.tp.Partition}
+		}
+		codes := b.replicas.VerifyTransaction(ctx, id, k.pid, k.epoch, tps, add)
+		for i, t := range ts {
+			if codes[i] == 0 {
+				continue
+			}
+			t.rep.Partition().ClearTxnVerification(k.pid, t.guard)
+			t.guard = 0
+			t.code, t.msg = txnVerifyError(codes[i])
 		}
 	}
-	if code == 0 {
-		return guard, nil, ""
-	}
-	part.ClearTxnVerification(h.ProducerID, guard)
-	switch code {
-	case kerr.InvalidTxnState.Code:
-		return 0, kerr.InvalidTxnState, "Partition was not added to the transaction"
-	case kerr.ConcurrentTransactions.Code, kerr.CoordinatorLoadInProgress.Code, kerr.CoordinatorNotAvailable.Code, kerr.NotCoordinator.Code:
-		return 0, kerr.NotEnoughReplicas, "Unable to verify the partition has been added to the transaction. Underlying error: " + kerr.ErrorForCode(code).Error()
-	case kerr.ProducerFenced.Code:
-		return 0, kerr.InvalidProducerEpoch, ""
-	}
-	if ke, ok := kerr.ErrorForCode(code).(*kerr.Error); ok {
-		return 0, ke, ""
-	}
-	return 0, kerr.UnknownServerError, "transaction verification: " + kerr.ErrorForCode(code).Error()
 }
 
-// txnImplicitAddTimeout bounds the transaction coordinator's state write
-// when a produce adds its partition to the transaction (Kafka's
-// request.timeout.ms for the inter-broker AddPartitionsToTxn).
-const txnImplicitAddTimeout = 30 * time.Second
+// txnVerifyError maps the transaction coordinator's refusal of a
+// partition to the produce error Kafka's partition leader answers.
+func txnVerifyError(code int16) (*kerr.Error, string) {
+	switch code {
+	case kerr.InvalidTxnState.Code:
+		return kerr.InvalidTxnState, "Partition was not added to the transaction"
+	case kerr.ConcurrentTransactions.Code, kerr.CoordinatorLoadInProgress.Code, kerr.CoordinatorNotAvailable.Code, kerr.NotCoordinator.Code, kerr.NetworkException.Code:
+		return kerr.NotEnoughReplicas, "Unable to verify the partition has been added to the transaction. Underlying error: " + kerr.ErrorForCode(code).Error()
+	case kerr.ProducerFenced.Code:
+		return kerr.InvalidProducerEpoch, ""
+	}
+	if ke, ok := kerr.ErrorForCode(code).(*kerr.Error); ok {
+		return ke, ""
+	}
+	return kerr.UnknownServerError, "transaction verification: " + kerr.ErrorForCode(code).Error()
+}
+
+// txnVerifyTimeout bounds the transaction coordinator's answer to a
+// produce's verification, a request to another node or the state write
+// of an implicit add (Kafka's request.timeout.ms for the inter-broker
+// AddPartitionsToTxn).
+const txnVerifyTimeout = 30 * time.Second
 
 // deferredProduce is a produce response that is final once every pending
 // partition's high watermark covers its records (see deferredResponse).

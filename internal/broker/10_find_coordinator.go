@@ -5,8 +5,10 @@ package broker
 // The coordinator of a group id (key type 0) is the leader of its
 // partition of __consumer_offsets, of a transactional id (type 1) the
 // leader of its partition of __transaction_state, as Kafka answers: the
-// partition is abs(hashCode(key)) % the topic's configured number of
-// partitions, and the answer is the leader's id, host and port from the
+// partition is abs(hashCode(key)) % the topic's number of partitions in
+// the metadata (the one both coordinators map keys with, whatever this
+// node's offsets.topic.num.partitions or
+// transaction.state.log.num.partitions), and the answer is the leader's id, host and port from the
 // metadata image, whether or not its coordinator has loaded the
 // partition yet (it answers COORDINATOR_LOAD_IN_PROGRESS meanwhile). The
 // topic is created first if it does not exist. A key gets

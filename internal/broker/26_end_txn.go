@@ -4,8 +4,9 @@ package broker
 //
 // Commits or aborts the producer's transaction: the coordinator records
 // PrepareCommit or PrepareAbort in __transaction_state, writes the markers
-// to every partition of the transaction (in process: this node leads them
-// all) and records the completion before answering. Ending an already
+// to every partition of the transaction (in process to the partitions this
+// node leads, as WriteTxnMarkers to the other leaders) and records the
+// completion before answering. Ending an already
 // ended transaction the same way succeeds (a retry); the other way is
 // INVALID_TXN_STATE. Version 5, while the cluster's transaction.version is
 // 2, runs transaction protocol version 2 (KIP-890 part 2): every commit

@@ -11,9 +11,12 @@ package broker
 // partition to its open transaction (AddOffsetsToTxn), else
 // INVALID_TXN_STATE; under transaction protocol version 2 (v5+ while the
 // cluster's transaction.version is 2, KIP-890 part 2) the producer sends
-// no AddOffsetsToTxn and the request adds the partition itself, through
-// the transaction coordinator in process; a stale epoch gets PRODUCER_FENCED
-// (INVALID_PRODUCER_EPOCH before v3). A request naming a member (v3+) is
+// no AddOffsetsToTxn and the request adds the partition itself. Either
+// way the transaction coordinator is asked in process, or with an
+// AddPartitionsToTxn (v4+) on its node when another node leads the
+// transactional id's __transaction_state partition (a node that cannot be
+// reached gives COORDINATOR_LOAD_IN_PROGRESS, as Kafka answers); a stale
+// epoch gets PRODUCER_FENCED (INVALID_PRODUCER_EPOCH before v3). A request naming a member (v3+) is
 // checked against the group (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
 // FENCED_INSTANCE_ID, or the member-epoch errors of a KIP-848 group);
 // unknown partitions get UNKNOWN_TOPIC_OR_PARTITION and metadata over
@@ -66,18 +69,13 @@ func handleTxnOffsetCommit(ctx context.Context, b *Broker, rc *RequestContext, r
 		setAll(kerr.InvalidGroupID.Code)
 		return respond()
 	}
-	tc, code := b.txnsOrCode(rc)
-	if code != 0 {
-		setAll(code)
-		return respond()
-	}
 	gc, code := b.groupsOrCode(rc)
 	if code != 0 {
 		setAll(code)
 		return respond()
 	}
 	gcfg := gc.Config()
-	p := group.PartitionFor(req.Group, gcfg.OffsetsTopicNumPartitions)
+	p := gc.PartitionFor(req.Group)
 	part, err := b.replicas.OffsetsPartition(ctx, p)
 	if err != nil {
 		b.logger.Warn("no __consumer_offsets partition for transactional offsets", "group", req.Group, "err", err)
@@ -88,15 +86,20 @@ func handleTxnOffsetCommit(ctx context.Context, b *Broker, rc *RequestContext, r
 	// marker written in between makes the append fail (KIP-890).
 	guard, _ := part.TxnVerificationGuard(req.ProducerID, req.ProducerEpoch)
 	offsetsTP := txn.TopicPartition{Topic: group.OffsetsTopic, Partition: p}
-	if req.Version >= 5 && tc.TransactionVersion() >= 2 {
-		code = tc.AddPartitionsImplicitly(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, []txn.TopicPartition{offsetsTP})
-	} else {
-		code = tc.Verify(req.TransactionalID, req.ProducerID, req.ProducerEpoch, offsetsTP)
-	}
+	add := req.Version >= 5 && b.replicas.TransactionVersion() >= 2
+	vctx, cancel := context.WithTimeout(ctx, txnVerifyTimeout)
+	code = b.replicas.VerifyTransaction(vctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, []txn.TopicPartition{offsetsTP}, add)[0]
+	cancel()
 	if code != 0 {
 		part.ClearTxnVerification(req.ProducerID, guard)
-		if code == kerr.ProducerFenced.Code && req.Version < 3 {
+		switch {
+		case code == kerr.ProducerFenced.Code && req.Version < 3:
 			code = kerr.InvalidProducerEpoch.Code
+		case code == kerr.NetworkException.Code:
+			// The coordinator's node could not be asked: Kafka answers
+			// COORDINATOR_LOAD_IN_PROGRESS, which clients retry without
+			// looking for the group coordinator again.
+			code = kerr.CoordinatorLoadInProgress.Code
 		}
 		setAll(code)
 		return respond()

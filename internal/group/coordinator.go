@@ -37,6 +37,13 @@ type Options struct {
 	Clock   Clock        // nil: the wall clock
 	Topics  TopicSource  // nil: no topics (KIP-848 subscriptions match nothing)
 	Logger  *slog.Logger // nil: slog.Default()
+	// NumPartitions is the number of partitions of __consumer_offsets
+	// that groups map to: the topic's in the cluster metadata once it
+	// exists, as Kafka's coordinator reads it, so that every node maps a
+	// group to the same partition whatever its own
+	// offsets.topic.num.partitions. Nil, or an answer below 1, means
+	// Config.OffsetsTopicNumPartitions.
+	NumPartitions func() int32
 }
 
 // Coordinator is the group coordinator of one node: it owns the groups of
@@ -44,6 +51,7 @@ type Options struct {
 // are the partitions this node leads.
 type Coordinator struct {
 	cfg      Config
+	nparts   func() int32 // Options.NumPartitions; may be nil
 	store    Storage
 	clock    Clock
 	topics   TopicSource
@@ -72,6 +80,7 @@ func New(opts Options) (*Coordinator, error) {
 	}
 	c := &Coordinator{
 		cfg:    opts.Config,
+		nparts: opts.NumPartitions,
 		store:  opts.Storage,
 		clock:  opts.Clock,
 		topics: opts.Topics,
@@ -98,6 +107,23 @@ func New(opts Options) (*Coordinator, error) {
 
 // Config returns the coordinator's configuration.
 func (c *Coordinator) Config() Config { return c.cfg }
+
+// numPartitions is the number of partitions of __consumer_offsets that
+// groups map to (Options.NumPartitions).
+func (c *Coordinator) numPartitions() int32 {
+	if c.nparts != nil {
+		if n := c.nparts(); n > 0 {
+			return n
+		}
+	}
+	return c.cfg.OffsetsTopicNumPartitions
+}
+
+// PartitionFor is the __consumer_offsets partition of a group, over the
+// topic's partition count (Options.NumPartitions).
+func (c *Coordinator) PartitionFor(groupID string) int32 {
+	return PartitionFor(groupID, c.numPartitions())
+}
 
 // Close stops the timers and answers waiting joins and syncs with
 // COORDINATOR_NOT_AVAILABLE so their clients look for the coordinator

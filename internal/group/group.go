@@ -153,7 +153,7 @@ func newGroup(c *Coordinator, id string) *group {
 	return &group{
 		c:         c,
 		id:        id,
-		partition: PartitionFor(id, c.cfg.OffsetsTopicNumPartitions),
+		partition: c.PartitionFor(id),
 		state:     StateEmpty,
 		stateTime: c.clock.Now(),
 		members:   map[string]*member{},

@@ -20,7 +20,7 @@ import (
 // ownerCodeLocked is 0 when the group's partition is loaded, else
 // COORDINATOR_LOAD_IN_PROGRESS or NOT_COORDINATOR. Called with c.mu held.
 func (c *Coordinator) ownerCodeLocked(groupID string) int16 {
-	return c.parts.Code(PartitionFor(groupID, c.cfg.OffsetsTopicNumPartitions))
+	return c.parts.Code(c.PartitionFor(groupID))
 }
 
 // listCheck is the check of requests about every group (ListGroups): the
@@ -54,7 +54,7 @@ var ErrClosed = errors.New("group coordinator closed")
 // called in order, one at a time; different partitions may load
 // concurrently.
 func (c *Coordinator) LoadPartition(ctx context.Context, p, epoch int32) error {
-	if p < 0 || p >= c.cfg.OffsetsTopicNumPartitions {
+	if p < 0 || p >= c.numPartitions() {
 		return fmt.Errorf("%s has no partition %d", OffsetsTopic, p)
 	}
 	c.mu.Lock()

@@ -105,7 +105,7 @@ func (c *Coordinator) replayPartition(ctx context.Context, p int32) (map[string]
 		if s.meta == nil && n == 0 {
 			continue
 		}
-		if q := PartitionFor(id, c.cfg.OffsetsTopicNumPartitions); q != p {
+		if q := c.PartitionFor(id); q != p {
 			c.logger.Warn("skipping group found in another partition than its own", "group", id, "partition", p, "its_partition", q)
 			continue
 		}

@@ -132,7 +132,7 @@ func (c *Coordinator) TxnOffsetRecords(groupID string, offsets map[string]map[in
 			recs = append(recs, Record{Key: offsetCommitKey(groupID, topic, p), Value: offsetCommitValue(e)})
 		}
 	}
-	return PartitionFor(groupID, c.cfg.OffsetsTopicNumPartitions), recs
+	return c.PartitionFor(groupID), recs
 }
 
 // DecodeOffsetRecord decodes an offset commit record of __consumer_offsets

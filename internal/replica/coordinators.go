@@ -21,9 +21,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/samsa-streaming/samsa/internal/group"
+	"github.com/samsa-streaming/samsa/internal/coordinator"
 	"github.com/samsa-streaming/samsa/internal/metadata"
-	"github.com/samsa-streaming/samsa/internal/txn"
 )
 
 // newCoordinators creates the group and transaction coordinators, which
@@ -66,18 +65,17 @@ func (m *Manager) coordinatorLeadership(next *metadata.Image) {
 // no such partition.
 func (m *Manager) CoordinatorPartition(ctx context.Context, typ int8, key string) (p metadata.Partition, ok bool, err error) {
 	var t *internalTopic
-	var index int32
 	switch typ {
 	case 0:
 		if st := m.offsetsStore(); st != nil {
-			t, index = &st.topic, group.PartitionFor(key, st.topic.partitions)
+			t = &st.topic
 		}
 	case 1:
 		m.txns.mu.Lock()
 		st := m.txns.store
 		m.txns.mu.Unlock()
 		if st != nil {
-			t, index = &st.topic, txn.PartitionFor(key, st.topic.partitions)
+			t = &st.topic
 		}
 	}
 	if t == nil {
@@ -86,8 +84,27 @@ func (m *Manager) CoordinatorPartition(ctx context.Context, typ int8, key string
 	if err := t.ensure(ctx); err != nil {
 		return metadata.Partition{}, false, err
 	}
-	p, ok = m.meta.Image().Partition(t.name, index)
+	im := m.meta.Image()
+	topic := im.Topics[t.name]
+	if topic == nil || len(topic.Partitions) == 0 {
+		return metadata.Partition{}, false, nil
+	}
+	p, ok = im.Partition(t.name, coordinator.PartitionFor(key, int32(len(topic.Partitions))))
 	return p, ok, nil
+}
+
+// internalPartitionCount is the number of partitions of an internal topic
+// that keys map to: the topic's in the metadata image once it exists, as
+// Kafka's coordinators read it from the metadata, else configured (the
+// count it will be created with). FindCoordinator (CoordinatorPartition)
+// and both coordinators map keys with it, so they agree on every node
+// whatever its own offsets.topic.num.partitions or
+// transaction.state.log.num.partitions.
+func (m *Manager) internalPartitionCount(topic string, configured int32) int32 {
+	if t := m.meta.Image().Topics[topic]; t != nil && len(t.Partitions) > 0 {
+		return int32(len(t.Partitions))
+	}
+	return configured
 }
 
 // partitionTasks runs one coordinator's loads and unloads of the

@@ -226,3 +226,80 @@ func TestCoordinatorPartitionLeader(t *testing.T) {
 		t.Fatal("coordinator type 2 answered")
 	}
 }
+
+// TestCoordinatorsMapKeysByTheTopicsPartitionCount: when an internal
+// topic exists with another partition count than this node's
+// offsets.topic.num.partitions / transaction.state.log.num.partitions (it
+// was created by a node configured otherwise), FindCoordinator's partition
+// and both coordinators map keys over the topic's count, as Kafka reads it
+// from the metadata, so every node agrees on a key's coordinator.
+func TestCoordinatorsMapKeysByTheTopicsPartitionCount(t *testing.T) {
+	m := openCoordinatorNode(t) // configured with 3 and 2 partitions
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const offsetsN, stateN = 5, 4
+	for name, n := range map[string]int32{group.OffsetsTopic: offsetsN, txn.StateTopic: stateN} {
+		if _, err := m.Metadata().CreateTopic(ctx, metadata.CreateTopicRequest{Name: name, NumPartitions: n, ReplicationFactor: 1,
+			Configs: map[string]string{"cleanup.policy": "compact"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.AwaitImage(ctx, m.Metadata().Image().Epoch); err != nil {
+		t.Fatal(err)
+	}
+	gc, err := m.Groups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := m.Txns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	awaitLoaded(t, "group coordinator", gc.LoadedPartitions, []int32{0, 1, 2, 3, 4})
+	awaitLoaded(t, "transaction coordinator", tc.LoadedPartitions, []int32{0, 1, 2, 3})
+	for i := range 200 {
+		key := fmt.Sprintf("key-%d", i)
+		p, ok, err := m.CoordinatorPartition(ctx, 0, key)
+		if want := group.PartitionFor(key, offsetsN); !ok || err != nil || p.ID != want || gc.PartitionFor(key) != want {
+			t.Fatalf("group %s: FindCoordinator's partition %d (ok %v, err %v), the coordinator's %d, want %d", key, p.ID, ok, err, gc.PartitionFor(key), want)
+		}
+		p, ok, err = m.CoordinatorPartition(ctx, 1, key)
+		if want := txn.PartitionFor(key, stateN); !ok || err != nil || p.ID != want || tc.PartitionFor(key) != want {
+			t.Fatalf("transactional id %s: FindCoordinator's partition %d (ok %v, err %v), the coordinator's %d, want %d", key, p.ID, ok, err, tc.PartitionFor(key), want)
+		}
+	}
+	// A group and a transactional id of the partitions past the configured
+	// counts are served.
+	var g, id string
+	for i := 0; g == "" || id == ""; i++ {
+		key := fmt.Sprintf("k%d", i)
+		if g == "" && group.PartitionFor(key, offsetsN) == offsetsN-1 {
+			g = key
+		}
+		if id == "" && txn.PartitionFor(key, stateN) == stateN-1 {
+			id = key
+		}
+	}
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Version = 8
+	req.Groups = []kmsg.OffsetFetchRequestGroup{{Group: g}}
+	if code := gc.OffsetFetch(req).Groups[0].ErrorCode; code != 0 {
+		t.Fatalf("offset fetch of %s: %v", g, kerr.ErrorForCode(code))
+	}
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.Version, init.TransactionalID, init.TransactionTimeoutMillis = 4, kmsg.StringPtr(id), 60000
+	r := tc.InitProducerID(ctx, init)
+	if r.ErrorCode != 0 {
+		t.Fatalf("init of %s: %v", id, kerr.ErrorForCode(r.ErrorCode))
+	}
+	// AddOffsetsToTxn adds the group's partition over the topic's count.
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.Version, add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = 3, id, r.ProducerID, r.ProducerEpoch, g
+	if code := tc.AddOffsetsToTxn(ctx, add).ErrorCode; code != 0 {
+		t.Fatalf("add offsets of %s: %v", g, kerr.ErrorForCode(code))
+	}
+	md, _ := tc.Transaction(id)
+	if want := (txn.TopicPartition{Topic: group.OffsetsTopic, Partition: offsetsN - 1}); len(md.Partitions) != 1 || md.Partitions[0] != want {
+		t.Fatalf("transaction partitions %v, want %v", md.Partitions, want)
+	}
+}

@@ -19,7 +19,12 @@
 //     the partitions like any other (internal_topics.go); each serves the
 //     partitions of its topic this node leads, loaded and unloaded as the
 //     images move leadership (coordinators.go); transactional offsets wait
-//     here for their markers (txn_offsets.go).
+//     here for their markers (txn_offsets.go). The transaction
+//     coordinator's markers go to the partitions' leaders, in process or
+//     as WriteTxnMarkers batched per broker (markers.go), and partition
+//     leaders verify transactional writes with the coordinator of the
+//     transactional id wherever it runs (txn_verify.go); both reach other
+//     nodes through internal/interbroker.
 //   - Housekeeping (idle producer expiry) runs until Close.
 //
 // Replica fetchers, leader and follower transitions and ISR changes land

@@ -58,6 +58,9 @@ func (m *Manager) newGroups() error {
 		Storage: store,
 		Topics:  imageTopics{m},
 		Logger:  m.logger.With("component", "group-coordinator"),
+		NumPartitions: func() int32 {
+			return m.internalPartitionCount(group.OffsetsTopic, cfg.OffsetsTopicNumPartitions)
+		},
 	})
 	if err != nil {
 		return err
@@ -94,8 +97,7 @@ func (m *Manager) unloadOffsetsPartition(c *group.Coordinator) func(int32, int32
 		unlock := m.txnOffsets().LockPartition(p)
 		defer unlock()
 		if c.UnloadPartition(p, epoch) {
-			n := c.Config().OffsetsTopicNumPartitions
-			m.txnOffsets().Drop(func(g string) bool { return group.PartitionFor(g, n) == p })
+			m.txnOffsets().Drop(func(g string) bool { return c.PartitionFor(g) == p })
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/controller"
 	"github.com/samsa-streaming/samsa/internal/group"
+	"github.com/samsa-streaming/samsa/internal/interbroker"
 	"github.com/samsa-streaming/samsa/internal/log"
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/metrics"
@@ -40,6 +41,7 @@ type Manager struct {
 	meta     *metadata.Store
 	ctrl     *controller.Controller // this node's controller (every node runs one as a voter or a cluster of one)
 	client   *controller.Client     // the way to the active controller
+	peers    *interbroker.Client    // the way to the other brokers (markers, transaction verification)
 	life     lifecycle              // registration and heartbeats
 	logs     []*log.Manager
 	replicas *replicaSet
@@ -183,6 +185,11 @@ func Open(cfg *config.Config, opts Options) (*Manager, error) {
 		NodeID: cfg.NodeID, Store: meta, Controller: m.ctrl, Voters: voters,
 		Logger: logger.With("component", "controller-client"),
 	})
+	m.peers = interbroker.New(interbroker.Config{
+		NodeID:   cfg.NodeID,
+		Endpoint: m.brokerEndpoint,
+		Logger:   logger.With("component", "interbroker"),
+	})
 	if err := m.newCoordinators(); err != nil {
 		m.Close()
 		return nil, err
@@ -256,6 +263,24 @@ func (m *Manager) watchImage(prev, next *metadata.Image) {
 	m.coordinatorLeadership(next)
 }
 
+// brokerEndpoint is a broker's inter-broker address as the image
+// registers it.
+func (m *Manager) brokerEndpoint(id int32) (string, bool) {
+	b, ok := m.meta.Image().Brokers[id]
+	if !ok {
+		return "", false
+	}
+	return net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))), true
+}
+
+// imageChanged returns a channel closed once the replicas reflect an
+// image newer than the one they reflect now.
+func (m *Manager) imageChanged() <-chan struct{} {
+	m.replicas.mu.RLock()
+	defer m.replicas.mu.RUnlock()
+	return m.replicas.changed
+}
+
 // deleteStrayLogs removes logs left on disk for partitions that are no
 // longer in the image (a topic deleted while this node was down).
 func (m *Manager) deleteStrayLogs() {
@@ -311,6 +336,9 @@ func (m *Manager) Close() error {
 	m.bg.Wait()
 	m.CloseTxns()
 	m.CloseGroups()
+	if m.peers != nil {
+		m.peers.Close()
+	}
 	var errs []error
 	if m.client != nil {
 		m.client.Close()

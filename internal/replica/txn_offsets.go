@@ -133,8 +133,7 @@ func (m *Manager) writeOffsetsMarker(ctx context.Context, part *partition.Partit
 	if code := markerCode(part.WriteTxnMarker(ctx, pid, epoch, coordinatorEpoch, commit)); code != 0 {
 		return code
 	}
-	nparts := gc.Config().OffsetsTopicNumPartitions
-	for g, offsets := range m.txnOffsets().Take(pid, func(g string) bool { return group.PartitionFor(g, nparts) == p }) {
+	for g, offsets := range m.txnOffsets().Take(pid, func(g string) bool { return gc.PartitionFor(g) == p }) {
 		if !commit {
 			continue
 		}

@@ -6,9 +6,10 @@ package replica
 // store on first write or by FindCoordinator, appended to with acks=all
 // semantics and replayed from the partition logs when the coordinator
 // loads a partition), whose partitions follow this node's leadership of
-// __transaction_state (coordinators.go), whose markers are written in
-// process to this node's partitions, and whose periodic work (timeouts,
-// retries, expiry) runs on a ticker.
+// __transaction_state (coordinators.go), whose markers go to the leaders
+// of the transaction's partitions (in process to this node's, as
+// WriteTxnMarkers requests to the others: markers.go), and whose periodic
+// work (timeouts, retries, expiry) runs on a ticker.
 //
 // Offsets sent with TxnOffsetCommit are written to __consumer_offsets as
 // transactional records and applied at the marker (txn_offsets.go).
@@ -24,6 +25,7 @@ import (
 	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/txn"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // txnSlot holds the node's transaction coordinator and the transactional
@@ -33,11 +35,12 @@ type txnSlot struct {
 	c       *txn.Coordinator
 	store   *recordStorage[txn.Record] // set with c
 	tasks   *partitionTasks            // its loads and unloads; set with c
+	markers *markerChannel             // its marker writer; set with c
 	closed  bool
 	done    chan struct{}            // closed by CloseTxns; stops the ticker
 	offsets *group.PendingTxnOffsets // set by New, never changed
 	// failMarker, set by tests, makes the in-process markers to the
-	// partitions it names fail.
+	// partitions it names fail (UNKNOWN_SERVER_ERROR, not retried).
 	failMarker atomic.Pointer[func(topic string, partition int32) bool]
 }
 
@@ -71,28 +74,55 @@ func (m *Manager) newTxns() error {
 		return err
 	}
 	st := newStateStorage(m, cfg)
+	var current atomic.Pointer[txn.Coordinator] // set once c exists, before any marker
+	markers := newMarkerChannel(markerChannelConfig{
+		self:    m.cfg.NodeID,
+		image:   m.meta.Image,
+		changed: m.imageChanged,
+		local:   m.writeLocalMarker,
+		send:    m.sendMarkers,
+		// The markers' coordinator epoch is still this coordinator's: it
+		// has the id's partition loaded in that epoch, and the image
+		// still names this node its leader in it (an unload may be queued
+		// behind the load that is writing these markers).
+		current: func(mk txn.Marker) bool {
+			c := current.Load()
+			if c == nil || c.CoordinatorEpoch(mk.TransactionalID) != mk.CoordinatorEpoch {
+				return false
+			}
+			p, ok := m.meta.Image().Partition(txn.StateTopic, c.PartitionFor(mk.TransactionalID))
+			return ok && p.Leader == m.cfg.NodeID && p.LeaderEpoch == mk.CoordinatorEpoch
+		},
+		logger: m.logger.With("component", "txn-markers"),
+	})
 	c, err := txn.New(txn.Options{
 		Config:      cfg,
 		Storage:     st,
-		Markers:     &localMarkerWriter{m: m},
+		Markers:     markers,
 		ProducerIDs: m.AllocateProducerID,
 		PartitionExists: func(tp txn.TopicPartition) bool {
 			_, ok := m.meta.Image().Partition(tp.Topic, tp.Partition)
 			return ok
 		},
 		OffsetsPartition: func(g string) txn.TopicPartition {
-			return txn.TopicPartition{Topic: group.OffsetsTopic, Partition: group.PartitionFor(g, gcfg.OffsetsTopicNumPartitions)}
+			n := m.internalPartitionCount(group.OffsetsTopic, gcfg.OffsetsTopicNumPartitions)
+			return txn.TopicPartition{Topic: group.OffsetsTopic, Partition: group.PartitionFor(g, n)}
+		},
+		NumPartitions: func() int32 {
+			return m.internalPartitionCount(txn.StateTopic, cfg.TransactionStateLogNumPartitions)
 		},
 		Logger:             m.logger.With("component", "txn-coordinator"),
 		TransactionVersion: m.transactionVersion,
 	})
 	if err != nil {
+		markers.close()
 		return err
 	}
+	current.Store(c)
 	slot := &m.txns
 	slot.mu.Lock()
 	defer slot.mu.Unlock()
-	slot.c, slot.store = c, st
+	slot.c, slot.store, slot.markers = c, st, markers
 	slot.tasks = newPartitionTasks(txn.StateTopic, m.cfg.NodeID, m.logger.With("component", "txn-coordinator"),
 		c.LoadPartition, func(p, epoch int32) { c.UnloadPartition(p, epoch) })
 	slot.done = make(chan struct{})
@@ -126,37 +156,36 @@ func (m *Manager) runTxnTicker(c *txn.Coordinator, done chan struct{}, every tim
 func (m *Manager) CloseTxns() {
 	slot := &m.txns
 	slot.mu.Lock()
-	c, tasks, done, was := slot.c, slot.tasks, slot.done, slot.closed
+	c, tasks, markers, done, was := slot.c, slot.tasks, slot.markers, slot.done, slot.closed
 	slot.closed = true
 	slot.mu.Unlock()
 	if c != nil && !was {
 		close(done)
+		// Markers first: a load or tick retrying markers returns at once,
+		// leaving them to the partition's next coordinator.
+		markers.close()
 		tasks.stop()
 		c.Close()
 	}
 }
 
-// localMarkerWriter writes markers to this node's partitions.
-type localMarkerWriter struct{ m *Manager }
+// writeLocalMarker writes a marker in process to a partition this node
+// leads (the marker channel's local path).
+func (m *Manager) writeLocalMarker(ctx context.Context, mk txn.Marker, tp txn.TopicPartition) int16 {
+	if f := m.txns.failMarker.Load(); f != nil && (*f)(tp.Topic, tp.Partition) {
+		return kerr.UnknownServerError.Code
+	}
+	return m.WriteMarker(ctx, mk.ProducerID, mk.ProducerEpoch, mk.CoordinatorEpoch, mk.Commit, tp.Topic, tp.Partition)
+}
 
-func (w *localMarkerWriter) WriteMarkers(ctx context.Context, m txn.Marker) []txn.TopicPartition {
-	var failed []txn.TopicPartition
-	var fail func(string, int32) bool
-	if f := w.m.txns.failMarker.Load(); f != nil {
-		fail = *f
+// sendMarkers sends a WriteTxnMarkers request to another broker (the
+// marker channel's remote path).
+func (m *Manager) sendMarkers(ctx context.Context, broker int32, req *kmsg.WriteTxnMarkersRequest) (*kmsg.WriteTxnMarkersResponse, error) {
+	resp, err := m.peers.Request(ctx, broker, req)
+	if err != nil {
+		return nil, err
 	}
-	for _, tp := range m.Partitions {
-		if fail != nil && fail(tp.Topic, tp.Partition) {
-			failed = append(failed, tp)
-			continue
-		}
-		if code := w.m.WriteMarker(ctx, m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.Commit, tp.Topic, tp.Partition); code != 0 {
-			w.m.logger.Warn("transaction marker not written", "topic", tp.Topic, "partition", tp.Partition,
-				"producer_id", m.ProducerID, "err", kerr.ErrorForCode(code))
-			failed = append(failed, tp)
-		}
-	}
-	return failed
+	return resp.(*kmsg.WriteTxnMarkersResponse), nil
 }
 
 // writeMarker writes one marker to a local partition and returns the
@@ -233,7 +262,8 @@ func (m *Manager) finalizeTransactionVersion() error {
 }
 
 // FailMarkers makes the in-process markers to the partitions fail names
-// fail, as an unreachable partition leader would. For fault tests.
+// fail at once (UNKNOWN_SERVER_ERROR, which the marker channel does not
+// retry within a call), leaving the transaction prepared. For fault tests.
 func (m *Manager) FailMarkers(fail func(topic string, partition int32) bool) {
 	m.txns.failMarker.Store(&fail)
 }

@@ -32,8 +32,9 @@ type Marker struct {
 }
 
 // MarkerWriter writes transaction markers to partition leaders (in process
-// on a single node; WriteTxnMarkers requests once partitions live on other
-// nodes). WriteMarkers returns once each marker is durable, with the
+// to the partitions of the coordinator's node, WriteTxnMarkers requests to
+// the others: the replica manager's marker channel). WriteMarkers returns
+// once each marker is durable, with the
 // partitions where writing failed and should be retried; a partition that
 // no longer exists counts as done, as Kafka drops its markers. It is
 // called with the transaction's lock held and must not call back into the
@@ -55,6 +56,13 @@ type Options struct {
 	// OffsetsPartition is the __consumer_offsets partition of a group,
 	// added to the transaction by AddOffsetsToTxn (required).
 	OffsetsPartition func(group string) TopicPartition
+	// NumPartitions is the number of partitions of __transaction_state
+	// that transactional ids map to: the topic's in the cluster metadata
+	// once it exists, as Kafka's coordinator reads it, so that every node
+	// maps an id to the same partition whatever its own
+	// transaction.state.log.num.partitions. Nil, or an answer below 1,
+	// means Config.TransactionStateLogNumPartitions.
+	NumPartitions func() int32
 	// TransactionVersion is the cluster's finalized transaction.version
 	// feature level, read at each request: at 2, EndTxn v5+ runs
 	// transaction protocol version 2 (KIP-890 part 2). Nil means 2.
@@ -152,10 +160,27 @@ func (c *Coordinator) entries() []*entry {
 	return out
 }
 
+// numPartitions is the number of partitions of __transaction_state that
+// ids map to (Options.NumPartitions).
+func (c *Coordinator) numPartitions() int32 {
+	if c.opts.NumPartitions != nil {
+		if n := c.opts.NumPartitions(); n > 0 {
+			return n
+		}
+	}
+	return c.cfg.TransactionStateLogNumPartitions
+}
+
+// PartitionFor is the __transaction_state partition of a transactional
+// id, over the topic's partition count (Options.NumPartitions).
+func (c *Coordinator) PartitionFor(id string) int32 {
+	return PartitionFor(id, c.numPartitions())
+}
+
 // ownerCodeLocked is 0 when the id's partition is loaded, else
 // COORDINATOR_LOAD_IN_PROGRESS or NOT_COORDINATOR. Called with c.mu held.
 func (c *Coordinator) ownerCodeLocked(id string) int16 {
-	return c.parts.Code(PartitionFor(id, c.cfg.TransactionStateLogNumPartitions))
+	return c.parts.Code(c.PartitionFor(id))
 }
 
 // ownerCode is the check every request for a transactional id starts
@@ -231,7 +256,7 @@ func (c *Coordinator) writeLocked(ctx context.Context, e *entry, next Metadata) 
 		return errUnloaded
 	}
 	next.LastUpdateTimestamp = c.nowMs()
-	p := PartitionFor(next.TransactionalID, c.cfg.TransactionStateLogNumPartitions)
+	p := c.PartitionFor(next.TransactionalID)
 	rec := Record{Key: encodeKey(next.TransactionalID), Value: encodeValue(&next)}
 	if err := c.opts.Storage.Append(ctx, p, []Record{rec}); err != nil {
 		return err
@@ -386,7 +411,7 @@ func (c *Coordinator) Tick(ctx context.Context) {
 // expireLocked writes a tombstone for an idle transactional id and drops it.
 func (c *Coordinator) expireLocked(ctx context.Context, e *entry) {
 	id := e.meta.TransactionalID
-	p := PartitionFor(id, c.cfg.TransactionStateLogNumPartitions)
+	p := c.PartitionFor(id)
 	if _, ok := c.entryEpoch(e); !ok {
 		return
 	}

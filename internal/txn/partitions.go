@@ -38,7 +38,7 @@ var ErrClosed = errors.New("transaction coordinator closed")
 // Loads and unloads of one partition must be called in order, one at a
 // time; different partitions may load concurrently.
 func (c *Coordinator) LoadPartition(ctx context.Context, p, epoch int32) error {
-	if p < 0 || p >= c.cfg.TransactionStateLogNumPartitions {
+	if p < 0 || p >= c.numPartitions() {
 		return fmt.Errorf("%s has no partition %d", StateTopic, p)
 	}
 	c.mu.Lock()
@@ -125,7 +125,7 @@ func (c *Coordinator) replayPartition(ctx context.Context, p int32) (map[string]
 		return nil, fmt.Errorf("replay %s-%d: %w", StateTopic, p, err)
 	}
 	for id := range state {
-		if q := PartitionFor(id, c.cfg.TransactionStateLogNumPartitions); q != p {
+		if q := c.PartitionFor(id); q != p {
 			c.logger.Warn("skipping transactional id found in another partition than its own", "transactional_id", id, "partition", p, "its_partition", q)
 			delete(state, id)
 		}
@@ -149,7 +149,7 @@ func (c *Coordinator) UnloadPartition(p, epoch int32) bool {
 	var gone []*entry
 	if applied {
 		for id, e := range c.txns {
-			if PartitionFor(id, c.cfg.TransactionStateLogNumPartitions) == p {
+			if c.PartitionFor(id) == p {
 				gone = append(gone, e)
 				delete(c.txns, id)
 			}
@@ -176,7 +176,7 @@ func (c *Coordinator) UnloadPartition(p, epoch int32) bool {
 // markers: the leader epoch its partition was loaded in, -1 while the
 // partition is not loaded.
 func (c *Coordinator) CoordinatorEpoch(id string) int32 {
-	p := PartitionFor(id, c.cfg.TransactionStateLogNumPartitions)
+	p := c.PartitionFor(id)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.parts.State(p) != coordinator.Active {
@@ -192,7 +192,7 @@ func (c *Coordinator) CoordinatorEpoch(id string) int32 {
 // markers of a transaction whose coordinator epoch changed.
 func (c *Coordinator) entryEpoch(e *entry) (epoch int32, ok bool) {
 	id := e.meta.TransactionalID
-	p := PartitionFor(id, c.cfg.TransactionStateLogNumPartitions)
+	p := c.PartitionFor(id)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.txns[id] != e || c.parts.State(p) != coordinator.Active {
