@@ -10,7 +10,10 @@ package broker
 // Topics are named (v0-v12) or given by id (v13+, UNKNOWN_TOPIC_ID when
 // unknown). acks must be -1, 0 or 1 (else INVALID_REQUIRED_ACKS). With
 // acks=0 no response is sent; if any partition failed, the connection is
-// closed instead, as Kafka does, so the client learns of it.
+// closed instead, as Kafka does, so the client learns of it. A partition
+// this node does not lead answers NOT_LEADER_OR_FOLLOWER, from v10 with the
+// current leader and its endpoint (KIP-951), so the client retries there
+// without a Metadata round trip.
 //
 // With acks 1 or -1 the response waits until each partition's high
 // watermark covers its appended records. On a single node the high
@@ -54,6 +57,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/record"
 	"github.com/samsa-streaming/samsa/internal/replica"
@@ -129,6 +133,9 @@ func handleProduce(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Re
 			if t.msg != "" && req.Version >= 8 {
 				t.resp.ErrorMessage = &t.msg
 			}
+			if req.Version >= 10 && (t.code == kerr.NotLeaderForPartition || t.code == kerr.FencedLeaderEpoch) {
+				hintProduceLeader(resp, t, im)
+			}
 		}
 	}
 	if req.Acks == 0 {
@@ -145,6 +152,29 @@ func handleProduce(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Re
 		d.deadline = time.Now().Add(time.Duration(req.TimeoutMillis) * time.Millisecond)
 	}
 	return d, nil
+}
+
+// hintProduceLeader adds KIP-951's current leader to a partition that
+// answered NOT_LEADER_OR_FOLLOWER, and the leader's endpoint to the
+// response's brokers once.
+func hintProduceLeader(resp *kmsg.ProduceResponse, t *produceTarget, im *metadata.Image) {
+	leader, epoch, br, ok := leaderHint(im, t.tp.Topic, t.tp.Partition)
+	t.resp.CurrentLeader.LeaderID, t.resp.CurrentLeader.LeaderEpoch = leader, epoch
+	if !ok {
+		return
+	}
+	for _, b := range resp.Brokers {
+		if b.NodeID == br.ID {
+			return
+		}
+	}
+	rb := kmsg.NewProduceResponseBroker()
+	rb.NodeID, rb.Host, rb.Port = br.ID, br.Host, br.Port
+	if br.Rack != "" {
+		rack := br.Rack
+		rb.Rack = &rack
+	}
+	resp.Brokers = append(resp.Brokers, rb)
 }
 
 // produceTarget is one partition of a produce request on its way to the

@@ -7,7 +7,9 @@ package broker
 // high watermark (read_uncommitted) or last stable offset (read_committed)
 // bound with the aborted transactions, OFFSET_OUT_OF_RANGE. The handler
 // gives each partition the smaller of its max bytes and what is left of the
-// request's max bytes; the first partition that has data always returns at
+// request's max bytes; a partition this node does not lead answers
+// NOT_LEADER_OR_FOLLOWER, from v16 with the current leader and its
+// endpoint (KIP-951); the first partition that has data always returns at
 // least one whole batch, however large, so consumers progress. A partition
 // answered with an error still carries the offsets the read saw (high
 // watermark, last stable offset, log start offset).
@@ -302,6 +304,9 @@ func (b *Broker) buildFetchResponse(req *kmsg.FetchRequest, resp *kmsg.FetchResp
 		if fr.code != nil {
 			rp.ErrorCode = fr.code.Code
 			codes = append(codes, fr.code.Code)
+			if req.Version >= 16 && (fr.code == kerr.NotLeaderForPartition || fr.code == kerr.FencedLeaderEpoch) {
+				hintFetchLeader(resp, &rp, fr.topicName, b.meta.Image())
+			}
 		}
 		if fr.res.Diverging {
 			rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset = fr.res.DivergingEpoch.Epoch, fr.res.DivergingEpoch.EndOffset
@@ -324,6 +329,29 @@ func (b *Broker) buildFetchResponse(req *kmsg.FetchRequest, resp *kmsg.FetchResp
 	}
 	b.metrics.Errors(1, codes...)
 	return out
+}
+
+// hintFetchLeader adds KIP-951's current leader to a partition that
+// answered NOT_LEADER_OR_FOLLOWER, and the leader's endpoint to the
+// response's brokers once.
+func hintFetchLeader(resp *kmsg.FetchResponse, rp *kmsg.FetchResponseTopicPartition, topic string, im *metadata.Image) {
+	leader, epoch, br, ok := leaderHint(im, topic, rp.Partition)
+	rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = leader, epoch
+	if !ok {
+		return
+	}
+	for _, b := range resp.Brokers {
+		if b.NodeID == br.ID {
+			return
+		}
+	}
+	rb := kmsg.NewFetchResponseBroker()
+	rb.NodeID, rb.Host, rb.Port = br.ID, br.Host, br.Port
+	if br.Rack != "" {
+		rack := br.Rack
+		rb.Rack = &rack
+	}
+	resp.Brokers = append(resp.Brokers, rb)
 }
 
 // fetchResponse is a Fetch response whose record batches are file ranges.

@@ -389,6 +389,25 @@ func (b *Broker) controllerForClients(im *metadata.Image) int32 {
 	return im.ControllerID
 }
 
+// leaderHint is KIP-951's answer to a client that sent a partition's
+// request to a node that does not lead it: the leader and leader epoch
+// the image names, and the leader's endpoint when it is a live broker (ok).
+// Clients retry at once against it instead of refreshing metadata first.
+func leaderHint(im *metadata.Image, topic string, p int32) (leader, epoch int32, br metadata.Broker, ok bool) {
+	part, found := im.Partition(topic, p)
+	if !found {
+		return -1, -1, metadata.Broker{}, false
+	}
+	if part.Leader < 0 {
+		return -1, part.LeaderEpoch, metadata.Broker{}, false
+	}
+	br, ok = im.Brokers[part.Leader]
+	if ok && br.Fenced {
+		ok = false
+	}
+	return part.Leader, part.LeaderEpoch, br, ok
+}
+
 // Helpers shared by the admin handlers (CreateTopics, DeleteTopics,
 // configs, DescribeCluster, InitProducerId, ...).
 
