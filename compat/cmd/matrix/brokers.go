@@ -9,7 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -337,42 +337,55 @@ func (b *broker) stop() {
 	}
 }
 
-// leaders counts the partition leaders of every topic by node id, from
-// node 1's metadata: how the scenarios' partitions spread over a cluster.
-func (b *broker) leaders() (map[int32]int, int, error) {
+// spread reads node 1's metadata after the run and says how the
+// partitions spread over a cluster: the leaders by node of the scenarios'
+// topics, then of the internal ones (__consumer_offsets,
+// __transaction_state), whose leaders are the coordinators.
+func (b *broker) spread() (string, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr))
 	if err != nil {
-		return nil, 0, err
+		return "", err
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	md, err := kadm.NewClient(cl).Metadata(ctx)
 	if err != nil {
-		return nil, 0, err
+		return "", err
 	}
-	byNode := map[int32]int{}
-	for _, t := range md.Topics {
-		for _, p := range t.Partitions {
-			byNode[p.Leader]++
-		}
-	}
-	return byNode, len(md.Topics), nil
-}
-
-func spreadText(byNode map[int32]int, topics int) string {
-	var ids []int32
-	total := 0
-	for id, n := range byNode {
-		ids = append(ids, id)
-		total += n
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	var parts []string
-	for _, id := range ids {
-		parts = append(parts, fmt.Sprintf("node %d: %d", id, byNode[id]))
+	for _, internal := range []bool{false, true} {
+		byNode := map[int32]int{}
+		topics, total := 0, 0
+		for name, t := range md.Topics {
+			if strings.HasPrefix(name, "__") != internal {
+				continue
+			}
+			topics++
+			for _, p := range t.Partitions {
+				byNode[p.Leader]++
+				total++
+			}
+		}
+		if topics == 0 {
+			continue
+		}
+		var ids []int32
+		for id := range byNode {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		var counts []string
+		for _, id := range ids {
+			counts = append(counts, fmt.Sprintf("%d on node %d", byNode[id], id))
+		}
+		what := "the scenarios' %d topics have %d partitions, leaders: %s"
+		if internal {
+			what = "the %d internal topics have %d, leaders (the coordinators): %s"
+		}
+		parts = append(parts, fmt.Sprintf(what, topics, total, strings.Join(counts, ", ")))
 	}
-	return fmt.Sprintf("%d partitions of %d topics, leaders on %s", total, topics, strings.Join(parts, ", "))
+	return strings.Join(parts, "; "), nil
 }
 
 func lastLines(s string, n int) string {

@@ -237,10 +237,8 @@ func main() {
 	rep := report{clients: clients, tools: tools, results: results, versions: versions, broker: b.describe,
 		took: time.Since(start), nodes: len(b.nodes)}
 	if len(b.nodes) > 1 && *brokerKind != "broken" {
-		if byNode, topics, err := b.leaders(); err != nil {
+		if rep.spread, err = b.spread(); err != nil {
 			rep.spread = "partition leaders not read: " + err.Error()
-		} else {
-			rep.spread = spreadText(byNode, topics)
 		}
 	}
 	text := rep.terminal()
