@@ -7,6 +7,8 @@
 #   compat/run.sh                 against a fresh samsa serve, then the negative
 #                                 control (-control): the scenarios through
 #                                 compat/faultproxy, each must fail
+#   compat/run.sh -nodes 3        against a fresh 3-node samsa cluster (also
+#                                 COMPAT_NODES=3); no negative control
 #   compat/run.sh -broken         against a closed port: every scenario must fail
 #   compat/run.sh -broker reference   against Apache Kafka 4.4 from Maven (checks the scenarios)
 #   compat/run.sh -only 'kafkajs|franz-go/txn'
@@ -96,10 +98,23 @@ echo "[install] done in $((SECONDS - start))s"
 # The matrix, then the negative control: the same scenarios through a proxy
 # that loses record batches (compat/faultproxy), where every scenario that
 # checks records must fail. -broken, -broker, -control and
-# COMPAT_SKIP_CONTROL=1 run the matrix alone.
+# COMPAT_SKIP_CONTROL=1 run the matrix alone, and so does a cluster
+# (-nodes N, COMPAT_NODES=N, N > 1): the control runs once, on one node,
+# since the proxy and the scenarios' checks are the same in both modes.
 case " $* " in
 *" -broken "* | *" -broker "* | *" -control "* | *" -broker="* | *" -control="*) exec go run ./compat/cmd/matrix "$@" ;;
 esac
+nodes=${COMPAT_NODES:-1}
+args=("$@")
+for i in "${!args[@]}"; do
+  case "${args[$i]}" in
+  -nodes | --nodes) nodes=${args[$((i + 1))]:-1} ;;
+  -nodes=* | --nodes=*) nodes=${args[$i]#*=} ;;
+  esac
+done
+if [ "$nodes" != 1 ]; then
+  exec go run ./compat/cmd/matrix "$@"
+fi
 rc=0
 go run ./compat/cmd/matrix "$@" || rc=$?
 if [ "${COMPAT_SKIP_CONTROL:-}" != 1 ]; then

@@ -12,7 +12,10 @@
 // batch the broker already wrote.
 //
 // The broker must advertise the proxy's address, so that clients connect to
-// the proxy after the bootstrap too (advertised.listeners).
+// the proxy after the bootstrap too (advertised.listeners). In front of a
+// cluster, one Proxy forwards one listener to each broker (Forward), and the
+// faults and records are the Proxy's, shared by all its listeners: the
+// first Produce response to drop is the first on any of them.
 package faultproxy
 
 import (
@@ -41,11 +44,10 @@ type Config struct {
 	Logf func(format string, args ...any)
 }
 
-// Proxy forwards one listener to one broker address.
+// Proxy forwards its listeners, each to one broker address.
 type Proxy struct {
-	cfg    Config
-	ln     net.Listener
-	target string
+	cfg Config
+	lns []net.Listener // guarded by mu
 
 	mu      sync.Mutex
 	seen    map[string]int  // topic/partition -> distinct data batches seen
@@ -68,20 +70,53 @@ func Listen(addr, target string, cfg Config) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{cfg: cfg, ln: ln, target: target,
+	p := &Proxy{cfg: cfg, lns: []net.Listener{ln},
 		seen: map[string]int{}, dropped: map[string]bool{}, order: map[string]bool{}}
 	p.produceLeft.Store(int64(cfg.DropProduceResponses))
 	p.wg.Add(1)
-	go p.accept()
+	go p.accept(ln, target)
 	return p, nil
 }
 
-// Addr is the address clients connect to.
-func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+// Forward adds a listener on addr that forwards to target, another broker
+// of the same cluster, with this proxy's faults and records; it returns the
+// listener's address, which that broker must advertise.
+func (p *Proxy) Forward(addr, target string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	p.mu.Lock()
+	p.lns = append(p.lns, ln)
+	p.mu.Unlock()
+	p.wg.Add(1)
+	go p.accept(ln, target)
+	return ln.Addr().String(), nil
+}
 
-// Close stops accepting; open connections end with their peers.
+// Addr is the address clients connect to: the first listener's.
+func (p *Proxy) Addr() string { return p.Addrs()[0] }
+
+// Addrs are the addresses of every listener, in the order they were added.
+func (p *Proxy) Addrs() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, len(p.lns))
+	for i, ln := range p.lns {
+		out[i] = ln.Addr().String()
+	}
+	return out
+}
+
+// Close stops accepting on every listener; open connections end with their
+// peers.
 func (p *Proxy) Close() error {
-	err := p.ln.Close()
+	p.mu.Lock()
+	var err error
+	for _, ln := range p.lns {
+		err = errors.Join(err, ln.Close())
+	}
+	p.mu.Unlock()
 	p.wg.Wait()
 	return err
 }
@@ -92,14 +127,14 @@ func (p *Proxy) logf(format string, args ...any) {
 	}
 }
 
-func (p *Proxy) accept() {
+func (p *Proxy) accept(ln net.Listener, target string) {
 	defer p.wg.Done()
 	for {
-		c, err := p.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
-		go p.serve(c)
+		go p.serve(c, target)
 	}
 }
 
@@ -191,9 +226,9 @@ func (p *Proxy) produceInfo(frame []byte, version int16) (acks int16, idempotent
 	return req.Acks, idempotent
 }
 
-func (p *Proxy) serve(client net.Conn) {
+func (p *Proxy) serve(client net.Conn, target string) {
 	defer client.Close()
-	broker, err := net.Dial("tcp", p.target)
+	broker, err := net.Dial("tcp", target)
 	if err != nil {
 		return
 	}

@@ -8,6 +8,7 @@ B=${COMPAT_BOOTSTRAP:-127.0.0.1:9092}
 RUN=${COMPAT_RUN:-$(date +%s)}
 WAIT=${COMPAT_WAIT_SECONDS:-25}
 ROOT=${COMPAT_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+NODES=${COMPAT_NODES:-1} # brokers in the cluster, each also a controller (a voter)
 CP=$(cat "$ROOT/compat/java/target/classpath.txt")
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -26,6 +27,8 @@ GROUPS_CMD=org.apache.kafka.tools.consumer.group.ConsumerGroupCommand
 CONFIGS=org.apache.kafka.tools.ConfigCommand
 PRODUCER_PERF=org.apache.kafka.tools.ProducerPerformance
 CONSUMER_PERF=org.apache.kafka.tools.ConsumerPerformance
+QUORUM=org.apache.kafka.tools.MetadataQuorumCommand
+API_VERSIONS=org.apache.kafka.tools.BrokerApiVersionsCommand
 
 # last error-looking line of a tool's output, as a reason
 why() { grep -E 'Error|Exception|ERROR' "$1" | grep -v '^\s*at ' | tail -1 | cut -c1-240; }
@@ -132,6 +135,55 @@ consumer-perf)
   n=$(echo "$line" | cut -d, -f5 | tr -d ' ')
   [ "${n:-0}" -ge 50000 ] || fail "kafka-consumer-perf-test consumed ${n:-0} of 50000 records$(why "$TMP/o" | sed 's/^/: /')"
   ok "50000 records consumed, $(echo "$line" | cut -d, -f6 | tr -d ' ') records/sec"
+  ;;
+metadata-quorum)
+  # kafka-metadata-quorum.sh describe --status: "Key:   value" lines, the
+  # voters as JSON objects ({"id": 1, ...}).
+  tool $QUORUM --bootstrap-server "$B" describe --status >"$TMP/o" 2>&1 || fail "describe --status: $(why "$TMP/o")"
+  field() { sed -n "s/^$1:[[:space:]]*//p" "$TMP/o" | head -1; }
+  leader=$(field LeaderId) hw=$(field HighWatermark)
+  voters=$(field CurrentVoters | grep -o '"id": *[0-9]*' | grep -o '[0-9]*$' | sort -n | tr '\n' ' ')
+  [ "$(wc -w <<<"$voters")" -eq "$NODES" ] || fail "describe --status: CurrentVoters has $(wc -w <<<"$voters") entries ($voters), want $NODES: $(field CurrentVoters)"
+  [[ "$leader" =~ ^[0-9]+$ ]] && grep -qw "$leader" <<<"$voters" || fail "describe --status: LeaderId '$leader' is not one of the voters ($voters)"
+  [[ "$hw" =~ ^[0-9]+$ ]] && [ "$hw" -gt 0 ] || fail "describe --status: HighWatermark '$hw', want above 0"
+  # describe --replication: a header, then NodeId DirectoryId LogEndOffset
+  # Lag LastFetchTimestamp LastCaughtUpTimestamp Status per replica.
+  tool $QUORUM --bootstrap-server "$B" describe --replication >"$TMP/r" 2>&1 || fail "describe --replication: $(why "$TMP/r")"
+  head -1 "$TMP/r" | grep -q '^NodeId' || fail "describe --replication: no NodeId header: $(head -1 "$TMP/r" | cut -c1-200)"
+  rows=$(awk '$NF == "Leader" || $NF == "Follower" { print $1 }' "$TMP/r" | sort -n | tr '\n' ' ')
+  [ "$rows" = "$voters" ] || fail "describe --replication: voter rows for nodes '$rows', want '$voters': $(tr '\n\t' '  ' <"$TMP/r" | tr -s ' ' | cut -c1-300)"
+  lead=$(awk '$NF == "Leader" { print $1 }' "$TMP/r" | tr '\n' ' ')
+  [ "$lead" = "$leader " ] || fail "describe --replication: Leader row(s) '$lead', want node $leader"
+  ok "describe --status: leader $leader, voters ${voters% }, high watermark $hw; --replication: a row for each voter, the leader's says Leader"
+  ;;
+broker-api-versions)
+  # kafka-broker-api-versions.sh: per broker "host:port (id: N rack: R
+  # isFenced: false) -> (" and then one line per API.
+  tool $API_VERSIONS --bootstrap-server "$B" >"$TMP/o" 2>&1 || fail "kafka-broker-api-versions: $(why "$TMP/o")"
+  ids=$(sed -n 's/^[^[:space:]].* (id: \([0-9]*\) .*) -> ($/\1/p' "$TMP/o" | sort -n | tr '\n' ' ')
+  [ "$(wc -w <<<"$ids")" -eq "$NODES" ] || fail "lists $(wc -w <<<"$ids") brokers (ids: $ids), want $NODES: $(head -1 "$TMP/o" | cut -c1-200)"
+  [ "$(sort -u <<<"${ids// /$'\n'}" | grep -c .)" -eq "$NODES" ] || fail "broker ids repeat: $ids"
+  grep -q 'isFenced: true' "$TMP/o" && fail "a broker is fenced: $(grep 'isFenced: true' "$TMP/o" | head -1)"
+  for api in 'Produce(0)' 'Fetch(1)' 'Metadata(3)' 'ApiVersions(18)'; do
+    [ "$(grep -cF "	$api: " "$TMP/o")" -eq "$NODES" ] || fail "$api is listed for $(grep -cF "	$api: " "$TMP/o") of $NODES brokers"
+  done
+  ok "lists brokers ${ids% }, each with its API versions ($(grep -cF '[usable: ' "$TMP/o") usable APIs in all)"
+  ;;
+topic-leaders)
+  # kafka-topics.sh --describe of a topic with 6 partitions: a leader on
+  # every broker (partitions spread over the cluster).
+  create "$t" 6
+  deadline=$((SECONDS + WAIT))
+  while :; do
+    tool $TOPICS --bootstrap-server "$B" --describe --topic "$t" >"$TMP/o" 2>&1
+    leaders=$(sed -n 's/.*Partition: [0-9]*[[:space:]]*Leader: \([0-9]*\)[[:space:]].*/\1/p' "$TMP/o")
+    [ "$(grep -c . <<<"$leaders")" -eq 6 ] && break
+    [ $SECONDS -gt $deadline ] && fail "--describe shows $(grep -c . <<<"$leaders") partitions with a leader of 6 after ${WAIT}s: $(tr '\n\t' '  ' <"$TMP/o" | tr -s ' ' | cut -c1-300)"
+    sleep 1
+  done
+  distinct=$(sort -nu <<<"$leaders" | tr '\n' ' ')
+  [ "$(wc -w <<<"$distinct")" -eq "$NODES" ] || fail "--describe: the 6 partitions' leaders are on brokers ${distinct% }, want $NODES brokers: $(grep -o 'Partition: [0-9]*[[:space:]]*Leader: [0-9]*' "$TMP/o" | tr '\t\n' ' ,')"
+  ok "kafka-topics --describe: 6 partitions, leaders on brokers ${distinct% } ($(tr '\n' ' ' <<<"$leaders"| sed 's/ $//'))"
   ;;
 *)
   fail "unknown scenario '${1:-}'"

@@ -9,6 +9,9 @@
 //	-broker samsa      a fresh samsa serve on free ports with a temp data dir (default)
 //	-broker reference  Apache Kafka 4.x from the Maven jars, to show the scenarios are right
 //	-broker broken     a closed port: every scenario must fail
+//	-nodes N           N nodes in one cluster (each a broker and a controller,
+//	                   each behind its own listener of the proxy), default
+//	                   $COMPAT_NODES or 1
 //	-only REGEXP       run only cells whose "row/scenario" matches
 //	-control           the negative control: clients reach the broker through
 //	                   compat/faultproxy, which loses record batches, and every
@@ -22,7 +25,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,13 +32,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/samsa-streaming/samsa/compat/faultproxy"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // The scenarios every client runs, in column order.
@@ -99,6 +98,7 @@ func main() {
 	docs := flag.String("docs", "", "write the matrix to this markdown file (default docs/compatibility.md for a full samsa run)")
 	control := flag.Bool("control", false, "negative control: run the scenarios that check records through a proxy that loses record batches; each must fail")
 	allowFail := flag.Bool("allow-fail", os.Getenv("COMPAT_ALLOW_FAIL") == "1", "exit 0 even when cells fail (also COMPAT_ALLOW_FAIL=1)")
+	nodes := flag.Int("nodes", envInt("COMPAT_NODES", 1), "nodes in the cluster: 1, or 3 for a cluster (also COMPAT_NODES)")
 	flag.Parse()
 	if *broken {
 		*brokerKind = "broken"
@@ -134,6 +134,9 @@ func main() {
 	}
 	s := &suite{root: root, out: filepath.Join(root, "compat", "out"), timeout: *timeout}
 	s.logs = filepath.Join(s.out, "logs")
+	if *nodes > 1 {
+		s.logs = filepath.Join(s.logs, "cluster")
+	}
 	if *control {
 		s.logs = filepath.Join(s.logs, "control")
 	}
@@ -142,14 +145,20 @@ func main() {
 	}
 
 	start := time.Now()
-	b, err := startBroker(s, *brokerKind, *control)
+	b, err := startBroker(s, *brokerKind, *nodes, *control)
 	if err != nil {
 		fatalf("start %s broker: %v", *brokerKind, err)
 	}
 	defer b.stop()
 	fmt.Printf("broker: %s at %s (started in %.1fs)\n", b.describe, b.addr, time.Since(start).Seconds())
+	if len(b.nodes) > 1 && b.proxy != nil {
+		for i, nd := range b.nodes {
+			fmt.Printf("  node %d: %s, clients reach it at %s\n", nd.id, nd.listen, b.proxy.Addrs()[i])
+		}
+	}
 	s.env = append(os.Environ(),
 		"COMPAT_BOOTSTRAP="+b.addr,
+		"COMPAT_NODES="+strconv.Itoa(len(b.nodes)),
 		"COMPAT_RUN="+strconv.FormatInt(time.Now().Unix(), 36),
 		"COMPAT_WAIT_SECONDS="+strconv.Itoa(*waitSec),
 		"COMPAT_ROOT="+root,
@@ -162,6 +171,7 @@ func main() {
 	}
 	var unexpectedNA, stalePass, controlPassed []string
 	results := map[string]outcome{}
+	exitedSeen := map[int]bool{}
 	versions := map[string]string{}
 	runRows := func(rs []row) {
 		for _, r := range rs {
@@ -212,8 +222,9 @@ func main() {
 				}
 				results[key] = o
 				fmt.Printf("  %-40s %-5s %5.1fs  %s\n", key, o.Status, o.Took.Seconds(), o.Detail)
-				if b.exited() {
-					fmt.Printf("  broker exited during %s\n", key)
+				if nd := b.exitedNode(); nd != nil && !exitedSeen[nd.id] {
+					exitedSeen[nd.id] = true
+					fmt.Printf("  node %d exited during %s\n", nd.id, key)
 				}
 			}
 		}
@@ -224,14 +235,19 @@ func main() {
 	runRows(tools)
 
 	rep := report{clients: clients, tools: tools, results: results, versions: versions, broker: b.describe,
-		took: time.Since(start), brokerLog: b.logTail()}
+		took: time.Since(start), nodes: len(b.nodes)}
+	if len(b.nodes) > 1 && *brokerKind != "broken" {
+		if rep.spread, err = b.spread(); err != nil {
+			rep.spread = "partition leaders not read: " + err.Error()
+		}
+	}
 	text := rep.terminal()
 	fmt.Print(text)
 	if *docs == "" && *brokerKind == "samsa" && filter == nil && !*control {
 		*docs = filepath.Join(root, "docs", "compatibility.md")
 	}
 	if *docs != "" {
-		if err := os.WriteFile(*docs, []byte(rep.markdown()), 0o644); err != nil {
+		if err := rep.writeDocs(*docs); err != nil {
 			fmt.Fprintf(os.Stderr, "write %s: %v\n", *docs, err)
 		} else {
 			fmt.Printf("wrote %s\n", *docs)
@@ -442,206 +458,10 @@ func sanitize(s string) string {
 	return strings.Trim(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(strings.ToLower(s), "-"), "-")
 }
 
-// ---- brokers ----
-
-type broker struct {
-	describe string
-	addr     string
-	cmd      *exec.Cmd
-	done     chan struct{}
-	log      *tailBuffer
-	dir      string
-	proxy    *faultproxy.Proxy // -control: clients connect through it
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// envInt is the integer in the environment variable name, or def.
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func startBroker(s *suite, kind string, control bool) (*broker, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	b := &broker{addr: "127.0.0.1:" + strconv.Itoa(port), log: &tailBuffer{max: 64 << 10}}
-	advertised := b.addr
-	if kind != "broken" {
-		// Clients reach the broker through compat/faultproxy: under -control
-		// it loses record batches; otherwise it is transparent but for the
-		// idempotent scenario, where it drops one Produce response.
-		cfg := faultproxy.Config{Logf: func(f string, a ...any) { fmt.Fprintf(b.log, f+"\n", a...) }}
-		if control {
-			cfg.DropFetchEvery = 100
-		}
-		b.proxy, err = faultproxy.Listen("127.0.0.1:0", b.addr, cfg)
-		if err != nil {
-			return nil, err
-		}
-		advertised = b.proxy.Addr()
-	} else if control {
-		return nil, errors.New("-control needs a broker")
-	}
-	switch kind {
-	case "broken":
-		b.describe = "nothing listening (closed port): every scenario must fail"
-		return b, nil
-	case "samsa", "reference":
-	default:
-		return nil, fmt.Errorf("unknown broker kind %q", kind)
-	}
-	b.dir, err = os.MkdirTemp("", "samsa-compat-")
-	if err != nil {
-		return nil, err
-	}
-	port2, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	if kind == "samsa" {
-		bin := filepath.Join(s.out, "samsa")
-		build := exec.Command("go", "build", "-o", bin, "./cmd/samsa")
-		build.Dir = s.root
-		if out, err := build.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("build samsa: %v\n%s", err, out)
-		}
-		rev, _ := exec.Command("git", "-C", s.root, "rev-parse", "--short", "HEAD").Output()
-		b.describe = "samsa serve (commit " + strings.TrimSpace(string(rev)) + ")"
-		b.cmd = exec.Command(bin, "serve")
-		b.cmd.Env = append(os.Environ(),
-			"SAMSA_LISTENERS=PLAINTEXT://"+b.addr,
-			"SAMSA_ADVERTISED_LISTENERS=PLAINTEXT://"+advertised,
-			"SAMSA_LOG_DIRS="+filepath.Join(b.dir, "data"),
-			"SAMSA_ADMIN_LISTENER=127.0.0.1:"+strconv.Itoa(port2),
-		)
-	} else {
-		cp, err := os.ReadFile(filepath.Join(s.root, "compat", "java", "target", "classpath.txt"))
-		if err != nil {
-			return nil, fmt.Errorf("the Java classpath is not built (run compat/run.sh): %v", err)
-		}
-		props := filepath.Join(b.dir, "server.properties")
-		os.WriteFile(props, []byte(strings.Join([]string{
-			"process.roles=broker,controller", "node.id=1",
-			"controller.quorum.voters=1@127.0.0.1:" + strconv.Itoa(port2),
-			"listeners=PLAINTEXT://" + b.addr + ",CONTROLLER://127.0.0.1:" + strconv.Itoa(port2),
-			"advertised.listeners=PLAINTEXT://" + advertised,
-			"controller.listener.names=CONTROLLER", "inter.broker.listener.name=PLAINTEXT",
-			"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-			"log.dirs=" + filepath.Join(b.dir, "data"),
-			"offsets.topic.replication.factor=1", "transaction.state.log.replication.factor=1",
-			"transaction.state.log.min.isr=1", "group.initial.rebalance.delay.ms=0",
-			// two shared cores: a slow heartbeat must not fence the only broker
-			"broker.session.timeout.ms=60000", "broker.heartbeat.interval.ms=2000",
-		}, "\n")+"\n"), 0o644)
-		java := []string{"java", "-Xmx768m", "-cp", strings.TrimSpace(string(cp))}
-		format := exec.Command(java[0], append(java[1:], "kafka.tools.StorageTool", "format", "-t", "c2Ftc2EtY29tcGF0LXJlZg", "-c", props)...)
-		if out, err := format.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("format Kafka storage: %v\n%s", err, out)
-		}
-		b.describe = "Apache Kafka 4.4.0 (reference, KRaft combined mode)"
-		b.cmd = exec.Command(java[0], append(java[1:], "kafka.Kafka", props)...)
-	}
-	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
-	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := b.cmd.Start(); err != nil {
-		return nil, err
-	}
-	b.done = make(chan struct{})
-	go func() { b.cmd.Wait(); close(b.done) }()
-	if err := b.waitReady(90 * time.Second); err != nil {
-		b.stop()
-		return nil, fmt.Errorf("%v\n%s", err, b.logTail())
-	}
-	if control {
-		b.describe += ", through a proxy that loses record batches (negative control)"
-	}
-	if b.proxy != nil {
-		b.addr = b.proxy.Addr()
-	}
-	return b, nil
-}
-
-// waitReady polls with a real Metadata request until the broker answers.
-func (b *broker) waitReady(limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		if b.exited() {
-			return errors.New("the broker exited during start-up")
-		}
-		cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr), kgo.RequestRetries(0))
-		if err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			var md kadm.Metadata
-			md, err = kadm.NewClient(cl).BrokerMetadata(ctx)
-			cancel()
-			cl.Close()
-			if err == nil && len(md.Brokers) > 0 {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not answering Metadata after %v: %v", limit, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-func (b *broker) exited() bool {
-	if b.done == nil {
-		return false
-	}
-	select {
-	case <-b.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (b *broker) stop() {
-	if b.cmd != nil && !b.exited() {
-		b.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-b.done:
-		case <-time.After(30 * time.Second):
-			syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
-			<-b.done
-		}
-	}
-	if b.proxy != nil {
-		b.proxy.Close()
-	}
-	if b.dir != "" {
-		os.RemoveAll(b.dir)
-		b.dir = ""
-	}
-}
-
-func (b *broker) logTail() string { return b.log.String() }
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	max int
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = t.buf[len(t.buf)-t.max:]
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
+	return def
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -13,7 +15,8 @@ type report struct {
 	versions       map[string]string
 	broker         string
 	took           time.Duration
-	brokerLog      string
+	nodes          int    // 1, or the nodes of the cluster
+	spread         string // a cluster's partition leaders by node, after the run
 }
 
 func (r report) counts() (passed, failed, na int) {
@@ -139,6 +142,9 @@ func (r report) terminal() string {
 	for _, n := range notes {
 		fmt.Fprintf(&b, "[%d] %s: %s %s\n", n.n, n.key, n.o.Status, n.o.Detail)
 	}
+	if r.spread != "" {
+		fmt.Fprintf(&b, "\nafter the run: %s\n", r.spread)
+	}
 	fmt.Fprintf(&b, "\nran in %s\n", r.took.Round(time.Second))
 	return b.String()
 }
@@ -167,26 +173,23 @@ func writeText(b *strings.Builder, t [][]string) {
 	}
 }
 
-func (r report) markdown() string {
-	var b strings.Builder
-	var notes []note
-	cell := func(status string, n int) string {
-		switch status {
-		case "pass":
-			return "✅"
-		case "fail":
-			return fmt.Sprintf("❌ [%d](#n%d)", n, n)
-		}
-		return fmt.Sprintf("➖ [%d](#n%d)", n, n)
-	}
-	passed, failed, na := r.counts()
-	b.WriteString(`# Compatibility
+// docsIntro is the part of docs/compatibility.md that no run changes.
+const docsIntro = `# Compatibility
 
 Samsa is a drop-in replacement for Apache Kafka only where that is tested.
-This page is written by the compatibility suite (` + "`make compat`" + `, or
-` + "`compat/run.sh`" + `; see [compat/README.md](../compat/README.md)): it starts a fresh
-broker, runs real, independently written clients and tools against it, one
-scenario program per client, and records what passed.
+This page is written by the compatibility suite (` + "`make compat`" + `; see
+[compat/README.md](../compat/README.md)): it starts a fresh Samsa, runs real,
+independently written clients and tools against it, one scenario program per
+client, and records what passed. It does so twice:
+
+- **one node**: ` + "`compat/run.sh`" + ` starts one ` + "`samsa serve`" + `;
+- **a 3-node cluster**: ` + "`compat/run.sh -nodes 3`" + ` (or ` + "`COMPAT_NODES=3`" + `)
+  starts three nodes, each a broker and a voter of the controller quorum
+  ([cluster.md](cluster.md)). The scenarios' topics, and the consumer-group and
+  transaction coordinators, spread over the three nodes; clients bootstrap from
+  node 1 and reach the others from the metadata. Partitions have one replica
+  each, so every scenario creates its topics with replication factor 1, as on
+  one node.
 
 Each client scenario checks a real outcome:
 
@@ -211,29 +214,101 @@ Each client scenario checks a real outcome:
   (Admin and consumer) finds the exact record with its own timestamp, max
   timestamp the record holding it.
 
+The tools are Apache Kafka's command-line tools, a Kafka Streams word count
+(state store, changelog topic, ` + "`processing.guarantee=exactly_once_v2`" + `) and a
+Kafka Connect standalone worker with the FileStream source and sink connectors,
+all from Maven Central. Three of the command-line scenarios look at the cluster
+itself, and expect one broker on one node, three in the cluster:
+**metadata-quorum** (` + "`kafka-metadata-quorum.sh describe --status`" + `: the leader
+is a voter, every node is a voter, the high watermark is above 0; ` + "`--replication`" + `:
+a row per voter, one of them the leader), **broker-api-versions**
+(` + "`kafka-broker-api-versions.sh`" + ` lists every broker with its API versions) and
+**topic-leaders** (` + "`kafka-topics.sh --describe`" + ` of a topic with 6 partitions
+shows a leader on every broker).
+
 ✅ passed, ❌ failed (the reason is below), ➖ not applicable: the client
 lacks the feature, one of the limits listed in ` + "`compat/na.txt`" + ` (any other
 n/a, such as a client that could not be installed, fails the run);
 blank: no scenario program for that client yet.
+`
 
-`)
-	fmt.Fprintf(&b, "Broker: %s. Result: **%d passed, %d failed**, %d not applicable; the run took %s.\n\n",
+// mode is the section of docs/compatibility.md a run writes: "one node" or
+// "cluster".
+func (r report) mode() (key, title, anchor string) {
+	if r.nodes > 1 {
+		return "cluster", fmt.Sprintf("A %d-node cluster", r.nodes), "c"
+	}
+	return "one node", "One node", "n"
+}
+
+// markdown is this run's section of docs/compatibility.md.
+func (r report) markdown() string {
+	var b strings.Builder
+	var notes []note
+	_, title, anchor := r.mode()
+	cell := func(status string, n int) string {
+		switch status {
+		case "pass":
+			return "✅"
+		case "fail":
+			return fmt.Sprintf("❌ [%d](#%s%d)", n, anchor, n)
+		}
+		return fmt.Sprintf("➖ [%d](#%s%d)", n, anchor, n)
+	}
+	passed, failed, na := r.counts()
+	fmt.Fprintf(&b, "## %s\n\n", title)
+	fmt.Fprintf(&b, "Broker: %s. Result: **%d passed, %d failed**, %d not applicable; the run took %s.\n",
 		r.broker, passed, failed, na, r.took.Round(time.Second))
-	b.WriteString("## Clients\n\n")
+	if r.spread != "" {
+		fmt.Fprintf(&b, "After the run: %s.\n", r.spread)
+	}
+	b.WriteString("\n### Clients\n\n")
 	writeMarkdown(&b, r.table(r.clients, r.clientColumns(), columnTitles, &notes, cell))
-	b.WriteString("\n## Tools and frameworks\n\n")
-	b.WriteString("Apache Kafka's command-line tools, a Kafka Streams word count (state store, changelog topic,\n`processing.guarantee=exactly_once_v2`) and a Kafka Connect standalone worker with the FileStream\nsource and sink connectors, all from Maven Central.\n\n")
+	b.WriteString("\n### Tools and frameworks\n\n")
 	tools, cols := r.toolCells()
 	t := r.table(tools, cols, nil, &notes, cell)
 	t[0][0] = "tool"
 	writeMarkdown(&b, t)
 	if len(notes) > 0 {
-		b.WriteString("\n## Reasons\n\n")
+		b.WriteString("\n### Reasons\n\n")
 	}
 	for _, n := range notes {
-		fmt.Fprintf(&b, "<a id=\"n%d\"></a>%d. **%s**: %s — %s\n", n.n, n.n, n.key, n.o.Status, strings.ReplaceAll(n.o.Detail, "|", "\\|"))
+		fmt.Fprintf(&b, "<a id=\"%s%d\"></a>%d. **%s**: %s — %s\n", anchor, n.n, n.n, n.key, n.o.Status, strings.ReplaceAll(n.o.Detail, "|", "\\|"))
 	}
 	return b.String()
+}
+
+// docsModes are the sections of docs/compatibility.md, in order, with what
+// to run for one that was never written.
+var docsModes = []struct{ key, title, command string }{
+	{"one node", "One node", "compat/run.sh"},
+	{"cluster", "A 3-node cluster", "compat/run.sh -nodes 3"},
+}
+
+// writeDocs writes this run's section of the page at path and keeps the
+// other mode's section as the last run of that mode left it.
+func (r report) writeDocs(path string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	key, _, _ := r.mode()
+	var b strings.Builder
+	b.WriteString(docsIntro)
+	for _, m := range docsModes {
+		begin, end := "<!-- matrix: "+m.key+" -->", "<!-- end of matrix: "+m.key+" -->"
+		section := ""
+		if m.key == key {
+			section = r.markdown()
+		} else if _, rest, ok := strings.Cut(string(old), begin+"\n"); ok {
+			section, _, _ = strings.Cut(rest, end)
+		}
+		if section == "" {
+			section = fmt.Sprintf("## %s\n\nNot run yet: `%s`.\n", m.title, m.command)
+		}
+		b.WriteString("\n" + begin + "\n" + section + end + "\n")
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 func writeMarkdown(b *strings.Builder, t [][]string) {

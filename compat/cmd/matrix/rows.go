@@ -11,7 +11,8 @@ import (
 
 // The tool scenarios.
 var (
-	cliColumns     = []string{"topics", "console", "consumer-groups", "configs", "producer-perf", "consumer-perf"}
+	cliColumns = []string{"topics", "console", "consumer-groups", "configs", "producer-perf", "consumer-perf",
+		"metadata-quorum", "broker-api-versions", "topic-leaders"}
 	streamsColumns = []string{"wordcount-eos"}
 	connectColumns = []string{"filestream"}
 )
