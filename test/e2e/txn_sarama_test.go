@@ -29,7 +29,7 @@ func TestTxnSaramaProducer(t *testing.T) {
 	cfg.Producer.Transaction.ID = "sarama-tx"
 	cfg.Producer.Retry.Max = 10
 	cfg.Net.MaxOpenRequests = 1
-	prod, err := sarama.NewSyncProducer([]string{b.addr}, cfg)
+	prod, err := sarama.NewSyncProducer(b.seeds(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
