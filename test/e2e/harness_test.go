@@ -457,6 +457,99 @@ func (b *broker) admin() *kadm.Client {
 	return kadm.NewClient(b.client())
 }
 
+// waitNodes waits until every node of a cluster gives an answer to req()
+// that check accepts: a change made through one node (a created topic, an
+// altered config) is applied by each node from the metadata log a little
+// later, and a test that sends the next request anywhere waits, as Kafka's
+// own tests do after creating a topic. A single node has applied the
+// change when it answers, so it is not polled.
+func (b *broker) waitNodes(t *testing.T, what string, req func() kmsg.Request, check func(kmsg.Response) error) {
+	t.Helper()
+	if !b.clustered() {
+		return
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.seeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for _, n := range b.nodes {
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			resp, err := cl.Broker(n.id).Request(ctx, req())
+			cancel()
+			if err == nil {
+				err = check(resp)
+			}
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d: %s: %v", n.id, what, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// waitTopic waits until every node knows topic with its partitions and
+// their leaders.
+func (b *broker) waitTopic(t *testing.T, topic string, partitions int) {
+	t.Helper()
+	b.waitNodes(t, "topic "+topic+" in the metadata", func() kmsg.Request {
+		req := kmsg.NewPtrMetadataRequest()
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, rt)
+		return req
+	}, func(r kmsg.Response) error {
+		m := r.(*kmsg.MetadataResponse)
+		if len(m.Topics) != 1 {
+			return fmt.Errorf("%d topics in the answer", len(m.Topics))
+		}
+		mt := m.Topics[0]
+		if err := kerr.ErrorForCode(mt.ErrorCode); err != nil {
+			return err
+		}
+		if len(mt.Partitions) != partitions {
+			return fmt.Errorf("%d partitions, want %d", len(mt.Partitions), partitions)
+		}
+		for _, p := range mt.Partitions {
+			if p.Leader < 0 || p.ErrorCode != 0 {
+				return fmt.Errorf("partition %d has no leader (%v)", p.Partition, kerr.ErrorForCode(p.ErrorCode))
+			}
+		}
+		return nil
+	})
+}
+
+// waitTopicConfig waits until every node describes topic's key as value.
+func (b *broker) waitTopicConfig(t *testing.T, topic, key, value string) {
+	t.Helper()
+	b.waitNodes(t, fmt.Sprintf("%s=%s on topic %s", key, value, topic), func() kmsg.Request {
+		req := kmsg.NewPtrDescribeConfigsRequest()
+		rr := kmsg.NewDescribeConfigsRequestResource()
+		rr.ResourceType = kmsg.ConfigResourceTypeTopic
+		rr.ResourceName = topic
+		rr.ConfigNames = []string{key}
+		req.Resources = append(req.Resources, rr)
+		return req
+	}, func(r kmsg.Response) error {
+		for _, res := range r.(*kmsg.DescribeConfigsResponse).Resources {
+			if err := kerr.ErrorForCode(res.ErrorCode); err != nil {
+				return err
+			}
+			for _, c := range res.Configs {
+				if c.Name == key && c.Value != nil && *c.Value == value {
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("%s is not %s yet", key, value)
+	})
+}
+
 func testContext(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)

@@ -16,9 +16,7 @@ import (
 func TestTxnBrokerKilledMidTransaction(t *testing.T) {
 	b := startBroker(t)
 	ctx := testContext(t, 2*time.Minute)
-	if _, err := b.admin().CreateTopic(ctx, 1, 1, nil, "crash-txn"); err != nil {
-		t.Fatal(err)
-	}
+	createTopic(t, b, "crash-txn", 1, nil)
 	p := b.client(kgo.TransactionalID("crash-tx"), kgo.DefaultProduceTopic("crash-txn"), kgo.TransactionTimeout(3*time.Second))
 	send := func(v string) {
 		t.Helper()

@@ -81,9 +81,7 @@ func TestTxnExactlyOnceWithKilledTransformer(t *testing.T) {
 	ctx := testContext(t, 10*time.Minute)
 	adm := b.admin()
 	for _, topic := range []string{"eos-in", "eos-out"} {
-		if _, err := adm.CreateTopic(ctx, 3, 1, nil, topic); err != nil {
-			t.Fatal(err)
-		}
+		createTopic(t, b, topic, 3, nil)
 	}
 	prod := b.client(kgo.DefaultProduceTopic("eos-in"), kgo.ProducerLinger(5*time.Millisecond))
 	for i := 0; i < n; i++ {
