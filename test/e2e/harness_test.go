@@ -140,6 +140,9 @@ func startBroker(t *testing.T, env ...string) *broker {
 func newBroker(t *testing.T, env, overrides []string) *broker {
 	t.Helper()
 	b := &broker{t: t, extra: env, overrides: overrides}
+	// Cleanups run last-registered first: the directory is removed after
+	// the nodes are killed.
+	dir := t.TempDir()
 	t.Cleanup(func() {
 		b.kill()
 		if t.Failed() {
@@ -153,7 +156,7 @@ func newBroker(t *testing.T, env, overrides []string) *broker {
 		}
 	})
 	if clusterNodes == 1 {
-		b.nodes = []*node{{id: 1, dataDir: t.TempDir(), addr: "127.0.0.1:" + strconv.Itoa(freePort(t)), adminAddr: "127.0.0.1:" + strconv.Itoa(freePort(t))}}
+		b.nodes = []*node{{id: 1, dataDir: dir, addr: "127.0.0.1:" + strconv.Itoa(freePort(t)), adminAddr: "127.0.0.1:" + strconv.Itoa(freePort(t))}}
 		b.addr = b.nodes[0].addr
 		b.start()
 		return b
@@ -162,7 +165,7 @@ func newBroker(t *testing.T, env, overrides []string) *broker {
 	// meanwhile by another process fails the start, which is then tried
 	// again on new ports and directories.
 	for attempt := 1; ; attempt++ {
-		b.newCluster(t)
+		b.newCluster(t, dir)
 		err := b.tryStart()
 		if err == nil {
 			return b
@@ -176,14 +179,18 @@ func newBroker(t *testing.T, env, overrides []string) *broker {
 }
 
 // newCluster gives the broker clusterNodes new nodes with their own
-// directories and ports, and a new cluster id.
-func (b *broker) newCluster(t *testing.T) {
+// directories (under dir) and ports, and a new cluster id.
+func (b *broker) newCluster(t *testing.T, dir string) {
 	t.Helper()
 	addrs := clusterAddrs(t, 3*clusterNodes)
 	b.nodes = nil
 	var voters []string
 	for i := 1; i <= clusterNodes; i++ {
-		n := &node{id: i, dataDir: t.TempDir(), addr: addrs[3*i-3], ctrlAddr: addrs[3*i-2], adminAddr: addrs[3*i-1]}
+		dataDir, err := os.MkdirTemp(dir, "node"+strconv.Itoa(i)+"-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := &node{id: i, dataDir: dataDir, addr: addrs[3*i-3], ctrlAddr: addrs[3*i-2], adminAddr: addrs[3*i-1]}
 		b.nodes = append(b.nodes, n)
 		voters = append(voters, strconv.Itoa(n.id)+"@"+n.ctrlAddr)
 	}
