@@ -161,9 +161,9 @@ func newBroker(t *testing.T, env, overrides []string) *broker {
 		b.start()
 		return b
 	}
-	// A cluster's nine ports are picked before its nodes start; one taken
-	// meanwhile by another process fails the start, which is then tried
-	// again on new ports and directories.
+	// A cluster's ports (three a node) are picked before its nodes start;
+	// one taken meanwhile by another process fails the start, which is then
+	// tried again on new ports and directories.
 	for attempt := 1; ; attempt++ {
 		b.newCluster(t, dir)
 		err := b.tryStart()
