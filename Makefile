@@ -14,11 +14,15 @@ serve: build
 # was printed for 20 s. Under -race the storage engine's crash tests try
 # one crash point in three; the pass without -race before it tries every
 # one (TestCrashConcurrentRounds, whose steps vary with the schedule,
-# samples 40 instead of 20).
+# samples 40 instead of 20). The end-to-end tests then run a second time
+# with every broker a cluster of three nodes (SAMSA_E2E_NODES=3,
+# docs/testing.md).
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -run Crash ./internal/log/
 	set -o pipefail; $(GO) test -race -count=1 -timeout 20m -json ./... | $(GO) run ./tools/testprogress
+	@echo "test/e2e again, every broker a 3-node cluster (SAMSA_E2E_NODES=3):"
+	set -o pipefail; SAMSA_E2E_NODES=3 $(GO) test -race -count=1 -timeout 20m -json ./test/e2e/ | $(GO) run ./tools/testprogress
 
 # Regenerate docs/configuration.md from the config tables (a test in
 # cmd/samsa fails while it is out of date).

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,9 +14,10 @@ import (
 )
 
 // A careless create is bounded: a million partitions are refused with the
-// limit named, twenty thousand are created quickly with one log line, and
-// SIGTERM in the middle of another twenty thousand stops the node within
-// its shutdown timeout with every acknowledged record intact.
+// limit named, twenty thousand are created quickly with one log line (per
+// node, in a cluster), and SIGTERM in the middle of another twenty thousand
+// stops the node (every node) within its shutdown timeout with every
+// acknowledged record intact.
 func TestLargeTopicCreateBoundedAndInterruptible(t *testing.T) {
 	if testing.Short() {
 		t.Skip("creates 40,000 partitions")
@@ -49,12 +49,15 @@ func TestLargeTopicCreateBoundedAndInterruptible(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create of 20,000 partitions: %v %s", err, resp.ErrMessage)
 	}
-	// The log reaches the test through a pipe: wait for the summary line.
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(b.output(), "topic=many") && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := strings.Count(b.output(), "topic=many"); n != 1 {
-		t.Fatalf("the node logged %d lines about topic many, want one summary line", n)
+	// The log reaches the test through a pipe: wait for the summary line
+	// of every node (each creates the partitions it leads).
+	for _, n := range b.nodes {
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(n.output(), "topic=many") && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if c := strings.Count(n.output(), "topic=many"); c != 1 {
+			t.Fatalf("node %d logged %d lines about topic many, want one summary line", n.id, c)
+		}
 	}
 
 	// SIGTERM while the next 20,000 are being created.
@@ -63,16 +66,12 @@ func TestLargeTopicCreateBoundedAndInterruptible(t *testing.T) {
 		defer cancel()
 		many.CreateTopic(c, 20_000, 1, nil, "more")
 	}()
-	waitForDir(t, b.dataDir, "more-")
+	waitForDir(t, b.dataDirs(), "more-")
 	start := time.Now()
-	b.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-b.exited:
-	case <-time.After(shutdownTimeout + 5*time.Second):
-		t.Fatalf("the node did not stop within %v of SIGTERM (shutdown timeout %v)", shutdownTimeout+5*time.Second, shutdownTimeout)
+	if err := b.stopWithin(shutdownTimeout + 5*time.Second); err != nil {
+		t.Fatalf("%v (shutdown timeout %v)", err, shutdownTimeout)
 	}
 	t.Logf("stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
-	b.cmd = nil
 
 	b.restart()
 	compareExact(t, acked, consumeAll(t, b, "orders"))
@@ -85,21 +84,23 @@ func TestLargeTopicCreateBoundedAndInterruptible(t *testing.T) {
 	}
 }
 
-// waitForDir polls dir until an entry starting with prefix appears.
-func waitForDir(t *testing.T, dir, prefix string) {
+// waitForDir polls dirs until an entry starting with prefix appears in one.
+func waitForDir(t *testing.T, dirs []string, prefix string) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), prefix) {
-				return
+		for _, dir := range dirs {
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				if strings.HasPrefix(e.Name(), prefix) {
+					return
+				}
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("no %s* directory in %s within a minute", prefix, dir)
+	t.Fatalf("no %s* directory in %s within a minute", prefix, strings.Join(dirs, ", "))
 }

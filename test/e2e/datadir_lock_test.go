@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -74,23 +75,25 @@ func dirState(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-// A second node on a data directory in use refuses to start, naming the
-// directory and the process that holds it, and the first node's
-// acknowledged records all survive its stop and restart.
+// A second node on a data directory in use (any node's, in a cluster)
+// refuses to start, naming the directory and the process that holds it,
+// and the acknowledged records all survive a stop and restart.
 func TestSecondServeOnLiveDataDirRefused(t *testing.T) {
 	b := startBroker(t)
 	createTopic(t, b, "orders", 3, nil)
 	cl := b.client(kgo.DefaultProduceTopic("orders"))
 	acked := produceKeyed(t, cl, "orders", "before", 2000)
 
-	code, out := runSecondServe(t, "SAMSA_LOG_DIRS="+b.dataDir)
-	abs, _ := filepath.Abs(b.dataDir)
-	want := abs + " is in use by another samsa process (pid " + strconv.Itoa(b.cmd.Process.Pid) + ")"
-	if code == 0 || !strings.Contains(out, want) {
-		t.Fatalf("second serve: exit %d, output:\n%s\nwant a non-zero exit and %q", code, out, want)
-	}
-	if strings.Count(strings.TrimSpace(out), "\n") > 0 {
-		t.Fatalf("the refusal is more than one line:\n%s", out)
+	for _, n := range b.nodes {
+		code, out := runSecondServe(t, "SAMSA_LOG_DIRS="+n.dataDir)
+		abs, _ := filepath.Abs(n.dataDir)
+		want := abs + " is in use by another samsa process (pid " + strconv.Itoa(n.cmd.Process.Pid) + ")"
+		if code == 0 || !strings.Contains(out, want) {
+			t.Fatalf("second serve on node %d's directory: exit %d, output:\n%s\nwant a non-zero exit and %q", n.id, code, out, want)
+		}
+		if strings.Count(strings.TrimSpace(out), "\n") > 0 {
+			t.Fatalf("the refusal is more than one line:\n%s", out)
+		}
 	}
 
 	more := produceKeyed(t, cl, "orders", "after", 2000)
@@ -103,49 +106,56 @@ func TestSecondServeOnLiveDataDirRefused(t *testing.T) {
 }
 
 // The refusal touches nothing: with the directories held by another
-// process, serve exits before creating, reading into or marking any file.
+// process, serve exits before creating, reading into or marking any file
+// (in a cluster, of each node's directories in turn).
 func TestServeOnLockedDirChangesNothing(t *testing.T) {
 	b := startBroker(t)
 	createTopic(t, b, "orders", 2, nil)
 	produceKeyed(t, b.client(kgo.DefaultProduceTopic("orders")), "orders", "x", 500)
 	b.stop()
 
-	for _, tc := range []struct {
-		name   string
-		locked string
-		env    []string
-	}{
-		{"log dir", b.dataDir, []string{"SAMSA_LOG_DIRS=" + b.dataDir}},
-		// Logs elsewhere, metadata log in the held directory.
-		{"metadata dir", filepath.Join(b.dataDir, "__cluster_metadata"), []string{
-			"SAMSA_LOG_DIRS=" + t.TempDir(),
-			"SAMSA_METADATA_LOG_DIR=" + filepath.Join(b.dataDir, "__cluster_metadata"),
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			held, err := vfs.OS.Lock(tc.locked)
-			if err != nil {
-				t.Fatal(err)
+	for _, n := range b.nodes {
+		for _, tc := range []struct {
+			name   string
+			locked string
+			env    []string
+		}{
+			{"log dir", n.dataDir, []string{"SAMSA_LOG_DIRS=" + n.dataDir}},
+			// Logs elsewhere, metadata log in the held directory.
+			{"metadata dir", filepath.Join(n.dataDir, "__cluster_metadata"), []string{
+				"SAMSA_LOG_DIRS=" + t.TempDir(),
+				"SAMSA_METADATA_LOG_DIR=" + filepath.Join(n.dataDir, "__cluster_metadata"),
+			}},
+		} {
+			name := tc.name
+			if b.clustered() {
+				name = fmt.Sprintf("node %d %s", n.id, tc.name)
 			}
-			defer held.Close()
-			before := dirState(t, b.dataDir)
-			code, out := runSecondServe(t, tc.env...)
-			abs, _ := filepath.Abs(tc.locked)
-			want := abs + " is in use by another samsa process (pid " + strconv.Itoa(os.Getpid()) + ")"
-			if code == 0 || !strings.Contains(out, want) {
-				t.Fatalf("serve: exit %d, output:\n%s\nwant a non-zero exit and %q", code, out, want)
-			}
-			after := dirState(t, b.dataDir)
-			for p, s := range before {
-				if after[p] != s {
-					t.Errorf("%s changed", p)
+			t.Run(name, func(t *testing.T) {
+				held, err := vfs.OS.Lock(tc.locked)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			for p := range after {
-				if _, ok := before[p]; !ok {
-					t.Errorf("%s appeared", p)
+				defer held.Close()
+				before := dirState(t, n.dataDir)
+				code, out := runSecondServe(t, tc.env...)
+				abs, _ := filepath.Abs(tc.locked)
+				want := abs + " is in use by another samsa process (pid " + strconv.Itoa(os.Getpid()) + ")"
+				if code == 0 || !strings.Contains(out, want) {
+					t.Fatalf("serve: exit %d, output:\n%s\nwant a non-zero exit and %q", code, out, want)
 				}
-			}
-		})
+				after := dirState(t, n.dataDir)
+				for p, s := range before {
+					if after[p] != s {
+						t.Errorf("%s changed", p)
+					}
+				}
+				for p := range after {
+					if _, ok := before[p]; !ok {
+						t.Errorf("%s appeared", p)
+					}
+				}
+			})
+		}
 	}
 }

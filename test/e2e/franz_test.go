@@ -129,6 +129,7 @@ func createTopic(t *testing.T, b *broker, topic string, partitions int32, config
 	if resp.Err != nil {
 		t.Fatalf("create topic %s: %v %s", topic, resp.Err, resp.ErrMessage)
 	}
+	b.waitTopic(t, topic, int(partitions))
 }
 
 func TestFranzProduceConsumeEveryCodec(t *testing.T) {
@@ -447,6 +448,7 @@ func TestFranzTopicConfigChangeTakesEffect(t *testing.T) {
 	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.message.bytes", Value: kadm.StringPtr("10000")}}, topic); err != nil {
 		t.Fatal(err)
 	}
+	b.waitTopicConfig(t, topic, "max.message.bytes", "10000")
 	big = &kgo.Record{Value: incompressible(20_000)}
 	if err := cl.ProduceSync(ctx, big).FirstErr(); !errors.Is(err, kerr.MessageTooLarge) {
 		t.Fatalf("20 kB record over max.message.bytes=10000: %v, want MESSAGE_TOO_LARGE", err)

@@ -54,7 +54,7 @@ func startSaramaMember(t *testing.T, b *broker, name, group, topic string, own *
 	cfg.Consumer.Group.Session.Timeout = 6 * time.Second
 	cfg.Consumer.Group.Heartbeat.Interval = 500 * time.Millisecond
 	cfg.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRange()}
-	cg, err := sarama.NewConsumerGroup([]string{b.addr}, group, cfg)
+	cg, err := sarama.NewConsumerGroup(b.seeds(), group, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestKafkaGoGroupConsume(t *testing.T) {
 	}
 	start := func(p *processed) *reader {
 		r := kafka.NewReader(kafka.ReaderConfig{
-			Brokers:           []string{b.addr},
+			Brokers:           b.seeds(),
 			GroupID:           group,
 			Topic:             topic,
 			MaxWait:           200 * time.Millisecond,

@@ -29,7 +29,7 @@ func startFranzMember(t *testing.T, b *broker, name, group, topic string, own *o
 	t.Helper()
 	m := &franzMember{name: name, dialer: &cuttableDialer{}, done: make(chan struct{})}
 	all := []kgo.Opt{
-		kgo.SeedBrokers(b.addr),
+		kgo.SeedBrokers(b.seeds()...),
 		kgo.Dialer(m.dialer.dial),
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(topic),
@@ -166,12 +166,12 @@ func TestFranzGroupMembershipChurn(t *testing.T) {
 
 			// Restart of the broker (graceful, then killed).
 			b.stop()
-			startWithOverrides(b)
+			b.restart()
 			produceN(t, b, topic, 1200)
 			resumeFrom(t, b, group, topic, committed, 1200, mode.opts...)
 			committed = committedEqualsEnd(t, b, group, topic)
 			b.kill()
-			startWithOverrides(b)
+			b.restart()
 			produceN(t, b, topic, 1200)
 			resumeFrom(t, b, group, topic, committed, 1200, mode.opts...)
 			committedEqualsEnd(t, b, group, topic)

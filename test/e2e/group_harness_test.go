@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"strconv"
 	"sync"
 	"testing"
@@ -28,41 +26,7 @@ var groupOverrides = []string{
 // --override flags, since only known keys are read from the environment).
 func startGroupBroker(t *testing.T) *broker {
 	t.Helper()
-	b := &broker{
-		t:         t,
-		dataDir:   t.TempDir(),
-		addr:      "127.0.0.1:" + strconv.Itoa(freePort(t)),
-		adminAddr: "127.0.0.1:" + strconv.Itoa(freePort(t)),
-	}
-	startWithOverrides(b)
-	t.Cleanup(func() {
-		b.kill()
-		if t.Failed() {
-			t.Logf("broker output:\n%s", b.output())
-		}
-	})
-	return b
-}
-
-func startWithOverrides(b *broker) {
-	b.t.Helper()
-	args := []string{"serve", "--override", "samsa.admin.listener=" + b.adminAddr}
-	for _, o := range groupOverrides {
-		args = append(args, "--override", o)
-	}
-	cmd := exec.Command(samsaBin, args...)
-	cmd.Env = append(os.Environ(),
-		"SAMSA_LISTENERS=PLAINTEXT://"+b.addr,
-		"SAMSA_LOG_DIRS="+b.dataDir,
-	)
-	cmd.Stdout, cmd.Stderr = logWriter{b}, logWriter{b}
-	if err := cmd.Start(); err != nil {
-		b.t.Fatalf("start samsa: %v", err)
-	}
-	b.cmd = cmd
-	b.exited = make(chan struct{})
-	go func() { cmd.Wait(); close(b.exited) }()
-	b.waitReady(30 * time.Second)
+	return newBroker(t, nil, groupOverrides)
 }
 
 // cuttableDialer lets a test sever every connection of one client at once
@@ -245,7 +209,7 @@ func produceN(t *testing.T, b *broker, topic string, n int) {
 func committedAtEnd(b *broker, group, topic string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.seeds()...))
 	if err != nil {
 		return false
 	}

@@ -24,7 +24,7 @@ func startStaticMember(t *testing.T, b *broker, instance, group, topic string) *
 	t.Helper()
 	m := &staticMember{done: make(chan struct{})}
 	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(b.addr),
+		kgo.SeedBrokers(b.seeds()...),
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(topic),
 		kgo.InstanceID(instance),

@@ -34,7 +34,7 @@ func TestKafkaGoProduceConsume(t *testing.T) {
 			// synchronous batch at a time, per-partition order is the
 			// order of the messages in a batch.
 			w := &kafka.Writer{
-				Addr:         kafka.TCP(b.addr),
+				Addr:         kafka.TCP(b.seeds()...),
 				Topic:        topic,
 				Balancer:     &kafka.Hash{},
 				RequiredAcks: kafka.RequireAll,
@@ -79,7 +79,7 @@ func TestKafkaGoProduceConsume(t *testing.T) {
 			}
 			total := 0
 			for p, ws := range want {
-				r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{b.addr}, Topic: topic, Partition: p, MaxBytes: 4 << 20, MaxWait: 500 * time.Millisecond})
+				r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.seeds(), Topic: topic, Partition: p, MaxBytes: 4 << 20, MaxWait: 500 * time.Millisecond})
 				for i, w := range ws {
 					m, err := r.ReadMessage(ctx)
 					if err != nil {

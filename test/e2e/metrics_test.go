@@ -85,11 +85,11 @@ type sample struct {
 var sampleLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$`)
 var labelPair = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
 
-// scrapeMetrics reads /metrics from the broker's admin server and parses
-// the text format: # TYPE lines and samples.
-func scrapeMetrics(t *testing.T, b *broker) map[string]*family {
+// scrapeMetrics reads /metrics from a node's admin server and parses the
+// text format: # TYPE lines and samples.
+func scrapeMetrics(t *testing.T, n *node) map[string]*family {
 	t.Helper()
-	resp, err := http.Get("http://" + b.adminAddr + "/metrics")
+	resp, err := http.Get("http://" + n.adminAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,13 @@ func TestMetricsDocumented(t *testing.T) {
 	b := startBroker(t)
 	ctx := testContext(t, 60*time.Second)
 	const topic, group = "metrics-doc", "metrics-doc-group"
-	createTopic(t, b, topic, 2, nil)
+	// In a cluster, a partition on every node: the group's coordinator
+	// leads one, so its lag has a series (see coordinatorNodeLag).
+	partitions := int32(2)
+	if b.clustered() {
+		partitions = int32(len(b.nodes))
+	}
+	createTopic(t, b, topic, partitions, nil)
 	// An error, so samsa_request_errors_total has a series.
 	if _, err := b.admin().CreateTopic(ctx, 1, 1, nil, topic); !errors.Is(err, kerr.TopicAlreadyExists) {
 		t.Fatalf("creating %s again: %v", topic, err)
@@ -200,29 +206,40 @@ func TestMetricsDocumented(t *testing.T) {
 	const more = 7
 	produce(more)
 
-	fams := scrapeMetrics(t, b)
-	for name, f := range fams {
-		d, ok := doc[name]
-		if !ok {
-			if strings.HasPrefix(name, "samsa_") {
-				t.Errorf("%s is served but not in docs/metrics.md", name)
+	// Every node serves its own figures: the documentation is held to
+	// each, and a metric is served when some node serves it.
+	scrapes := make([]map[string]*family, len(b.nodes))
+	servedBy := map[string]bool{}
+	for i, node := range b.nodes {
+		where := ""
+		if b.clustered() {
+			where = fmt.Sprintf(" (node %d)", node.id)
+		}
+		scrapes[i] = scrapeMetrics(t, node)
+		for name, f := range scrapes[i] {
+			servedBy[name] = true
+			d, ok := doc[name]
+			if !ok {
+				if strings.HasPrefix(name, "samsa_") {
+					t.Errorf("%s is served%s but not in docs/metrics.md", name, where)
+				}
+				continue
 			}
-			continue
-		}
-		if d.typ != f.typ {
-			t.Errorf("docs/metrics.md:%d: %s is a %s, served as a %s", d.line, name, d.typ, f.typ)
-		}
-		served := make([]string, 0, len(f.labels))
-		for l := range f.labels {
-			served = append(served, l)
-		}
-		sort.Strings(served)
-		if strings.HasPrefix(name, "samsa_") && !slices.Equal(served, d.labels) {
-			t.Errorf("docs/metrics.md:%d: %s has labels %v, served with %v", d.line, name, d.labels, served)
+			if d.typ != f.typ {
+				t.Errorf("docs/metrics.md:%d: %s is a %s, served as a %s%s", d.line, name, d.typ, f.typ, where)
+			}
+			served := make([]string, 0, len(f.labels))
+			for l := range f.labels {
+				served = append(served, l)
+			}
+			sort.Strings(served)
+			if strings.HasPrefix(name, "samsa_") && !slices.Equal(served, d.labels) {
+				t.Errorf("docs/metrics.md:%d: %s has labels %v, served with %v%s", d.line, name, d.labels, served, where)
+			}
 		}
 	}
 	for name, d := range doc {
-		if fams[name] != nil {
+		if servedBy[name] {
 			continue
 		}
 		if strings.HasPrefix(name, "samsa_") || runtime.GOOS == "linux" {
@@ -230,6 +247,8 @@ func TestMetricsDocumented(t *testing.T) {
 		}
 	}
 
+	// The values are summed over the nodes: each counts the partitions it
+	// leads; one node is the active controller and leads the quorum.
 	tl := map[string]string{"topic": topic}
 	for _, c := range []struct {
 		family string
@@ -240,18 +259,78 @@ func TestMetricsDocumented(t *testing.T) {
 		{"samsa_topic_produced_records_total", tl, func(v float64) bool { return v == n+more }, fmt.Sprint(n + more)},
 		{"samsa_topic_fetched_records_total", tl, func(v float64) bool { return v >= n }, fmt.Sprintf(">= %d", n)},
 		{"samsa_topic_fetched_bytes_total", tl, func(v float64) bool { return v > 0 }, "> 0"},
-		{"samsa_consumer_group_lag", map[string]string{"group": group, "topic": topic}, func(v float64) bool { return v == more }, fmt.Sprint(more)},
 		{"samsa_controller_active", nil, func(v float64) bool { return v == 1 }, "1"},
 		{"samsa_raft_state", map[string]string{"state": "Leader"}, func(v float64) bool { return v == 1 }, "1"},
 	} {
-		v, ok := value(fams, c.family, c.family, c.labels)
+		v, ok := total(scrapes, c.family, c.family, c.labels)
 		if !ok || !c.want(v) {
 			t.Errorf("%s%v = %v (served %v), want %s", c.family, c.labels, v, ok, c.what)
 		}
 	}
-	if v, _ := value(fams, "samsa_log_commit_round_appends", "samsa_log_commit_round_appends_sum", nil); v < n+more {
+	if v, _ := total(scrapes, "samsa_log_commit_round_appends", "samsa_log_commit_round_appends_sum", nil); v < n+more {
 		t.Errorf("group-commit rounds acknowledged %v appends, want at least the %d produces", v, n+more)
 	}
+	// The lag, as documented, counts the partitions on the node of the
+	// group's coordinator: on a single node all of them, the new records.
+	wantLag, lagServed := int64(more), true
+	if b.clustered() {
+		wantLag, lagServed = coordinatorNodeLag(t, b, group, topic)
+	}
+	lag, ok := total(scrapes, "samsa_consumer_group_lag", "samsa_consumer_group_lag", map[string]string{"group": group, "topic": topic})
+	if ok != lagServed || lag != float64(wantLag) {
+		t.Errorf("samsa_consumer_group_lag = %v (served %v), want %d (served %v)", lag, ok, wantLag, lagServed)
+	}
+}
+
+// total sums the samples of family named name whose labels include want
+// over the scrapes of every node; ok reports whether a node served one.
+func total(scrapes []map[string]*family, family, name string, want map[string]string) (sum float64, ok bool) {
+	for _, fams := range scrapes {
+		if v, served := value(fams, family, name, want); served {
+			sum += v
+			ok = true
+		}
+	}
+	return sum, ok
+}
+
+// coordinatorNodeLag is what samsa_consumer_group_lag reports for group
+// and topic in a cluster: over the topic's partitions led by the node of
+// the group's coordinator that have a committed offset, the high watermark
+// minus the committed offset; served reports whether there is a series.
+func coordinatorNodeLag(t *testing.T, b *broker, group, topic string) (lag int64, served bool) {
+	t.Helper()
+	ctx := testContext(t, 30*time.Second)
+	adm := b.admin()
+	co := adm.FindGroupCoordinators(ctx, group)[group]
+	if co.Err != nil {
+		t.Fatalf("coordinator of %s: %v", group, co.Err)
+	}
+	md, err := adm.Metadata(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range md.Topics[topic].Partitions {
+		if p.Leader != co.NodeID {
+			continue
+		}
+		c, ok := committed.Lookup(topic, p.Partition)
+		e, _ := ends.Lookup(topic, p.Partition)
+		if ok {
+			lag += max(e.Offset-c.At, 0)
+			served = true
+		}
+	}
+	t.Logf("group %s: coordinator on node %d, lag %d on its partitions of %s (served %v)", group, co.NodeID, lag, topic, served)
+	return lag, served
 }
 
 // apiVersionsProbe sends an ApiVersions request of a version the broker
@@ -292,36 +371,38 @@ func apiVersionsProbe(t *testing.T, addr string, version int16) int16 {
 	return int16(binary.BigEndian.Uint16(resp[4:])) // v0 format: header v0, then the error code
 }
 
-// TestAdminServerAndVersionProbe: / on the admin port lists the
-// endpoints, and a client's ApiVersions version probe is answered
+// TestAdminServerAndVersionProbe: / on the admin port (of every node) lists
+// the endpoints, and a client's ApiVersions version probe is answered
 // UNSUPPORTED_VERSION and counted as a request, not as an error.
 func TestAdminServerAndVersionProbe(t *testing.T) {
 	b := startBroker(t)
-	resp, err := http.Get("http://" + b.adminAddr + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	index, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("/ answered %s", resp.Status)
-	}
-	for _, p := range []string{"/metrics", "/healthz", "/readyz"} {
-		if !strings.Contains(string(index), p+" ") {
-			t.Errorf("/ does not list %s:\n%s", p, index)
+	for _, n := range b.nodes {
+		resp, err := http.Get("http://" + n.adminAddr + "/")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		index, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("/ answered %s", resp.Status)
+		}
+		for _, p := range []string{"/metrics", "/healthz", "/readyz"} {
+			if !strings.Contains(string(index), p+" ") {
+				t.Errorf("/ does not list %s:\n%s", p, index)
+			}
+		}
 
-	const probeVersion = 99
-	if code := apiVersionsProbe(t, b.addr, probeVersion); code != kerr.UnsupportedVersion.Code {
-		t.Fatalf("probe answered error %d, want UNSUPPORTED_VERSION", code)
-	}
-	fams := scrapeMetrics(t, b)
-	if v, ok := value(fams, "samsa_requests_total", "samsa_requests_total", map[string]string{"api": "ApiVersions", "version": strconv.Itoa(probeVersion)}); !ok || v != 1 {
-		t.Errorf("probe counted as %v requests (served %v), want 1", v, ok)
-	}
-	if v, ok := value(fams, "samsa_request_errors_total", "samsa_request_errors_total", map[string]string{"api": "ApiVersions"}); ok {
-		t.Errorf("probe counted as an error: samsa_request_errors_total{api=\"ApiVersions\"} = %v", v)
+		const probeVersion = 99
+		if code := apiVersionsProbe(t, n.addr, probeVersion); code != kerr.UnsupportedVersion.Code {
+			t.Fatalf("probe answered error %d, want UNSUPPORTED_VERSION", code)
+		}
+		fams := scrapeMetrics(t, n)
+		if v, ok := value(fams, "samsa_requests_total", "samsa_requests_total", map[string]string{"api": "ApiVersions", "version": strconv.Itoa(probeVersion)}); !ok || v != 1 {
+			t.Errorf("probe counted as %v requests (served %v), want 1", v, ok)
+		}
+		if v, ok := value(fams, "samsa_request_errors_total", "samsa_request_errors_total", map[string]string{"api": "ApiVersions"}); ok {
+			t.Errorf("probe counted as an error: samsa_request_errors_total{api=\"ApiVersions\"} = %v", v)
+		}
 	}
 }
 

@@ -36,7 +36,7 @@ func TestSaramaIdempotentProduceConsume(t *testing.T) {
 			cfg.Producer.Flush.Messages = 500
 			cfg.Producer.Flush.Frequency = 5 * time.Millisecond
 			cfg.Net.MaxOpenRequests = 1
-			prod, err := sarama.NewAsyncProducer([]string{b.addr}, cfg)
+			prod, err := sarama.NewAsyncProducer(b.seeds(), cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -79,7 +79,7 @@ func TestSaramaIdempotentProduceConsume(t *testing.T) {
 
 			ccfg := sarama.NewConfig()
 			ccfg.Version = sarama.V3_6_0_0
-			consumer, err := sarama.NewConsumer([]string{b.addr}, ccfg)
+			consumer, err := sarama.NewConsumer(b.seeds(), ccfg)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,11 +14,10 @@ import (
 // the last stable offset moves past both, and read_committed readers see
 // exactly the committed records.
 func TestTxnBrokerKilledMidTransaction(t *testing.T) {
+	skipTxnAcrossNodes(t)
 	b := startBroker(t)
 	ctx := testContext(t, 2*time.Minute)
-	if _, err := b.admin().CreateTopic(ctx, 1, 1, nil, "crash-txn"); err != nil {
-		t.Fatal(err)
-	}
+	createTopic(t, b, "crash-txn", 1, nil)
 	p := b.client(kgo.TransactionalID("crash-tx"), kgo.DefaultProduceTopic("crash-txn"), kgo.TransactionTimeout(3*time.Second))
 	send := func(v string) {
 		t.Helper()

@@ -14,9 +14,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// The transformer child: when SAMSA_E2E_TXN_TRANSFORMER names a broker,
-// TestTxnTransformerChild runs a consume-transform-produce loop with a
-// GroupTransactSession until it is killed.
+// The transformer child: when SAMSA_E2E_TXN_TRANSFORMER names the brokers
+// (comma-separated), TestTxnTransformerChild runs a consume-transform-produce
+// loop with a GroupTransactSession until it is killed.
 const txnTransformerEnv = "SAMSA_E2E_TXN_TRANSFORMER"
 
 func TestTxnTransformerChild(t *testing.T) {
@@ -25,7 +25,7 @@ func TestTxnTransformerChild(t *testing.T) {
 		t.Skip("runs only as the transformer child of TestTxnExactlyOnceWithKilledTransformer")
 	}
 	sess, err := kgo.NewGroupTransactSession(
-		kgo.SeedBrokers(addr),
+		kgo.SeedBrokers(strings.Split(addr, ",")...),
 		kgo.TransactionalID("eos-transformer"),
 		kgo.TransactionTimeout(10*time.Second),
 		kgo.ConsumerGroup("eos"),
@@ -77,13 +77,12 @@ func TestTxnExactlyOnceWithKilledTransformer(t *testing.T) {
 	if testing.Short() {
 		n = 10000
 	}
+	skipTxnAcrossNodes(t)
 	b := startBroker(t, "SAMSA_GROUP_INITIAL_REBALANCE_DELAY_MS=0")
 	ctx := testContext(t, 10*time.Minute)
 	adm := b.admin()
 	for _, topic := range []string{"eos-in", "eos-out"} {
-		if _, err := adm.CreateTopic(ctx, 3, 1, nil, topic); err != nil {
-			t.Fatal(err)
-		}
+		createTopic(t, b, topic, 3, nil)
 	}
 	prod := b.client(kgo.DefaultProduceTopic("eos-in"), kgo.ProducerLinger(5*time.Millisecond))
 	for i := 0; i < n; i++ {
@@ -109,7 +108,7 @@ func TestTxnExactlyOnceWithKilledTransformer(t *testing.T) {
 	var childOut strings.Builder
 	start := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestTxnTransformerChild$", "-test.v")
-		cmd.Env = append(os.Environ(), txnTransformerEnv+"="+b.addr)
+		cmd.Env = append(os.Environ(), txnTransformerEnv+"="+strings.Join(b.seeds(), ","))
 		cmd.Stdout, cmd.Stderr = &childOut, &childOut
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

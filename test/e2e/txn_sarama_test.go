@@ -16,6 +16,7 @@ import (
 // read_committed readers (franz-go) see only the committed records,
 // read_uncommitted ones all of them, and only the committed offsets apply.
 func TestTxnSaramaProducer(t *testing.T) {
+	skipTxnAcrossNodes(t)
 	b := startBroker(t)
 	ctx := testContext(t, 2*time.Minute)
 	const topic, groupID = "sarama-txn", "sarama-txn-group"
@@ -29,7 +30,7 @@ func TestTxnSaramaProducer(t *testing.T) {
 	cfg.Producer.Transaction.ID = "sarama-tx"
 	cfg.Producer.Retry.Max = 10
 	cfg.Net.MaxOpenRequests = 1
-	prod, err := sarama.NewSyncProducer([]string{b.addr}, cfg)
+	prod, err := sarama.NewSyncProducer(b.seeds(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
