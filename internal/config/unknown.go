@@ -72,10 +72,8 @@ func (e *UnknownKeysError) Error() string {
 // hints are the keys Samsa knows but does not read at start, with where
 // they belong.
 var hints = map[string]string{
-	"broker.id":                 "the node's id is node.id",
-	"process.roles":             "samsa serve always runs the broker and the controller in one process",
-	"controller.quorum.voters":  "the controller runs inside samsa serve, on the node itself, and has no quorum to configure yet",
-	"controller.listener.names": "the controller runs inside samsa serve and has no listener of its own",
+	"broker.id":                      "the node's id is node.id",
+	"listener.security.protocol.map": "every listener is PLAINTEXT: there is no other security protocol to map yet",
 }
 
 // RegisterHint records a key that Samsa knows but does not read at start

@@ -136,7 +136,8 @@ func (m *Manager) heartbeat(ctx context.Context, wantShutdown bool) (*kmsg.Broke
 }
 
 // heartbeatLoop sends a heartbeat every broker.heartbeat.interval.ms until
-// the manager closes.
+// the manager closes. A heartbeat in flight when it closes is cancelled: a
+// node whose quorum is gone must not wait out its heartbeats to stop.
 func (m *Manager) heartbeatLoop() {
 	defer m.bg.Done()
 	interval := time.Duration(m.cfg.BrokerHeartbeatIntervalMs) * time.Millisecond
@@ -148,7 +149,19 @@ func (m *Manager) heartbeatLoop() {
 			return
 		case <-t.C:
 		}
+		select {
+		case <-m.stop:
+			return // the ticker and stop were both ready
+		default:
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), interval)
+		go func() {
+			select {
+			case <-m.stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
 		resp, err := m.heartbeat(ctx, false)
 		cancel()
 		switch {

@@ -557,21 +557,6 @@ func (b *broker) waitTopicConfig(t *testing.T, topic, key, value string) {
 	})
 }
 
-// skipTxnAcrossNodes skips a transaction test in cluster mode. There a
-// transaction's coordinator (on the leader of its __transaction_state
-// partition), its partitions and its group's __consumer_offsets partition
-// are spread over the nodes, while a transactional produce is verified
-// (KIP-890) and commit and abort markers are written only where the
-// coordinator is on the partition leader's own node. Remove the skip once
-// both work over the wire; SAMSA_E2E_TXN_ACROSS_NODES=1 runs the tests
-// anyway.
-func skipTxnAcrossNodes(t *testing.T) {
-	t.Helper()
-	if clusterNodes > 1 && os.Getenv("SAMSA_E2E_TXN_ACROSS_NODES") == "" {
-		t.Skip("cluster mode: transactions whose partitions are on other nodes than their coordinator need KIP-890 verification over the wire and remote WriteTxnMarkers, not built yet")
-	}
-}
-
 func testContext(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)

@@ -14,7 +14,6 @@ import (
 // the last stable offset moves past both, and read_committed readers see
 // exactly the committed records.
 func TestTxnBrokerKilledMidTransaction(t *testing.T) {
-	skipTxnAcrossNodes(t)
 	b := startBroker(t)
 	ctx := testContext(t, 2*time.Minute)
 	createTopic(t, b, "crash-txn", 1, nil)

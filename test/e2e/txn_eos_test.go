@@ -77,7 +77,6 @@ func TestTxnExactlyOnceWithKilledTransformer(t *testing.T) {
 	if testing.Short() {
 		n = 10000
 	}
-	skipTxnAcrossNodes(t)
 	b := startBroker(t, "SAMSA_GROUP_INITIAL_REBALANCE_DELAY_MS=0")
 	ctx := testContext(t, 10*time.Minute)
 	adm := b.admin()

@@ -16,7 +16,6 @@ import (
 // read_committed readers (franz-go) see only the committed records,
 // read_uncommitted ones all of them, and only the committed offsets apply.
 func TestTxnSaramaProducer(t *testing.T) {
-	skipTxnAcrossNodes(t)
 	b := startBroker(t)
 	ctx := testContext(t, 2*time.Minute)
 	const topic, groupID = "sarama-txn", "sarama-txn-group"
