@@ -303,6 +303,14 @@ func (n *Node) Stop() error {
 func (n *Node) Pause() {
 	n.c.t.Helper()
 	n.signal(syscall.SIGSTOP, "SIGSTOP", true)
+	// kill returns before every thread of the target has stopped: wait
+	// until the process is seen stopped, so a test's next step runs
+	// against a node that really is paused.
+	if p := n.running(); p != nil {
+		if err := Poll(5*time.Second, func() error { return stoppedState(p.cmd.Process.Pid) }); err != nil {
+			n.c.t.Fatalf("cluster: node %d after SIGSTOP: %v", n.id, err)
+		}
+	}
 }
 
 // Resume continues a paused node with SIGCONT.

@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -44,6 +46,29 @@ func loopbackUp() error {
 	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
 	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
 		return fmt.Errorf("bring lo up: set flags: %w", err)
+	}
+	return nil
+}
+
+// stoppedState reports nil once every thread of the process is stopped
+// (state T in /proc/PID/task/TID/stat), as SIGSTOP leaves them.
+func stoppedState(pid int) error {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return err
+	}
+	for _, task := range tasks {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			continue // the thread ended
+		}
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 || i+2 >= len(stat) {
+			return fmt.Errorf("thread %s: unreadable stat %q", task.Name(), stat)
+		}
+		if state := stat[i+2]; state != 'T' && state != 't' {
+			return fmt.Errorf("thread %s of pid %d is in state %c, not stopped", task.Name(), pid, state)
+		}
 	}
 	return nil
 }
