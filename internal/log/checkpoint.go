@@ -20,9 +20,12 @@ const (
 	RecoveryPointCheckpointFile  = "recovery-point-offset-checkpoint"
 	LogStartOffsetCheckpointFile = "log-start-offset-checkpoint"
 	LeaderEpochCheckpointFile    = "leader-epoch-checkpoint"
-	PartitionMetadataFile        = "partition.metadata"
-	CleanShutdownFile            = ".kafka_cleanshutdown"
-	tmpSuffix                    = vfs.TempSuffix
+	// ReplicationOffsetCheckpointFile holds each log's high watermark
+	// (Log.HighWatermark), as Kafka's replica manager keeps it.
+	ReplicationOffsetCheckpointFile = "replication-offset-checkpoint"
+	PartitionMetadataFile           = "partition.metadata"
+	CleanShutdownFile               = ".kafka_cleanshutdown"
+	tmpSuffix                       = vfs.TempSuffix
 )
 
 // maxCheckpointEntries bounds what a reader will believe from a count line,

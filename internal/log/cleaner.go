@@ -152,6 +152,7 @@ type Cleaner struct {
 	wake     chan struct{}
 
 	mu          sync.Mutex // one cleaning at a time; guards what follows
+	gen         uint64     // the truncation generation of the log being cleaned, when examined
 	omap        *offsetMap
 	ckpt        map[TopicPartition]int64
 	uncleanable map[TopicPartition]error
@@ -296,6 +297,7 @@ func (c *Cleaner) firstDirtyLocked(l *Log) int64 {
 type cleanable struct {
 	log              *Log
 	segs             []*segment // snapshot; the last is the active segment
+	gen              uint64     // the log's truncation generation at the snapshot
 	firstDirty       int64
 	firstUncleanable int64 // a segment base
 	cleanBytes       int64
@@ -314,11 +316,11 @@ func (ct *cleanable) ratio() float64 {
 // examine computes a log's dirty section from a snapshot of its segments.
 func (c *Cleaner) examine(l *Log, nowMs int64) (*cleanable, error) {
 	cfg := l.cfg.Load()
-	segs, err := c.snapshot(l)
+	segs, gen, err := c.snapshot(l)
 	if err != nil {
 		return nil, err
 	}
-	ct := &cleanable{log: l, segs: segs, firstDirty: c.firstDirtyLocked(l)}
+	ct := &cleanable{log: l, segs: segs, gen: gen, firstDirty: c.firstDirtyLocked(l)}
 	active := segs[len(segs)-1]
 	bound := active.base
 	if c.cfg.StableOffset != nil {
@@ -373,25 +375,25 @@ func (c *Cleaner) examine(l *Log, nowMs int64) (*cleanable, error) {
 // (active) one then has its final index files, and a later roll only
 // finishes segments from the snapshot's active one on, which the cleaner
 // never touches. Finishing takes one fsync, so the wait is short.
-func (c *Cleaner) snapshot(l *Log) ([]*segment, error) {
+func (c *Cleaner) snapshot(l *Log) ([]*segment, uint64, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		l.mu.Lock()
-		segs, busy, closed := l.segments(), l.finishing.Load() != 0, l.closed
+		segs, busy, closed, gen := l.segments(), l.finishing.Load() != 0, l.closed, l.truncGen.Load()
 		l.mu.Unlock()
 		switch {
 		case closed:
-			return nil, fmt.Errorf("%w: log closed", errCleanerAborted)
+			return nil, 0, fmt.Errorf("%w: log closed", errCleanerAborted)
 		case !busy:
-			return segs, nil
+			return segs, gen, nil
 		case time.Now().After(deadline):
-			return nil, fmt.Errorf("%w: rolled segments of %s still being finished", errCleanerAborted, l.tp)
+			return nil, 0, fmt.Errorf("%w: rolled segments of %s still being finished", errCleanerAborted, l.tp)
 		}
 		select {
 		case <-c.stop:
-			return nil, errCleanerAborted
+			return nil, 0, errCleanerAborted
 		case <-c.m.stop:
-			return nil, errCleanerAborted
+			return nil, 0, errCleanerAborted
 		case <-time.After(time.Millisecond):
 		}
 	}

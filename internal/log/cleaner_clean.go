@@ -190,11 +190,19 @@ func (c *Cleaner) abortIfGone(err error) error {
 }
 
 // cleanLocked runs one cleaning round over ct's log.
-func (c *Cleaner) cleanLocked(ct *cleanable, nowMs int64) (CleanResult, error) {
+func (c *Cleaner) cleanLocked(ct *cleanable, nowMs int64) (res CleanResult, err error) {
+	c.gen = ct.gen
+	defer func() {
+		// A truncation under the cleaner may cut what it reads short: that
+		// is an abort, not a broken log.
+		if err != nil && !errors.Is(err, errCleanerAborted) && ct.log.truncGen.Load() != ct.gen {
+			err = fmt.Errorf("%w: log truncated meanwhile (%v)", errCleanerAborted, err)
+		}
+	}()
 	start := time.Now()
 	l := ct.log
 	cfg := l.cfg.Load()
-	res := CleanResult{Partition: l.tp, FirstDirtyOffset: ct.firstDirty, EndOffset: ct.firstDirty}
+	res = CleanResult{Partition: l.tp, FirstDirtyOffset: ct.firstDirty, EndOffset: ct.firstDirty}
 	if c.stopping() || l.isClosed.Load() {
 		return res, errCleanerAborted
 	}

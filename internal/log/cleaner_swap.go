@@ -45,6 +45,8 @@ func (c *Cleaner) swapSegments(l *Log, group []*segment, ns *segment) error {
 		reason = "log closed"
 	case l.failed != nil:
 		reason = "log failed"
+	case l.truncGen.Load() != c.gen:
+		reason = "log truncated"
 	case at < 0 || at+len(group) >= len(cur):
 		reason = "segments changed"
 	default:

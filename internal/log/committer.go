@@ -35,6 +35,13 @@ type CommitObserver interface {
 // when a round ends every append of the log up to the round's end offset
 // is on disk: its segments written since the previous round were fsynced
 // in this round, everything before in earlier rounds.
+//
+// A registration carries the log's truncation generation. A truncation
+// (Log.TruncateTo) makes what it keeps durable itself and moves the
+// durable offset to its cut; a round that registered appends before it
+// still fsyncs their files (harmless, the handles stay valid) but does not
+// move the durable offset: those appends may lie beyond the cut, and are
+// never acknowledged.
 type committer struct {
 	files    *fileCache
 	parallel int
@@ -52,13 +59,20 @@ type committer struct {
 }
 
 type syncRound struct {
-	segs    map[*segment]*Log // each holds one file reference, released after the fsync
-	ends    map[*Log]int64    // the highest end offset registered per log
-	appends int               // registrations, for the observer
+	segs    map[*segment]*Log  // each holds one file reference, released after the fsync
+	ends    map[*Log]roundMark // the latest end offset registered per log
+	appends int                // registrations, for the observer
+}
+
+// roundMark is where a log's registrations in a round end: the end offset
+// of the latest, in the truncation generation it was written in.
+type roundMark struct {
+	gen uint64
+	end int64
 }
 
 func newRound() *syncRound {
-	return &syncRound{segs: make(map[*segment]*Log), ends: make(map[*Log]int64)}
+	return &syncRound{segs: make(map[*segment]*Log), ends: make(map[*Log]roundMark)}
 }
 
 func newCommitter(files *fileCache, parallel int, obs CommitObserver) *committer {
@@ -75,14 +89,16 @@ func makeCommitter(files *fileCache, parallel int, obs CommitObserver) *committe
 
 // registerLocked asks for everything written to s so far to be fsynced, and
 // for l's durable offset to advance to end once it is. The caller holds
-// l.mu (so a log registers in offset order) and passes in a file reference
-// on s, which the committer releases. After the committer stopped (the
-// manager closed) the fsync runs inline.
+// l.mu (so a log registers in offset order, and its truncation generation
+// is the one the data was written in) and passes in a file reference on s,
+// which the committer releases. After the committer stopped (the manager
+// closed) the fsync runs inline.
 func (c *committer) registerLocked(l *Log, s *segment, end int64) {
+	mark := roundMark{gen: l.truncGen.Load(), end: end}
 	c.mu.Lock()
 	if c.stopped {
 		c.mu.Unlock()
-		c.syncInlineLocked(l, s, end)
+		c.syncInlineLocked(l, s, mark)
 		return
 	}
 	r := c.cur
@@ -92,8 +108,10 @@ func (c *committer) registerLocked(l *Log, s *segment, end int64) {
 	} else {
 		r.segs[s] = l
 	}
-	if end > r.ends[l] {
-		r.ends[l] = end
+	// Registrations of a log come in offset order, but a truncation
+	// between two of them starts a new generation whose end may be lower.
+	if cur, ok := r.ends[l]; !ok || mark.gen != cur.gen || mark.end > cur.end {
+		r.ends[l] = mark
 	}
 	c.mu.Unlock()
 	select {
@@ -194,7 +212,7 @@ func (c *committer) run(r *syncRound) {
 	if c.obs != nil {
 		c.obs.CommitRound(r.appends, len(r.segs), time.Since(start))
 	}
-	for l, end := range r.ends {
+	for l, mark := range r.ends {
 		// A failed fsync anywhere in this log, in this round or an earlier
 		// one, means this round's data may be lost too: the log is failed
 		// for good and its durable offset stays where it is.
@@ -202,7 +220,7 @@ func (c *committer) run(r *syncRound) {
 			l.durableChanged()
 			continue
 		}
-		l.advanceDurable(end)
+		l.advanceDurableAt(mark.gen, mark.end)
 	}
 }
 
@@ -215,7 +233,7 @@ func (c *committer) observeFsync(start time.Time, err error) {
 
 // syncInlineLocked is registerLocked after the committer stopped: fsync
 // now, under l.mu.
-func (c *committer) syncInlineLocked(l *Log, s *segment, end int64) {
+func (c *committer) syncInlineLocked(l *Log, s *segment, mark roundMark) {
 	c.files.mu.Lock()
 	f := s.file // the caller's reference keeps it open
 	c.files.mu.Unlock()
@@ -230,7 +248,7 @@ func (c *committer) syncInlineLocked(l *Log, s *segment, end int64) {
 		l.failLocked(fmt.Errorf("sync segment %d: %w", s.base, err))
 		return
 	}
-	l.advanceDurable(end)
+	l.advanceDurableAt(mark.gen, mark.end)
 }
 
 // close runs the pending round and stops the goroutine; later

@@ -154,6 +154,9 @@ func checkRecovered(t *testing.T, fsys vfs.FS, acked map[int64][]byte, attempted
 			t.Fatalf("%s: batch at %d was never appended", label, off)
 		}
 	}
+	if err := checkLogConsistent(l); err != nil {
+		t.Fatalf("%s: %v", label, err)
+	}
 	// The recovered log takes appends again.
 	if _, err := l.Append(makeBatch(1, 10, 1_700_000_000_000), AppendOptions{}); err != nil {
 		t.Fatalf("%s: append after recovery: %v", label, err)

@@ -15,9 +15,10 @@
 //	leader-epoch-checkpoint         "0", count, "epoch startOffset" lines
 //	partition.metadata              "version: 0", "topic_id: <base64url uuid>"
 //
-// and the directory itself holds recovery-point-offset-checkpoint and
-// log-start-offset-checkpoint ("0", count, "topic partition offset" lines)
-// and, after a clean shutdown only, .kafka_cleanshutdown. docs/format/ has
+// and the directory itself holds recovery-point-offset-checkpoint,
+// log-start-offset-checkpoint and replication-offset-checkpoint (the high
+// watermarks the partition layer sets; "0", count, "topic partition
+// offset" lines) and, after a clean shutdown only, .kafka_cleanshutdown. docs/format/ has
 // the byte layouts. Every checkpoint is replaced atomically: write a .tmp
 // file, fsync, rename, fsync the directory.
 //
@@ -53,6 +54,24 @@
 // end offset first and the segment list and sizes after, so they only ever
 // see whole batches, and they never take Log.mu: reads never wait for the
 // appender and the appender never waits for reads.
+//
+// # Follower appends, truncation and leader epochs
+//
+// AppendAsFollower writes a leader's batches as they are (offsets, epochs,
+// timestamps kept), after checking them all, through the same indexes,
+// epoch cache and group commit as Append; it decides whether to roll
+// before every batch, so a follower's segments match its leader's.
+// TruncateTo and TruncateFullyAndStartAt (truncate.go, where the steps and
+// their crash safety are described) cut the log for a follower whose log
+// diverged: segments deleted from the end, the cut segment's indexes
+// rewritten before its file is cut, a new segment at the cut so that a cut
+// file is never written again. Each truncation moves the log's truncation
+// generation: readers that overlapped it read again, durability waits and
+// fsync rounds from before it never acknowledge anything past the cut
+// (ErrTruncated), and the cleaner gives up a round that spans it. The
+// leader-epoch cache follows Kafka's LeaderEpochFileCache (assign,
+// truncateFromEnd, truncateFromStart, endOffsetFor); BeginLeaderEpoch
+// writes a new leader's (epoch, log end offset) before it appends.
 //
 // # Durability and group commit
 //
@@ -123,7 +142,10 @@
 //
 //	Manager.ckptMu → Manager.mu → Log.mu → {segment.loadMu, epochCache.mu,
 //	committer.mu, fileCache.mu, Log.notifyMu}
+//	Log.mu → Manager.ckptMu (a truncation writes the checkpoints)
 //
+// Manager.ckptMu and Manager.mu are never held while a Log.mu is awaited:
+// the checkpoint writers read the logs' offsets from atomics.
 // Log.durableMu and the durable listener come after all of these: the
 // listener may run under Log.mu (an append) or under none (the committer).
 // No lock is held while waiting for a group-commit round. Readers hold

@@ -2,6 +2,7 @@ package log
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"sync"
 
@@ -44,15 +45,50 @@ func (c *epochCache) writeLocked() error {
 	return writeFileAtomic(c.fsys, c.path, FormatLeaderEpochCheckpoint(c.entries))
 }
 
-// assign records that epoch starts at offset, if epoch is newer than the
-// latest known one.
+// assign records that epoch starts at offset, with the semantics of
+// Kafka's LeaderEpochFileCache.assign: nothing changes when epoch is the
+// latest epoch and offset is not below its start (or epoch is negative:
+// the batch carries none); otherwise every entry from the end whose epoch
+// is at or above epoch, or whose start offset is at or above offset, is
+// dropped (they contradict the new one: a leader's entry written at
+// become-leader for records that never came, or epochs of a log that was
+// truncated) and the entry is added. A follower calls it for every batch it
+// appends, a leader for its appends and when it becomes leader.
 func (c *epochCache) assign(epoch int32, offset int64) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if n := len(c.entries); n > 0 && epoch <= c.entries[n-1].Epoch {
+	if epoch < 0 {
 		return nil
 	}
-	c.entries = append(c.entries, EpochEntry{Epoch: epoch, StartOffset: offset})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.entries)
+	if n > 0 && epoch == c.entries[n-1].Epoch && offset >= c.entries[n-1].StartOffset {
+		return nil
+	}
+	for n > 0 && (c.entries[n-1].Epoch >= epoch || c.entries[n-1].StartOffset >= offset) {
+		n--
+	}
+	c.entries = append(c.entries[:n], EpochEntry{Epoch: epoch, StartOffset: offset})
+	return c.writeLocked()
+}
+
+// latest returns the newest entry, ok=false with none.
+func (c *epochCache) latest() (EpochEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) == 0 {
+		return EpochEntry{}, false
+	}
+	return c.entries[len(c.entries)-1], true
+}
+
+// clear drops every entry (TruncateFullyAndStartAt).
+func (c *epochCache) clear() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) == 0 {
+		return nil
+	}
+	c.entries = nil
 	return c.writeLocked()
 }
 
@@ -133,5 +169,41 @@ func (l *Log) EndOffsetForEpoch(epoch int32) (leaderEpoch int32, endOffset int64
 
 // LeaderEpochs returns the leader-epoch cache's entries, oldest first.
 func (l *Log) LeaderEpochs() []EpochEntry { return l.epochs.snapshot() }
+
+// LatestEpoch is the newest epoch in the leader-epoch cache, ok=false
+// when it is empty: what a follower sends as LastFetchedEpoch.
+func (l *Log) LatestEpoch() (epoch int32, ok bool) {
+	e, ok := l.epochs.latest()
+	return e.Epoch, ok
+}
+
+// BeginLeaderEpoch records in the leader-epoch cache that epoch starts at
+// the log end offset, and returns that offset (the epoch start offset),
+// for a replica becoming leader of epoch before it appends anything, as
+// Kafka's Partition.makeLeader does since KAFKA-7415: until its first
+// append, OffsetForLeaderEpoch must already answer the previous epoch with
+// this offset, or a follower of the new leader could keep records the new
+// leader does not have. The cache follows Kafka's assign rules: entries at
+// or above epoch, or starting at or after the log end offset, are replaced;
+// the entry of an epoch that is already the latest is kept. The entry is
+// written (leader-epoch-checkpoint) before BeginLeaderEpoch returns.
+func (l *Log) BeginLeaderEpoch(epoch int32) (startOffset int64, err error) {
+	if epoch < 0 {
+		return 0, fmt.Errorf("log %s: leader epoch %d is negative", l.tp, epoch)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return 0, ErrClosed
+	}
+	if l.failed != nil {
+		return 0, l.failed
+	}
+	leo := l.leo.Load()
+	if err := l.epochs.assign(epoch, leo); err != nil {
+		return 0, err
+	}
+	return leo, nil
+}
 
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

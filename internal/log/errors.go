@@ -24,7 +24,41 @@ var (
 	// ErrInconsistentTopicID: Create was given a topic ID different from the
 	// one stored in partition.metadata (Kafka's INCONSISTENT_TOPIC_ID).
 	ErrInconsistentTopicID = errors.New("inconsistent topic id")
+	// ErrTruncated: the records a durability wait was for were removed by
+	// TruncateTo or TruncateFullyAndStartAt before they became durable; they
+	// are never acknowledged.
+	ErrTruncated = errors.New("log truncated below the awaited offset")
+	// ErrUnexpectedOffset is wrapped by *UnexpectedOffsetError.
+	ErrUnexpectedOffset = errors.New("unexpected offset in follower append")
 )
+
+// UnexpectedOffsetError is AppendAsFollower's refusal of batches whose
+// offsets do not continue the log: the first batch starts below the log
+// end offset, or a batch does not start after the previous one ends.
+// Nothing was appended. Kafka's UnexpectedAppendOffsetException; a
+// fetcher whose log is empty (log start offset = log end offset) and whose
+// first fetched batch straddles that offset, as after a DeleteRecords in
+// the middle of a batch on the leader, restarts its log at the batch's
+// base offset with TruncateFullyAndStartAt, as Kafka's follower does.
+type UnexpectedOffsetError struct {
+	Partition    TopicPartition
+	LogEndOffset int64 // the log end offset the append had to continue from
+	Batch        int   // index of the offending batch in the input
+	BaseOffset   int64 // its base offset
+	LastOffset   int64 // its last offset
+	After        int64 // the offset it had to start at or after
+}
+
+func (e *UnexpectedOffsetError) Error() string {
+	if e.Batch == 0 {
+		return fmt.Sprintf("%s: %s: first batch holds offsets [%d, %d], below the log end offset %d",
+			ErrUnexpectedOffset, e.Partition, e.BaseOffset, e.LastOffset, e.LogEndOffset)
+	}
+	return fmt.Sprintf("%s: %s: batch %d holds offsets [%d, %d], not after the previous batch's last offset %d (log end offset %d)",
+		ErrUnexpectedOffset, e.Partition, e.Batch, e.BaseOffset, e.LastOffset, e.After-1, e.LogEndOffset)
+}
+
+func (e *UnexpectedOffsetError) Unwrap() error { return ErrUnexpectedOffset }
 
 // CorruptionError describes bad bytes found on disk: which file, which
 // segment, and where. Recovery truncates the log at Position of the segment

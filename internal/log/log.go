@@ -60,6 +60,8 @@ type AppendResult struct {
 	BaseOffset, LastOffset int64 // offsets assigned to the first and last record
 	LogStartOffset         int64
 	MaxTimestamp           int64 // max timestamp over the appended batches, -1 if none
+
+	gen uint64 // the log's truncation generation when the batches went in
 }
 
 // Log is one partition's log: an ordered list of segments, the last of
@@ -94,12 +96,37 @@ type Log struct {
 	notify   chan struct{}
 
 	// durable is the offset below which appended data is durable by the
-	// log's policy (see DurableOffset). It only grows.
+	// log's policy (see DurableOffset). It grows, but for a truncation
+	// below it.
 	durable       atomic.Int64
 	durableMu     sync.Mutex
 	durableNotify chan struct{} // closed when durable advances or the log fails; nil if nobody waits
-	onDurable     atomic.Pointer[func()]
-	closeDone     atomic.Bool // close has finished: no offset becomes durable any more
+
+	// truncGen counts the truncations (TruncateTo, TruncateFullyAndStartAt)
+	// of this log. It changes, under mu and durableMu, before a truncation
+	// touches anything a reader could see, and every advance of the
+	// durable offset or the recovery point carries the generation its data
+	// was written in: an fsync round or a flush that finishes after a
+	// truncation never moves them past the cut (advanceDurableAt). cuts
+	// remembers where the recent truncations cut (cuts[g%len(cuts)] for
+	// generation g; durableMu), so a durability wait can tell whether its
+	// records survived (truncatedBelow).
+	truncGen atomic.Uint64
+	cuts     [16]int64
+
+	// hw is the high watermark the partition layer last reported
+	// (SetHighWatermark), read at open from replication-offset-checkpoint;
+	// HighWatermark clamps it into the log.
+	hw atomic.Int64
+	// What the per-directory checkpoint files last recorded for this log
+	// (what the next open would start from): recovery point, log start
+	// offset, high watermark. A truncation below them writes the files
+	// again.
+	ckptRecoveryPoint  atomic.Int64
+	ckptLogStartOffset atomic.Int64
+	ckptHighWatermark  atomic.Int64
+	onDurable          atomic.Pointer[func()]
+	closeDone          atomic.Bool // close has finished: no offset becomes durable any more
 
 	// dirsDurable: the partition directory's entry in the log directory,
 	// the partition directory's own entries and partition.metadata are on
@@ -133,6 +160,22 @@ func (l *Log) LogEndOffset() int64 { return l.leo.Load() }
 // RecoveryPoint is the offset below which everything is flushed (with its
 // indexes); recovery after a crash starts from the segment holding it.
 func (l *Log) RecoveryPoint() int64 { return l.recoveryPoint.Load() }
+
+// HighWatermark is the high watermark the partition layer last set
+// (SetHighWatermark), or, until it does, the one replication-offset-checkpoint
+// recorded when the log was opened; always within [LogStartOffset,
+// LogEndOffset], as Kafka's UnifiedLog keeps it. The Manager writes it to
+// replication-offset-checkpoint periodically and at Close, so a replica
+// that restarts as a follower starts from it.
+func (l *Log) HighWatermark() int64 {
+	return min(max(l.hw.Load(), l.lso.Load()), l.leo.Load())
+}
+
+// SetHighWatermark records the partition's high watermark for the
+// checkpoint. It is a store (the partition layer owns the rules: it never
+// goes back within a leader epoch); a truncation lowers it to the new log
+// end offset.
+func (l *Log) SetHighWatermark(hw int64) { l.hw.Store(hw) }
 
 // TopicPartition names the log.
 func (l *Log) TopicPartition() TopicPartition { return l.tp }
@@ -257,13 +300,14 @@ func scanInput(batches []byte) (batchSpan, error) {
 // commit). With DurabilityPageCache it returns once they are written.
 //
 // Errors: those of AppendAsync, and those of WaitDurable (ErrStorage after a
-// failed fsync, ErrClosed when the log closed first).
+// failed fsync, ErrClosed when the log closed first, ErrTruncated when a
+// truncation removed the records first).
 func (l *Log) Append(batches []byte, opts AppendOptions) (AppendResult, error) {
 	res, err := l.AppendAsync(batches, opts)
 	if err != nil {
 		return res, err
 	}
-	if err := l.WaitDurable(context.Background(), res.LastOffset+1); err != nil {
+	if err := l.waitDurable(context.Background(), res.LastOffset+1, res.gen); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -306,19 +350,14 @@ func (l *Log) AppendAsync(batches []byte, opts AppendOptions) (AppendResult, err
 		return AppendResult{}, err
 	}
 	nowMs := l.m.nowMs()
-	seg, err := l.maybeRollLocked(int64(len(batches)), sp, nowMs, cfg)
-	if err != nil {
-		l.mu.Unlock()
-		return AppendResult{}, err
-	}
-	f, err := l.m.files.acquire(seg)
+	base := l.leo.Load()
+	seg, err := l.maybeRollLocked(int64(len(batches)), base+sp.offsets-1, nowMs, cfg)
 	if err != nil {
 		l.mu.Unlock()
 		return AppendResult{}, err
 	}
 
 	// Stamp offsets, epoch and LogAppendTime into the batches.
-	base := l.leo.Load()
 	next := base
 	maxTs := int64(-1)
 	for pos := 0; pos < len(batches); {
@@ -335,16 +374,53 @@ func (l *Log) AppendAsync(batches []byte, opts AppendOptions) (AppendResult, err
 		pos += int(h.Size())
 	}
 
+	if err := l.writeRunLocked(seg, batches, base, next, nowMs, cfg); err != nil {
+		l.mu.Unlock()
+		return AppendResult{}, err
+	}
+	l.leo.Store(next) // publishes the batches to readers
+	gen := l.truncGen.Load()
+
+	res := AppendResult{BaseOffset: base, LastOffset: next - 1, LogStartOffset: l.lso.Load(), MaxTimestamp: maxTs, gen: gen}
+	if opts.LeaderEpoch >= 0 {
+		if err := l.epochs.assign(opts.LeaderEpoch, base); err != nil {
+			l.m.logger.Warn("write leader-epoch-checkpoint", "partition", l.tp.String(), "err", err)
+		}
+	}
+	flushNow := l.appendedLocked(seg, next, sp.offsets, nowMs, cfg)
+	l.mu.Unlock()
+	l.wakeReaders()
+
+	if cfg.Durability == DurabilityPageCache {
+		l.advanceDurableAt(gen, next)
+		if flushNow {
+			if err := l.Flush(); err != nil {
+				return res, err
+			}
+		}
+	}
+	return res, nil
+}
+
+// writeRunLocked writes batches (whole, their offsets final: first to
+// next-1, gaps allowed) at the end of segment seg, which takes them
+// without a roll, and indexes them. It publishes the segment's size and
+// next offset; the caller publishes the log end offset. On success the
+// caller holds a reference on seg's file, which appendedLocked hands to
+// the group committer or releases. A failed write is cut back off the file
+// and fails the log.
+func (l *Log) writeRunLocked(seg *segment, batches []byte, first, next, nowMs int64, cfg *Config) error {
+	f, err := l.m.files.acquire(seg)
+	if err != nil {
+		return err
+	}
 	start := seg.size.Load()
 	if _, err := f.WriteAt(batches, start); err != nil {
 		// Cut off whatever part was written so nothing follows garbage.
 		f.Truncate(start)
 		l.m.files.release(seg)
-		err = l.failLocked(fmt.Errorf("write segment %d at position %d (offset %d): %w", seg.base, start, base, err))
-		l.mu.Unlock()
-		return AppendResult{}, err
+		return l.failLocked(fmt.Errorf("write segment %d at position %d (offset %d): %w", seg.base, start, first, err))
 	}
-
 	x := seg.x
 	for pos := 0; pos < len(batches); {
 		h, _ := record.ParseHeader(batches[pos:])
@@ -362,49 +438,38 @@ func (l *Log) AppendAsync(batches []byte, opts AppendOptions) (AppendResult, err
 	}
 	seg.next.Store(next)
 	seg.size.Store(start + int64(len(batches)))
-	l.leo.Store(next) // publishes the batches to readers
+	return nil
+}
 
-	res := AppendResult{BaseOffset: base, LastOffset: next - 1, LogStartOffset: l.lso.Load(), MaxTimestamp: maxTs}
-	if opts.LeaderEpoch >= 0 {
-		if err := l.epochs.assign(opts.LeaderEpoch, base); err != nil {
-			l.m.logger.Warn("write leader-epoch-checkpoint", "partition", l.tp.String(), "err", err)
-		}
+// appendedLocked does the durability bookkeeping of a run written to seg
+// (writeRunLocked) ending at offset end and holding n offsets: with
+// DurabilitySync it registers seg with the group committer, under l.mu so
+// rounds see this log's appends in offset order, handing over the file
+// reference; with DurabilityPageCache it releases the reference, counts the
+// messages for flush.messages and flush.ms, and reports whether a flush is
+// due (the caller advances the durable offset after unlocking).
+func (l *Log) appendedLocked(seg *segment, end, n, nowMs int64, cfg *Config) (flushNow bool) {
+	if cfg.Durability != DurabilityPageCache {
+		l.m.committer.registerLocked(l, seg, end)
+		return false
 	}
-
-	flushNow := false
-	if cfg.Durability == DurabilityPageCache {
-		l.unflushedMsgs += sp.offsets
-		if l.firstUnflushedMs == 0 {
-			l.firstUnflushedMs = nowMs
-		}
-		flushNow = l.unflushedMsgs >= cfg.FlushMessages
-		l.m.files.release(seg)
-	} else {
-		// Registered under l.mu, so rounds see this log's appends in
-		// offset order. The committer takes over our file reference.
-		l.m.committer.registerLocked(l, seg, next)
+	l.unflushedMsgs += n
+	if l.firstUnflushedMs == 0 {
+		l.firstUnflushedMs = nowMs
 	}
-	l.mu.Unlock()
-	l.wakeReaders()
-
-	if cfg.Durability == DurabilityPageCache {
-		l.advanceDurable(next)
-		if flushNow {
-			if err := l.Flush(); err != nil {
-				return res, err
-			}
-		}
-	}
-	return res, nil
+	l.m.files.release(seg)
+	return l.unflushedMsgs >= cfg.FlushMessages
 }
 
 // DurableOffset is the offset below which appended records count as
 // durable under the log's durability policy: fsynced with DurabilitySync;
 // written (to the page cache) with DurabilityPageCache, where it follows
-// the log end offset as each append returns. It never decreases, and
-// equals the log end offset after open and after Flush. Switching a log
-// from DurabilitySync to DurabilityPageCache counts every write made so
-// far as durable at the next append.
+// the log end offset as each append returns. It never decreases but for a
+// truncation (TruncateTo, TruncateFullyAndStartAt), which sets it to the
+// new log end offset, and it equals the log end offset after open, after
+// Flush and after a truncation. Switching a log from DurabilitySync to
+// DurabilityPageCache counts every write made so far as durable at the
+// next append.
 func (l *Log) DurableOffset() int64 { return l.durable.Load() }
 
 // DurableNotify returns a channel closed the next time the durable offset
@@ -433,11 +498,28 @@ func (l *Log) SetDurableListener(fn func()) {
 
 // WaitDurable returns nil once DurableOffset() >= offset (everything below
 // offset is durable), the log's sticky error if it fails first (the data
-// may be lost), ErrClosed if the log closed first, or ctx's error.
+// may be lost), ErrClosed if the log closed first, ErrTruncated if a
+// truncation below offset happened while it waited (the records it waits
+// for are gone, and the durable offset reaching offset again would be
+// other records'), or ctx's error. Append, which waits for its own
+// records, also fails with ErrTruncated for a truncation between its
+// write and the wait.
 func (l *Log) WaitDurable(ctx context.Context, offset int64) error {
+	return l.waitDurable(ctx, offset, l.truncGen.Load())
+}
+
+// waitDurable is WaitDurable for records written in truncation generation
+// gen.
+func (l *Log) waitDurable(ctx context.Context, offset int64, gen uint64) error {
 	for {
 		ch := l.DurableNotify()
-		if l.durable.Load() >= offset {
+		// The durable offset is read before the truncations: a value a
+		// later truncation's appends produced comes with that truncation.
+		d := l.durable.Load()
+		if err := l.truncatedBelow(gen, offset); err != nil {
+			return err
+		}
+		if d >= offset {
 			return nil
 		}
 		if err := l.DurabilityErr(); err != nil {
@@ -449,6 +531,27 @@ func (l *Log) WaitDurable(ctx context.Context, offset int64) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// truncatedBelow returns ErrTruncated when a truncation after generation
+// gen cut the log below offset. With more truncations since gen than the
+// log remembers the cuts of, it assumes the worst.
+func (l *Log) truncatedBelow(gen uint64, offset int64) error {
+	if l.truncGen.Load() == gen {
+		return nil
+	}
+	l.durableMu.Lock()
+	defer l.durableMu.Unlock()
+	cur := l.truncGen.Load()
+	if cur-gen > uint64(len(l.cuts)) {
+		return fmt.Errorf("%w: %s: %d truncations while waiting for offset %d", ErrTruncated, l.tp, cur-gen, offset)
+	}
+	for g := gen + 1; g <= cur; g++ {
+		if cut := l.cuts[g%uint64(len(l.cuts))]; cut < offset {
+			return fmt.Errorf("%w: %s truncated to %d while waiting for offset %d", ErrTruncated, l.tp, cut, offset)
+		}
+	}
+	return nil
 }
 
 // DurabilityErr reports why the durable offset may never reach an offset
@@ -464,17 +567,17 @@ func (l *Log) DurabilityErr() error {
 	return nil
 }
 
-// advanceDurable moves the durable offset up to off and wakes waiters.
-func (l *Log) advanceDurable(off int64) {
-	for {
-		cur := l.durable.Load()
-		if off <= cur {
-			return
-		}
-		if l.durable.CompareAndSwap(cur, off) {
-			break
-		}
+// advanceDurableAt moves the durable offset up to off, for data written
+// in truncation generation gen, and wakes waiters. After a later
+// truncation it does nothing: off may lie beyond the cut.
+func (l *Log) advanceDurableAt(gen uint64, off int64) {
+	l.durableMu.Lock()
+	if l.truncGen.Load() != gen || off <= l.durable.Load() {
+		l.durableMu.Unlock()
+		return
 	}
+	l.durable.Store(off)
+	l.durableMu.Unlock()
 	l.durableChanged()
 }
 
@@ -491,10 +594,10 @@ func (l *Log) durableChanged() {
 	}
 }
 
-// maybeRollLocked returns the segment to append to, rolling to a new one on
-// segment.bytes, segment.ms, a full index, or relative offsets that would
-// not fit in 32 bits.
-func (l *Log) maybeRollLocked(size int64, sp batchSpan, nowMs int64, cfg *Config) (*segment, error) {
+// maybeRollLocked returns the segment to append size bytes ending at offset
+// last to, rolling to a new one on segment.bytes, segment.ms, a full
+// index, or relative offsets that would not fit in 32 bits.
+func (l *Log) maybeRollLocked(size, last int64, nowMs int64, cfg *Config) (*segment, error) {
 	seg := l.active
 	if err := l.activateLocked(seg, cfg); err != nil {
 		return nil, err
@@ -506,7 +609,7 @@ func (l *Log) maybeRollLocked(size int64, sp batchSpan, nowMs int64, cfg *Config
 	roll := cur+size > cfg.SegmentBytes ||
 		(seg.rollTs >= 0 && nowMs-seg.rollTs >= cfg.SegmentMs) ||
 		seg.offIdx.full() || seg.timeIdx.full() ||
-		l.leo.Load()+sp.offsets-1-seg.base > math.MaxInt32
+		last-seg.base > math.MaxInt32
 	if !roll {
 		return seg, nil
 	}
@@ -557,6 +660,7 @@ func (l *Log) activateLocked(seg *segment, cfg *Config) error {
 func (l *Log) rollLocked(nowMs int64, cfg *Config) (*segment, error) {
 	old := l.active
 	base := l.leo.Load()
+	gen := l.truncGen.Load()
 	if cfg.Durability == DurabilitySync {
 		if err := l.syncDirs(); err != nil {
 			return nil, l.failLocked(err)
@@ -595,7 +699,7 @@ func (l *Log) rollLocked(nowMs int64, cfg *Config) (*segment, error) {
 			l.fail(err)
 			return
 		}
-		l.advanceRecoveryPoint(base)
+		l.advanceRecoveryPointAt(gen, base)
 	}()
 	return seg, nil
 }
@@ -616,12 +720,14 @@ func (l *Log) finishSegment(s *segment, cfg *Config) error {
 	return storageErr(fmt.Sprintf("sync segment %d", s.base), syncData(f))
 }
 
-func (l *Log) advanceRecoveryPoint(off int64) {
-	for {
-		cur := l.recoveryPoint.Load()
-		if off <= cur || l.recoveryPoint.CompareAndSwap(cur, off) {
-			return
-		}
+// advanceRecoveryPointAt moves the recovery point up to off, for data
+// flushed in truncation generation gen; after a later truncation it does
+// nothing.
+func (l *Log) advanceRecoveryPointAt(gen uint64, off int64) {
+	l.durableMu.Lock()
+	defer l.durableMu.Unlock()
+	if l.truncGen.Load() == gen && off > l.recoveryPoint.Load() {
+		l.recoveryPoint.Store(off)
 	}
 }
 
@@ -636,6 +742,7 @@ func (l *Log) Flush() error {
 	}
 	leo := l.leo.Load()
 	rp := l.recoveryPoint.Load()
+	gen := l.truncGen.Load()
 	segs := l.segments()
 	l.unflushedMsgs = 0
 	l.firstUnflushedMs = 0
@@ -663,8 +770,8 @@ func (l *Log) Flush() error {
 			return l.fail(fmt.Errorf("sync segment %d: %w", s.base, err))
 		}
 	}
-	l.advanceRecoveryPoint(leo)
-	l.advanceDurable(leo)
+	l.advanceRecoveryPointAt(gen, leo)
+	l.advanceDurableAt(gen, leo)
 	return nil
 }
 

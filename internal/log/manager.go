@@ -43,6 +43,11 @@ type ManagerOptions struct {
 	// the recovery-point and log-start-offset checkpoints are written;
 	// default 1 minute.
 	CheckpointInterval time.Duration
+	// HighWatermarkCheckpointInterval
+	// (replica.high.watermark.checkpoint.interval.ms): how often
+	// replication-offset-checkpoint is written, when a high watermark
+	// changed; default 5 seconds.
+	HighWatermarkCheckpointInterval time.Duration
 	// SyncParallelism: how many files the group committer fsyncs at once;
 	// default 8.
 	SyncParallelism int
@@ -70,6 +75,7 @@ type Manager struct {
 	closed bool
 
 	ckptMu sync.Mutex // serialises checkpoint writes
+	hwLogs int        // logs in the last replication-offset-checkpoint written (ckptMu)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -109,6 +115,9 @@ func OpenManager(opts ManagerOptions) (*Manager, error) {
 	}
 	if opts.CheckpointInterval <= 0 {
 		opts.CheckpointInterval = time.Minute
+	}
+	if opts.HighWatermarkCheckpointInterval <= 0 {
+		opts.HighWatermarkCheckpointInterval = 5 * time.Second
 	}
 	if opts.SyncParallelism <= 0 {
 		opts.SyncParallelism = 8
@@ -160,6 +169,7 @@ func (m *Manager) load() error {
 	clean := err == nil
 	rps := m.readCheckpoint(RecoveryPointCheckpointFile)
 	lsos := m.readCheckpoint(LogStartOffsetCheckpointFile)
+	hws := m.readCheckpoint(ReplicationOffsetCheckpointFile)
 	entries, err := m.fsys.ReadDir(m.dir)
 	if err != nil {
 		return storageErr("list log dir", err)
@@ -203,6 +213,7 @@ func (m *Manager) load() error {
 				st := loadState{clean: clean}
 				st.recoveryPoint = rps[j.tp]
 				st.logStartOffset = lsos[j.tp]
+				st.highWatermark = hws[j.tp]
 				l, err := m.loadLog(j.tp, j.dir, m.opts.Config, st)
 				mu.Lock()
 				if err != nil && first == nil {
@@ -264,25 +275,69 @@ func (m *Manager) readCheckpoint(name string) map[TopicPartition]int64 {
 	return out
 }
 
-// writeCheckpoints writes recovery-point-offset-checkpoint and
-// log-start-offset-checkpoint for every open log, atomically.
+// writeCheckpoints writes recovery-point-offset-checkpoint,
+// log-start-offset-checkpoint and replication-offset-checkpoint for every
+// open log, atomically. A truncation calls it under its log's appender
+// lock (Log.mu → Manager.ckptMu → Manager.mu); it takes no log's lock.
 func (m *Manager) writeCheckpoints() error {
 	m.ckptMu.Lock()
 	defer m.ckptMu.Unlock()
-	rps := map[TopicPartition]int64{}
-	lsos := map[TopicPartition]int64{}
-	for _, l := range m.Logs() {
+	logs := m.Logs()
+	rps := make(map[TopicPartition]int64, len(logs))
+	lsos := make(map[TopicPartition]int64, len(logs))
+	for _, l := range logs {
 		rps[l.tp] = l.recoveryPoint.Load()
 		lsos[l.tp] = l.lso.Load()
 	}
 	if err := writeFileAtomic(m.fsys, filepath.Join(m.dir, RecoveryPointCheckpointFile), FormatOffsetCheckpoint(rps)); err != nil {
 		return err
 	}
-	return writeFileAtomic(m.fsys, filepath.Join(m.dir, LogStartOffsetCheckpointFile), FormatOffsetCheckpoint(lsos))
+	for _, l := range logs {
+		l.ckptRecoveryPoint.Store(rps[l.tp])
+	}
+	if err := writeFileAtomic(m.fsys, filepath.Join(m.dir, LogStartOffsetCheckpointFile), FormatOffsetCheckpoint(lsos)); err != nil {
+		return err
+	}
+	for _, l := range logs {
+		l.ckptLogStartOffset.Store(lsos[l.tp])
+	}
+	return m.writeHighWatermarksLocked(logs, true)
 }
 
 // WriteCheckpoints writes the per-directory checkpoint files now.
 func (m *Manager) WriteCheckpoints() error { return m.writeCheckpoints() }
+
+// WriteHighWatermarks writes replication-offset-checkpoint now if a log's
+// high watermark changed since it was last written (the background loop
+// does every HighWatermarkCheckpointInterval).
+func (m *Manager) WriteHighWatermarks() error {
+	m.ckptMu.Lock()
+	defer m.ckptMu.Unlock()
+	return m.writeHighWatermarksLocked(m.Logs(), false)
+}
+
+// writeHighWatermarksLocked writes replication-offset-checkpoint for logs,
+// unless (without always) every high watermark is what the file holds.
+func (m *Manager) writeHighWatermarksLocked(logs []*Log, always bool) error {
+	hws := make(map[TopicPartition]int64, len(logs))
+	changed := always || len(logs) != m.hwLogs
+	for _, l := range logs {
+		hw := l.HighWatermark()
+		hws[l.tp] = hw
+		changed = changed || hw != l.ckptHighWatermark.Load()
+	}
+	if !changed {
+		return nil
+	}
+	if err := writeFileAtomic(m.fsys, filepath.Join(m.dir, ReplicationOffsetCheckpointFile), FormatOffsetCheckpoint(hws)); err != nil {
+		return err
+	}
+	for _, l := range logs {
+		l.ckptHighWatermark.Store(hws[l.tp])
+	}
+	m.hwLogs = len(logs)
+	return nil
+}
 
 func (m *Manager) newLog(tp TopicPartition, dir string, cfg Config) *Log {
 	l := &Log{m: m, tp: tp, dir: dir}
@@ -456,6 +511,8 @@ func (m *Manager) background() {
 	retention := time.NewTicker(m.opts.RetentionCheckInterval)
 	flush := time.NewTicker(m.opts.FlushCheckInterval)
 	ckpt := time.NewTicker(m.opts.CheckpointInterval)
+	hwCkpt := time.NewTicker(m.opts.HighWatermarkCheckpointInterval)
+	defer hwCkpt.Stop()
 	defer retention.Stop()
 	defer flush.Stop()
 	defer ckpt.Stop()
@@ -475,6 +532,10 @@ func (m *Manager) background() {
 		case <-ckpt.C:
 			if err := m.writeCheckpoints(); err != nil {
 				m.logger.Error("write checkpoints", "err", err)
+			}
+		case <-hwCkpt.C:
+			if err := m.WriteHighWatermarks(); err != nil {
+				m.logger.Error("write replication-offset-checkpoint", "err", err)
 			}
 		}
 	}

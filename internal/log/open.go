@@ -29,6 +29,7 @@ type loadState struct {
 	clean          bool  // the directory had a clean-shutdown marker
 	recoveryPoint  int64 // from recovery-point-offset-checkpoint; 0 if absent
 	logStartOffset int64 // from log-start-offset-checkpoint; 0 if absent
+	highWatermark  int64 // from replication-offset-checkpoint; 0 if absent
 	// created: the directory was just made by Create; its first segment
 	// is created without fsyncs, which the log's first data sync makes up
 	// for (Log.syncDirs).
@@ -149,8 +150,9 @@ func (m *Manager) loadLog(tp TopicPartition, dir string, cfg Config, st loadStat
 			last.next.Store(next)
 		}
 	}
+	var recoveredEpochs []EpochEntry
 	if !st.clean {
-		segs, err = m.recoverSegments(l, segs, st.recoveryPoint, &cfg)
+		segs, recoveredEpochs, err = m.recoverSegments(l, segs, st.recoveryPoint, &cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -186,11 +188,43 @@ func (m *Manager) loadLog(tp TopicPartition, dir string, cfg Config, st loadStat
 	l.lso.Store(lso)
 	l.recoveryPoint.Store(leo)
 	l.durable.Store(leo)
+	l.hw.Store(st.highWatermark)
+	// What the checkpoint files say now; after a recovery the Manager
+	// writes them again before anything is appended.
+	l.ckptRecoveryPoint.Store(st.recoveryPoint)
+	l.ckptLogStartOffset.Store(st.logStartOffset)
+	l.ckptHighWatermark.Store(st.highWatermark)
 	if err := l.epochs.truncateFromEnd(leo); err != nil {
 		return nil, err
 	}
 	if err := l.epochs.truncateFromStart(lso); err != nil {
 		return nil, err
+	}
+	// Recovered batches of an epoch newer than the cache knows: their
+	// entry was written after the data, and the power went in between.
+	// Kafka's LogSegment.recover assigns them the same way.
+	for _, e := range recoveredEpochs {
+		if latest, ok := l.epochs.latest(); (!ok || e.Epoch > latest.Epoch) && e.StartOffset < leo && e.StartOffset >= lso {
+			if err := l.epochs.assign(e.Epoch, e.StartOffset); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if recovered {
+		// An abort's index entry is written (and fsynced) when its marker
+		// is appended, before the marker is durable; a crash may have
+		// taken the marker back, or a truncation stopped before trimming
+		// the index. Entries at or past the recovered end would describe
+		// records appended after it.
+		for _, names := range indexFiles {
+			for _, n := range names {
+				if strings.HasSuffix(n, TxnIndexFileSuffix) {
+					if err := trimTxnIndex(fsys, filepath.Join(dir, n), leo); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
 	}
 	if recovered {
 		m.logger.Debug("recovered log", "partition", tp.String(), "segments", len(segs), "logEndOffset", leo)
@@ -238,27 +272,34 @@ func (m *Manager) tailNextOffset(s *segment) (int64, error) {
 }
 
 // recoverSegments checks every segment from the one holding recoveryPoint
-// and returns the segments that survive.
-func (m *Manager) recoverSegments(l *Log, segs []*segment, recoveryPoint int64, cfg *Config) ([]*segment, error) {
+// and returns the segments that survive, and the first offset of each
+// partition leader epoch in what it read (see scanResult.epochs).
+func (m *Manager) recoverSegments(l *Log, segs []*segment, recoveryPoint int64, cfg *Config) ([]*segment, []EpochEntry, error) {
+	var epochs []EpochEntry
 	start := floorSegment(segs, recoveryPoint)
 	expect := segs[start].base
 	for i := start; i < len(segs); i++ {
 		s := segs[i]
 		f, err := m.files.acquire(s)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		size := s.size.Load()
 		res, err := scanLog(f, s, 0, size, max(expect, s.base), nil, cfg, true)
 		if err != nil {
 			m.files.release(s)
-			return nil, err
+			return nil, nil, err
+		}
+		for _, e := range res.epochs {
+			if n := len(epochs); n == 0 || e.Epoch > epochs[n-1].Epoch {
+				epochs = append(epochs, e)
+			}
 		}
 		if res.corrupt != nil {
 			m.logger.Warn("truncating log at corrupt or torn batch", "partition", l.tp.String(), "err", res.corrupt)
 			if err := f.Truncate(res.end); err != nil {
 				m.files.release(s)
-				return nil, storageErr(fmt.Sprintf("truncate segment %d at %d", s.base, res.end), err)
+				return nil, nil, storageErr(fmt.Sprintf("truncate segment %d at %d", s.base, res.end), err)
 			}
 			s.size.Store(res.end)
 		}
@@ -289,27 +330,27 @@ func (m *Manager) recoverSegments(l *Log, segs []*segment, recoveryPoint int64, 
 		err = syncData(f)
 		m.files.release(s)
 		if err != nil {
-			return nil, storageErr(fmt.Sprintf("sync segment %d", s.base), err)
+			return nil, nil, storageErr(fmt.Sprintf("sync segment %d", s.base), err)
 		}
 		if err := s.writeIndexes(cfg, !lastKept); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		expect = res.next
 		if res.corrupt != nil {
 			for _, later := range segs[i+1:] {
 				m.logger.Warn("deleting segment after a corrupt batch", "partition", l.tp.String(), "segment", later.base)
 				if err := removeSegmentFiles(m.fsys, later); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			}
 			segs = segs[:i+1]
 			if err := m.fsys.SyncDir(l.dir); err != nil {
-				return nil, storageErr("sync partition dir", err)
+				return nil, nil, storageErr("sync partition dir", err)
 			}
 			break
 		}
 	}
-	return segs, nil
+	return segs, epochs, nil
 }
 
 func removeSegmentFiles(fsys vfs.FS, s *segment) error {

@@ -41,12 +41,17 @@ type ReadResult struct {
 	seg   *segment
 }
 
-// WriteTo copies the range to w.
+// WriteTo copies the range to w. A range a truncation cut off the file
+// meanwhile (Log.TruncateTo) ends early with io.ErrUnexpectedEOF.
 func (r *ReadResult) WriteTo(w io.Writer) (int64, error) {
 	if r.Size == 0 {
 		return 0, nil
 	}
-	return io.Copy(w, io.NewSectionReader(r.File, r.Position, r.Size))
+	n, err := io.Copy(w, io.NewSectionReader(r.File, r.Position, r.Size))
+	if err == nil && n < r.Size {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
 }
 
 // AppendTo appends the range's bytes to dst.
@@ -82,8 +87,13 @@ func floorSegment(segs []*segment, offset int64) int {
 // Errors: ErrOffsetOutOfRange when offset < LogStartOffset or offset >
 // LogEndOffset. Reading at exactly LogEndOffset returns Size 0. Read never
 // blocks on, or blocks, the appender; it sees only fully written batches.
+// A read that overlaps a truncation reads again, in the truncated log.
 func (l *Log) Read(offset int64, opts ReadOptions) (ReadResult, error) {
 	for attempt := 0; ; attempt++ {
+		// The truncation generation is loaded first and checked after the
+		// read: a truncation publishes its new end before its generation
+		// and touches no file before either.
+		gen := l.truncGen.Load()
 		// The log end offset is loaded before the segments: every batch
 		// below it is inside a published segment size.
 		leo := l.leo.Load()
@@ -101,6 +111,10 @@ func (l *Log) Read(offset int64, opts ReadOptions) (ReadResult, error) {
 		}
 		segs := l.segments()
 		res, err := l.readFrom(segs, offset, maxOff, opts)
+		if l.truncGen.Load() != gen && attempt < 5 {
+			res.Release()
+			continue // a truncation overlapped the read: read the truncated log
+		}
 		if errors.Is(err, errSegmentGone) && attempt < 5 {
 			continue // retention deleted it meanwhile: look again
 		}

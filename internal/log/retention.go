@@ -56,6 +56,9 @@ func (l *Log) applyRetention(nowMs int64) (int, error) {
 		return 0, nil
 	}
 	dels, err := l.deleteSegmentsLocked(n)
+	if err2 := l.epochs.truncateFromStart(l.lso.Load()); err2 != nil {
+		l.m.logger.Warn("write leader-epoch-checkpoint", "partition", l.tp.String(), "err", err2)
+	}
 	l.mu.Unlock()
 	l.removeDeleted(dels)
 	return len(dels), err
@@ -72,6 +75,7 @@ func (l *Log) segmentMtime(s *segment) int64 {
 
 // deleteSegmentsLocked removes the first n segments from the log: the log
 // start offset moves to the next segment's base (if not already past it),
+// the caller moves the leader-epoch cache's start with it,
 // the segments leave the published list, and their files are renamed to
 // .deleted, one segment at a time with a directory sync, so a crash leaves
 // the log a contiguous run of segments. The caller removes the files with
@@ -83,9 +87,6 @@ func (l *Log) deleteSegmentsLocked(n int) ([]*segment, error) {
 		l.lso.Store(next)
 	}
 	l.setSegments(append([]*segment(nil), segs[n:]...))
-	if err := l.epochs.truncateFromStart(l.lso.Load()); err != nil {
-		l.m.logger.Warn("write leader-epoch-checkpoint", "partition", l.tp.String(), "err", err)
-	}
 	for _, s := range dels {
 		if err := l.m.files.renameForDelete(s); err != nil {
 			return dels, err
@@ -138,8 +139,6 @@ func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 	var err error
 	if n > 0 {
 		dels, err = l.deleteSegmentsLocked(n)
-	} else if err2 := l.epochs.truncateFromStart(offset); err2 != nil {
-		l.m.logger.Warn("write leader-epoch-checkpoint", "partition", l.tp.String(), "err", err2)
 	}
 	l.mu.Unlock()
 	l.removeDeleted(dels)
@@ -148,6 +147,15 @@ func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 	}
 	if err := l.m.writeCheckpoints(); err != nil {
 		return offset, err
+	}
+	// The leader-epoch cache moves its start only once the new log start
+	// offset is on disk: a crash in between must not leave a cache that
+	// lost the epochs of records the recovered log still serves.
+	l.mu.Lock()
+	err = l.epochs.truncateFromStart(l.lso.Load())
+	l.mu.Unlock()
+	if err != nil {
+		l.m.logger.Warn("write leader-epoch-checkpoint", "partition", l.tp.String(), "err", err)
 	}
 	return offset, nil
 }

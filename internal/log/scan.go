@@ -52,6 +52,9 @@ type scanResult struct {
 	timeEntries []byte
 	maxTs       int64
 	maxTsOffset int64
+	// epochs: the base offset of the first valid batch of each partition
+	// leader epoch higher than every one before it in the scan.
+	epochs []EpochEntry
 
 	bytesSinceIndex int64
 }
@@ -145,6 +148,9 @@ func scanLog(f vfs.File, s *segment, from, size, expectNext int64, _ []byte, cfg
 		}
 		if res.batches == 0 {
 			res.firstTs = h.MaxTimestamp
+		}
+		if e := h.PartitionLeaderEpoch; e >= 0 && (len(res.epochs) == 0 || e > res.epochs[len(res.epochs)-1].Epoch) {
+			res.epochs = append(res.epochs, EpochEntry{Epoch: e, StartOffset: h.BaseOffset})
 		}
 		res.batches++
 		res.next = h.NextOffset()

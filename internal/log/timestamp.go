@@ -35,9 +35,10 @@ type TimestampOffset struct {
 func (l *Log) OffsetForTimestamp(ts int64) (res TimestampOffset, found bool, err error) {
 	var q batchSearch
 	for attempt := 0; ; attempt++ {
+		gen := l.truncGen.Load()
 		res, found, err = q.offsetForTimestamp(l, ts)
-		if errors.Is(err, errSegmentGone) && attempt < 5 {
-			continue // retention or the cleaner replaced a segment meanwhile: look again
+		if (errors.Is(err, errSegmentGone) || l.truncGen.Load() != gen) && attempt < 5 {
+			continue // retention, the cleaner or a truncation changed the segments meanwhile: look again
 		}
 		return res, found, err
 	}
@@ -53,8 +54,9 @@ func (l *Log) OffsetForTimestamp(ts int64) (res TimestampOffset, found bool, err
 func (l *Log) MaxTimestamp() (res TimestampOffset, found bool, err error) {
 	var q batchSearch
 	for attempt := 0; ; attempt++ {
+		gen := l.truncGen.Load()
 		res, found, err = q.maxTimestamp(l)
-		if errors.Is(err, errSegmentGone) && attempt < 5 {
+		if (errors.Is(err, errSegmentGone) || l.truncGen.Load() != gen) && attempt < 5 {
 			continue
 		}
 		return res, found, err

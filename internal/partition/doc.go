@@ -1,6 +1,7 @@
 // Package partition holds the state Kafka keeps beside a partition's log on
-// the replica that leads it: the high watermark, the leader epoch and the
-// idempotent producers' state; and it decides what consumers may read.
+// each replica, leader or follower: the high watermark, the leader epoch
+// and role, and the idempotent producers' state; and it decides what
+// consumers may read.
 //
 // # The model
 //
@@ -48,9 +49,40 @@
 // "<20-digit offset>.snapshot" in the partition directory (format:
 // docs/format/producer-snapshot.md). New loads the newest valid snapshot at
 // or below the log end offset and replays the batch headers after it
-// (log.ScanHeaders); without a snapshot it replays the whole log. Snapshots
+// (log.ScanHeaders), reading the record of each producer's last marker for
+// its coordinator epoch; without a snapshot it replays the whole log. Snapshots
 // are written by Snapshot and Close (clean shutdown) and after about a
 // segment's worth of appended bytes; the newest two are kept.
+//
+// # Leaders and followers
+//
+// A Partition is, at any time, leader or follower in a leader epoch: a
+// term (roles.go). New opens it as leader (or, with Config.Follower, as a
+// follower starting from the high watermark its log checkpointed).
+// BecomeLeader(epoch) writes (epoch, log end offset) to the log's
+// leader-epoch cache before anything is appended in the epoch (Kafka's
+// makeLeader, KAFKA-7415) and records that offset as the epoch start
+// offset; BecomeFollower(epoch) stops leader appends and markers. Every
+// change of role or epoch ends the term, and the producers waiting for the
+// high watermark in it (WaitHighWatermarkInEpoch with the epoch their
+// append reported) fail with NOT_LEADER_OR_FOLLOWER, never succeeding
+// afterwards, before a truncation could remove their records.
+//
+// A follower appends its leader's batches with AppendAsFollower, which
+// keeps them as the leader wrote them and replays them into the producer
+// state, transactions and aborted-transaction index as the leader built
+// them, so a follower that becomes leader answers a retried batch with its
+// original offsets. TruncateTo and TruncateFullyAndStartAt cut its log and
+// rebuild that state from the snapshot and batches left (Kafka's
+// truncateAndReload), after durably deleting the snapshots above the cut.
+//
+// The high watermark of a leader whose in-sync replicas are itself alone
+// is its log's durable offset. SetReplicated(true) hands it to
+// SetHighWatermark (the replica manager's minimum over the in-sync
+// followers' log end offsets; for a follower, its leader's high watermark
+// capped by its own log end): it never goes back but at a follower's
+// truncation, and never passes the local durable offset. The log
+// checkpoints it (replication-offset-checkpoint).
 //
 // # Caller's duties
 //
@@ -61,9 +93,10 @@
 //
 // # Concurrency
 //
-// One mutex per partition serialises AppendAsLeaderAsync, DeleteRecordsBefore,
-// Snapshot, Close, ExpireProducers and ActiveProducers, which makes the
-// producer checks and the log append one atomic step. HighWatermark,
+// One mutex per partition serialises AppendAsLeaderAsync, AppendAsFollower,
+// the truncations, the role changes, DeleteRecordsBefore, Snapshot, Close,
+// ExpireProducers and ActiveProducers, which makes the producer checks and
+// the log append one atomic step. HighWatermark,
 // LeaderEpoch, LogEndOffset and LogStartOffset are lock-free reads; Read
 // and OffsetForTimestamp take no partition lock but the transaction
 // state's, briefly; the

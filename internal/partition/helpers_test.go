@@ -39,6 +39,9 @@ type memStore struct {
 
 	readFS *vfs.MemFS // holds what Read returns
 	reads  int
+
+	hw           int64   // SetHighWatermark's
+	leaderEpochs []int32 // BeginLeaderEpoch's
 }
 
 func (s *memStore) DurableOffset() int64 { s.mu.Lock(); defer s.mu.Unlock(); return s.durable }
@@ -287,6 +290,92 @@ func (s *memStore) LogStartOffsetEpoch() (int64, int32) {
 		}
 	}
 	return s.logStart, -1
+}
+
+// AppendAsFollower stores the batches as they are, after the log end.
+func (s *memStore) AppendAsFollower(batches []byte) (storageAppendResult, error) {
+	s.mu.Lock()
+	if s.failAppend != nil {
+		s.mu.Unlock()
+		return storageAppendResult{}, s.failAppend
+	}
+	res := storageAppendResult{BaseOffset: -1, LogStartOffset: s.logStart}
+	next := s.logEnd
+	var add [][]byte
+	it := record.Batches(batches)
+	for it.Next() {
+		h := it.Header()
+		if h.BaseOffset < next {
+			s.mu.Unlock()
+			return storageAppendResult{}, fmt.Errorf("%w: batch at %d, log end %d", log.ErrUnexpectedOffset, h.BaseOffset, next)
+		}
+		if res.BaseOffset < 0 {
+			res.BaseOffset = h.BaseOffset
+		}
+		add = append(add, append([]byte(nil), it.Batch()...))
+		next, res.LastOffset = h.NextOffset(), h.LastOffset()
+	}
+	if err := it.Err(); err != nil || len(add) == 0 {
+		s.mu.Unlock()
+		return storageAppendResult{}, fmt.Errorf("%w: %v", log.ErrInvalidBatch, err)
+	}
+	s.appends++
+	s.batches = append(s.batches, add...)
+	s.logEnd = next
+	s.mu.Unlock()
+	if !s.holdDurable {
+		s.makeDurable(next)
+	}
+	return res, nil
+}
+
+// TruncateTo drops the batches holding offset and after.
+func (s *memStore) TruncateTo(offset int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if offset >= s.logEnd {
+		return nil
+	}
+	end := offset
+	for i, b := range s.batches {
+		if h, _ := record.ParseHeader(b); h.LastOffset() >= offset {
+			end = min(end, h.BaseOffset)
+			s.batches = s.batches[:i]
+			break
+		}
+	}
+	s.logEnd = end
+	s.logStart = min(s.logStart, end)
+	s.durable = min(s.durable, end)
+	s.hw = min(s.hw, end)
+	return nil
+}
+
+func (s *memStore) TruncateFullyAndStartAt(offset int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.batches = nil
+	s.logStart, s.logEnd, s.durable, s.hw = offset, offset, offset, offset
+	return nil
+}
+
+func (s *memStore) BeginLeaderEpoch(epoch int32) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.leaderEpochs = append(s.leaderEpochs, epoch)
+	return s.logEnd, nil
+}
+
+func (s *memStore) HighWatermark() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return min(max(s.hw, s.logStart), s.logEnd)
+}
+
+func (s *memStore) SetHighWatermark(hw int64) {
+	s.mu.Lock()
+	s.hw = hw
+	s.mu.Unlock()
 }
 
 // truncate drops batches from offset on, as crash recovery does with

@@ -53,6 +53,11 @@ type Config struct {
 	// LeaderEpoch is the partition's leader epoch from the metadata image;
 	// it is written into every appended batch.
 	LeaderEpoch int32
+	// Follower opens the replica as a follower of LeaderEpoch (it appends
+	// only through AppendAsFollower) with the high watermark the log
+	// checkpointed; otherwise it opens as the leader, its high watermark
+	// the log's durable offset.
+	Follower bool
 	// ProducerIDExpirationMs (producer.id.expiration.ms): producers idle this
 	// long are forgotten by ExpireProducers and at load. 0 means the default,
 	// one day.
@@ -148,24 +153,36 @@ type AppendResult struct {
 	// Duplicate is set when the batch was a retry of one already in the
 	// log: nothing was appended and the offsets are the original ones.
 	Duplicate bool
+	// LeaderEpoch is the leader epoch the partition appended in (for a
+	// duplicate: the one it answered in); WaitHighWatermarkInEpoch waits
+	// for the records in it.
+	LeaderEpoch int32
 }
 
-// Partition is a replica of one partition on this node, as leader: the log
-// plus the state Kafka keeps beside it (high watermark, leader epoch,
-// idempotent producer state).
+// Partition is a replica of one partition on this node, as leader or as
+// follower: the log plus the state Kafka keeps beside it (high watermark,
+// leader epoch, idempotent producer state).
 //
-// Concurrency: AppendAsLeader(Async), DeleteRecordsBefore, Snapshot, Close and
+// Concurrency: AppendAsLeader(Async), AppendAsFollower, TruncateTo,
+// TruncateFullyAndStartAt, the role changes (BecomeLeader, BecomeFollower,
+// SetLeaderEpoch), DeleteRecordsBefore, Snapshot, Close and
 // ExpireProducers are serialised by one mutex (appendMu), which makes the
 // producer checks and the log append atomic per partition. HighWatermark,
-// LeaderEpoch and Log read atomics and may be called from any goroutine at
-// any time; ActiveProducers takes appendMu. WaitHighWatermark takes no
-// lock but hwMu, briefly.
+// LeaderEpoch, IsLeader and Log read atomics and may be called from any
+// goroutine at any time; ActiveProducers takes appendMu.
+// WaitHighWatermark takes no lock but hwMu, briefly.
 type Partition struct {
 	cfg    Config
 	store  storage
 	logger *slog.Logger
 
-	leaderEpoch   atomic.Int32
+	// term is the role and leader epoch the partition is in; a new one
+	// replaces it at every change (roles.go). Written under appendMu.
+	term             atomic.Pointer[term]
+	epochStartOffset atomic.Int64 // the log end offset at BecomeLeader; -1 otherwise
+	// replicated: the in-sync replicas include followers, and the high
+	// watermark moves only through SetHighWatermark.
+	replicated    atomic.Bool
 	highWatermark atomic.Int64
 
 	hwMu       sync.Mutex
@@ -202,11 +219,19 @@ func New(cfg Config) (*Partition, error) {
 		logger:    cfg.Logger.With("topic", cfg.Topic, "partition", cfg.Partition),
 		producers: newProducerStateManager(),
 	}
-	p.leaderEpoch.Store(cfg.LeaderEpoch)
+	p.term.Store(&term{epoch: cfg.LeaderEpoch, leader: !cfg.Follower, ended: make(chan struct{})})
+	p.epochStartOffset.Store(-1)
 	if err := p.loadProducerState(); err != nil {
 		return nil, fmt.Errorf("partition %s-%d: %w", cfg.Topic, cfg.Partition, err)
 	}
-	p.highWatermark.Store(p.store.DurableOffset())
+	if cfg.Follower {
+		// A follower starts from the high watermark it checkpointed; the
+		// leader's fetch responses move it on.
+		p.highWatermark.Store(min(p.store.HighWatermark(), p.store.DurableOffset()))
+	} else {
+		p.highWatermark.Store(p.store.DurableOffset())
+	}
+	p.store.SetHighWatermark(p.highWatermark.Load())
 	p.store.SetDurableListener(p.durableChanged)
 	return p, nil
 }
@@ -221,18 +246,7 @@ func (p *Partition) TopicID() [16]byte { return p.cfg.TopicID }
 func (p *Partition) Index() int32 { return p.cfg.Partition }
 
 // LeaderEpoch is the current leader epoch.
-func (p *Partition) LeaderEpoch() int32 { return p.leaderEpoch.Load() }
-
-// SetLeaderEpoch records a new leader epoch from the metadata image. Epochs
-// never go back; a smaller value is ignored.
-func (p *Partition) SetLeaderEpoch(epoch int32) {
-	for {
-		cur := p.leaderEpoch.Load()
-		if epoch <= cur || p.leaderEpoch.CompareAndSwap(cur, epoch) {
-			return
-		}
-	}
-}
+func (p *Partition) LeaderEpoch() int32 { return p.term.Load().epoch }
 
 // CheckLeaderEpoch applies Kafka's current-leader-epoch check to an epoch a
 // client sent (-1 means the client did not send one): FENCED_LEADER_EPOCH
@@ -250,14 +264,6 @@ func (p *Partition) CheckLeaderEpoch(current int32) error {
 	}
 	return nil
 }
-
-// HighWatermark is the offset below which records are committed (readable
-// by consumers, acknowledged to producers). With one replica it is the
-// log's durable offset: with DurabilitySync it moves only when the group
-// committer has fsynced the records, so no consumer ever reads what a
-// crash could take back; with DurabilityPageCache it follows the log end
-// offset as soon as an append is written.
-func (p *Partition) HighWatermark() int64 { return p.highWatermark.Load() }
 
 // storageLog is the partition's log, for this package's tests (nil with
 // the in-memory Storage). Callers outside reach data through Read and the
@@ -277,90 +283,6 @@ func (p *Partition) EndOffsetForEpoch(epoch int32) (int32, int64) {
 	return p.store.EndOffsetForEpoch(epoch)
 }
 
-// HighWatermarkNotify returns a channel closed the next time the high
-// watermark advances (for acks=all waiters and fetches bounded by it).
-func (p *Partition) HighWatermarkNotify() <-chan struct{} {
-	p.hwMu.Lock()
-	defer p.hwMu.Unlock()
-	if p.hwNotify == nil {
-		p.hwNotify = make(chan struct{})
-	}
-	return p.hwNotify
-}
-
-// WatchHighWatermark makes the partition signal ch, without blocking (ch
-// should have a buffer of one), each time its high watermark advances or
-// its log fails or closes, until UnwatchHighWatermark. One channel can
-// watch many partitions at once: a long-polling fetch waits on a single
-// channel for whichever of its partitions gets records first.
-func (p *Partition) WatchHighWatermark(ch chan<- struct{}) {
-	p.hwMu.Lock()
-	p.hwWatchers = append(p.hwWatchers, ch)
-	p.hwMu.Unlock()
-}
-
-// UnwatchHighWatermark undoes one WatchHighWatermark(ch).
-func (p *Partition) UnwatchHighWatermark(ch chan<- struct{}) {
-	p.hwMu.Lock()
-	defer p.hwMu.Unlock()
-	for i, w := range p.hwWatchers {
-		if w == ch {
-			last := len(p.hwWatchers) - 1
-			p.hwWatchers[i] = p.hwWatchers[last]
-			p.hwWatchers[last] = nil
-			p.hwWatchers = p.hwWatchers[:last]
-			return
-		}
-	}
-}
-
-// durableChanged is the log's durable listener: with one replica the high
-// watermark is the durable offset. It also wakes the high-watermark
-// waiters when the log failed or closed, so they see it.
-func (p *Partition) durableChanged() {
-	hw := p.store.DurableOffset()
-	for {
-		cur := p.highWatermark.Load()
-		if hw <= cur || p.highWatermark.CompareAndSwap(cur, hw) {
-			break
-		}
-	}
-	p.hwMu.Lock()
-	if p.hwNotify != nil {
-		close(p.hwNotify)
-		p.hwNotify = nil
-	}
-	for _, w := range p.hwWatchers {
-		select {
-		case w <- struct{}{}:
-		default: // already signalled
-		}
-	}
-	p.hwMu.Unlock()
-}
-
-// WaitHighWatermark waits until the high watermark reaches end (every
-// record below end is committed), as a produce with acks waits for its
-// last offset + 1. It returns nil then, or an *Error: KAFKA_STORAGE_ERROR
-// when the log failed (the records may be lost), NOT_LEADER_OR_FOLLOWER
-// when the log closed, REQUEST_TIMED_OUT when ctx ends first.
-func (p *Partition) WaitHighWatermark(ctx context.Context, end int64) error {
-	for {
-		ch := p.HighWatermarkNotify()
-		if p.highWatermark.Load() >= end {
-			return nil
-		}
-		if err := p.store.DurabilityErr(); err != nil {
-			return storageError(err, "wait for the high watermark")
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return newError(kerr.RequestTimedOut, ctx.Err(), "high watermark %d did not reach %d in time", p.highWatermark.Load(), end)
-		}
-	}
-}
-
 // ActiveProducers lists the producers with state on this partition, by id.
 func (p *Partition) ActiveProducers() []ProducerState {
 	p.appendMu.Lock()
@@ -377,7 +299,7 @@ func (p *Partition) AppendAsLeader(batches []byte, opts AppendOptions) (AppendRe
 	if err != nil {
 		return res, err
 	}
-	if err := p.WaitHighWatermark(context.Background(), res.LastOffset+1); err != nil {
+	if err := p.WaitHighWatermarkInEpoch(context.Background(), res.LastOffset+1, res.LeaderEpoch); err != nil {
 		return AppendResult{}, err
 	}
 	return res, nil
@@ -458,6 +380,10 @@ func (p *Partition) AppendAsLeaderAsync(batches []byte, opts AppendOptions) (App
 	if p.closed {
 		return AppendResult{}, newError(kerr.NotLeaderForPartition, nil, "partition %s-%d is closed", p.cfg.Topic, p.cfg.Partition)
 	}
+	t := p.term.Load()
+	if !t.leader {
+		return AppendResult{}, p.notLeader(t)
+	}
 
 	// Producer checks, against the state as of the current log end.
 	predictedBase := p.store.LogEndOffset()
@@ -480,6 +406,7 @@ func (p *Partition) AppendAsLeaderAsync(batches []byte, opts AppendOptions) (App
 				LogAppendTime:  -1,
 				LogStartOffset: p.store.LogStartOffset(),
 				Duplicate:      true,
+				LeaderEpoch:    t.epoch,
 			}
 			if opts.TimestampType == LogAppendTime {
 				res.LogAppendTime = dup.Timestamp
@@ -497,7 +424,7 @@ func (p *Partition) AppendAsLeaderAsync(batches []byte, opts AppendOptions) (App
 	if opts.TimestampType == LogAppendTime {
 		logAppendTime = nowMs
 	}
-	res, err := p.store.Append(batches, p.leaderEpoch.Load(), logAppendTime)
+	res, err := p.store.Append(batches, t.epoch, logAppendTime)
 	if err != nil {
 		return AppendResult{}, storageError(err, "append")
 	}
@@ -514,6 +441,7 @@ func (p *Partition) AppendAsLeaderAsync(batches []byte, opts AppendOptions) (App
 		LastOffset:     res.LastOffset,
 		LogAppendTime:  logAppendTime,
 		LogStartOffset: res.LogStartOffset,
+		LeaderEpoch:    t.epoch,
 	}, nil
 }
 
@@ -683,6 +611,7 @@ func (p *Partition) loadProducerState() error {
 	}
 	scanned := 0
 	var markers []replayedMarker
+	lastMarker := map[int64]int64{} // producer id → offset of its last transaction marker replayed
 	err = p.store.ScanHeaders(from, func(h record.Header) error {
 		if h.LastOffset() < from {
 			return nil
@@ -690,12 +619,24 @@ func (p *Partition) loadProducerState() error {
 		if e, ok := p.producers.entry(h.ProducerID); ok && h.IsControl() && e.CurrentTxnFirstOffset >= 0 {
 			markers = append(markers, replayedMarker{pid: h.ProducerID, firstOffset: e.CurrentTxnFirstOffset, markerOffset: h.BaseOffset})
 		}
+		if h.IsControl() && h.ProducerID >= 0 {
+			lastMarker[h.ProducerID] = h.BaseOffset
+		}
 		p.producers.replay(h)
 		scanned++
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("rebuild producer state from offset %d: %w", from, err)
+	}
+	// A marker's coordinator epoch is in its record, which the header scan
+	// does not read: read each producer's last marker.
+	for pid, off := range lastMarker {
+		if e, ok := p.producers.entry(pid); ok {
+			if c, ok := p.readMarker(off); ok && (c.Type == record.ControlAbort || c.Type == record.ControlCommit) {
+				e.CoordinatorEpoch = c.CoordinatorEpoch
+			}
+		}
 	}
 	p.producers.removeBefore(logStart)
 	p.producers.expire(p.cfg.Now().UnixMilli(), p.cfg.ProducerIDExpirationMs)

@@ -49,6 +49,22 @@ type storage interface {
 	// LogStartOffsetEpoch is the log start offset and the leader epoch
 	// ListOffsets EARLIEST answers with (log.Log.LogStartOffsetEpoch).
 	LogStartOffsetEpoch() (int64, int32)
+
+	// AppendAsFollower writes the leader's batches as they are
+	// (log.Log.AppendAsFollower), without waiting for durability.
+	AppendAsFollower(batches []byte) (storageAppendResult, error)
+	// TruncateTo and TruncateFullyAndStartAt cut the log
+	// (log.Log.TruncateTo, log.Log.TruncateFullyAndStartAt).
+	TruncateTo(offset int64) error
+	TruncateFullyAndStartAt(offset int64) error
+	// BeginLeaderEpoch writes (epoch, log end offset) to the leader-epoch
+	// cache and returns the log end offset (log.Log.BeginLeaderEpoch).
+	BeginLeaderEpoch(epoch int32) (int64, error)
+	// HighWatermark is the checkpointed high watermark the log was opened
+	// with, or the last one set; SetHighWatermark records it for the
+	// checkpoint (log.Log.HighWatermark, SetHighWatermark).
+	HighWatermark() int64
+	SetHighWatermark(hw int64)
 }
 
 // logStorage adapts *log.Log.
@@ -90,6 +106,22 @@ func (s logStorage) OffsetForTimestamp(ts int64) (log.TimestampOffset, bool, err
 }
 func (s logStorage) MaxTimestamp() (log.TimestampOffset, bool, error) { return s.l.MaxTimestamp() }
 func (s logStorage) LogStartOffsetEpoch() (int64, int32)              { return s.l.LogStartOffsetEpoch() }
+func (s logStorage) AppendAsFollower(batches []byte) (storageAppendResult, error) {
+	r, err := s.l.AppendAsFollower(batches)
+	if err != nil {
+		return storageAppendResult{}, err
+	}
+	return storageAppendResult{BaseOffset: r.BaseOffset, LastOffset: r.LastOffset, LogStartOffset: r.LogStartOffset}, nil
+}
+func (s logStorage) TruncateTo(offset int64) error { return s.l.TruncateTo(offset) }
+func (s logStorage) TruncateFullyAndStartAt(offset int64) error {
+	return s.l.TruncateFullyAndStartAt(offset)
+}
+func (s logStorage) BeginLeaderEpoch(epoch int32) (int64, error) {
+	return s.l.BeginLeaderEpoch(epoch)
+}
+func (s logStorage) HighWatermark() int64      { return s.l.HighWatermark() }
+func (s logStorage) SetHighWatermark(hw int64) { s.l.SetHighWatermark(hw) }
 
 // classifyLogError maps a log failure to a Kafka error code.
 func classifyLogError(err error) *kerr.Error {
@@ -102,6 +134,10 @@ func classifyLogError(err error) *kerr.Error {
 		return kerr.OffsetOutOfRange
 	case errors.Is(err, log.ErrInvalidBatch):
 		return kerr.CorruptMessage
+	case errors.Is(err, log.ErrUnexpectedOffset):
+		return kerr.OffsetOutOfRange
+	case errors.Is(err, log.ErrTruncated):
+		return kerr.NotLeaderForPartition
 	}
 	return kerr.KafkaStorageError
 }

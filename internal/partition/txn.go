@@ -151,26 +151,30 @@ func (p *Partition) AbortedTransactions(from, to int64) []AbortedTxn {
 // producer with no open transaction here is still written (it is
 // harmless, and a retried marker may find its transaction already ended).
 func (p *Partition) WriteTxnMarker(ctx context.Context, pid int64, epoch int16, coordinatorEpoch int32, commit bool) error {
-	off, err := p.appendTxnMarker(pid, epoch, coordinatorEpoch, commit)
+	off, leaderEpoch, err := p.appendTxnMarker(pid, epoch, coordinatorEpoch, commit)
 	if err != nil {
 		return err
 	}
-	return p.WaitHighWatermark(ctx, off+1)
+	return p.WaitHighWatermarkInEpoch(ctx, off+1, leaderEpoch)
 }
 
-func (p *Partition) appendTxnMarker(pid int64, epoch int16, coordinatorEpoch int32, commit bool) (int64, error) {
+func (p *Partition) appendTxnMarker(pid int64, epoch int16, coordinatorEpoch int32, commit bool) (int64, int32, error) {
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
 	if p.closed {
-		return 0, newError(kerr.NotLeaderForPartition, nil, "partition %s-%d is closed", p.cfg.Topic, p.cfg.Partition)
+		return 0, 0, newError(kerr.NotLeaderForPartition, nil, "partition %s-%d is closed", p.cfg.Topic, p.cfg.Partition)
+	}
+	t := p.term.Load()
+	if !t.leader {
+		return 0, 0, p.notLeader(t)
 	}
 	e, ok := p.producers.entry(pid)
 	if ok {
 		if epoch < e.Epoch {
-			return 0, newError(kerr.InvalidProducerEpoch, nil, "marker epoch %d of producer %d is older than %d", epoch, pid, e.Epoch)
+			return 0, 0, newError(kerr.InvalidProducerEpoch, nil, "marker epoch %d of producer %d is older than %d", epoch, pid, e.Epoch)
 		}
 		if coordinatorEpoch < e.CoordinatorEpoch {
-			return 0, newError(kerr.TransactionCoordinatorFenced, nil, "marker coordinator epoch %d of producer %d is older than %d", coordinatorEpoch, pid, e.CoordinatorEpoch)
+			return 0, 0, newError(kerr.TransactionCoordinatorFenced, nil, "marker coordinator epoch %d of producer %d is older than %d", coordinatorEpoch, pid, e.CoordinatorEpoch)
 		}
 	}
 	typ := record.ControlAbort
@@ -182,11 +186,11 @@ func (p *Partition) appendTxnMarker(pid int64, epoch int16, coordinatorEpoch int
 		ProducerID: pid, ProducerEpoch: epoch, Type: typ, CoordinatorEpoch: coordinatorEpoch, Timestamp: nowMs,
 	})
 	if err != nil {
-		return 0, newError(kerr.UnknownServerError, err, "encode marker")
+		return 0, 0, newError(kerr.UnknownServerError, err, "encode marker")
 	}
-	res, err := p.store.Append(batch, p.leaderEpoch.Load(), -1)
+	res, err := p.store.Append(batch, t.epoch, -1)
 	if err != nil {
-		return 0, storageError(err, "append marker")
+		return 0, 0, storageError(err, "append marker")
 	}
 	if !ok {
 		e = newProducerEntry(pid)
@@ -205,7 +209,7 @@ func (p *Partition) appendTxnMarker(pid int64, epoch int16, coordinatorEpoch int
 		}
 	}
 	p.maybeSnapshotLocked()
-	return res.BaseOffset, nil
+	return res.BaseOffset, t.epoch, nil
 }
 
 // TxnVerificationGuard is the first step of KIP-890's produce verification
@@ -313,17 +317,20 @@ func (p *Partition) loadTxnState(markers []replayedMarker) error {
 
 // markerIsCommit reads the control batch at offset.
 func (p *Partition) markerIsCommit(offset int64) (commit, ok bool) {
-	if p.cfg.Log == nil {
-		return false, false
-	}
-	rr, err := p.cfg.Log.Read(offset, log.ReadOptions{MaxBytes: 4096, MaxOffset: offset + 1, MinOneBatch: true})
+	c, ok := p.readMarker(offset)
+	return ok && c.Type == record.ControlCommit, ok
+}
+
+// readMarker reads the control record of the control batch at offset.
+func (p *Partition) readMarker(offset int64) (record.ControlRecord, bool) {
+	rr, err := p.store.Read(offset, log.ReadOptions{MaxBytes: 4096, MaxOffset: offset + 1, MinOneBatch: true})
 	if err != nil {
-		return false, false
+		return record.ControlRecord{}, false
 	}
 	buf, err := rr.AppendTo(nil)
 	rr.Release()
 	if err != nil {
-		return false, false
+		return record.ControlRecord{}, false
 	}
 	it := record.Batches(buf)
 	for it.Next() {
@@ -333,11 +340,11 @@ func (p *Partition) markerIsCommit(offset int64) (commit, ok bool) {
 		}
 		c, err := record.ParseControlBatch(h, it.Batch())
 		if err != nil {
-			return false, false
+			return record.ControlRecord{}, false
 		}
-		return c.Type == record.ControlCommit, true
+		return c, true
 	}
-	return false, false
+	return record.ControlRecord{}, false
 }
 
 // writeTxnIndexEntry appends an entry to the .txnindex file of the
