@@ -205,3 +205,37 @@ func TestReplaceDeadVoter(t *testing.T) {
 	c.Node(1).Restart()
 	c.WaitReady(t, time.Minute)
 }
+
+// TestFiveVoters: a quorum of five forms and keeps taking changes with two
+// voters killed (three of five are a majority), through any survivor.
+func TestFiveVoters(t *testing.T) {
+	RequireCluster(t)
+	if testing.Short() {
+		t.Skip("five processes: not in -short")
+	}
+	c := Start(t, Options{Nodes: 5})
+	ctx := testContext(t, 2*time.Minute)
+	createTopic(t, ctx, c.Node(5), "five", 10)
+	leaders := waitLeaders(t, c, "five", 10)
+	led := map[int]bool{}
+	for _, l := range leaders {
+		led[l] = true
+	}
+	if len(led) != 5 {
+		t.Fatalf("leaders of five's partitions %v: want every node to lead some", leaders)
+	}
+	id, err := c.ActiveController(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Node(id).Kill()
+	other := id%5 + 1
+	c.Node(other).Kill()
+	for _, n := range c.Nodes() {
+		if n.Running() {
+			WaitFor(t, 30*time.Second, func() error {
+				return tryCreateTopic(ctx, n, fmt.Sprintf("three-of-five-%d", n.ID()), 1)
+			})
+		}
+	}
+}
