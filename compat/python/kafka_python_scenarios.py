@@ -39,18 +39,29 @@ class Adapter:
             adm.close()
 
     def describe_partitions(self, topic):
-        adm = self.admin()
-        try:
-            ds = adm.describe_topics([topic])
-        finally:
-            adm.close()
-        for d in ds:
-            name = d.get("topic") or d.get("name")
-            if name == topic:
-                if d.get("error_code"):
-                    raise Failure("describe topic: error code %d" % d["error_code"])
+        # In a cluster the broker asked may learn of a topic just created
+        # through another one a moment later (as in Kafka): an unknown
+        # topic (error code 3) is asked again until WAIT runs out.
+        deadline = time.time() + WAIT
+        while True:
+            adm = self.admin()
+            try:
+                ds = adm.describe_topics([topic])
+            finally:
+                adm.close()
+            for d in ds:
+                name = d.get("topic") or d.get("name")
+                if name != topic:
+                    continue
+                code = d.get("error_code") or 0
+                if code == 3 and time.time() < deadline:
+                    break
+                if code:
+                    raise Failure("describe topic: error code %d" % code)
                 return len(d["partitions"])
-        raise Failure("topic missing from describe_topics")
+            else:
+                raise Failure("topic missing from describe_topics")
+            time.sleep(0.1)
 
     def describe_config(self, topic, key):
         adm = self.admin()
