@@ -14,6 +14,7 @@ import (
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func newClusterCmd(flags *clientFlags) *cobra.Command {
@@ -67,29 +68,23 @@ func newClusterInfoCmd(flags *clientFlags, of *outputFlag) *cobra.Command {
 		Example: "  samsa cluster info\n  samsa cluster info --format json",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o := flags.options()
-			cl, err := cli.Dial(cmd.Context(), o)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), o.EffectiveTimeout())
-			defer cancel()
-			m, err := cli.Admin(cl).BrokerMetadata(ctx)
-			if err != nil {
-				return cli.Explain(err, o)
-			}
-			info := clusterFromMetadata(m)
-			// Metadata names a live broker as controller (every broker
-			// forwards admin requests, as in KRaft); the quorum knows the
-			// active one.
-			if q, err := quorumRequest().RequestWith(ctx, cl); err == nil && q.ErrorCode == 0 &&
-				len(q.Topics) == 1 && len(q.Topics[0].Partitions) == 1 && q.Topics[0].Partitions[0].ErrorCode == 0 {
-				c := q.Topics[0].Partitions[0].LeaderID
-				info.Controller = &c
-			}
-			w := cmd.OutOrStdout()
-			return of.print(w, info, func(bool) error { return writeClusterInfo(w, info) })
+			return withClient(cmd.Context(), flags, func(ctx context.Context, cl *kgo.Client) error {
+				m, err := cli.Admin(cl).BrokerMetadata(ctx)
+				if err != nil {
+					return cli.Explain(err, flags.options())
+				}
+				info := clusterFromMetadata(m)
+				// Metadata names a live broker as controller (every broker
+				// forwards admin requests, as in KRaft); the quorum knows the
+				// active one.
+				if q, err := quorumRequest().RequestWith(ctx, cl); err == nil && q.ErrorCode == 0 &&
+					len(q.Topics) == 1 && len(q.Topics[0].Partitions) == 1 && q.Topics[0].Partitions[0].ErrorCode == 0 {
+					c := q.Topics[0].Partitions[0].LeaderID
+					info.Controller = &c
+				}
+				w := cmd.OutOrStdout()
+				return of.print(w, info, func(bool) error { return writeClusterInfo(w, info) })
+			})
 		},
 	}
 }

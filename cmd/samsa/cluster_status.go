@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/cli"
@@ -61,33 +62,27 @@ func newClusterStatusCmd(flags *clientFlags, of *outputFlag) *cobra.Command {
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o := flags.options()
-			cl, err := cli.Dial(cmd.Context(), o)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), o.EffectiveTimeout())
-			defer cancel()
-
-			dc := kmsg.NewPtrDescribeClusterRequest()
-			dc.Version, dc.EndpointType, dc.IncludeFencedBrokers = 2, 1, true
-			r, err := dc.RequestWith(ctx, cl)
-			if err != nil {
-				return cli.Explain(err, o)
-			}
-			if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
-				return cli.Explain(err, o)
-			}
-			q, err := quorumRequest().RequestWith(ctx, cl)
-			if err != nil {
-				return cli.Explain(err, o)
-			}
-			st, err := buildClusterStatus(r, q, time.Now())
-			if err != nil {
-				return cli.Explain(err, o)
-			}
-			w := cmd.OutOrStdout()
-			return of.print(w, st, func(bool) error { return writeClusterStatus(w, st) })
+			return withClient(cmd.Context(), flags, func(ctx context.Context, cl *kgo.Client) error {
+				dc := kmsg.NewPtrDescribeClusterRequest()
+				dc.Version, dc.EndpointType, dc.IncludeFencedBrokers = 2, 1, true
+				r, err := dc.RequestWith(ctx, cl)
+				if err != nil {
+					return cli.Explain(err, o)
+				}
+				if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
+					return cli.Explain(err, o)
+				}
+				q, err := quorumRequest().RequestWith(ctx, cl)
+				if err != nil {
+					return cli.Explain(err, o)
+				}
+				st, err := buildClusterStatus(r, q, time.Now())
+				if err != nil {
+					return cli.Explain(err, o)
+				}
+				w := cmd.OutOrStdout()
+				return of.print(w, st, func(bool) error { return writeClusterStatus(w, st) })
+			})
 		},
 	}
 }

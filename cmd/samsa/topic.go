@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -62,9 +63,9 @@ type topicCreated struct {
 	Created bool `json:"created" yaml:"created"`
 }
 
-// withAdmin dials the cluster, runs fn with an admin client under the
+// withClient dials the cluster, runs fn with the client under the
 // --timeout deadline, and closes the client.
-func withAdmin(ctx context.Context, flags *clientFlags, fn func(context.Context, *kadm.Client) error) error {
+func withClient(ctx context.Context, flags *clientFlags, fn func(context.Context, *kgo.Client) error) error {
 	o := flags.options()
 	cl, err := cli.Dial(ctx, o)
 	if err != nil {
@@ -73,7 +74,12 @@ func withAdmin(ctx context.Context, flags *clientFlags, fn func(context.Context,
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, o.EffectiveTimeout())
 	defer cancel()
-	return fn(ctx, cli.Admin(cl))
+	return fn(ctx, cl)
+}
+
+// withAdmin is withClient with an admin client.
+func withAdmin(ctx context.Context, flags *clientFlags, fn func(context.Context, *kadm.Client) error) error {
+	return withClient(ctx, flags, func(ctx context.Context, cl *kgo.Client) error { return fn(ctx, cli.Admin(cl)) })
 }
 
 func newTopicCreateCmd(flags *clientFlags, of *outputFlag) *cobra.Command {

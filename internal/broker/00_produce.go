@@ -55,9 +55,9 @@ package broker
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
-	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/record"
 	"github.com/samsa-streaming/samsa/internal/replica"
@@ -86,7 +86,11 @@ func handleProduce(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Re
 	// The partitions are resolved and their transactional batches
 	// verified first (one question to the transaction coordinator for
 	// the whole request), then appended in request order.
-	var targets []*produceTarget
+	n := 0
+	for i := range req.Topics {
+		n += len(req.Topics[i].Partitions)
+	}
+	targets := make([]produceTarget, 0, n) // one allocation for the request
 	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
 	for i := range req.Topics {
 		rt := &req.Topics[i]
@@ -110,20 +114,21 @@ func handleProduce(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Re
 			*sp = kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
-			t := &produceTarget{tp: topicPartition{Topic: name, Partition: rp.Partition}, records: rp.Records, resp: sp, code: topicErr}
+			targets = append(targets, produceTarget{tp: topicPartition{Topic: name, Partition: rp.Partition}, records: rp.Records, resp: sp, code: topicErr})
+			t := &targets[len(targets)-1]
 			if t.code == nil && !validAcks {
 				t.code = kerr.InvalidRequiredAcks
 			}
 			if t.code == nil {
 				b.resolveProduce(t, req)
 			}
-			targets = append(targets, t)
 		}
 	}
 	if req.TransactionID != nil {
 		b.verifyTxnProduce(*req.TransactionID, req.Version, targets)
 	}
-	for _, t := range targets {
+	for i := range targets {
+		t := &targets[i]
 		if t.code == nil {
 			t.code, t.msg = b.produceTo(t, req, &pending)
 		}
@@ -134,7 +139,14 @@ func handleProduce(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Re
 				t.resp.ErrorMessage = &t.msg
 			}
 			if req.Version >= 10 && (t.code == kerr.NotLeaderForPartition || t.code == kerr.FencedLeaderEpoch) {
-				hintProduceLeader(resp, t, im)
+				var add *kmsg.ProduceResponseBroker
+				t.resp.CurrentLeader.LeaderID, t.resp.CurrentLeader.LeaderEpoch, add = leaderHint(im, t.tp.Topic, t.tp.Partition,
+					func(id int32) bool {
+						return slices.ContainsFunc(resp.Brokers, func(b kmsg.ProduceResponseBroker) bool { return b.NodeID == id })
+					})
+				if add != nil {
+					resp.Brokers = append(resp.Brokers, *add)
+				}
 			}
 		}
 	}
@@ -152,29 +164,6 @@ func handleProduce(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Re
 		d.deadline = time.Now().Add(time.Duration(req.TimeoutMillis) * time.Millisecond)
 	}
 	return d, nil
-}
-
-// hintProduceLeader adds KIP-951's current leader to a partition that
-// answered NOT_LEADER_OR_FOLLOWER, and the leader's endpoint to the
-// response's brokers once.
-func hintProduceLeader(resp *kmsg.ProduceResponse, t *produceTarget, im *metadata.Image) {
-	leader, epoch, br, ok := leaderHint(im, t.tp.Topic, t.tp.Partition)
-	t.resp.CurrentLeader.LeaderID, t.resp.CurrentLeader.LeaderEpoch = leader, epoch
-	if !ok {
-		return
-	}
-	for _, b := range resp.Brokers {
-		if b.NodeID == br.ID {
-			return
-		}
-	}
-	rb := kmsg.NewProduceResponseBroker()
-	rb.NodeID, rb.Host, rb.Port = br.ID, br.Host, br.Port
-	if br.Rack != "" {
-		rack := br.Rack
-		rb.Rack = &rack
-	}
-	resp.Brokers = append(resp.Brokers, rb)
 }
 
 // produceTarget is one partition of a produce request on its way to the
@@ -255,14 +244,15 @@ func (b *Broker) produceTo(t *produceTarget, req *kmsg.ProduceRequest, pending *
 // transaction coordinator, in process or on its node, for all the
 // partitions of each producer id and epoch (a request carries one). A
 // partition refused keeps no guard and gets the mapped error.
-func (b *Broker) verifyTxnProduce(id string, version int16, targets []*produceTarget) {
+func (b *Broker) verifyTxnProduce(id string, version int16, targets []produceTarget) {
 	type producer struct {
 		pid   int64
 		epoch int16
 	}
 	var order []producer
 	byProducer := map[producer][]*produceTarget{}
-	for _, t := range targets {
+	for i := range targets {
+		t := &targets[i]
 		if t.code != nil || !t.verify {
 			continue
 		}

@@ -35,6 +35,7 @@ import (
 	"context"
 	"encoding/binary"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/metadata"
@@ -305,7 +306,14 @@ func (b *Broker) buildFetchResponse(req *kmsg.FetchRequest, resp *kmsg.FetchResp
 			rp.ErrorCode = fr.code.Code
 			codes = append(codes, fr.code.Code)
 			if req.Version >= 16 && (fr.code == kerr.NotLeaderForPartition || fr.code == kerr.FencedLeaderEpoch) {
-				hintFetchLeader(resp, &rp, fr.topicName, b.meta.Image())
+				var add *kmsg.ProduceResponseBroker
+				rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch, add = leaderHint(b.meta.Image(), fr.topicName, rp.Partition,
+					func(id int32) bool {
+						return slices.ContainsFunc(resp.Brokers, func(b kmsg.FetchResponseBroker) bool { return b.NodeID == id })
+					})
+				if add != nil {
+					resp.Brokers = append(resp.Brokers, kmsg.FetchResponseBroker(*add))
+				}
 			}
 		}
 		if fr.res.Diverging {
@@ -329,29 +337,6 @@ func (b *Broker) buildFetchResponse(req *kmsg.FetchRequest, resp *kmsg.FetchResp
 	}
 	b.metrics.Errors(1, codes...)
 	return out
-}
-
-// hintFetchLeader adds KIP-951's current leader to a partition that
-// answered NOT_LEADER_OR_FOLLOWER, and the leader's endpoint to the
-// response's brokers once.
-func hintFetchLeader(resp *kmsg.FetchResponse, rp *kmsg.FetchResponseTopicPartition, topic string, im *metadata.Image) {
-	leader, epoch, br, ok := leaderHint(im, topic, rp.Partition)
-	rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = leader, epoch
-	if !ok {
-		return
-	}
-	for _, b := range resp.Brokers {
-		if b.NodeID == br.ID {
-			return
-		}
-	}
-	rb := kmsg.NewFetchResponseBroker()
-	rb.NodeID, rb.Host, rb.Port = br.ID, br.Host, br.Port
-	if br.Rack != "" {
-		rack := br.Rack
-		rb.Rack = &rack
-	}
-	resp.Brokers = append(resp.Brokers, rb)
 }
 
 // fetchResponse is a Fetch response whose record batches are file ranges.

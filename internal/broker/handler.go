@@ -391,21 +391,29 @@ func (b *Broker) controllerForClients(im *metadata.Image) int32 {
 
 // leaderHint is KIP-951's answer to a client that sent a partition's
 // request to a node that does not lead it: the leader and leader epoch
-// the image names, and the leader's endpoint when it is a live broker (ok).
-// Clients retry at once against it instead of refreshing metadata first.
-func leaderHint(im *metadata.Image, topic string, p int32) (leader, epoch int32, br metadata.Broker, ok bool) {
+// the image names and, when the leader is a live broker that listed does
+// not hold yet, its endpoint for the response's brokers (Produce's type;
+// Fetch's has the same fields and converts). Clients retry at once against
+// it instead of refreshing metadata first.
+func leaderHint(im *metadata.Image, topic string, p int32, listed func(id int32) bool) (leader, epoch int32, add *kmsg.ProduceResponseBroker) {
 	part, found := im.Partition(topic, p)
 	if !found {
-		return -1, -1, metadata.Broker{}, false
+		return -1, -1, nil
 	}
 	if part.Leader < 0 {
-		return -1, part.LeaderEpoch, metadata.Broker{}, false
+		return -1, part.LeaderEpoch, nil
 	}
-	br, ok = im.Brokers[part.Leader]
-	if ok && br.Fenced {
-		ok = false
+	br, ok := im.Brokers[part.Leader]
+	if !ok || br.Fenced || listed(br.ID) {
+		return part.Leader, part.LeaderEpoch, nil
 	}
-	return part.Leader, part.LeaderEpoch, br, ok
+	rb := kmsg.NewProduceResponseBroker()
+	rb.NodeID, rb.Host, rb.Port = br.ID, br.Host, br.Port
+	if br.Rack != "" {
+		rack := br.Rack
+		rb.Rack = &rack
+	}
+	return part.Leader, part.LeaderEpoch, &rb
 }
 
 // Helpers shared by the admin handlers (CreateTopics, DeleteTopics,

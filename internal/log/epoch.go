@@ -193,11 +193,8 @@ func (l *Log) BeginLeaderEpoch(epoch int32) (startOffset int64, err error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return 0, ErrClosed
-	}
-	if l.failed != nil {
-		return 0, l.failed
+	if err := l.writableLocked(); err != nil {
+		return 0, err
 	}
 	leo := l.leo.Load()
 	if err := l.epochs.assign(epoch, leo); err != nil {

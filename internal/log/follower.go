@@ -47,12 +47,7 @@ func (l *Log) AppendAsFollower(batches []byte) (AppendResult, error) {
 	cfg := l.cfg.Load()
 
 	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return AppendResult{}, ErrClosed
-	}
-	if l.failed != nil {
-		err := l.failed
+	if err := l.writableLocked(); err != nil {
 		l.mu.Unlock()
 		return AppendResult{}, err
 	}

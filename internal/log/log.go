@@ -340,12 +340,7 @@ func (l *Log) AppendAsync(batches []byte, opts AppendOptions) (AppendResult, err
 	}
 
 	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return AppendResult{}, ErrClosed
-	}
-	if l.failed != nil {
-		err := l.failed
+	if err := l.writableLocked(); err != nil {
 		l.mu.Unlock()
 		return AppendResult{}, err
 	}
@@ -788,6 +783,15 @@ func (l *Log) flushIfDue(nowMs int64) error {
 		return nil
 	}
 	return l.Flush()
+}
+
+// writableLocked is nil when the log takes writes: ErrClosed once closed,
+// the sticky storage error once failed. The caller holds l.mu.
+func (l *Log) writableLocked() error {
+	if l.closed {
+		return ErrClosed
+	}
+	return l.failed
 }
 
 // close flushes the log, writes the active segment's indexes trimmed and

@@ -140,15 +140,11 @@ func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 func (l *Log) lockIdle() error {
 	for {
 		l.mu.Lock()
-		switch {
-		case l.closed:
-			l.mu.Unlock()
-			return ErrClosed
-		case l.failed != nil:
-			err := l.failed
+		if err := l.writableLocked(); err != nil {
 			l.mu.Unlock()
 			return err
-		case l.finishing.Load() == 0:
+		}
+		if l.finishing.Load() == 0 {
 			return nil
 		}
 		l.mu.Unlock()
