@@ -68,10 +68,13 @@ import (
 
 func init() { register(0, 0, 13, handleProduce) }
 
-// pendingAck is an appended partition waiting for its high watermark.
+// pendingAck is an appended partition waiting until its records may be
+// acknowledged (Partition.WaitAcked).
 type pendingAck struct {
 	part       *partition.Partition
 	lastOffset int64
+	epoch      int32 // the leader epoch the records were appended in
+	minISR     int32 // the topic's min.insync.replicas
 	resp       *kmsg.ProduceResponseTopicPartition
 }
 
@@ -159,7 +162,7 @@ func handleProduce(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Re
 	if len(pending) == 0 {
 		return resp, nil
 	}
-	d := &deferredProduce{ProduceResponse: resp, pending: pending}
+	d := &deferredProduce{ProduceResponse: resp, pending: pending, acks: req.Acks}
 	if req.Acks == -1 {
 		d.deadline = time.Now().Add(time.Duration(req.TimeoutMillis) * time.Millisecond)
 	}
@@ -232,7 +235,7 @@ func (b *Broker) produceTo(t *produceTarget, req *kmsg.ProduceRequest, pending *
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset
 	if req.Acks != 0 && rep.Partition().HighWatermark() <= res.LastOffset {
-		*pending = append(*pending, pendingAck{part: rep.Partition(), lastOffset: res.LastOffset, resp: sp})
+		*pending = append(*pending, pendingAck{part: rep.Partition(), lastOffset: res.LastOffset, epoch: res.LeaderEpoch, minISR: opts.MinInsyncReplicas, resp: sp})
 	}
 	return nil, ""
 }
@@ -314,6 +317,7 @@ const txnVerifyTimeout = 30 * time.Second
 type deferredProduce struct {
 	*kmsg.ProduceResponse
 	pending  []pendingAck
+	acks     int16
 	deadline time.Time // zero: no deadline (acks=1)
 }
 
@@ -328,7 +332,7 @@ func (d *deferredProduce) complete(ctx context.Context) kmsg.Response {
 		defer cancel()
 	}
 	for _, p := range d.pending {
-		if err := p.part.WaitHighWatermark(ctx, p.lastOffset+1); err != nil {
+		if err := p.part.WaitAcked(ctx, p.lastOffset+1, p.epoch, d.acks, p.minISR); err != nil {
 			code, msg := partition.KafkaError(err)
 			if code == nil {
 				code = kerr.RequestTimedOut

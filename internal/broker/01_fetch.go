@@ -58,6 +58,25 @@ type fetchRead struct {
 	res         partition.ReadResult // offsets (-1 until read), records, aborted transactions, diverging epoch
 	hasData     bool
 	readCommits bool
+	follower    bool // a follower replica's fetch
+}
+
+// replicaFetcher is the follower broker a replica fetch comes from.
+type replicaFetcher struct {
+	id          int32 // -1 for a consumer
+	brokerEpoch int64 // -1 before Fetch v15
+}
+
+// followerFetched tells the leader's partition that the follower has
+// everything below its fetch offset (the handler only gets here when the
+// read passed the leader-epoch check in the current epoch), sends the ISR
+// change that may follow to the controller, and answers the high watermark
+// the fetch moved.
+func (b *Broker) followerFetched(fr *fetchRead, f replicaFetcher) {
+	if c := fr.part.FollowerFetched(f.id, f.brokerEpoch, fr.fp.fetchOffset, time.Now()); c != nil {
+		b.replicas.AlterISR(fr.part, c)
+	}
+	fr.res.HighWatermark = fr.part.HighWatermark()
 }
 
 // unread is the result of a partition that was not read.
@@ -105,6 +124,13 @@ func handleFetch(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Requ
 	}
 
 	readCommitted := req.IsolationLevel == 1
+	// A follower replica's fetch (replica id >= 0; from v15 in
+	// ReplicaState, with its broker epoch, KIP-903) reads up to the log end
+	// offset and tells the leader how far the follower has come.
+	follower := replicaFetcher{id: req.ReplicaID, brokerEpoch: -1}
+	if req.Version >= 15 {
+		follower = replicaFetcher{id: req.ReplicaState.ID, brokerEpoch: req.ReplicaState.Epoch}
+	}
 	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 	reads := make([]fetchRead, len(items))
 	var parked *fetchWait // set once the fetch has to wait
@@ -124,7 +150,7 @@ func handleFetch(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Requ
 		minOne := true
 		for i, fp := range items {
 			fr := &reads[i]
-			*fr = fetchRead{fp: fp, res: unread, readCommits: readCommitted}
+			*fr = fetchRead{fp: fp, res: unread, readCommits: readCommitted, follower: follower.id >= 0}
 			if useIDs {
 				if t := im.TopicByID(fp.key.topicID); t != nil {
 					fr.topicName = t.Name
@@ -140,6 +166,9 @@ func handleFetch(ctx context.Context, b *Broker, rc *RequestContext, r kmsg.Requ
 				limit = budget
 			}
 			b.readPartition(fr, im, useIDs, limit, minOne)
+			if fr.follower && fr.code == nil && !fr.res.Diverging {
+				b.followerFetched(fr, follower)
+			}
 			if fr.code != nil || fr.res.Diverging {
 				anyErr = true
 			}
@@ -195,6 +224,7 @@ func (b *Broker) readPartition(fr *fetchRead, im *metadata.Image, useIDs bool, l
 		Isolation:          isolation,
 		CurrentLeaderEpoch: fp.currentLeaderEpoch,
 		LastFetchedEpoch:   fp.lastFetchedEpoch,
+		FromFollower:       fr.follower,
 	})
 	fr.res = res
 	if err != nil {
@@ -233,6 +263,8 @@ func park(reads []fetchRead) *fetchWait {
 func (w *fetchWait) wait(ctx context.Context, reads []fetchRead, deadline time.Time) bool {
 	for i := range reads {
 		if fr := &reads[i]; fr.part != nil && fr.code == nil && fr.part.HighWatermark() != fr.res.HighWatermark {
+			return true
+		} else if fr.part != nil && fr.code == nil && fr.follower && fr.part.LogEndOffset() != fr.res.LogEndOffset {
 			return true
 		}
 	}

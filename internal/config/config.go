@@ -127,6 +127,21 @@ type Config struct {
 	// controller.quorum.election.timeout.ms: how long a voter waits
 	// without hearing from a leader before it starts an election.
 	ControllerQuorumElectionTimeoutMs int64
+	// ReplicaLagTimeMaxMs is replica.lag.time.max.ms: a follower that has
+	// not caught up with its leader for this long leaves the ISR.
+	ReplicaLagTimeMaxMs int64
+	// ReplicaFetchWaitMaxMs is replica.fetch.wait.max.ms: how long a
+	// follower's fetch waits at the leader for records.
+	ReplicaFetchWaitMaxMs int64
+	// ReplicaFetchMaxBytes is replica.fetch.max.bytes: the bytes a
+	// follower asks for per partition (at least one batch comes).
+	ReplicaFetchMaxBytes int32
+	// ReplicaFetchResponseMaxBytes is replica.fetch.response.max.bytes:
+	// the bytes a follower asks for per fetch.
+	ReplicaFetchResponseMaxBytes int32
+	// ReplicaFetchBackoffMs is replica.fetch.backoff.ms: a follower's pause
+	// after a failed fetch.
+	ReplicaFetchBackoffMs int64
 
 	// Unknown lists the keys found in the sources that are not start-up
 	// settings, when Load was allowed to accept them (Sources.AllowUnknown)
@@ -308,6 +323,11 @@ var Defs = []Def{
 	{"broker.session.timeout.ms", "6000", "Milliseconds without a heartbeat after which the controller fences a broker (Kafka: 9000)."},
 	{"initial.broker.registration.timeout.ms", "60000", "Milliseconds a starting broker keeps trying to register with the controller quorum before it exits."},
 	{"controller.quorum.election.timeout.ms", "1000", "Milliseconds a voter waits without hearing from the quorum leader before it starts an election."},
+	{"replica.lag.time.max.ms", "30000", "Milliseconds a follower may go without catching up with its leader before the leader removes it from the in-sync replicas."},
+	{"replica.fetch.wait.max.ms", "500", "Milliseconds a follower's fetch waits at the leader for new records."},
+	{"replica.fetch.max.bytes", "1048576", "Bytes a follower asks for per partition in one fetch (a larger batch still comes whole)."},
+	{"replica.fetch.response.max.bytes", "10485760", "Bytes a follower asks for in one fetch over all its partitions."},
+	{"replica.fetch.backoff.ms", "1000", "Milliseconds a follower waits after a failed fetch before it fetches from that leader again."},
 }
 
 // Synonyms are the groups of keys that set one setting, highest precedence
@@ -577,6 +597,11 @@ func Parse(props map[string]string) (*Config, error) {
 	cfg.BrokerSessionTimeoutMs = p.int("broker.session.timeout.ms", 1, math.MaxInt32)
 	cfg.InitialBrokerRegistrationTimeoutMs = p.int("initial.broker.registration.timeout.ms", 1, math.MaxInt32)
 	cfg.ControllerQuorumElectionTimeoutMs = p.int("controller.quorum.election.timeout.ms", 10, math.MaxInt32)
+	cfg.ReplicaLagTimeMaxMs = p.int("replica.lag.time.max.ms", 1, math.MaxInt32)
+	cfg.ReplicaFetchWaitMaxMs = p.int("replica.fetch.wait.max.ms", 0, math.MaxInt32)
+	cfg.ReplicaFetchMaxBytes = int32(p.int("replica.fetch.max.bytes", 0, math.MaxInt32))
+	cfg.ReplicaFetchResponseMaxBytes = int32(p.int("replica.fetch.response.max.bytes", 0, math.MaxInt32))
+	cfg.ReplicaFetchBackoffMs = p.int("replica.fetch.backoff.ms", 0, math.MaxInt32)
 
 	if p.err != nil {
 		return nil, p.err

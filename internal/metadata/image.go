@@ -90,6 +90,8 @@ type Partition struct {
 	LeaderEpoch int32
 	Replicas    []int32
 	ISR         []int32
+	// PartitionEpoch rises with every change of the partition.
+	PartitionEpoch int32
 }
 
 // emptyImage is the image before any record is applied.

@@ -43,6 +43,9 @@ type Metrics struct {
 	bytesOut  prometheus.Counter
 	conns     prometheus.Gauge
 	connTotal prometheus.Counter
+	// truncatedBelowHW counts follower truncations below the high
+	// watermark the replica had exposed (0 unless an election was unclean).
+	truncatedBelowHW prometheus.Counter
 
 	topics *topicMetrics
 	commit *commitMetrics
@@ -76,11 +79,13 @@ func New() *Metrics {
 		bytesOut:  prometheus.NewCounter(prometheus.CounterOpts{Namespace: "samsa", Name: "network_bytes_out_total", Help: "Response bytes written to clients."}),
 		conns:     prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "samsa", Name: "connections", Help: "Open client connections."}),
 		connTotal: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "samsa", Name: "connections_opened_total", Help: "Client connections accepted."}),
-		perAPI:    map[int16]*apiSeries{},
-		topics:    newTopicMetrics(),
-		commit:    newCommitMetrics(),
+		truncatedBelowHW: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "samsa", Name: "replica_truncations_below_high_watermark_total",
+			Help: "Follower log truncations below the high watermark the replica had exposed: records consumers may have read were taken back. Zero unless an election was unclean."}),
+		perAPI: map[int16]*apiSeries{},
+		topics: newTopicMetrics(),
+		commit: newCommitMetrics(),
 	}
-	m.Registry.MustRegister(m.requests, m.errors, m.latency, m.bytesIn, m.bytesOut, m.conns, m.connTotal,
+	m.Registry.MustRegister(m.requests, m.errors, m.latency, m.bytesIn, m.bytesOut, m.conns, m.connTotal, m.truncatedBelowHW,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&nodeCollector{m: m})
 	m.Registry.MustRegister(m.topics.collectors()...)
@@ -162,6 +167,14 @@ func (m *Metrics) ConnOpened() {
 	if m != nil {
 		m.conns.Inc()
 		m.connTotal.Inc()
+	}
+}
+
+// TruncatedBelowHighWatermark counts a follower truncation below the high
+// watermark it had exposed.
+func (m *Metrics) TruncatedBelowHighWatermark() {
+	if m != nil {
+		m.truncatedBelowHW.Inc()
 	}
 }
 

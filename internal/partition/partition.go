@@ -185,6 +185,12 @@ type Partition struct {
 	replicated    atomic.Bool
 	highWatermark atomic.Int64
 
+	// repMu guards the leader's replication bookkeeping (isr.go); repTerm
+	// is the leader term it was reset for.
+	repMu   sync.Mutex
+	rep     replicationState
+	repTerm *term
+
 	hwMu       sync.Mutex
 	hwNotify   chan struct{}     // closed when the high watermark advances; nil if nobody waits
 	hwWatchers []chan<- struct{} // signalled, without blocking, when it advances
@@ -336,9 +342,10 @@ func (p *Partition) AppendAsLeaderAsync(batches []byte, opts AppendOptions) (App
 	nowMs := now().UnixMilli()
 
 	if opts.RequiredAcks == -1 && opts.MinInsyncReplicas > 1 {
-		// A single replica: the in-sync set has one member.
-		return AppendResult{}, newError(kerr.NotEnoughReplicas, nil,
-			"the in-sync replicas (1) are fewer than min.insync.replicas (%d)", opts.MinInsyncReplicas)
+		if n := p.isrSize(); n < int(opts.MinInsyncReplicas) {
+			return AppendResult{}, newError(kerr.NotEnoughReplicas, nil,
+				"the in-sync replicas (%d) are fewer than min.insync.replicas (%d)", n, opts.MinInsyncReplicas)
+		}
 	}
 
 	// Validate every batch before touching any state.
@@ -434,6 +441,10 @@ func (p *Partition) AppendAsLeaderAsync(batches []byte, opts AppendOptions) (App
 	p.maybeSnapshotLocked()
 	if p.cfg.Appended != nil {
 		p.cfg.Appended(len(batches), totalRecs)
+	}
+	if p.replicated.Load() {
+		// Followers' fetches wait on the same notification for records.
+		p.hwChanged()
 	}
 
 	return AppendResult{

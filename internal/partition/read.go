@@ -49,6 +49,10 @@ type ReadOptions struct {
 	// -1 if it sent none (Fetch v12+, KIP-320): the read checks that the
 	// client's log has not diverged from this one.
 	LastFetchedEpoch int32
+	// FromFollower reads for a follower replica's fetch: up to the log end
+	// offset, not the high watermark, and only on the leader
+	// (NOT_LEADER_OR_FOLLOWER otherwise). Isolation is ignored.
+	FromFollower bool
 }
 
 // EpochEndOffset is a leader epoch and the offset where it ended.
@@ -146,6 +150,9 @@ func (p *Partition) Read(opts ReadOptions) (ReadResult, error) {
 	if err := p.CheckLeaderEpoch(opts.CurrentLeaderEpoch); err != nil {
 		return res, err
 	}
+	if t := p.term.Load(); opts.FromFollower && !t.leader {
+		return res, p.notLeader(t)
+	}
 	if opts.LastFetchedEpoch >= 0 {
 		epoch, end := p.store.EndOffsetForEpoch(opts.LastFetchedEpoch)
 		if epoch == log.UndefinedEpoch || end == log.UndefinedEpochOffset {
@@ -161,7 +168,10 @@ func (p *Partition) Read(opts ReadOptions) (ReadResult, error) {
 		}
 	}
 	bound := hw
-	if opts.Isolation == ReadCommitted {
+	switch {
+	case opts.FromFollower:
+		bound = res.LogEndOffset
+	case opts.Isolation == ReadCommitted:
 		bound = res.LastStableOffset
 	}
 	limit := min(max(opts.MaxBytes, 0), math.MaxInt32)

@@ -249,8 +249,12 @@ func (p *Partition) hwChanged() {
 // It also wakes the high-watermark waiters when the log failed or closed,
 // so they see it.
 func (p *Partition) durableChanged() {
-	if p.term.Load().leader && !p.replicated.Load() {
-		p.advanceHighWatermark(p.store.DurableOffset())
+	if p.term.Load().leader {
+		if p.replicated.Load() {
+			p.updateLeaderHighWatermark()
+		} else {
+			p.advanceHighWatermark(p.store.DurableOffset())
+		}
 	}
 	p.hwChanged()
 }

@@ -46,6 +46,8 @@ type Manager struct {
 	logs     []*log.Manager
 	replicas *replicaSet
 	pids     ProducerIDs
+	fetchers fetchers         // the follower fetchers, by leader
+	isrQueue chan isrProposal // leaders' ISR proposals for the controller
 	applyMu  sync.Mutex // serialises applyImage
 	ready    atomic.Bool
 	closed   atomic.Bool
@@ -113,6 +115,7 @@ func Open(cfg *config.Config, opts Options) (*Manager, error) {
 		txns:     txnSlot{offsets: group.NewPendingTxnOffsets()},
 		fs:       fs,
 		stop:     make(chan struct{}),
+		isrQueue: make(chan isrProposal, 1024),
 	}
 	for _, dir := range cfg.LogDirs {
 		lm, err := log.OpenManager(log.ManagerOptions{
@@ -217,6 +220,7 @@ func Open(cfg *config.Config, opts Options) (*Manager, error) {
 		opts.Metrics.SetSources(m.metricsSources())
 	}
 	m.startHousekeeping()
+	m.startISRManagement()
 	m.ready.Store(true)
 	m.startCoordinators()
 	return m, nil
@@ -259,8 +263,11 @@ func (m *Manager) watchImage(prev, next *metadata.Image) {
 	if prev == nil || prev.Epoch < applied {
 		prev = &metadata.Image{}
 	}
-	m.applyImage(prev, next)
+	follow := m.applyImage(prev, next)
+	// Coordinators let go of partitions this node no longer leads before
+	// a fetch can truncate them (design F11).
 	m.coordinatorLeadership(next)
+	m.startFollowing(follow)
 }
 
 // brokerEndpoint is a broker's inter-broker address as the image
@@ -334,6 +341,7 @@ func (m *Manager) Close() error {
 		close(m.stop)
 	}
 	m.bg.Wait()
+	m.stopFetchers()
 	m.CloseTxns()
 	m.CloseGroups()
 	if m.peers != nil {
@@ -368,15 +376,18 @@ func (m *Manager) closeLogs() error {
 	return errors.Join(errs...)
 }
 
-// newPartition opens the leader state over a log.
-func (m *Manager) newPartition(l *log.Log, tp log.TopicPartition, topicID [16]byte, leaderEpoch int32) (*partition.Partition, error) {
+// newPartition opens the partition state over a log, as a follower of no
+// epoch with the high watermark the log checkpointed: applyRole makes it
+// leader or follower in the image's epoch.
+func (m *Manager) newPartition(l *log.Log, tp log.TopicPartition, topicID [16]byte) (*partition.Partition, error) {
 	return partition.New(partition.Config{
 		Log:                    l,
 		FS:                     m.fs,
 		Topic:                  tp.Topic,
 		TopicID:                topicID,
 		Partition:              tp.Partition,
-		LeaderEpoch:            leaderEpoch,
+		LeaderEpoch:            -1,
+		Follower:               true,
 		ProducerIDExpirationMs: m.cfg.ProducerIDExpirationMs,
 		Logger:                 m.logger,
 		Appended:               m.appendedHook(tp.Topic),

@@ -27,9 +27,9 @@ type Replica struct {
 	part     *partition.Partition
 	settings *topicSettings // immutable; replaced under replicaSet.mu
 	// leader is whether the applied image names this node the
-	// partition's leader: only then does it serve clients and the
-	// coordinators. Until replication, a replica that is not the leader
-	// keeps its log and serves nothing.
+	// partition's leader (and it became one): only then does it serve
+	// clients and the coordinators. A follower replicates from the leader
+	// and serves nothing.
 	leader atomic.Bool
 }
 
@@ -129,11 +129,13 @@ func (m *Manager) AwaitImage(ctx context.Context, epoch int64) error {
 // It stops early, leaving the image unapplied, when the node is closing: a
 // topic of many partitions must not hold up a shutdown. The next start
 // applies the image again from the beginning.
-func (m *Manager) applyImage(prev, next *metadata.Image) {
+func (m *Manager) applyImage(prev, next *metadata.Image) []*roleChange {
 	rs := m.replicas
 	want := map[log.TopicPartition]struct{}{}
 	brokerConfigsChanged := !maps.Equal(prev.BrokerConfigs, next.BrokerConfigs) ||
 		!maps.Equal(prev.NodeConfigs[m.cfg.NodeID], next.NodeConfigs[m.cfg.NodeID])
+	brokersChanged := !maps.Equal(prev.Brokers, next.Brokers)
+	var follow []*roleChange
 	for _, t := range next.Topics {
 		var settings *topicSettings
 		created, failed := 0, 0
@@ -143,7 +145,7 @@ func (m *Manager) applyImage(prev, next *metadata.Image) {
 			}
 			if m.closed.Load() {
 				m.logPartitionsCreated(t, created, failed)
-				return
+				return nil
 			}
 			tp := log.TopicPartition{Topic: t.Name, Partition: p.ID}
 			want[tp] = struct{}{}
@@ -168,15 +170,17 @@ func (m *Manager) applyImage(prev, next *metadata.Image) {
 					failed++
 					continue
 				}
-				nr.leader.Store(p.Leader == m.cfg.NodeID)
+				if c := m.applyRole(nr, next, p, settings, true); c != nil {
+					follow = append(follow, c)
+				}
 				created++
 				continue
 			}
-			if r.part.LeaderEpoch() != p.LeaderEpoch {
-				r.part.SetLeaderEpoch(p.LeaderEpoch)
+			prevT := prev.Topic(t.Name)
+			if c := m.applyRole(r, next, p, r.settings, prevT != t || brokersChanged); c != nil {
+				follow = append(follow, c)
 			}
-			r.leader.Store(p.Leader == m.cfg.NodeID)
-			if prevT := prev.Topic(t.Name); prevT == nil || prevT != t || brokerConfigsChanged {
+			if prevT == nil || prevT != t || brokerConfigsChanged {
 				rs.mu.Lock()
 				old := r.settings
 				r.settings = settings
@@ -201,8 +205,9 @@ func (m *Manager) applyImage(prev, next *metadata.Image) {
 	deleted := map[string]int{}
 	for _, r := range gone {
 		if m.closed.Load() {
-			return
+			return nil
 		}
+		m.unfollow(r.tp)
 		if m.deleteReplica(r) {
 			deleted[r.tp.Topic]++
 		}
@@ -218,6 +223,7 @@ func (m *Manager) applyImage(prev, next *metadata.Image) {
 	close(rs.changed)
 	rs.changed = make(chan struct{})
 	rs.mu.Unlock()
+	return follow
 }
 
 func (m *Manager) createReplica(tp log.TopicPartition, topicID [16]byte, p metadata.Partition, settings *topicSettings) (*Replica, error) {
@@ -226,7 +232,7 @@ func (m *Manager) createReplica(tp log.TopicPartition, topicID [16]byte, p metad
 	if err != nil {
 		return nil, err
 	}
-	part, err := m.newPartition(l, tp, topicID, p.LeaderEpoch)
+	part, err := m.newPartition(l, tp, topicID)
 	if err != nil {
 		return nil, err
 	}
