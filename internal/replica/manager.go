@@ -48,7 +48,7 @@ type Manager struct {
 	pids     ProducerIDs
 	fetchers fetchers         // the follower fetchers, by leader
 	isrQueue chan isrProposal // leaders' ISR proposals for the controller
-	applyMu  sync.Mutex // serialises applyImage
+	applyMu  sync.Mutex       // serialises applyImage
 	ready    atomic.Bool
 	closed   atomic.Bool
 	groups   groupSlot     // the group coordinator
