@@ -102,6 +102,7 @@ func (h *History) Stall(f *Fault) time.Duration {
 				break
 			}
 		}
+		worst = max(worst, end.Sub(last)) // silent until the end
 	}
 	return worst
 }
@@ -163,33 +164,38 @@ func (c *Cluster) up() []*Node {
 	return up
 }
 
-// Settle waits, at most timeout, until every running node is ready and
-// they all show each of the workload's partitions with the same leader, a
-// running node, and a full ISR (every replica); it returns the partitions
-// as they then are.
+// Settle is Cluster.Settle for the workload's topic.
 func (w *Workload) Settle(timeout time.Duration) (map[int32]PartitionState, error) {
+	return w.c.Settle(w.opts.Topic, w.opts.Partitions, w.opts.RF, timeout)
+}
+
+// Settle waits, at most timeout, until every running node is ready and
+// they all show each of the topic's partitions with the same leader, a
+// running node, rf replicas and a full ISR; it returns the partitions as
+// they then are.
+func (c *Cluster) Settle(topic string, partitions, rf int, timeout time.Duration) (map[int32]PartitionState, error) {
 	var states map[int32]PartitionState
 	err := Poll(timeout, func() error {
-		up := w.c.up()
-		if err := w.c.waitReady(up, up, time.Second); err != nil {
+		up := c.up()
+		if err := c.waitReady(up, up, time.Second); err != nil {
 			return err
 		}
 		states = nil
 		for _, n := range up {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			got, err := n.Partitions(ctx, w.opts.Topic)
+			got, err := n.Partitions(ctx, topic)
 			cancel()
 			if err != nil {
 				return err
 			}
-			if len(got) != w.opts.Partitions {
-				return fmt.Errorf("node %d shows %d partitions of %s, want %d", n.id, len(got), w.opts.Topic, w.opts.Partitions)
+			if len(got) != partitions {
+				return fmt.Errorf("node %d shows %d partitions of %s, want %d", n.id, len(got), topic, partitions)
 			}
 			for p, s := range got {
-				if s.Leader < 1 || s.Leader > len(w.c.nodes) || !w.c.Node(s.Leader).Running() {
+				if s.Leader < 1 || s.Leader > len(c.nodes) || !c.nodes[s.Leader-1].Running() {
 					return fmt.Errorf("node %d: partition %d has leader %d", n.id, p, s.Leader)
 				}
-				if len(s.Replicas) != w.opts.RF || !slices.Equal(s.ISR, s.Replicas) {
+				if len(s.Replicas) != rf || !slices.Equal(s.ISR, s.Replicas) {
 					return fmt.Errorf("node %d: partition %d has replicas %v and ISR %v", n.id, p, s.Replicas, s.ISR)
 				}
 				if states != nil && states[p].Leader != s.Leader {
@@ -203,7 +209,7 @@ func (w *Workload) Settle(timeout time.Duration) (map[int32]PartitionState, erro
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("workload: %s did not settle: %w", w.opts.Topic, err)
+		return nil, fmt.Errorf("cluster: %s did not settle: %w", topic, err)
 	}
 	return states, nil
 }
