@@ -341,6 +341,21 @@ func (c *Cluster) newHTTPClient() *http.Client {
 	}
 }
 
+// KillAll sends SIGKILL to every running node, all at once as a power
+// loss would, and waits until they are all gone.
+func (c *Cluster) KillAll() {
+	c.t.Helper()
+	waits := make([]func() error, len(c.nodes))
+	for i, n := range c.nodes {
+		waits[i] = n.sigkill("SIGKILL (every node)")
+	}
+	for _, wait := range waits {
+		if err := wait(); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+}
+
 // WaitReady waits, at most timeout (0: Options.StartTimeout), until every
 // running node that is not paused answers /readyz with 200 and its Metadata
 // lists every one of those nodes as a broker, with a controller id >= 0.

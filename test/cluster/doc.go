@@ -44,4 +44,16 @@
 // and the rest), only one-node clusters start, with today's single-node
 // settings; a multi-node Start, or any option that needs the cluster
 // settings, skips the test with the reason.
+//
+// # Fault tests
+//
+// StartWorkload drives a topic with idempotent acks=all producers, a
+// transactional writer and a read_committed consumer group, recording every
+// acknowledgement, read and committed offset in a History; Chaos injects
+// one fault at a time (kill -9, SIGSTOP or cut of a leader, SIGSTOP of a
+// follower, kill -9 of the controller, rolling restart, every node killed),
+// each healed and settled before the next; Check holds the History to the
+// safety invariants (nothing acknowledged lost or duplicated, offsets never
+// reused, nothing read vanishes, committed offsets never regress, no aborted
+// record read) and Measure gives each fault's gap and stall.
 package cluster

@@ -260,12 +260,22 @@ func (n *Node) Kill() {
 }
 
 func (n *Node) kill(why string) error {
+	return n.sigkill(why)()
+}
+
+// sigkill sends SIGKILL to the node's process group and returns a wait
+// for it to be gone.
+func (n *Node) sigkill(why string) (wait func() error) {
 	p := n.running()
 	if p == nil {
-		return nil
+		return func() error { return nil }
 	}
 	n.logs.mark("node %d: %s", n.id, why)
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	return func() error { return n.waitKilled(p) }
+}
+
+func (n *Node) waitKilled(p *process) error {
 	select {
 	case <-p.done:
 		return nil
