@@ -366,6 +366,15 @@ func (s *memStore) BeginLeaderEpoch(epoch int32) (int64, error) {
 	return s.logEnd, nil
 }
 
+func (s *memStore) LatestEpoch() (int32, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.leaderEpochs) == 0 {
+		return 0, false
+	}
+	return s.leaderEpochs[len(s.leaderEpochs)-1], true
+}
+
 func (s *memStore) HighWatermark() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()

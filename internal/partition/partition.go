@@ -71,6 +71,9 @@ type Config struct {
 	// record count, for metrics. It runs under the append lock and must be
 	// quick.
 	Appended func(bytes int, records int64)
+	// TruncatedBelowHighWatermark, if set, hears of a follower truncation
+	// below the high watermark it had exposed (ApplyFetched), for metrics.
+	TruncatedBelowHighWatermark func()
 
 	// storage replaces Log in tests.
 	storage storage

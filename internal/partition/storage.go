@@ -60,6 +60,9 @@ type storage interface {
 	// BeginLeaderEpoch writes (epoch, log end offset) to the leader-epoch
 	// cache and returns the log end offset (log.Log.BeginLeaderEpoch).
 	BeginLeaderEpoch(epoch int32) (int64, error)
+	// LatestEpoch is the newest epoch in the leader-epoch cache, ok=false
+	// when it is empty (log.Log.LatestEpoch).
+	LatestEpoch() (int32, bool)
 	// HighWatermark is the checkpointed high watermark the log was opened
 	// with, or the last one set; SetHighWatermark records it for the
 	// checkpoint (log.Log.HighWatermark, SetHighWatermark).
@@ -120,8 +123,9 @@ func (s logStorage) TruncateFullyAndStartAt(offset int64) error {
 func (s logStorage) BeginLeaderEpoch(epoch int32) (int64, error) {
 	return s.l.BeginLeaderEpoch(epoch)
 }
-func (s logStorage) HighWatermark() int64      { return s.l.HighWatermark() }
-func (s logStorage) SetHighWatermark(hw int64) { s.l.SetHighWatermark(hw) }
+func (s logStorage) LatestEpoch() (int32, bool) { return s.l.LatestEpoch() }
+func (s logStorage) HighWatermark() int64       { return s.l.HighWatermark() }
+func (s logStorage) SetHighWatermark(hw int64)  { s.l.SetHighWatermark(hw) }
 
 // classifyLogError maps a log failure to a Kafka error code.
 func classifyLogError(err error) *kerr.Error {

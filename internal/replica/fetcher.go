@@ -2,7 +2,6 @@ package replica
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"sync"
 	"time"
@@ -12,28 +11,16 @@ import (
 
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/log"
-	"github.com/samsa-streaming/samsa/internal/record"
+	"github.com/samsa-streaming/samsa/internal/partition"
 )
 
 // This file is the follower's side of replication, Kafka's
 // ReplicaFetcherThread: one fetcher per leader broker this node follows
 // partitions of, each sending Fetch requests as a replica (ReplicaState
 // with this broker's id and epoch, KIP-903) for all of its partitions at
-// once, over the inter-broker client's fetch connection.
-//
-// Per partition, a response
-//
-//   - with a diverging epoch (Fetch v12+, KIP-320): truncates the log to
-//     where it stops agreeing with the leader's, the smaller of the
-//     leader's end of that epoch and this log's, then fetches again;
-//   - with records: appends them as the leader wrote them
-//     (Partition.AppendAsFollower), a torn last batch left for the next
-//     fetch;
-//   - with OFFSET_OUT_OF_RANGE: starts the log over at the leader's log
-//     start offset when it fell below it, else truncates to the leader's
-//     high watermark (which both logs hold) and fetches again;
-//   - with NOT_LEADER_OR_FOLLOWER, FENCED or UNKNOWN_LEADER_EPOCH, an
-//     unknown topic: waits for the metadata image to say more.
+// once, over the inter-broker client's fetch connection. What a follower
+// does with each partition's answer (append, truncate, start over, hold
+// off) is Partition.ApplyFetched.
 //
 // Before the next fetch, which tells the leader how far this log has come,
 // the fetcher waits until what it appended is durable under the log's
@@ -244,11 +231,7 @@ func (f *fetcher) fetchOnce(ctx context.Context, cfg *config.Config, targets []*
 		p := kmsg.NewFetchRequestTopicPartition()
 		p.Partition = t.r.tp.Partition
 		p.CurrentLeaderEpoch = t.leaderEpoch
-		p.FetchOffset = t.r.log.LogEndOffset()
-		p.LastFetchedEpoch = -1
-		if e, ok := t.r.log.LatestEpoch(); ok {
-			p.LastFetchedEpoch = e
-		}
+		p.FetchOffset, p.LastFetchedEpoch = t.r.part.FetchPosition()
 		p.LogStartOffset = t.r.log.LogStartOffset()
 		p.PartitionMaxBytes = cfg.ReplicaFetchMaxBytes
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, p)
@@ -310,146 +293,34 @@ type fetchKey struct {
 }
 
 // apply applies one partition's part of a fetch response; it reports
-// whether the partition took records or a high watermark to adopt.
+// whether the partition then adopts the leader's high watermark.
 func (f *fetcher) apply(t *fetchTarget, rp *kmsg.FetchResponseTopicPartition) bool {
-	part := t.r.part
-	logger := f.m.logger.With("topic", t.r.tp.Topic, "partition", t.r.tp.Partition, "leader", f.source)
-	switch err := kerr.ErrorForCode(rp.ErrorCode); {
-	case err == nil:
-	case errors.Is(err, kerr.OffsetOutOfRange):
-		f.outOfRange(t, rp, logger)
-		return false
-	case errors.Is(err, kerr.UnknownLeaderEpoch):
-		// The leader has not applied the image that made it leader yet.
+	fetched := partition.Fetched{
+		HighWatermark:      rp.HighWatermark,
+		LogStartOffset:     rp.LogStartOffset,
+		DivergingEpoch:     rp.DivergingEpoch.Epoch,
+		DivergingEndOffset: rp.DivergingEpoch.EndOffset,
+		Records:            rp.RecordBatches,
+	}
+	if rp.ErrorCode != 0 {
+		fetched.Err, _ = kerr.ErrorForCode(rp.ErrorCode).(*kerr.Error)
+		if fetched.Err == nil {
+			fetched.Err = kerr.UnknownServerError
+		}
+	}
+	outcome, err := t.r.part.ApplyFetched(fetched)
+	switch outcome {
+	case partition.FetchAppended:
+		return true
+	case partition.FetchRetrySoon:
 		f.holdOff(t, 50*time.Millisecond)
-		return false
-	default:
-		// NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH, an unknown topic, a
-		// storage error: the image will move the partition, or the leader
-		// recovers; fetch it again later.
-		logger.Debug("replica fetch refused", "err", err)
+	case partition.FetchHoldOff:
+		if err != nil {
+			f.m.logger.Error("replica fetch failed", "topic", t.r.tp.Topic, "partition", t.r.tp.Partition, "leader", f.source, "err", err)
+		} else {
+			f.m.logger.Debug("replica fetch refused", "topic", t.r.tp.Topic, "partition", t.r.tp.Partition, "leader", f.source, "err", fetched.Err)
+		}
 		f.holdOff(t, time.Duration(f.m.cfg.ReplicaFetchBackoffMs)*time.Millisecond)
-		return false
 	}
-	if rp.DivergingEpoch.EndOffset >= 0 && rp.DivergingEpoch.Epoch >= 0 {
-		f.truncateDiverging(t, rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset, logger)
-		return false
-	}
-	batches := wholeBatches(rp.RecordBatches)
-	if len(batches) == 0 {
-		return true // the high watermark may have moved
-	}
-	_, err := part.AppendAsFollower(batches)
-	var unexpected *log.UnexpectedOffsetError
-	switch {
-	case err == nil:
-		return true
-	case errors.As(err, &unexpected) && t.r.log.LogStartOffset() == t.r.log.LogEndOffset():
-		// An empty log whose first batch straddles its start: start it at
-		// the batch, as the leader has it.
-		if err := part.TruncateFullyAndStartAt(unexpected.BaseOffset); err != nil {
-			logger.Error("cannot restart the follower log", "offset", unexpected.BaseOffset, "err", err)
-			f.holdOff(t, time.Second)
-			return false
-		}
-		if _, err := part.AppendAsFollower(batches); err != nil {
-			logger.Error("cannot append the leader's records", "err", err)
-			f.holdOff(t, time.Second)
-			return false
-		}
-		return true
-	default:
-		logger.Error("cannot append the leader's records", "err", err)
-		f.holdOff(t, time.Second)
-		return false
-	}
-}
-
-// truncateDiverging cuts the log where it stops agreeing with the
-// leader's: the leader's log ends epoch at leaderEnd; this log's largest
-// epoch at or below it ends at localEnd. Below the smaller of the two both
-// logs hold the same records (the leader-epoch rule of KIP-101/KIP-279).
-func (f *fetcher) truncateDiverging(t *fetchTarget, epoch int32, leaderEnd int64, logger interface {
-	Error(string, ...any)
-	Info(string, ...any)
-}) {
-	part := t.r.part
-	target := leaderEnd
-	if localEpoch, localEnd := part.EndOffsetForEpoch(epoch); localEpoch == epoch && localEnd >= 0 {
-		target = min(target, localEnd)
-	}
-	target = min(target, part.LogEndOffset())
-	f.truncate(t, target, "the log diverged from the leader's", logger)
-}
-
-// outOfRange handles OFFSET_OUT_OF_RANGE: a log end below the leader's log
-// start starts over there; otherwise the leader no longer has this log's
-// end (or its last epoch), and the log is cut to the leader's high
-// watermark, below which both logs agree.
-func (f *fetcher) outOfRange(t *fetchTarget, rp *kmsg.FetchResponseTopicPartition, logger interface {
-	Error(string, ...any)
-	Info(string, ...any)
-}) {
-	part := t.r.part
-	leo := part.LogEndOffset()
-	if rp.LogStartOffset >= 0 && leo < rp.LogStartOffset {
-		if err := part.TruncateFullyAndStartAt(rp.LogStartOffset); err != nil {
-			logger.Error("cannot restart the follower log at the leader's log start", "offset", rp.LogStartOffset, "err", err)
-			f.holdOff(t, time.Second)
-			return
-		}
-		logger.Info("follower log restarted at the leader's log start offset", "offset", rp.LogStartOffset)
-		return
-	}
-	if rp.HighWatermark >= 0 && rp.HighWatermark < leo {
-		f.truncate(t, rp.HighWatermark, "the leader does not have this log's end", logger)
-		return
-	}
-	f.holdOff(t, time.Duration(f.m.cfg.ReplicaFetchBackoffMs)*time.Millisecond)
-}
-
-// truncate cuts the follower's log to offset. A truncation below the high
-// watermark this replica exposed would take back records consumers may
-// have read; it is logged as the error it is (the leader-epoch rules make
-// it impossible without an unclean election).
-func (f *fetcher) truncate(t *fetchTarget, offset int64, why string, logger interface {
-	Error(string, ...any)
-	Info(string, ...any)
-}) {
-	part := t.r.part
-	if offset >= part.LogEndOffset() {
-		// Nothing to remove (an epoch entry at the log end may go).
-		if err := part.TruncateTo(offset); err != nil {
-			logger.Error("cannot truncate the follower log", "offset", offset, "err", err)
-			f.holdOff(t, time.Second)
-		}
-		return
-	}
-	if hw := part.HighWatermark(); offset < hw {
-		logger.Error("truncating below the high watermark", "offset", offset, "high_watermark", hw, "why", why)
-		f.m.metrics.TruncatedBelowHighWatermark()
-	}
-	leo := part.LogEndOffset()
-	if err := part.TruncateTo(offset); err != nil {
-		logger.Error("cannot truncate the follower log", "offset", offset, "err", err)
-		f.holdOff(t, time.Second)
-		return
-	}
-	logger.Info("truncated the follower log", "from", leo, "to", offset, "why", why)
-}
-
-// wholeBatches returns the prefix of b made of whole batches: a fetch
-// response may end inside a batch (Kafka's leaders cut at the byte limit).
-// The batches themselves are checked by the append.
-func wholeBatches(b []byte) []byte {
-	n := 0
-	for rest := b; len(rest) >= record.LogOverhead; rest = b[n:] {
-		length := int64(int32(binary.BigEndian.Uint32(rest[record.BatchLengthOffset:])))
-		size := record.LogOverhead + length
-		if length <= 0 || size > int64(len(rest)) {
-			break
-		}
-		n += int(size)
-	}
-	return b[:n]
+	return false
 }

@@ -381,16 +381,17 @@ func (m *Manager) closeLogs() error {
 // leader or follower in the image's epoch.
 func (m *Manager) newPartition(l *log.Log, tp log.TopicPartition, topicID [16]byte) (*partition.Partition, error) {
 	return partition.New(partition.Config{
-		Log:                    l,
-		FS:                     m.fs,
-		Topic:                  tp.Topic,
-		TopicID:                topicID,
-		Partition:              tp.Partition,
-		LeaderEpoch:            -1,
-		Follower:               true,
-		ProducerIDExpirationMs: m.cfg.ProducerIDExpirationMs,
-		Logger:                 m.logger,
-		Appended:               m.appendedHook(tp.Topic),
+		Log:                         l,
+		FS:                          m.fs,
+		Topic:                       tp.Topic,
+		TopicID:                     topicID,
+		Partition:                   tp.Partition,
+		LeaderEpoch:                 -1,
+		Follower:                    true,
+		ProducerIDExpirationMs:      m.cfg.ProducerIDExpirationMs,
+		Logger:                      m.logger,
+		Appended:                    m.appendedHook(tp.Topic),
+		TruncatedBelowHighWatermark: m.metrics.TruncatedBelowHighWatermark,
 	})
 }
 
