@@ -47,6 +47,9 @@ type Config struct {
 	OffsetsTopicNumPartitions int32
 	// OffsetsTopicSegmentBytes (offsets.topic.segment.bytes, default 100 MiB).
 	OffsetsTopicSegmentBytes int64
+	// OffsetsTopicReplicationFactor (offsets.topic.replication.factor,
+	// default 3): replicas of each __consumer_offsets partition.
+	OffsetsTopicReplicationFactor int16
 	// OffsetsRetentionMinutes (offsets.retention.minutes, default 10,080 =
 	// 7 days): committed offsets of a group that has been empty this long
 	// are deleted.
@@ -73,6 +76,7 @@ func DefaultConfig() Config {
 		GroupConsumerAssignors:           []string{AssignorUniform, AssignorRange},
 		OffsetsTopicNumPartitions:        50,
 		OffsetsTopicSegmentBytes:         100 << 20,
+		OffsetsTopicReplicationFactor:    3,
 		OffsetsRetentionMinutes:          7 * 24 * 60,
 		OffsetsRetentionCheckIntervalMs:  600000,
 		OffsetMetadataMaxBytes:           4096,
@@ -100,6 +104,8 @@ func (c *Config) Validate() error {
 		return errors.New("group.consumer.assignors is empty")
 	case c.OffsetsTopicNumPartitions < 1:
 		return fmt.Errorf("offsets.topic.num.partitions %d must be at least 1", c.OffsetsTopicNumPartitions)
+	case c.OffsetsTopicReplicationFactor < 1:
+		return fmt.Errorf("offsets.topic.replication.factor %d must be at least 1", c.OffsetsTopicReplicationFactor)
 	case c.OffsetsTopicSegmentBytes < 1:
 		return fmt.Errorf("offsets.topic.segment.bytes %d must be positive", c.OffsetsTopicSegmentBytes)
 	case c.OffsetsRetentionMinutes < 1:
@@ -131,6 +137,7 @@ var ConfigDefs = [][3]string{
 	{"group.consumer.assignors", "uniform,range", "The server-side assignors of consumer-protocol groups, comma-separated; the first is the default."},
 	{"offsets.topic.num.partitions", "50", "Partitions of __consumer_offsets, fixed when it is created; a group lives in partition abs(hash(group id)) % this."},
 	{"offsets.topic.segment.bytes", "104857600", "Segment size of __consumer_offsets."},
+	{"offsets.topic.replication.factor", "3", "Replicas of each __consumer_offsets partition. Until that many brokers are up the group coordinator is unavailable, as in Kafka; a node that is a cluster of one (no controller.quorum.voters) uses one."},
 	{"offsets.retention.minutes", "10080", "Committed offsets of a group that has been empty this long are deleted."},
 	{"offsets.retention.check.interval.ms", "600000", "How often expired committed offsets are looked for."},
 	{"offset.metadata.max.bytes", "4096", "The longest metadata string an offset commit may carry."},
@@ -153,6 +160,7 @@ func ConfigFromProps(nodeID int32, props map[string]string) (Config, error) {
 	i32("group.consumer.max.size", &c.GroupConsumerMaxSize)
 	i32("offsets.topic.num.partitions", &c.OffsetsTopicNumPartitions)
 	i64("offsets.topic.segment.bytes", &c.OffsetsTopicSegmentBytes)
+	r.Int16("offsets.topic.replication.factor", &c.OffsetsTopicReplicationFactor)
 	i64("offsets.retention.minutes", &c.OffsetsRetentionMinutes)
 	i64("offsets.retention.check.interval.ms", &c.OffsetsRetentionCheckIntervalMs)
 	i32("offset.metadata.max.bytes", &c.OffsetMetadataMaxBytes)

@@ -164,7 +164,8 @@ type offsetsStorage struct {
 func newOffsetsStorage(m *Manager, cfg group.Config) *offsetsStorage {
 	return &offsetsStorage{recordStorage[group.Record]{
 		topic: internalTopic{m: m, name: group.OffsetsTopic, partitions: cfg.OffsetsTopicNumPartitions,
-			segmentBytes: cfg.OffsetsTopicSegmentBytes, compression: "producer"},
+			segmentBytes: cfg.OffsetsTopicSegmentBytes, compression: "producer",
+			replicationFactor: cfg.OffsetsTopicReplicationFactor},
 		kv: func(r group.Record) ([]byte, []byte) { return r.Key, r.Value },
 		mk: func(k, v []byte) group.Record { return group.Record{Key: k, Value: v} },
 	}}

@@ -29,19 +29,31 @@ type internalTopic struct {
 	partitions   int32
 	segmentBytes int64
 	compression  string // the topic's compression.type
-	createMu     sync.Mutex
+	// replicationFactor and minISR are the topic's settings
+	// (offsets.topic.replication.factor, transaction.state.log.*);
+	// minISR 0 leaves min.insync.replicas to the broker default.
+	replicationFactor int16
+	minISR            int32
+	createMu          sync.Mutex
 }
 
 func (t *internalTopic) tp(p int32) log.TopicPartition {
 	return log.TopicPartition{Topic: t.name, Partition: p}
 }
 
-// ensure creates the topic (compacted; replication factor 1 while
-// partitions do not replicate, where Kafka's *.replication.factor
-// defaults are 3) if the image lacks it and waits until this node has
+// ensure creates the topic (compacted, with its replication factor and
+// min.insync.replicas) if the image lacks it and waits until this node has
 // applied the image that holds it. Its partitions spread over the brokers
 // like any topic's, so each node coordinates the groups and transactional
 // ids of the partitions it leads.
+//
+// As in Kafka, a cluster with fewer usable brokers than the replication
+// factor does not create it: the coordinator answers
+// COORDINATOR_NOT_AVAILABLE (clients retry) until enough brokers are up,
+// so the topic is never created with fewer replicas than configured
+// because one broker started a moment later. A node that is a cluster of
+// one (no controller.quorum.voters) creates it with one replica: a
+// laptop's node needs no setting for consumer groups to work.
 func (t *internalTopic) ensure(ctx context.Context) error {
 	if t.m.meta.Image().Topics[t.name] != nil {
 		return nil
@@ -51,16 +63,27 @@ func (t *internalTopic) ensure(ctx context.Context) error {
 	if t.m.meta.Image().Topics[t.name] != nil {
 		return nil
 	}
-	const rf = 1
+	rf := max(t.replicationFactor, 1)
+	usable := int16(len(t.m.meta.Image().UsableBrokerIDs()))
+	if usable < rf {
+		if t.m.cfg.Clustered() {
+			return fmt.Errorf("%s needs %d usable brokers for its replication factor, and %d are up: %w", t.name, rf, usable, kerr.CoordinatorNotAvailable)
+		}
+		rf = max(usable, 1)
+	}
+	configs := map[string]string{
+		"cleanup.policy":   "compact",
+		"compression.type": t.compression,
+		"segment.bytes":    strconv.FormatInt(t.segmentBytes, 10),
+	}
+	if t.minISR > 0 {
+		configs["min.insync.replicas"] = strconv.Itoa(int(min(t.minISR, int32(rf))))
+	}
 	_, err := t.m.client.CreateTopic(ctx, metadata.CreateTopicRequest{
 		Name:              t.name,
 		NumPartitions:     t.partitions,
 		ReplicationFactor: rf,
-		Configs: map[string]string{
-			"cleanup.policy":   "compact",
-			"compression.type": t.compression,
-			"segment.bytes":    strconv.FormatInt(t.segmentBytes, 10),
-		},
+		Configs:           configs,
 	})
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("create %s: %w", t.name, err)

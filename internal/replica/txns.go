@@ -223,7 +223,8 @@ func markerCode(err error) int16 {
 func newStateStorage(m *Manager, cfg txn.Config) *recordStorage[txn.Record] {
 	return &recordStorage[txn.Record]{
 		topic: internalTopic{m: m, name: txn.StateTopic, partitions: cfg.TransactionStateLogNumPartitions,
-			segmentBytes: cfg.TransactionStateLogSegmentBytes, compression: "uncompressed"},
+			segmentBytes: cfg.TransactionStateLogSegmentBytes, compression: "uncompressed",
+			replicationFactor: cfg.TransactionStateLogReplicationFactor, minISR: cfg.TransactionStateLogMinISR},
 		kv: func(r txn.Record) ([]byte, []byte) { return r.Key, r.Value },
 		mk: func(k, v []byte) txn.Record { return txn.Record{Key: k, Value: v} },
 	}
