@@ -255,8 +255,21 @@ func (p *Partition) OffsetForTimestamp(timestamp int64, isolation IsolationLevel
 		found bool
 		err   error
 	)
+	// A new leader whose high watermark has not reached the start of its
+	// epoch does not know yet where the committed records end: it answers
+	// OFFSET_NOT_AVAILABLE (retriable) rather than an offset that may move
+	// back, as Kafka does since KAFKA-2334.
+	lagging := func() error {
+		if es := p.epochStartOffset.Load(); es > p.HighWatermark() {
+			return newError(kerr.OffsetNotAvailable, nil, "the high watermark %d has not reached the start %d of leader epoch %d yet", p.HighWatermark(), es, p.LeaderEpoch())
+		}
+		return nil
+	}
 	switch {
 	case timestamp == ListLatest:
+		if err := lagging(); err != nil {
+			return none, err
+		}
 		return TimestampOffset{Offset: lastFetchable, Timestamp: -1, LeaderEpoch: p.LeaderEpoch()}, nil
 	case timestamp == ListEarliest || timestamp == ListEarliestLocal:
 		off, epoch := p.store.LogStartOffsetEpoch()
@@ -278,6 +291,11 @@ func (p *Partition) OffsetForTimestamp(timestamp int64, isolation IsolationLevel
 		return none, newError(kerr.KafkaStorageError, err, "search by timestamp %d", timestamp)
 	}
 	if !found || rec.Offset >= lastFetchable {
+		if found {
+			if err := lagging(); err != nil {
+				return none, err
+			}
+		}
 		return none, nil
 	}
 	return TimestampOffset{Offset: rec.Offset, Timestamp: rec.Timestamp, LeaderEpoch: rec.LeaderEpoch}, nil
