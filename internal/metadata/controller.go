@@ -3,6 +3,7 @@ package metadata
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -550,13 +551,16 @@ func (s *Store) SetFeatureLevel(ctx context.Context, name string, level int16) e
 // formatUuid renders a UUID as Kafka does (URL-safe base64, no padding).
 func formatUuid(id Uuid) string { return encodeUuid(id) }
 
-// AlterPartition changes a partition's leader and ISR: leader
-// NoLeaderChange keeps the leader (-1 means no leader), a nil isr keeps the
-// ISR. A leader change bumps the leader epoch. It returns the partition as
-// applied. Errors: UNKNOWN_TOPIC_ID, UNKNOWN_TOPIC_OR_PARTITION,
-// INVALID_REQUEST (a leader or ISR member that is not a replica, an empty
-// ISR), NOT_CONTROLLER.
-func (s *Store) AlterPartition(ctx context.Context, topicID Uuid, partition int32, leader int32, isr []int32) (Partition, error) {
+// ChangePartition sets a partition's leader and ISR as an operator would,
+// without the checks a leader's AlterPartition gets (epochs, eligibility):
+// leader NoLeaderChange keeps the leader (-1 means no leader), a nil isr
+// keeps the ISR. Tests and tools use it to move leadership. A change bumps
+// the partition epoch, a leader change the leader epoch too; asking for
+// the current state changes nothing. It returns the partition as applied.
+// Errors: UNKNOWN_TOPIC_ID, UNKNOWN_TOPIC_OR_PARTITION, INVALID_REQUEST (a
+// leader or ISR member that is not a replica, an empty ISR),
+// NOT_CONTROLLER.
+func (s *Store) ChangePartition(ctx context.Context, topicID Uuid, partition int32, leader int32, isr []int32) (Partition, error) {
 	s.ctrlMu.Lock()
 	defer s.ctrlMu.Unlock()
 	t := s.Image().TopicsByID[topicID]
@@ -589,6 +593,9 @@ func (s *Store) AlterPartition(ctx context.Context, topicID Uuid, partition int3
 			}
 			seen[b] = true
 		}
+	}
+	if (leader == NoLeaderChange || leader == p.Leader) && (isr == nil || slices.Equal(isr, p.ISR)) {
+		return p, nil
 	}
 	next, err := s.propose(ctx, []Record{&PartitionChangeRecord{
 		TopicID: topicID, PartitionID: partition, Leader: leader, ISR: append([]int32(nil), isr...),

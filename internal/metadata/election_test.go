@@ -88,6 +88,20 @@ func liveBrokers(t *testing.T, s *Store, n int32) map[int32]int64 {
 	return epochs
 }
 
+// storeWithTopic opens a store with brokers 1..n live and a topic "t" of
+// the given replica assignment; Close runs at the end of the test.
+func storeWithTopic(t *testing.T, n int32, assignments map[int32][]int32) (*Store, map[int32]int64, *Topic) {
+	t.Helper()
+	s := openTestStore(t, t.TempDir())
+	t.Cleanup(func() { s.Close() })
+	epochs := liveBrokers(t, s, n)
+	tp, err := s.CreateTopic(ctx(t), CreateTopicRequest{Name: "t", NumPartitions: -1, ReplicationFactor: -1, Assignments: assignments})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, epochs, tp
+}
+
 // partitionState renders what the election tests check of a partition.
 func partitionState(p Partition) string {
 	return fmt.Sprintf("leader %d ISR %v leader epoch %d partition epoch %d", p.Leader, p.ISR, p.LeaderEpoch, p.PartitionEpoch)
@@ -100,13 +114,7 @@ func partitionState(p Partition) string {
 // elected from outside the ISR, and unfencing the last member gives its
 // leadership back.
 func TestFencingKeepsISRs(t *testing.T) {
-	s := openTestStore(t, t.TempDir())
-	defer s.Close()
-	epochs := liveBrokers(t, s, 3)
-	if _, err := s.CreateTopic(ctx(t), CreateTopicRequest{Name: "t", NumPartitions: -1, ReplicationFactor: -1,
-		Assignments: map[int32][]int32{0: {1, 2, 3}, 1: {2, 3, 1}, 2: {3, 1, 2}}}); err != nil {
-		t.Fatal(err)
-	}
+	s, epochs, _ := storeWithTopic(t, 3, map[int32][]int32{0: {1, 2, 3}, 1: {2, 3, 1}, 2: {3, 1, 2}})
 	check := func(step string, want ...string) {
 		t.Helper()
 		for i, p := range s.Image().Topics["t"].Partitions {
@@ -213,13 +221,7 @@ func TestControlledShutdownLeavesISRs(t *testing.T) {
 // TestNewIncarnationLeavesISRs: a broker registering again (a restart,
 // maybe on an empty disk) fences its old epoch out of the ISRs at once.
 func TestNewIncarnationLeavesISRs(t *testing.T) {
-	s := openTestStore(t, t.TempDir())
-	defer s.Close()
-	liveBrokers(t, s, 2)
-	if _, err := s.CreateTopic(ctx(t), CreateTopicRequest{Name: "t", NumPartitions: -1, ReplicationFactor: -1,
-		Assignments: map[int32][]int32{0: {2, 1}}}); err != nil {
-		t.Fatal(err)
-	}
+	s, _, _ := storeWithTopic(t, 2, map[int32][]int32{0: {2, 1}})
 	registerIncarnation(t, s, 2, "")
 	p, _ := s.Image().Partition("t", 0)
 	if got, want := partitionState(p), "leader 1 ISR [1] leader epoch 1 partition epoch 1"; got != want {

@@ -104,10 +104,10 @@ func populate(t *testing.T, s *Store) {
 	// An ISR shrink and a leader change: partition epoch 2, leader epoch 1.
 	t3 := s.Image().Topics["topic-3"]
 	p0 := t3.Partitions[0]
-	if _, err := s.AlterPartition(ctx(t), t3.ID, 0, NoLeaderChange, p0.Replicas[:1]); err != nil {
+	if _, err := s.ChangePartition(ctx(t), t3.ID, 0, NoLeaderChange, p0.Replicas[:1]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AlterPartition(ctx(t), t3.ID, 0, p0.Replicas[1], p0.Replicas[1:]); err != nil {
+	if _, err := s.ChangePartition(ctx(t), t3.ID, 0, p0.Replicas[1], p0.Replicas[1:]); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SetTopicConfigs(ctx(t), "topic-2", map[string]*string{"cleanup.policy": strp("compact")}, false, false); err != nil {
