@@ -106,6 +106,17 @@ func TestAlterPartitionThroughClient(t *testing.T) {
 	if got := answer(resp); got.ErrorCode != 0 || got.LeaderID != active.id || got.PartitionEpoch != 1 || fmt.Sprint(got.ISR) != fmt.Sprint([]int32{active.id}) {
 		t.Fatalf("local shrink answered %+v", got)
 	}
+	// A request of no set version that names the members both ways is
+	// sent with their epochs, which are checked.
+	both := alterRequest(3, tp.ID, partition(follower, 0), []*testNode{follower, active})
+	both.Version = 0
+	rp := &both.Topics[0].Partitions[0]
+	rp.NewISR = []int32{follower.id, active.id}
+	rp.NewEpochISR[1].BrokerEpoch--
+	resp, err = follower.client.AlterPartition(ctx, both)
+	if err != nil || answer(resp).ErrorCode != kerr.IneligibleReplica.Code {
+		t.Fatalf("a member with a stale epoch, named both ways: %+v, %v", resp, err)
+	}
 	// A sender that does not lead the partition is refused.
 	resp, err = follower.client.AlterPartition(ctx, alterRequest(3, tp.ID, partition(follower, 1), []*testNode{follower}))
 	if err != nil || answer(resp).ErrorCode != kerr.InvalidRequest.Code {

@@ -475,9 +475,9 @@ func (c *Client) DescribeQuorum(ctx context.Context, req *kmsg.DescribeQuorumReq
 // AlterPartition sends a partition leader's AlterPartition (KIP-497) to
 // the active controller and returns its answer, whose per-partition error
 // codes are the caller's to act on (see metadata.Store.AlterPartition).
-// It is sent as version 3: members given only in NewISR (version 2) go as
-// NewEpochISR entries with broker epoch -1, which the controller does not
-// check. With BrokerEpoch -1 (the request's default) the client names
+// It is sent as version 3, whatever req.Version says: NewEpochISR when
+// given, else NewISR's members (version 2) as NewEpochISR entries with
+// broker epoch -1, which the controller does not check. With BrokerEpoch -1 (the request's default) the client names
 // this node and the broker epoch it registered with. A whole-request
 // error other than NOT_CONTROLLER (which is retried) comes back as the
 // error, STALE_BROKER_EPOCH for one.
@@ -492,8 +492,7 @@ func (c *Client) AlterPartition(ctx context.Context, req *kmsg.AlterPartitionReq
 		t := rt
 		t.Partitions = make([]kmsg.AlterPartitionRequestTopicPartition, len(rt.Partitions))
 		for i, rp := range rt.Partitions {
-			if req.Version < 3 {
-				rp.NewEpochISR = nil
+			if len(rp.NewEpochISR) == 0 {
 				for _, id := range rp.NewISR {
 					m := kmsg.NewAlterPartitionRequestTopicPartitionNewEpochISR()
 					m.BrokerID = id
