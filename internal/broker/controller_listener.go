@@ -79,6 +79,10 @@ func notControllerYet(req kmsg.Request) kmsg.Response {
 		resp := r.ResponseKind().(*kmsg.AllocateProducerIDsResponse)
 		resp.ErrorCode = kerr.NotController.Code
 		return resp
+	case *kmsg.AlterPartitionRequest:
+		resp := r.ResponseKind().(*kmsg.AlterPartitionResponse)
+		resp.ErrorCode = kerr.NotController.Code
+		return resp
 	case *kmsg.DescribeQuorumRequest:
 		resp := r.ResponseKind().(*kmsg.DescribeQuorumResponse)
 		resp.ErrorCode = kerr.NotLeaderForPartition.Code

@@ -472,6 +472,54 @@ func (c *Client) DescribeQuorum(ctx context.Context, req *kmsg.DescribeQuorumReq
 	return out, err
 }
 
+// AlterPartition sends a partition leader's AlterPartition (KIP-497) to
+// the active controller and returns its answer, whose per-partition error
+// codes are the caller's to act on (see metadata.Store.AlterPartition).
+// It is sent as version 3, whatever req.Version says: NewEpochISR when
+// given, else NewISR's members (version 2) as NewEpochISR entries with
+// broker epoch -1, which the controller does not check. With BrokerEpoch -1 (the request's default) the client names
+// this node and the broker epoch it registered with. A whole-request
+// error other than NOT_CONTROLLER (which is retried) comes back as the
+// error, STALE_BROKER_EPOCH for one.
+func (c *Client) AlterPartition(ctx context.Context, req *kmsg.AlterPartitionRequest) (*kmsg.AlterPartitionResponse, error) {
+	kreq := kmsg.NewPtrAlterPartitionRequest()
+	kreq.Version = 3
+	kreq.BrokerID, kreq.BrokerEpoch = req.BrokerID, req.BrokerEpoch
+	if req.BrokerEpoch == -1 {
+		kreq.BrokerID, kreq.BrokerEpoch = c.cfg.NodeID, c.epoch.Load()
+	}
+	for _, rt := range req.Topics {
+		t := rt
+		t.Partitions = make([]kmsg.AlterPartitionRequestTopicPartition, len(rt.Partitions))
+		for i, rp := range rt.Partitions {
+			if len(rp.NewEpochISR) == 0 {
+				for _, id := range rp.NewISR {
+					m := kmsg.NewAlterPartitionRequestTopicPartitionNewEpochISR()
+					m.BrokerID = id
+					rp.NewEpochISR = append(rp.NewEpochISR, m)
+				}
+			}
+			rp.NewISR = nil
+			t.Partitions[i] = rp
+		}
+		kreq.Topics = append(kreq.Topics, t)
+	}
+	var out *kmsg.AlterPartitionResponse
+	handle := func(r kmsg.Response) error {
+		resp := r.(*kmsg.AlterPartitionResponse)
+		if err := respErr(resp.ErrorCode, nil); err != nil {
+			return err
+		}
+		if len(resp.Topics) != len(kreq.Topics) {
+			return fmt.Errorf("%w: AlterPartition answered %d topics of %d", errRetry, len(resp.Topics), len(kreq.Topics))
+		}
+		out = resp
+		return nil
+	}
+	err := c.do(ctx, func() error { return handle(NewServer(c.cfg.Store, c.cfg.Controller).alterPartition(ctx, kreq)) }, kreq, handle)
+	return out, err
+}
+
 // Register registers this broker incarnation and returns its epoch.
 func (c *Client) Register(ctx context.Context, req *kmsg.BrokerRegistrationRequest) (int64, error) {
 	var epoch int64

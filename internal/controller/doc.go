@@ -20,7 +20,8 @@
 // Every node reaches the active controller through a Client, which calls
 // the local store when this node is the active controller and otherwise
 // sends the matching Kafka request (CreateTopics, IncrementalAlterConfigs,
-// AllocateProducerIds, BrokerHeartbeat, ...) to the active controller's
+// AllocateProducerIds, BrokerHeartbeat, a partition leader's
+// AlterPartition, ...) to the active controller's
 // controller listener, retrying NOT_CONTROLLER and connection failures
 // across elections. Server answers those requests on the controller
 // listener. Mux lets the controller listener carry the metadata log's Raft

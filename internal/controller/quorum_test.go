@@ -141,14 +141,11 @@ func heartbeat(n *testNode) (*kmsg.BrokerHeartbeatResponse, error) {
 	return n.client.Heartbeat(ctx, req)
 }
 
-// TestQuorumForwardsFencesAndFailsOver runs a 3-voter quorum over TCP:
-// every node registers through its client (forwarded unless it is the
-// active controller), a topic created through a follower is in that
-// follower's image when the call returns, a broker whose heartbeats stop
-// is fenced and comes back, and after the active controller stops the
-// others elect a new one and keep taking changes.
-func TestQuorumForwardsFencesAndFailsOver(t *testing.T) {
-	nodes := startQuorum(t, 3)
+// startLiveQuorum starts a 3-voter quorum whose nodes are all registered
+// and unfenced, and returns them, the active controller and another node.
+func startLiveQuorum(t *testing.T) (nodes []*testNode, active, follower *testNode) {
+	t.Helper()
+	nodes = startQuorum(t, 3)
 	waitFor(t, 10*time.Second, "an active controller", func() error { _, err := activeNode(nodes); return err })
 	for _, n := range nodes {
 		register(t, n)
@@ -165,14 +162,23 @@ func TestQuorumForwardsFencesAndFailsOver(t *testing.T) {
 			return nil
 		})
 	}
-	active, _ := activeNode(nodes)
-	var follower *testNode
+	active, _ = activeNode(nodes)
 	for _, n := range nodes {
 		if n != active {
-			follower = n
-			break
+			return nodes, active, n
 		}
 	}
+	return nodes, active, nil
+}
+
+// TestQuorumForwardsFencesAndFailsOver runs a 3-voter quorum over TCP:
+// every node registers through its client (forwarded unless it is the
+// active controller), a topic created through a follower is in that
+// follower's image when the call returns, a broker whose heartbeats stop
+// is fenced and comes back, and after the active controller stops the
+// others elect a new one and keep taking changes.
+func TestQuorumForwardsFencesAndFailsOver(t *testing.T) {
+	nodes, active, follower := startLiveQuorum(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	created, err := follower.client.CreateTopic(ctx, metadata.CreateTopicRequest{Name: "t", NumPartitions: 6, ReplicationFactor: 1})

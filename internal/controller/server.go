@@ -20,7 +20,8 @@ const ProducerIDBlockSize = 1000
 // broker lifecycle (BrokerRegistration, BrokerHeartbeat), the metadata
 // changes brokers forward (CreateTopics, DeleteTopics, CreatePartitions,
 // AlterConfigs, IncrementalAlterConfigs, AllocateProducerIds,
-// UpdateFeatures) and DescribeQuorum. A node that is not the active
+// UpdateFeatures), partition leaders' AlterPartition and DescribeQuorum.
+// A node that is not the active
 // controller answers NOT_CONTROLLER, and the sender tries another.
 type Server struct {
 	store *metadata.Store
@@ -43,11 +44,16 @@ var APIs = map[int16]int16{
 	37: 3, // CreatePartitions
 	44: 1, // IncrementalAlterConfigs
 	55: 2, // DescribeQuorum
+	56: 3, // AlterPartition
 	57: 1, // UpdateFeatures
 	62: 4, // BrokerRegistration
 	63: 1, // BrokerHeartbeat
 	67: 0, // AllocateProducerIds
 }
+
+// apiMinVersions holds the lowest version of the APIs that do not serve
+// from 0: AlterPartition before v2 names topics instead of ids.
+var apiMinVersions = map[int16]int16{56: 2}
 
 // Serve answers one request. Requests of other APIs get nil; the caller
 // closes the connection, as for any request a listener does not serve.
@@ -73,6 +79,8 @@ func (s *Server) Serve(ctx context.Context, req kmsg.Request) kmsg.Response {
 		return s.allocateProducerIDs(ctx, r)
 	case *kmsg.UpdateFeaturesRequest:
 		return s.updateFeatures(ctx, r)
+	case *kmsg.AlterPartitionRequest:
+		return s.alterPartition(ctx, r)
 	case *kmsg.DescribeQuorumRequest:
 		return s.DescribeQuorum(r)
 	}
@@ -92,7 +100,7 @@ func APIVersions() *kmsg.ApiVersionsResponse {
 	keys := slices.Sorted(maps.Keys(APIs))
 	for _, key := range keys {
 		k := kmsg.NewApiVersionsResponseApiKey()
-		k.ApiKey, k.MinVersion, k.MaxVersion = key, 0, APIs[key]
+		k.ApiKey, k.MinVersion, k.MaxVersion = key, apiMinVersions[key], APIs[key]
 		resp.ApiKeys = append(resp.ApiKeys, k)
 	}
 	return resp
@@ -242,6 +250,62 @@ func (s *Server) updateFeatures(ctx context.Context, r *kmsg.UpdateFeaturesReque
 		st.Feature = f.Feature
 		st.ErrorCode, st.ErrorMessage = codeMsg(s.store.SetFeatureLevel(ctx, f.Feature, f.MaxVersionLevel))
 		resp.Results = append(resp.Results, st)
+	}
+	return resp
+}
+
+// alterPartition answers a partition leader's AlterPartition (KIP-497;
+// metadata.Store.AlterPartition checks it). Versions 2 and 3 name topics
+// by id; version 3 gives each new ISR member's broker epoch (KIP-903),
+// version 2 only its id, which is then not checked against an epoch.
+// Older versions are answered UNSUPPORTED_VERSION.
+func (s *Server) alterPartition(ctx context.Context, r *kmsg.AlterPartitionRequest) *kmsg.AlterPartitionResponse {
+	resp := kmsg.NewPtrAlterPartitionResponse()
+	resp.Version = r.Version
+	if r.Version < apiMinVersions[r.Key()] {
+		resp.ErrorCode = kerr.UnsupportedVersion.Code
+		return resp
+	}
+	req := metadata.AlterPartitionRequest{BrokerID: r.BrokerID, BrokerEpoch: r.BrokerEpoch}
+	for _, rt := range r.Topics {
+		t := metadata.AlterPartitionTopic{TopicID: rt.TopicID}
+		for _, rp := range rt.Partitions {
+			item := metadata.AlterPartitionItem{Partition: rp.Partition, LeaderEpoch: rp.LeaderEpoch, PartitionEpoch: rp.PartitionEpoch}
+			if r.Version >= 3 {
+				for _, m := range rp.NewEpochISR {
+					item.NewISR = append(item.NewISR, metadata.ISRMember{BrokerID: m.BrokerID, BrokerEpoch: m.BrokerEpoch})
+				}
+			} else {
+				for _, id := range rp.NewISR {
+					item.NewISR = append(item.NewISR, metadata.ISRMember{BrokerID: id, BrokerEpoch: -1})
+				}
+			}
+			t.Partitions = append(t.Partitions, item)
+		}
+		req.Topics = append(req.Topics, t)
+	}
+	results, err := s.store.AlterPartition(ctx, req)
+	if err != nil {
+		resp.ErrorCode, _ = codeMsg(err)
+		return resp
+	}
+	for _, rt := range req.Topics {
+		st := kmsg.NewAlterPartitionResponseTopic()
+		st.TopidID = rt.TopicID
+		for range rt.Partitions {
+			res := results[0]
+			results = results[1:]
+			sp := kmsg.NewAlterPartitionResponseTopicPartition()
+			sp.Partition = res.Partition.ID
+			if res.Err != nil {
+				sp.ErrorCode = res.Err.Code
+			} else {
+				p := res.Partition
+				sp.LeaderID, sp.LeaderEpoch, sp.PartitionEpoch, sp.ISR = p.Leader, p.LeaderEpoch, p.PartitionEpoch, p.ISR
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
 	}
 	return resp
 }

@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -97,11 +98,12 @@ func (b *builder) apply(r Record) error {
 			return newError(kerr.InvalidReplicaAssignment, "partition %d of %s has no replicas", r.PartitionID, t.Name)
 		}
 		p := Partition{
-			ID:          r.PartitionID,
-			Leader:      r.Leader,
-			LeaderEpoch: r.LeaderEpoch,
-			Replicas:    append([]int32(nil), r.Replicas...),
-			ISR:         append([]int32(nil), r.ISR...),
+			ID:             r.PartitionID,
+			Leader:         r.Leader,
+			LeaderEpoch:    r.LeaderEpoch,
+			PartitionEpoch: r.PartitionEpoch,
+			Replicas:       append([]int32(nil), r.Replicas...),
+			ISR:            append([]int32(nil), r.ISR...),
 		}
 		if int(r.PartitionID) == len(t.Partitions) {
 			t.Partitions = append(t.Partitions, p)
@@ -130,12 +132,19 @@ func (b *builder) apply(r Record) error {
 			if len(r.Replicas) == 0 {
 				return newError(kerr.InvalidReplicaAssignment, "partition %d of %s would have no replicas", r.PartitionID, t.Name)
 			}
+			// Adding replicas keeps the leader epoch; removing one
+			// bumps it, so the removed replica's fetches are fenced.
+			for _, old := range p.Replicas {
+				if !slices.Contains(r.Replicas, old) {
+					bump = true
+				}
+			}
 			p.Replicas = append([]int32(nil), r.Replicas...)
-			bump = true
 		}
 		if bump {
 			p.LeaderEpoch++
 		}
+		p.PartitionEpoch++
 		t.Partitions[r.PartitionID] = p
 
 	case *RemoveTopicRecord:
@@ -232,7 +241,7 @@ func imageRecords(im *Image) []Record {
 			rs = append(rs, &PartitionRecord{
 				TopicID: t.ID, PartitionID: p.ID,
 				Replicas: p.Replicas, ISR: p.ISR,
-				Leader: p.Leader, LeaderEpoch: p.LeaderEpoch,
+				Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
 			})
 		}
 		for k, v := range t.Configs {

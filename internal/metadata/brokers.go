@@ -2,7 +2,6 @@ package metadata
 
 import (
 	"context"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -11,8 +10,9 @@ import (
 // A broker registers an incarnation and gets its broker epoch; it starts
 // fenced, is unfenced once it has caught up with the metadata log, and is
 // fenced again when its heartbeats stop or a new incarnation registers.
-// Fencing and unfencing move partition leadership in the same batch, so no
-// image ever shows a fenced leader. Who is alive is the controller's soft
+// Fencing and unfencing change partition leadership and ISRs in the same
+// batch (election.go), so no image ever shows a fenced leader, nor a
+// fenced ISR member other than a last one. Who is alive is the controller's soft
 // state (internal/controller); these operations only record decisions.
 
 // BrokerRegistration is a starting broker's registration request.
@@ -28,8 +28,9 @@ type BrokerRegistration struct {
 // RegisterBrokerIncarnation registers a broker incarnation and returns its
 // broker epoch. Registering the incarnation already registered returns its
 // epoch again (a retried request). A new incarnation replaces the old
-// registration, fenced: the old epoch's leaderships move to other in-sync
-// replicas (or to none) in the same batch. Errors: INVALID_REQUEST,
+// registration, fenced: the old epoch leaves the ISRs and its leaderships
+// move to other in-sync replicas (or to none) in the same batch, as
+// FenceBroker does. Errors: INVALID_REQUEST,
 // NOT_CONTROLLER.
 func (s *Store) RegisterBrokerIncarnation(ctx context.Context, reg BrokerRegistration) (int64, error) {
 	if reg.ID < 0 {
@@ -54,9 +55,10 @@ func (s *Store) RegisterBrokerIncarnation(ctx context.Context, reg BrokerRegistr
 		BrokerID: reg.ID, Host: reg.Host, Port: reg.Port, Rack: reg.Rack,
 		IncarnationID: reg.IncarnationID, DirectoryID: reg.DirectoryID, Epoch: -1, Fenced: true,
 	}}
-	// The new registration fences the old incarnation: nothing may stay
-	// led by it.
-	records = append(records, leadershipAway(im, reg.ID)...)
+	// The new registration fences the old incarnation: it leaves the
+	// ISRs (its successor may have lost its disk, KAFKA-14139) and
+	// nothing stays led by it.
+	records = append(records, fenceChanges(im, reg.ID)...)
 	next, err := s.propose(ctx, records)
 	if err != nil {
 		return 0, err
@@ -68,8 +70,10 @@ func (s *Store) RegisterBrokerIncarnation(ctx context.Context, reg BrokerRegistr
 	return br.Epoch, nil
 }
 
-// FenceBroker fences the registration with the given epoch and moves its
-// leaderships away. Fencing a fenced broker changes nothing. Errors:
+// FenceBroker fences the registration with the given epoch, takes it out
+// of every ISR it is not the last member of and elects new leaders for
+// the partitions it led (see election.go). Fencing a fenced broker changes
+// nothing. Errors:
 // STALE_BROKER_EPOCH (another registration holds the id), NOT_CONTROLLER.
 func (s *Store) FenceBroker(ctx context.Context, id int32, epoch int64) error {
 	s.ctrlMu.Lock()
@@ -86,7 +90,7 @@ func (s *Store) FenceBroker(ctx context.Context, id int32, epoch int64) error {
 		return nil
 	}
 	records := []Record{&BrokerRegistrationChangeRecord{BrokerID: id, BrokerEpoch: epoch, Fenced: ChangeSet}}
-	records = append(records, leadershipAway(im, id)...)
+	records = append(records, fenceChanges(im, id)...)
 	_, err = s.propose(ctx, records)
 	return err
 }
@@ -110,15 +114,17 @@ func (s *Store) UnfenceBroker(ctx context.Context, id int32, epoch int64) error 
 	}
 	records := []Record{&BrokerRegistrationChangeRecord{BrokerID: id, BrokerEpoch: epoch, Fenced: ChangeClear}}
 	if !br.InControlledShutdown {
-		records = append(records, leadershipTo(im, id)...)
+		records = append(records, unfenceChanges(im, id)...)
 	}
 	_, err = s.propose(ctx, records)
 	return err
 }
 
-// BeginControlledShutdown marks the registration as shutting down and
-// moves its leaderships away (KIP-631's controlled shutdown). It returns
-// whether the broker now leads nothing, when it may stop. Errors:
+// BeginControlledShutdown marks the registration as shutting down, takes
+// it out of the ISRs and moves its leaderships away, as FenceBroker does
+// (KIP-631's controlled shutdown; KIP-841 keeps it out of the ISRs until
+// it is unfenced again). It returns whether the broker now leads nothing,
+// when it may stop. Errors:
 // STALE_BROKER_EPOCH, NOT_CONTROLLER.
 func (s *Store) BeginControlledShutdown(ctx context.Context, id int32, epoch int64) (bool, error) {
 	s.ctrlMu.Lock()
@@ -131,7 +137,7 @@ func (s *Store) BeginControlledShutdown(ctx context.Context, id int32, epoch int
 	if err != nil {
 		return false, err
 	}
-	moves := leadershipAway(im, id)
+	moves := fenceChanges(im, id)
 	if br.InControlledShutdown && len(moves) == 0 {
 		return true, nil
 	}
@@ -192,38 +198,4 @@ func LedBy(im *Image, id int32) []TopicPartitionRef {
 type TopicPartitionRef struct {
 	Topic     *Topic
 	Partition int32
-}
-
-// leadershipAway gives every partition the broker leads a new leader: the
-// first other in-sync replica (in replica order) that is usable, else no
-// leader (-1). The leader epoch rises with each change.
-func leadershipAway(im *Image, id int32) []Record {
-	var records []Record
-	for _, ref := range LedBy(im, id) {
-		p := ref.Topic.Partitions[ref.Partition]
-		leader := int32(-1)
-		for _, r := range p.Replicas {
-			if r != id && slices.Contains(p.ISR, r) && im.Brokers[r].Usable() {
-				leader = r
-				break
-			}
-		}
-		records = append(records, &PartitionChangeRecord{TopicID: ref.Topic.ID, PartitionID: p.ID, Leader: leader})
-	}
-	return records
-}
-
-// leadershipTo makes the broker the leader of every leaderless partition
-// whose ISR holds it.
-func leadershipTo(im *Image, id int32) []Record {
-	var records []Record
-	for _, name := range im.TopicNames() {
-		t := im.Topics[name]
-		for _, p := range t.Partitions {
-			if p.Leader == -1 && slices.Contains(p.ISR, id) {
-				records = append(records, &PartitionChangeRecord{TopicID: t.ID, PartitionID: p.ID, Leader: id})
-			}
-		}
-	}
-	return records
 }

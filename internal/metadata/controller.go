@@ -3,6 +3,7 @@ package metadata
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -144,14 +145,13 @@ func (s *Store) planTopic(im *Image, req CreateTopicRequest) (*Topic, error) {
 		if rf <= 0 {
 			return nil, newError(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value.")
 		}
-		brokers := placementOrder(im)
-		if int(rf) > len(brokers) {
-			return nil, newError(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.", rf, rf, len(brokers))
-		}
 		if err := s.checkReplicationFactor(int(rf)); err != nil {
 			return nil, err
 		}
-		parts = assignReplicas(brokers, 0, n, int(rf), rand.IntN(len(brokers)))
+		var err error
+		if parts, err = placePartitions(im, 0, n, int(rf), rand.IntN); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.checkPartitionLimits(im, parts); err != nil {
 		return nil, err
@@ -181,7 +181,8 @@ func (s *Store) explicitPartitions(im *Image, assignments map[int32][]int32) ([]
 		if !ok {
 			return nil, newError(kerr.InvalidReplicaAssignment, "Partitions should be a consecutive 0-based integer sequence, but partition %d is missing.", p)
 		}
-		if err := checkReplicas(im, p, replicas); err != nil {
+		part, err := assignedPartition(im, p, replicas)
+		if err != nil {
 			return nil, err
 		}
 		if rf == -1 {
@@ -192,31 +193,9 @@ func (s *Store) explicitPartitions(im *Image, assignments map[int32][]int32) ([]
 		} else if len(replicas) != rf {
 			return nil, newError(kerr.InvalidReplicaAssignment, "All partitions should have the same number of replicas.")
 		}
-		parts[p] = newPartition(p, replicas)
+		parts[p] = part
 	}
 	return parts, nil
-}
-
-func checkReplicas(im *Image, p int32, replicas []int32) error {
-	if len(replicas) == 0 {
-		return newError(kerr.InvalidReplicaAssignment, "The manual partition assignment includes an empty replica list for partition %d.", p)
-	}
-	seen := map[int32]bool{}
-	for _, b := range replicas {
-		if seen[b] {
-			return newError(kerr.InvalidReplicaAssignment, "The manual partition assignment includes the broker %d more than once for partition %d.", b, p)
-		}
-		seen[b] = true
-		if _, ok := im.Brokers[b]; !ok {
-			return newError(kerr.InvalidReplicaAssignment, "The manual partition assignment includes broker %d, but no such broker is registered.", b)
-		}
-	}
-	return nil
-}
-
-func newPartition(id int32, replicas []int32) Partition {
-	r := append([]int32(nil), replicas...)
-	return Partition{ID: id, Leader: r[0], LeaderEpoch: 0, Replicas: r, ISR: append([]int32(nil), r...)}
 }
 
 func (s *Store) checkReplicationFactor(rf int) error {
@@ -224,54 +203,6 @@ func (s *Store) checkReplicationFactor(rf int) error {
 		return newError(kerr.InvalidReplicationFactor, "Replication factor %d is not supported yet: Samsa does not replicate partitions yet, so each partition has one replica (replication factor 1).", rf)
 	}
 	return nil
-}
-
-// placementOrder lists the brokers new replicas may go to (registered,
-// unfenced, not shutting down) alternating racks: the first broker of each
-// rack, then the second of each, and so on, racks and brokers in id order.
-// Round-robin placement over this list puts consecutive replicas of a
-// partition on different racks while racks have brokers left, as Kafka's
-// rack-aware assignment does; without racks it is the brokers in id order.
-func placementOrder(im *Image) []int32 {
-	byRack := map[string][]int32{}
-	var racks []string
-	for _, id := range im.UsableBrokerIDs() {
-		r := im.Brokers[id].Rack
-		if _, ok := byRack[r]; !ok {
-			racks = append(racks, r)
-		}
-		byRack[r] = append(byRack[r], id)
-	}
-	sort.Strings(racks)
-	var out []int32
-	for i := 0; ; i++ {
-		added := false
-		for _, r := range racks {
-			if i < len(byRack[r]) {
-				out = append(out, byRack[r][i])
-				added = true
-			}
-		}
-		if !added {
-			return out
-		}
-	}
-}
-
-// assignReplicas places partitions first..first+n-1 round robin over
-// brokers (sorted ids): partition p's replicas are rf consecutive brokers
-// starting at (start+p) mod len(brokers), so leaders spread evenly.
-func assignReplicas(brokers []int32, first, n int32, rf, start int) []Partition {
-	parts := make([]Partition, 0, n)
-	for i := int32(0); i < n; i++ {
-		p := first + i
-		replicas := make([]int32, rf)
-		for r := 0; r < rf; r++ {
-			replicas[r] = brokers[(start+int(p)+r)%len(brokers)]
-		}
-		parts = append(parts, newPartition(p, replicas))
-	}
-	return parts
 }
 
 // ExcessiveBatchMessage begins the POLICY_VIOLATION message of a request
@@ -369,24 +300,24 @@ func (s *Store) CreatePartitions(ctx context.Context, topic string, newTotal int
 		rf := len(t.Partitions[0].Replicas)
 		for i, replicas := range assignments {
 			p := cur + int32(i)
-			if err := checkReplicas(im, p, replicas); err != nil {
+			part, err := assignedPartition(im, p, replicas)
+			if err != nil {
 				return err
 			}
 			if len(replicas) != rf {
 				return newError(kerr.InvalidReplicaAssignment, "The manual partition assignment includes a partition with %d replica(s), but this is not consistent with previous partitions, which have %d replica(s).", len(replicas), rf)
 			}
-			parts = append(parts, newPartition(p, replicas))
+			parts = append(parts, part)
 		}
 	} else {
 		rf := 1
 		if len(t.Partitions) > 0 {
 			rf = len(t.Partitions[0].Replicas)
 		}
-		brokers := placementOrder(im)
-		if rf > len(brokers) {
-			return newError(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.", rf, rf, len(brokers))
+		var err error
+		if parts, err = placePartitions(im, cur, add, rf, rand.IntN); err != nil {
+			return err
 		}
-		parts = assignReplicas(brokers, cur, add, rf, rand.IntN(len(brokers)))
 	}
 	if err := s.checkPartitionLimits(im, parts); err != nil {
 		return err
@@ -550,13 +481,16 @@ func (s *Store) SetFeatureLevel(ctx context.Context, name string, level int16) e
 // formatUuid renders a UUID as Kafka does (URL-safe base64, no padding).
 func formatUuid(id Uuid) string { return encodeUuid(id) }
 
-// AlterPartition changes a partition's leader and ISR: leader
-// NoLeaderChange keeps the leader (-1 means no leader), a nil isr keeps the
-// ISR. A leader change bumps the leader epoch. It returns the partition as
-// applied. Errors: UNKNOWN_TOPIC_ID, UNKNOWN_TOPIC_OR_PARTITION,
-// INVALID_REQUEST (a leader or ISR member that is not a replica, an empty
-// ISR), NOT_CONTROLLER.
-func (s *Store) AlterPartition(ctx context.Context, topicID Uuid, partition int32, leader int32, isr []int32) (Partition, error) {
+// ChangePartition sets a partition's leader and ISR as an operator would,
+// without the checks a leader's AlterPartition gets (epochs, eligibility):
+// leader NoLeaderChange keeps the leader (-1 means no leader), a nil isr
+// keeps the ISR. Tests and tools use it to move leadership. A change bumps
+// the partition epoch, a leader change the leader epoch too; asking for
+// the current state changes nothing. It returns the partition as applied.
+// Errors: UNKNOWN_TOPIC_ID, UNKNOWN_TOPIC_OR_PARTITION, INVALID_REQUEST (a
+// leader or ISR member that is not a replica, an empty ISR),
+// NOT_CONTROLLER.
+func (s *Store) ChangePartition(ctx context.Context, topicID Uuid, partition int32, leader int32, isr []int32) (Partition, error) {
 	s.ctrlMu.Lock()
 	defer s.ctrlMu.Unlock()
 	t := s.Image().TopicsByID[topicID]
@@ -589,6 +523,9 @@ func (s *Store) AlterPartition(ctx context.Context, topicID Uuid, partition int3
 			}
 			seen[b] = true
 		}
+	}
+	if (leader == NoLeaderChange || leader == p.Leader) && (isr == nil || slices.Equal(isr, p.ISR)) {
+		return p, nil
 	}
 	next, err := s.propose(ctx, []Record{&PartitionChangeRecord{
 		TopicID: topicID, PartitionID: partition, Leader: leader, ISR: append([]int32(nil), isr...),

@@ -269,7 +269,7 @@ func TestRegisterBrokerAndFeatures(t *testing.T) {
 	}
 }
 
-func TestAlterPartition(t *testing.T) {
+func TestChangePartition(t *testing.T) {
 	s := openTestStore(t, t.TempDir())
 	defer s.Close()
 	mustRegister(t, s, 1, 2, 3)
@@ -278,22 +278,22 @@ func TestAlterPartition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.AlterPartition(ctx(t), Uuid{1}, 0, NoLeaderChange, nil)
+	_, err = s.ChangePartition(ctx(t), Uuid{1}, 0, NoLeaderChange, nil)
 	wantCode(t, err, kerr.UnknownTopicID)
-	_, err = s.AlterPartition(ctx(t), tp.ID, 1, NoLeaderChange, nil)
+	_, err = s.ChangePartition(ctx(t), tp.ID, 1, NoLeaderChange, nil)
 	wantCode(t, err, kerr.UnknownTopicOrPartition)
-	_, err = s.AlterPartition(ctx(t), tp.ID, 0, 4, nil)
+	_, err = s.ChangePartition(ctx(t), tp.ID, 0, 4, nil)
 	wantCode(t, err, kerr.InvalidRequest)
-	_, err = s.AlterPartition(ctx(t), tp.ID, 0, NoLeaderChange, []int32{1, 1})
+	_, err = s.ChangePartition(ctx(t), tp.ID, 0, NoLeaderChange, []int32{1, 1})
 	wantCode(t, err, kerr.InvalidRequest)
-	_, err = s.AlterPartition(ctx(t), tp.ID, 0, NoLeaderChange, []int32{})
+	_, err = s.ChangePartition(ctx(t), tp.ID, 0, NoLeaderChange, []int32{})
 	wantCode(t, err, kerr.InvalidRequest)
 
-	p, err := s.AlterPartition(ctx(t), tp.ID, 0, NoLeaderChange, []int32{1, 3})
+	p, err := s.ChangePartition(ctx(t), tp.ID, 0, NoLeaderChange, []int32{1, 3})
 	if err != nil || p.Leader != 1 || p.LeaderEpoch != 0 || fmt.Sprint(p.ISR) != "[1 3]" {
 		t.Fatalf("shrink ISR = %+v, %v", p, err)
 	}
-	p, err = s.AlterPartition(ctx(t), tp.ID, 0, 3, []int32{3})
+	p, err = s.ChangePartition(ctx(t), tp.ID, 0, 3, []int32{3})
 	if err != nil || p.Leader != 3 || p.LeaderEpoch != 1 || fmt.Sprint(p.ISR) != "[3]" {
 		t.Fatalf("move leader = %+v, %v", p, err)
 	}

@@ -85,13 +85,20 @@ type Topic struct {
 
 // Partition is the replica placement and leadership of one partition.
 type Partition struct {
-	ID          int32
-	Leader      int32 // broker id, -1 if none
+	ID     int32
+	Leader int32 // broker id, -1 if none
+	// LeaderEpoch rises when the leader changes or a replica is removed;
+	// followers and clients fence stale leaders with it.
 	LeaderEpoch int32
-	Replicas    []int32
-	ISR         []int32
-	// PartitionEpoch rises with every change of the partition.
+	// PartitionEpoch rises with every change of the partition (leader,
+	// ISR, replicas): the version a leader's AlterPartition must name
+	// (KIP-497's compare-and-set). A new partition has 0.
 	PartitionEpoch int32
+	Replicas       []int32
+	// ISR is the in-sync replicas, in the order the controller or the
+	// leader last wrote them. It always holds the leader, and is never
+	// empty: its last member stays when it fails, leaderless.
+	ISR []int32
 }
 
 // emptyImage is the image before any record is applied.

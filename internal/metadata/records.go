@@ -88,7 +88,8 @@ func recordVersion(r Record) uint32 {
 
 // maxVersion is the newest version of each record type this code reads.
 func maxVersion(t RecordType) uint32 {
-	if t == TypeRegisterBroker {
+	switch t {
+	case TypeRegisterBroker, TypePartition:
 		return 1
 	}
 	return 0
@@ -156,11 +157,17 @@ type PartitionRecord struct {
 	ISR         []int32
 	Leader      int32
 	LeaderEpoch int32
+	// PartitionEpoch is version 1: 0 for a new partition, the epoch it
+	// had in a snapshot. Version-0 records decode with 0.
+	PartitionEpoch int32
 }
 
 // PartitionChangeRecord changes a partition's leader, ISR or replicas. A
-// nil slice and NoLeaderChange mean "unchanged". The leader epoch is bumped
-// by the FSM when the leader or the replica set changes.
+// nil slice and NoLeaderChange mean "unchanged". The FSM derives the
+// epochs, as Kafka's PartitionRegistration.merge does: every change bumps
+// the partition epoch; the leader epoch rises when the leader changes or
+// a replica is removed, not when the ISR alone shrinks or grows
+// (KAFKA-15021).
 type PartitionChangeRecord struct {
 	TopicID     Uuid
 	PartitionID int32
@@ -203,6 +210,7 @@ func (*BrokerRegistrationChangeRecord) Type() RecordType {
 	return TypeBrokerRegistrationChange
 }
 func (*RegisterBrokerRecord) version() uint32   { return 1 }
+func (*PartitionRecord) version() uint32        { return 1 }
 func (*TopicRecord) Type() RecordType           { return TypeTopic }
 func (*PartitionRecord) Type() RecordType       { return TypePartition }
 func (*PartitionChangeRecord) Type() RecordType { return TypePartitionChange }
@@ -232,8 +240,8 @@ func (r *RegisterBrokerRecord) readBody(rd *reader, version uint32) {
 		r.IncarnationID = rd.Uuid()
 		r.DirectoryID = rd.Uuid()
 		r.Epoch = rd.Int64()
-		r.Fenced = rd.Bool()
-		r.InControlledShutdown = rd.Bool()
+		r.Fenced = rd.boolean()
+		r.InControlledShutdown = rd.boolean()
 	}
 }
 
@@ -277,16 +285,20 @@ func (r *PartitionRecord) appendBody(dst []byte) []byte {
 	dst = appendInt32s(dst, r.Replicas)
 	dst = appendInt32s(dst, r.ISR)
 	dst = kbin.AppendInt32(dst, r.Leader)
-	return kbin.AppendInt32(dst, r.LeaderEpoch)
+	dst = kbin.AppendInt32(dst, r.LeaderEpoch)
+	return kbin.AppendInt32(dst, r.PartitionEpoch)
 }
 
-func (r *PartitionRecord) readBody(rd *reader, _ uint32) {
+func (r *PartitionRecord) readBody(rd *reader, version uint32) {
 	r.TopicID = rd.Uuid()
 	r.PartitionID = rd.Int32()
 	r.Replicas = rd.int32s(false)
 	r.ISR = rd.int32s(false)
 	r.Leader = rd.Int32()
 	r.LeaderEpoch = rd.Int32()
+	if version >= 1 {
+		r.PartitionEpoch = rd.Int32()
+	}
 }
 
 func (r *PartitionChangeRecord) appendBody(dst []byte) []byte {
@@ -375,7 +387,7 @@ func newRecord(t RecordType) Record {
 //
 // Bodies use Kafka's primitive encodings (big-endian fixed-width integers,
 // compact strings and arrays). Every record is written at its current
-// version (0 for most; RegisterBroker is at 1).
+// version (0 for most; RegisterBroker and Partition are at 1).
 func AppendRecords(dst []byte, records []Record) []byte {
 	dst = append(dst, batchFormatVersion)
 	dst = kbin.AppendUvarint(dst, uint32(len(records)))
@@ -451,6 +463,16 @@ func DecodeRecords(data []byte) ([]Record, error) {
 type reader struct {
 	kbin.Reader
 	err error
+}
+
+// boolean reads a bool written as 0 or 1; other bytes are corrupt, so that
+// every record that decodes has one encoding.
+func (r *reader) boolean() bool {
+	b := r.Int8()
+	if b != 0 && b != 1 {
+		r.err = errors.New("bool is neither 0 nor 1")
+	}
+	return b == 1
 }
 
 // int32s reads a compact array of int32. Null (length 0) is only valid when

@@ -3,9 +3,12 @@ package metadata
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kbin"
 )
 
 func sampleRecords() []Record {
@@ -13,7 +16,7 @@ func sampleRecords() []Record {
 	return []Record{
 		&RegisterBrokerRecord{BrokerID: 1, Host: "127.0.0.1", Port: 9092, Rack: "r1"},
 		&TopicRecord{Name: "orders", TopicID: Uuid{1, 2, 3}},
-		&PartitionRecord{TopicID: Uuid{1, 2, 3}, PartitionID: 0, Replicas: []int32{1, 2}, ISR: []int32{1}, Leader: 1, LeaderEpoch: 4},
+		&PartitionRecord{TopicID: Uuid{1, 2, 3}, PartitionID: 0, Replicas: []int32{1, 2}, ISR: []int32{1}, Leader: 1, LeaderEpoch: 4, PartitionEpoch: 9},
 		&PartitionChangeRecord{TopicID: Uuid{1, 2, 3}, PartitionID: 0, Leader: NoLeaderChange, ISR: []int32{1, 2}},
 		&ConfigRecord{ResourceType: ResourceTopic, ResourceName: "orders", Name: "cleanup.policy", Value: &v},
 		&ConfigRecord{ResourceType: ResourceBroker, Name: "log.retention.ms", Value: nil},
@@ -99,32 +102,78 @@ func TestApplyRejectsWholeBatch(t *testing.T) {
 	}
 }
 
-func TestPartitionChangeBumpsLeaderEpoch(t *testing.T) {
+// TestPartitionChangeEpochs: every change bumps the partition epoch; the
+// leader epoch rises on a leader change or a replica removed, never on an
+// ISR shrink or expansion alone (KAFKA-15021), nor on replicas added.
+func TestPartitionChangeEpochs(t *testing.T) {
 	id := Uuid{7}
 	im, err := applyRecords(emptyImage("c", 1), []Record{
 		&TopicRecord{Name: "a", TopicID: id},
-		&PartitionRecord{TopicID: id, PartitionID: 0, Replicas: []int32{1, 2}, ISR: []int32{1, 2}, Leader: 1},
+		&PartitionRecord{TopicID: id, PartitionID: 0, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2, 3}, Leader: 1},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	isrOnly, err := applyRecords(im, []Record{&PartitionChangeRecord{TopicID: id, Leader: NoLeaderChange, ISR: []int32{1}}})
+	if p := im.Topics["a"].Partitions[0]; p.LeaderEpoch != 0 || p.PartitionEpoch != 0 {
+		t.Fatalf("new partition: %+v, want both epochs 0", p)
+	}
+	steps := []struct {
+		name                     string
+		change                   PartitionChangeRecord
+		leader                   int32
+		leaderEpoch, partitionEp int32
+		isr, replicas            string
+	}{
+		{"ISR shrink", PartitionChangeRecord{Leader: NoLeaderChange, ISR: []int32{1, 2}}, 1, 0, 1, "[1 2]", "[1 2 3]"},
+		{"ISR expand", PartitionChangeRecord{Leader: NoLeaderChange, ISR: []int32{1, 2, 3}}, 1, 0, 2, "[1 2 3]", "[1 2 3]"},
+		{"same leader named", PartitionChangeRecord{Leader: 1}, 1, 0, 3, "[1 2 3]", "[1 2 3]"},
+		{"leader change", PartitionChangeRecord{Leader: 2, ISR: []int32{2, 3}}, 2, 1, 4, "[2 3]", "[1 2 3]"},
+		{"no leader", PartitionChangeRecord{Leader: -1}, -1, 2, 5, "[2 3]", "[1 2 3]"},
+		{"leader back", PartitionChangeRecord{Leader: 3}, 3, 3, 6, "[2 3]", "[1 2 3]"},
+		{"replica added", PartitionChangeRecord{Leader: NoLeaderChange, Replicas: []int32{1, 2, 3, 4}}, 3, 3, 7, "[2 3]", "[1 2 3 4]"},
+		{"replica removed", PartitionChangeRecord{Leader: NoLeaderChange, Replicas: []int32{2, 3, 4}}, 3, 4, 8, "[2 3]", "[2 3 4]"},
+	}
+	for _, st := range steps {
+		prev := im
+		c := st.change
+		c.TopicID = id
+		if im, err = applyRecords(im, []Record{&c}); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		p := im.Topics["a"].Partitions[0]
+		if p.Leader != st.leader || p.LeaderEpoch != st.leaderEpoch || p.PartitionEpoch != st.partitionEp ||
+			fmt.Sprint(p.ISR) != st.isr || fmt.Sprint(p.Replicas) != st.replicas {
+			t.Fatalf("%s: %+v, want leader %d, leader epoch %d, partition epoch %d, ISR %s, replicas %s",
+				st.name, p, st.leader, st.leaderEpoch, st.partitionEp, st.isr, st.replicas)
+		}
+		// Earlier images are untouched.
+		if q := prev.Topics["a"].Partitions[0]; q.PartitionEpoch != st.partitionEp-1 {
+			t.Fatalf("%s: copy-on-write broken: %+v", st.name, q)
+		}
+	}
+}
+
+// TestPartitionV0RecordsStillDecode: a PartitionRecord written before the
+// partition epoch decodes with partition epoch 0 and applies.
+func TestPartitionV0RecordsStillDecode(t *testing.T) {
+	v1 := &PartitionRecord{TopicID: Uuid{5}, PartitionID: 0, Replicas: []int32{1, 2}, ISR: []int32{2}, Leader: 2, LeaderEpoch: 3, PartitionEpoch: 8}
+	body := v1.appendBody(nil)
+	body = body[:len(body)-4] // strip the version-1 field
+	batch := []byte{batchFormatVersion, 1, byte(TypePartition), 0, byte(len(body))}
+	batch = append(batch, body...)
+	recs, err := DecodeRecords(batch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := isrOnly.Topics["a"].Partitions[0]; p.LeaderEpoch != 0 || len(p.ISR) != 1 {
-		t.Fatalf("ISR shrink: %+v", p)
+	want := *v1
+	want.PartitionEpoch = 0
+	if got := recs[0].(*PartitionRecord); !reflect.DeepEqual(*got, want) {
+		t.Fatalf("decoded %+v, want %+v", got, want)
 	}
-	moved, err := applyRecords(isrOnly, []Record{&PartitionChangeRecord{TopicID: id, Leader: 2, ISR: []int32{2}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p := moved.Topics["a"].Partitions[0]; p.LeaderEpoch != 1 || p.Leader != 2 {
-		t.Fatalf("leader change: %+v", p)
-	}
-	// Earlier images are untouched.
-	if p := im.Topics["a"].Partitions[0]; p.Leader != 1 || len(p.ISR) != 2 {
-		t.Fatalf("copy-on-write broken: %+v", p)
+	// A version-1 record cut to the version-0 length is refused.
+	short := append([]byte{batchFormatVersion, 1, byte(TypePartition), 1, byte(len(body))}, body...)
+	if _, err := DecodeRecords(short); !errors.Is(err, ErrCorruptRecord) {
+		t.Fatalf("version-1 record without its partition epoch: %v", err)
 	}
 }
 
@@ -132,7 +181,9 @@ func TestPartitionChangeBumpsLeaderEpoch(t *testing.T) {
 // it accepts re-encodes to something that decodes to the same records: the
 // input itself, unless the input spends more bytes than needed on a varint
 // (the encoder writes the shortest form, so the re-encoding is then
-// shorter, and encoding is a fixed point from there).
+// shorter, and encoding is a fixed point from there) or holds a record of
+// an older version (re-encoded at the current one, with the fields the
+// old version lacks at their defaults).
 func FuzzDecodeRecord(f *testing.F) {
 	f.Add(EncodeRecords(sampleRecords()...))
 	for _, r := range sampleRecords() {
@@ -141,6 +192,11 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{1, 0})
 	f.Add([]byte{1, 1, byte(TypePartition), 0, 0})
+	// Version-0 records of the types that have a version 1.
+	v0 := append([]byte{1, 2, byte(TypePartition), 0, 38}, make([]byte, 20)...)
+	v0 = append(v0, 2, 0, 0, 0, 1, 2, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0)
+	v0 = append(v0, byte(TypeRegisterBroker), 0, 11, 0, 0, 0, 7, 2, 'h', 0, 0, 0, 1, 1)
+	f.Add(v0)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		recs, err := DecodeRecords(data)
 		if err != nil {
@@ -158,6 +214,7 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("round trip differs:\n%#v\n%#v", recs, again)
 		}
 		switch {
+		case hasOldVersions(data):
 		case len(enc) > len(data):
 			t.Fatalf("re-encoding grew %d bytes to %d", len(data), len(enc))
 		case len(enc) == len(data) && !bytes.Equal(enc, data):
@@ -169,6 +226,20 @@ func FuzzDecodeRecord(f *testing.F) {
 		// Applying arbitrary records must not panic either.
 		_, _ = applyRecords(emptyImage("c", 1), recs)
 	})
+}
+
+// hasOldVersions reports whether a batch that decoded holds a record below
+// its type's current version.
+func hasOldVersions(data []byte) bool {
+	rd := kbin.Reader{Src: data[1:]}
+	for n := rd.Uvarint(); n > 0; n-- {
+		typ, version, size := rd.Uvarint(), rd.Uvarint(), rd.Uvarint()
+		rd.Span(int(size))
+		if version < maxVersion(RecordType(typ)) {
+			return true
+		}
+	}
+	return false
 }
 
 // normalize maps empty non-nullable arrays to nil (both encode the same).

@@ -101,6 +101,15 @@ func populate(t *testing.T, s *Store) {
 	if err := s.CreatePartitions(ctx(t), "topic-1", 4, nil, false); err != nil {
 		t.Fatal(err)
 	}
+	// An ISR shrink and a leader change: partition epoch 2, leader epoch 1.
+	t3 := s.Image().Topics["topic-3"]
+	p0 := t3.Partitions[0]
+	if _, err := s.ChangePartition(ctx(t), t3.ID, 0, NoLeaderChange, p0.Replicas[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ChangePartition(ctx(t), t3.ID, 0, p0.Replicas[1], p0.Replicas[1:]); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.SetTopicConfigs(ctx(t), "topic-2", map[string]*string{"cleanup.policy": strp("compact")}, false, false); err != nil {
 		t.Fatal(err)
 	}
@@ -160,6 +169,9 @@ func TestSnapshotRestartKeepsEverything(t *testing.T) {
 		t.Fatalf("log not truncated after snapshot: first index %d", first)
 	}
 	before := s.Image()
+	if p, _ := before.Partition("topic-3", 0); p.PartitionEpoch != 2 || p.LeaderEpoch != 1 {
+		t.Fatalf("topic-3-0 before the restart: %+v, want partition epoch 2, leader epoch 1", p)
+	}
 	s.Close()
 
 	s, err = Open(cfg)

@@ -125,7 +125,7 @@ func TestCoordinatorsFollowLeadership(t *testing.T) {
 	const moved = 1 // the partition whose leadership moves
 	alter := func(topicID metadata.Uuid, p, leader int32) metadata.Partition {
 		t.Helper()
-		mp, err := m.Metadata().AlterPartition(ctx, topicID, p, leader, nil)
+		mp, err := m.Metadata().ChangePartition(ctx, topicID, p, leader, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

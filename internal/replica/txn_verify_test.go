@@ -56,9 +56,29 @@ func TestVerifyTransactionWithoutACoordinator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	unfence := func() {
+		t.Helper()
+		hb := kmsg.NewPtrBrokerHeartbeatRequest()
+		hb.BrokerID, hb.BrokerEpoch, hb.CurrentMetadataOffset = 2, epoch, int64(m.Metadata().AppliedIndex())
+		if _, err := m.Controller().Heartbeat(ctx, hb); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.AwaitImage(ctx, m.Metadata().Image().Epoch); err != nil {
+			t.Fatal(err)
+		}
+		if m.Metadata().Image().Brokers[2].Fenced {
+			t.Fatal("node 2 still fenced after its heartbeat")
+		}
+	}
+	// Node 2 takes its partition while unfenced, then is fenced: the
+	// partition keeps it as its only in-sync replica, leaderless.
+	unfence()
 	remote := txn.PartitionFor(id, 2)
 	if _, err := m.Metadata().CreateTopic(ctx, metadata.CreateTopicRequest{Name: txn.StateTopic, NumPartitions: -1, ReplicationFactor: -1,
 		Assignments: map[int32][]int32{remote: {2}, 1 - remote: {m.cfg.NodeID}}, Configs: map[string]string{"cleanup.policy": "compact"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Metadata().FenceBroker(ctx, 2, epoch); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.AwaitImage(ctx, m.Metadata().Image().Epoch); err != nil {
@@ -76,18 +96,8 @@ func TestVerifyTransactionWithoutACoordinator(t *testing.T) {
 	if code := m.VerifyTransaction(ctx, local, 1, 0, tps, false)[0]; code != kerr.InvalidProducerIDMapping.Code {
 		t.Fatalf("this node's coordinator, an unknown id: %v", kerr.ErrorForCode(code))
 	}
-	expect("the leader's node is fenced", kerr.CoordinatorNotAvailable.Code)
+	expect("the partition's only replica is fenced", kerr.CoordinatorNotAvailable.Code)
 
-	hb := kmsg.NewPtrBrokerHeartbeatRequest()
-	hb.BrokerID, hb.BrokerEpoch, hb.CurrentMetadataOffset = 2, epoch, int64(m.Metadata().AppliedIndex())
-	if _, err := m.Controller().Heartbeat(ctx, hb); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.AwaitImage(ctx, m.Metadata().Image().Epoch); err != nil {
-		t.Fatal(err)
-	}
-	if m.Metadata().Image().Brokers[2].Fenced {
-		t.Fatal("node 2 still fenced after its heartbeat")
-	}
+	unfence()
 	expect("the leader's node does not answer", kerr.NetworkException.Code)
 }
