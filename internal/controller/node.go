@@ -42,7 +42,6 @@ func OpenNode(cfg *config.Config, stream raft.StreamLayer, logger *slog.Logger) 
 		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
 		MaxPartitionsPerRequest:  cfg.MaxPartitionsPerRequest,
 		MaxBrokerPartitions:      cfg.MaxBrokerPartitions,
-		MaxReplicationFactor:     1, // partitions do not replicate yet
 		Voters:                   voters,
 		Stream:                   stream,
 		ElectionTimeout:          time.Duration(cfg.ControllerQuorumElectionTimeoutMs) * time.Millisecond,

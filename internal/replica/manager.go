@@ -163,8 +163,6 @@ func Open(cfg *config.Config, opts Options) (*Manager, error) {
 		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
 		MaxPartitionsPerRequest:  cfg.MaxPartitionsPerRequest,
 		MaxBrokerPartitions:      cfg.MaxBrokerPartitions,
-		// Partitions do not replicate yet.
-		MaxReplicationFactor: 1,
 	})
 	if err != nil {
 		m.closeLogs()
