@@ -285,6 +285,9 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, started
 	drainCtx, cancelDrain := context.WithTimeout(sctx, timeout*4/5)
 	defer cancelDrain()
 	var errs []error
+	// Leaderships move away first, so the requests in flight (produces
+	// waiting for their followers) can finish.
+	b.BeginShutdown()
 	if err := srv.Shutdown(drainCtx); err != nil {
 		errs = append(errs, fmt.Errorf("stop serving: %w", err))
 	}

@@ -92,6 +92,10 @@ func (b *Broker) Ready() error { return b.replicas.Ready() }
 // down first.
 func (b *Broker) Close() error { return b.replicas.Close() }
 
+// BeginShutdown moves this node's leaderships to other replicas before it
+// stops serving (replica.Manager.BeginShutdown).
+func (b *Broker) BeginShutdown() { b.replicas.BeginShutdown() }
+
 // Replicas is the node's replica manager.
 func (b *Broker) Replicas() *replica.Manager { return b.replicas }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,8 +25,9 @@ import (
 
 // lifecycle is the broker's registration.
 type lifecycle struct {
-	epoch  atomic.Int64 // the broker epoch, -1 before registration
-	fenced atomic.Bool
+	epoch    atomic.Int64 // the broker epoch, -1 before registration
+	fenced   atomic.Bool
+	shutdown sync.Once // the controlled shutdown, run once
 }
 
 // register registers this incarnation, waits for the image to catch up
@@ -178,6 +180,18 @@ func (m *Manager) heartbeatLoop() {
 	}
 }
 
+// BeginShutdown is the first step of a node's shutdown, before it stops
+// serving: the controlled shutdown. The controller moves this broker's
+// leaderships to other in-sync replicas and takes it out of the ISRs; once
+// this node has applied that, produces waiting here for acknowledgement
+// end with NOT_LEADER_OR_FOLLOWER (clients retry at the new leader) and
+// followers fetch from the new leaders, so the requests in flight finish
+// and no producer waits for a replica that is going away. Later calls, and
+// Close, do nothing more.
+func (m *Manager) BeginShutdown() {
+	m.life.shutdown.Do(m.controlledShutdown)
+}
+
 // controlledShutdown asks the controller to move this broker's
 // leaderships away and waits until it says the broker may stop, bounded
 // by a fifth of samsa.shutdown.timeout.ms. A cluster of one skips it:
@@ -193,6 +207,7 @@ func (m *Manager) controlledShutdown() {
 		resp, err := m.heartbeat(ctx, true)
 		if err == nil && resp.ShouldShutdown {
 			m.logger.Info("controlled shutdown: the controller moved this broker's leaderships away")
+			m.awaitNoLeaderships(ctx)
 			return
 		}
 		select {
@@ -200,6 +215,22 @@ func (m *Manager) controlledShutdown() {
 			m.logger.Warn("controlled shutdown did not finish in time; stopping anyway", "timeout", timeout, "err", err)
 			return
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// awaitNoLeaderships waits until this node leads no partition in the
+// image it applied, or ctx ends.
+func (m *Manager) awaitNoLeaderships(ctx context.Context) {
+	for {
+		changed := m.imageChanged()
+		if len(metadata.LedBy(m.meta.Image(), m.cfg.NodeID)) == 0 {
+			return
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return
 		}
 	}
 }

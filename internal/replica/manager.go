@@ -332,7 +332,7 @@ func (m *Manager) Close() error {
 	m.applyMu.Lock()
 	m.applyMu.Unlock() //nolint:staticcheck // waits for an apply in progress to stop
 	if !alreadyClosed {
-		m.controlledShutdown()
+		m.BeginShutdown()
 		if m.meta != nil {
 			m.meta.TransferLeadership()
 		}
