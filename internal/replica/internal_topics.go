@@ -153,9 +153,13 @@ func (t *internalTopic) append(ctx context.Context, p int32, batch []byte, opts 
 	return t.await(ctx, part, p, res)
 }
 
-// await waits until the high watermark covers an append's records.
+// await waits until the high watermark covers an append's records in the
+// leader epoch they were appended in: a write whose leadership ended
+// before its in-sync replicas had it fails (NOT_LEADER_OR_FOLLOWER, which
+// the coordinators answer as NOT_COORDINATOR) rather than succeed on the
+// strength of a later leader's high watermark over other records.
 func (t *internalTopic) await(ctx context.Context, part *partition.Partition, p int32, res partition.AppendResult) error {
-	if err := part.WaitHighWatermark(ctx, res.LastOffset+1); err != nil {
+	if err := part.WaitHighWatermarkInEpoch(ctx, res.LastOffset+1, res.LeaderEpoch); err != nil {
 		return t.kafkaErr(p, "await the high watermark of", err)
 	}
 	return nil
