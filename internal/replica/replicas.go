@@ -31,6 +31,11 @@ type Replica struct {
 	// clients and the coordinators. A follower replicates from the leader
 	// and serves nothing.
 	leader atomic.Bool
+	// following is the leader and epoch this replica's fetch was last
+	// started for (followLeader -1: none); written by applyRole.
+	followMu     sync.Mutex
+	followLeader int32
+	followEpoch  int32
 }
 
 // topicSettings are a topic's effective configs, parsed once per change:
@@ -136,6 +141,12 @@ func (m *Manager) applyImage(prev, next *metadata.Image) []*roleChange {
 		!maps.Equal(prev.NodeConfigs[m.cfg.NodeID], next.NodeConfigs[m.cfg.NodeID])
 	brokersChanged := !maps.Equal(prev.Brokers, next.Brokers)
 	var follow []*roleChange
+	// Role changes of existing replicas run on a few goroutines: becoming
+	// leader writes and fsyncs the partition's leader-epoch checkpoint,
+	// and a node that gets back thousands of leaderships (a restart, a
+	// failover) should not do those one after another.
+	roles := newRolePool(roleWorkers)
+	defer roles.wait() // an early return still waits for the changes begun
 	for _, t := range next.Topics {
 		var settings *topicSettings
 		created, failed := 0, 0
@@ -177,8 +188,8 @@ func (m *Manager) applyImage(prev, next *metadata.Image) []*roleChange {
 				continue
 			}
 			prevT := prev.Topic(t.Name)
-			if c := m.applyRole(r, next, p, r.settings, prevT != t || brokersChanged); c != nil {
-				follow = append(follow, c)
+			if changed := prevT != t || brokersChanged; changed || m.roleDiffers(r, p) {
+				roles.run(func() *roleChange { return m.applyRole(r, next, p, settings, changed) })
 			}
 			if prevT == nil || prevT != t || brokerConfigsChanged {
 				rs.mu.Lock()
@@ -194,6 +205,7 @@ func (m *Manager) applyImage(prev, next *metadata.Image) []*roleChange {
 		}
 		m.logPartitionsCreated(t, created, failed)
 	}
+	follow = append(follow, roles.wait()...)
 	rs.mu.RLock()
 	var gone []*Replica
 	for tp, r := range rs.byTP {
@@ -236,7 +248,7 @@ func (m *Manager) createReplica(tp log.TopicPartition, topicID [16]byte, p metad
 	if err != nil {
 		return nil, err
 	}
-	r := &Replica{tp: tp, topicID: topicID, log: l, part: part, settings: settings}
+	r := &Replica{tp: tp, topicID: topicID, log: l, part: part, settings: settings, followLeader: -1, followEpoch: -1}
 	m.replicas.mu.Lock()
 	m.replicas.byTP[tp] = r
 	m.replicas.mu.Unlock()

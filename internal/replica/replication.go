@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -60,6 +61,9 @@ func (m *Manager) applyRole(r *Replica, im *metadata.Image, p metadata.Partition
 	if p.Leader == m.cfg.NodeID {
 		wasLeader := part.IsLeader() && part.LeaderEpoch() == p.LeaderEpoch
 		if !wasLeader {
+			r.followMu.Lock()
+			r.followLeader, r.followEpoch = -1, -1
+			r.followMu.Unlock()
 			m.unfollow(r.tp)
 			if err := part.BecomeLeader(p.LeaderEpoch); err != nil {
 				m.logger.Error("cannot become leader", "topic", r.tp.Topic, "partition", r.tp.Partition, "epoch", p.LeaderEpoch, "err", err)
@@ -78,7 +82,64 @@ func (m *Manager) applyRole(r *Replica, im *metadata.Image, p metadata.Partition
 		m.logger.Error("cannot become follower", "topic", r.tp.Topic, "partition", r.tp.Partition, "epoch", p.LeaderEpoch, "err", err)
 		return nil
 	}
+	r.followMu.Lock()
+	same := r.followLeader == p.Leader && r.followEpoch == p.LeaderEpoch
+	r.followLeader, r.followEpoch = p.Leader, p.LeaderEpoch
+	r.followMu.Unlock()
+	if same {
+		return nil
+	}
 	return &roleChange{r: r, leader: p.Leader, leaderEpoch: p.LeaderEpoch}
+}
+
+// roleDiffers reports whether replica r's role or epoch is not yet the
+// one partition p gives it (so applyRole has something to do).
+func (m *Manager) roleDiffers(r *Replica, p metadata.Partition) bool {
+	if p.Leader == m.cfg.NodeID {
+		return !r.part.IsLeader() || r.part.LeaderEpoch() != p.LeaderEpoch
+	}
+	r.followMu.Lock()
+	defer r.followMu.Unlock()
+	return r.part.IsLeader() || r.part.LeaderEpoch() != p.LeaderEpoch || r.followLeader != p.Leader || r.followEpoch != p.LeaderEpoch
+}
+
+// roleWorkers bounds the role changes applyImage runs at once.
+const roleWorkers = 16
+
+// rolePool runs applyRole calls on at most n goroutines and gathers the
+// fetches they start.
+type rolePool struct {
+	sem chan struct{}
+	wg  sync.WaitGroup
+	mu  sync.Mutex
+	out []*roleChange
+}
+
+func newRolePool(n int) *rolePool { return &rolePool{sem: make(chan struct{}, n)} }
+
+// run starts fn once a goroutine is free.
+func (p *rolePool) run(fn func() *roleChange) {
+	p.sem <- struct{}{}
+	p.wg.Add(1)
+	go func() {
+		defer func() { <-p.sem; p.wg.Done() }()
+		if c := fn(); c != nil {
+			p.mu.Lock()
+			p.out = append(p.out, c)
+			p.mu.Unlock()
+		}
+	}()
+}
+
+// wait waits for every started call and returns the fetches to start
+// (each once).
+func (p *rolePool) wait() []*roleChange {
+	p.wg.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := p.out
+	p.out = nil
+	return out
 }
 
 // startFollowing starts (or moves) the fetches applyImage decided.
