@@ -291,11 +291,10 @@ func (b *broker) tryStart() error {
 		n.exited = exited
 		go func() { cmd.Wait(); close(exited) }()
 	}
-	if b.clustered() {
-		// A restart re-forms the quorum and re-registers every broker.
-		return b.waitReady(90 * time.Second)
-	}
-	return b.waitReady(30 * time.Second)
+	// A restart re-forms the quorum, re-registers every broker and opens
+	// every partition: tens of thousands of them (the large-create test)
+	// take a while on a slow disk.
+	return b.waitReady(90 * time.Second)
 }
 
 // waitReady polls the broker with real requests until it answers, a process
