@@ -34,6 +34,15 @@ type RaftStatus struct {
 	Fenced bool
 }
 
+// ReplicationStatus counts this broker's replicas at scrape time.
+type ReplicationStatus struct {
+	Leaders, Followers int
+	// UnderReplicated counts the partitions this broker leads whose ISR is
+	// smaller than their replica set; UnderMinISR those whose ISR is
+	// smaller than min.insync.replicas (acks=all produces are refused).
+	UnderReplicated, UnderMinISR int
+}
+
 // LogDirSpace is the file system space of one log directory.
 type LogDirSpace struct {
 	Dir                string
@@ -50,6 +59,7 @@ type Sources struct {
 	GroupLag   func() []GroupLag
 	Raft       func() RaftStatus
 	LogDirs    func() []LogDirSpace
+	Replicas   func() ReplicationStatus
 }
 
 // SetSources installs the scrape-time sources, replacing the partition
@@ -103,6 +113,13 @@ var (
 	descBrokerFenced = prometheus.NewDesc("samsa_broker_fenced",
 		"1 while the controller has this broker fenced (it leads no partition and clients are not told of it), else 0.", nil, nil)
 
+	descReplicas = prometheus.NewDesc("samsa_replicas",
+		"Partition replicas on this broker, by role (leader, follower).", []string{"role"}, nil)
+	descUnderReplicated = prometheus.NewDesc("samsa_under_replicated_partitions",
+		"Partitions this broker leads whose in-sync replicas are fewer than their replicas (Kafka's UnderReplicatedPartitions).", nil, nil)
+	descUnderMinISR = prometheus.NewDesc("samsa_under_min_isr_partitions",
+		"Partitions this broker leads whose in-sync replicas are fewer than min.insync.replicas: acks=all produces to them are refused (Kafka's UnderMinIsrPartitionCount).", nil, nil)
+
 	descDirTotal = prometheus.NewDesc("samsa_log_dir_total_bytes",
 		"Size of the file system holding the log directory.", []string{"dir"}, nil)
 	descDirFree = prometheus.NewDesc("samsa_log_dir_available_bytes",
@@ -119,6 +136,7 @@ type nodeCollector struct{ m *Metrics }
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descLEO, descLSO, descHW, descBytes, descLag,
 		descRaftState, descRaftTerm, descRaftLast, descRaftCommit, descRaftApplied, descImageEpoch, descControllerID, descControllerActive, descClusterBrokers, descBrokerFenced,
+		descReplicas, descUnderReplicated, descUnderMinISR,
 		descDirTotal, descDirFree, descDirLogs, descDirSize} {
 		ch <- d
 	}
@@ -171,6 +189,13 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 			fenced = 1
 		}
 		gauge(descBrokerFenced, fenced)
+	}
+	if s.Replicas != nil {
+		r := s.Replicas()
+		gauge(descReplicas, float64(r.Leaders), "leader")
+		gauge(descReplicas, float64(r.Followers), "follower")
+		gauge(descUnderReplicated, float64(r.UnderReplicated))
+		gauge(descUnderMinISR, float64(r.UnderMinISR))
 	}
 	if s.LogDirs != nil {
 		for _, d := range s.LogDirs() {

@@ -15,7 +15,36 @@ func (m *Manager) metricsSources() metrics.Sources {
 		GroupLag:   m.groupLag,
 		Raft:       m.raftStatus,
 		LogDirs:    m.logDirSpace,
+		Replicas:   m.replicationStatus,
 	}
+}
+
+// replicationStatus counts this broker's replicas by role, and the
+// partitions it leads that are short of in-sync replicas, from the image
+// and the topics' settings.
+func (m *Manager) replicationStatus() metrics.ReplicationStatus {
+	im := m.meta.Image()
+	var st metrics.ReplicationStatus
+	m.replicas.mu.RLock()
+	defer m.replicas.mu.RUnlock()
+	for tp, r := range m.replicas.byTP {
+		p, ok := im.Partition(tp.Topic, tp.Partition)
+		if !ok {
+			continue
+		}
+		if p.Leader != m.cfg.NodeID {
+			st.Followers++
+			continue
+		}
+		st.Leaders++
+		if len(p.ISR) < len(p.Replicas) {
+			st.UnderReplicated++
+		}
+		if len(p.ISR) < int(r.settings.minInsyncReplicas) {
+			st.UnderMinISR++
+		}
+	}
+	return st
 }
 
 func (m *Manager) partitionStats() []metrics.PartitionStat {

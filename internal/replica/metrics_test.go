@@ -82,6 +82,9 @@ func TestMetricsSources(t *testing.T) {
 		`samsa_controller_active 1`,
 		`samsa_log_dir_partitions{dir="` + dir + `"}`,
 		`samsa_log_dir_available_bytes{dir="` + dir + `"}`,
+		`samsa_replicas{role="follower"} 0`,
+		`samsa_under_replicated_partitions 0`,
+		`samsa_under_min_isr_partitions 0`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
