@@ -33,8 +33,8 @@ var notApplied = map[string]string{
 	"compression.lz4.level":                   "Samsa does not recompress",
 	"compression.zstd.level":                  "Samsa does not recompress",
 	"file.delete.delay.ms":                    "segments are removed as soon as they are deleted",
-	"follower.replication.throttled.replicas": "no replication yet",
-	"leader.replication.throttled.replicas":   "no replication yet",
+	"follower.replication.throttled.replicas": "no replication throttles yet",
+	"leader.replication.throttled.replicas":   "no replication throttles yet",
 	"local.retention.bytes":                   "no tiered storage",
 	"local.retention.ms":                      "no tiered storage",
 	"remote.log.copy.disable":                 "no tiered storage",
@@ -42,7 +42,7 @@ var notApplied = map[string]string{
 	"remote.storage.enable":                   "no tiered storage",
 	"preallocate":                             "segment files are not preallocated",
 	"segment.jitter.ms":                       "segments roll at segment.ms without jitter",
-	"unclean.leader.election.enable":          "a single node has no other replica to elect",
+	"unclean.leader.election.enable":          "leaders are elected from the in-sync replicas only; electing another would lose acknowledged records (docs/replication.md)",
 }
 
 // appliedWith qualifies topic configs that Samsa applies only in some
