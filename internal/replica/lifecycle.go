@@ -103,6 +103,12 @@ func (m *Manager) register(parent context.Context, host string, port int32) erro
 	if err := m.meta.WaitApplied(ctx, uint64(epoch)); err != nil {
 		return fmt.Errorf("catch up with the metadata log to offset %d: %w", epoch, err)
 	}
+	// The replicas too: the metadata store applies the log before the
+	// replica manager opens what it names, and what this node does next
+	// (stray logs, unfencing) must see every partition it holds.
+	if err := m.AwaitImage(ctx, epoch); err != nil {
+		return fmt.Errorf("open the replicas of the metadata log up to offset %d: %w", epoch, err)
+	}
 	// Heartbeat until unfenced: the first heartbeat after catching up
 	// unfences, so retry quickly while fenced.
 	for {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -287,11 +288,21 @@ func (m *Manager) imageChanged() <-chan struct{} {
 }
 
 // deleteStrayLogs removes logs left on disk for partitions that are no
-// longer in the image (a topic deleted while this node was down).
+// longer in the image (a topic deleted while this node was down). A log is
+// a stray only when the metadata image, caught up with this node's
+// registration, does not name this node a replica of its partition under
+// its topic id, and the replicas reflect that image: a log the node has
+// simply not opened yet is never taken for one.
 func (m *Manager) deleteStrayLogs() {
+	im := m.meta.Image()
 	for _, lm := range m.logs {
 		for _, l := range lm.Logs() {
 			tp := l.TopicPartition()
+			if p, ok := im.Partition(tp.Topic, tp.Partition); ok && slices.Contains(p.Replicas, m.cfg.NodeID) {
+				if t := im.Topic(tp.Topic); t != nil && (l.TopicID() == [16]byte{} || l.TopicID() == t.ID) {
+					continue
+				}
+			}
 			if m.replica(tp) == nil {
 				if err := lm.Delete(tp); err != nil {
 					m.logger.Warn("cannot delete stray partition log", "topic", tp.Topic, "partition", tp.Partition, "err", err)
