@@ -20,10 +20,10 @@ import (
 func newClusterCmd(flags *clientFlags) *cobra.Command {
 	cmd := groupCommand(&cobra.Command{
 		Use:   "cluster",
-		Short: "Show the cluster's id, controller and brokers",
+		Short: "Show the cluster's id, controller and brokers; elect preferred leaders",
 	})
 	of := addOutputFlag(cmd)
-	cmd.AddCommand(newClusterInfoCmd(flags, of), newClusterStatusCmd(flags, of), newClusterNewIDCmd())
+	cmd.AddCommand(newClusterInfoCmd(flags, of), newClusterStatusCmd(flags, of), newClusterElectCmd(flags, of), newClusterNewIDCmd())
 	return cmd
 }
 

@@ -19,6 +19,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"topic", "alter", "t"}, "nothing to change"},
 		{[]string{"topic", "alter", "t", "--config", "a=1", "--delete-config", "a"}, `"a" is both set and deleted`},
 		{[]string{"topic", "delete"}, "at least one topic name"},
+		{[]string{"cluster", "elect-leaders", "--partition", "0"}, "--partition needs --topic"},
+		{[]string{"cluster", "elect-leaders", "--type", "dirty"}, `--type must be preferred or unclean, not "dirty"`},
 		{[]string{"produce", "t", "--acks", "2"}, `unknown acks "2"`},
 		{[]string{"produce", "t", "--compression", "brotli"}, `unknown compression "brotli"`},
 		{[]string{"produce", "t", "--acks", "1", "--idempotent"}, "--idempotent needs --acks all"},

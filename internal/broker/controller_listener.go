@@ -83,6 +83,8 @@ func notControllerYet(req kmsg.Request) kmsg.Response {
 		resp := r.ResponseKind().(*kmsg.AlterPartitionResponse)
 		resp.ErrorCode = kerr.NotController.Code
 		return resp
+	case *kmsg.ElectLeadersRequest:
+		return controller.ElectLeadersResponse(r, nil, kerr.NotController)
 	case *kmsg.DescribeQuorumRequest:
 		resp := r.ResponseKind().(*kmsg.DescribeQuorumResponse)
 		resp.ErrorCode = kerr.NotLeaderForPartition.Code

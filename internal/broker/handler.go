@@ -371,6 +371,7 @@ type Controller interface {
 	SetTopicConfigs(ctx context.Context, topic string, configs map[string]*string, replaceAll, validateOnly bool) error
 	SetBrokerConfigsOf(ctx context.Context, resource string, configs map[string]*string, replaceAll, validateOnly bool) error
 	AllocateProducerIDs(ctx context.Context, count int64) (first int64, err error)
+	ElectLeaders(ctx context.Context, req metadata.ElectLeadersRequest) ([]metadata.ElectLeadersTopicResult, error)
 }
 
 // controllerForClients is the controller id Metadata and DescribeCluster

@@ -142,6 +142,17 @@ type Config struct {
 	// ReplicaFetchBackoffMs is replica.fetch.backoff.ms: a follower's pause
 	// after a failed fetch.
 	ReplicaFetchBackoffMs int64
+	// AutoLeaderRebalanceEnable is auto.leader.rebalance.enable: the
+	// active controller gives partitions back to their preferred leaders.
+	AutoLeaderRebalanceEnable bool
+	// LeaderImbalanceCheckIntervalSeconds is
+	// leader.imbalance.check.interval.seconds: how often it checks.
+	LeaderImbalanceCheckIntervalSeconds int64
+	// LeaderImbalancePerBrokerPercentage is
+	// leader.imbalance.per.broker.percentage: the share of a broker's
+	// preferred partitions that may be led elsewhere before a check moves
+	// them back.
+	LeaderImbalancePerBrokerPercentage int32
 
 	// Unknown lists the keys found in the sources that are not start-up
 	// settings, when Load was allowed to accept them (Sources.AllowUnknown)
@@ -328,6 +339,9 @@ var Defs = []Def{
 	{"replica.fetch.max.bytes", "1048576", "Bytes a follower asks for per partition in one fetch (a larger batch still comes whole)."},
 	{"replica.fetch.response.max.bytes", "10485760", "Bytes a follower asks for in one fetch over all its partitions."},
 	{"replica.fetch.backoff.ms", "1000", "Milliseconds a follower waits after a failed fetch before it fetches from that leader again."},
+	{"auto.leader.rebalance.enable", "true", "The active controller gives partitions back to their preferred (first) replica when it is in the ISR again, every leader.imbalance.check.interval.seconds, for each broker whose share of partitions led elsewhere is above leader.imbalance.per.broker.percentage."},
+	{"leader.imbalance.check.interval.seconds", "300", "Seconds between the controller's checks for partitions not led by their preferred replica."},
+	{"leader.imbalance.per.broker.percentage", "10", "Percentage of a broker's preferred partitions that may be led by another replica before a check moves them back to it."},
 }
 
 // Synonyms are the groups of keys that set one setting, highest precedence
@@ -602,6 +616,9 @@ func Parse(props map[string]string) (*Config, error) {
 	cfg.ReplicaFetchMaxBytes = int32(p.int("replica.fetch.max.bytes", 0, math.MaxInt32))
 	cfg.ReplicaFetchResponseMaxBytes = int32(p.int("replica.fetch.response.max.bytes", 0, math.MaxInt32))
 	cfg.ReplicaFetchBackoffMs = p.int("replica.fetch.backoff.ms", 0, math.MaxInt32)
+	cfg.AutoLeaderRebalanceEnable = p.bool("auto.leader.rebalance.enable")
+	cfg.LeaderImbalanceCheckIntervalSeconds = p.int("leader.imbalance.check.interval.seconds", 1, math.MaxInt32)
+	cfg.LeaderImbalancePerBrokerPercentage = int32(p.int("leader.imbalance.per.broker.percentage", 0, 100))
 
 	if p.err != nil {
 		return nil, p.err
@@ -739,6 +756,17 @@ func (c *Config) Validate() error {
 		bad("max.incremental.fetch.session.cache.slots must be >= 0, got %d", c.FetchMaxSessions)
 	}
 	return errors.Join(errs...)
+}
+
+// LeaderImbalanceCheckInterval is how often the active controller moves
+// partitions back to their preferred leaders: 0 when
+// auto.leader.rebalance.enable is false, else
+// leader.imbalance.check.interval.seconds.
+func (c *Config) LeaderImbalanceCheckInterval() time.Duration {
+	if !c.AutoLeaderRebalanceEnable {
+		return 0
+	}
+	return time.Duration(c.LeaderImbalanceCheckIntervalSeconds) * time.Second
 }
 
 // validateRoles checks process.roles, the quorum and the listeners each

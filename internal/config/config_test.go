@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDefaults(t *testing.T) {
@@ -222,5 +223,27 @@ func TestAdvertisedWildcard(t *testing.T) {
 	hostname = func() (string, error) { return "", errors.New("no name") }
 	if _, err := Parse(map[string]string{"listeners": "0.0.0.0:9092"}); err == nil || !strings.Contains(err.Error(), "advertised.listeners") {
 		t.Errorf("without a host name: %v", err)
+	}
+}
+
+// TestLeaderRebalance: Kafka's defaults, the interval off when
+// auto.leader.rebalance.enable is false, and the ranges.
+func TestLeaderRebalance(t *testing.T) {
+	cfg := Default()
+	if got := cfg.LeaderImbalanceCheckInterval(); got != 300*time.Second || cfg.LeaderImbalancePerBrokerPercentage != 10 {
+		t.Fatalf("defaults: interval %s, percentage %d", got, cfg.LeaderImbalancePerBrokerPercentage)
+	}
+	cfg, err := Parse(map[string]string{"leader.imbalance.check.interval.seconds": "2", "leader.imbalance.per.broker.percentage": "0"})
+	if err != nil || cfg.LeaderImbalanceCheckInterval() != 2*time.Second || cfg.LeaderImbalancePerBrokerPercentage != 0 {
+		t.Fatalf("%v: interval %s, percentage %d", err, cfg.LeaderImbalanceCheckInterval(), cfg.LeaderImbalancePerBrokerPercentage)
+	}
+	cfg, err = Parse(map[string]string{"auto.leader.rebalance.enable": "false"})
+	if err != nil || cfg.LeaderImbalanceCheckInterval() != 0 {
+		t.Fatalf("disabled: %v, interval %s", err, cfg.LeaderImbalanceCheckInterval())
+	}
+	for k, v := range map[string]string{"leader.imbalance.check.interval.seconds": "0", "leader.imbalance.per.broker.percentage": "101"} {
+		if _, err := Parse(map[string]string{k: v}); err == nil || !strings.Contains(err.Error(), k) {
+			t.Fatalf("%s=%s: %v", k, v, err)
+		}
 	}
 }

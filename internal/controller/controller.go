@@ -24,6 +24,20 @@ type Config struct {
 	Logger        *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// LeaderImbalanceCheckInterval is leader.imbalance.check.interval.seconds:
+	// how often the active controller gives partitions back to their
+	// preferred leaders (metadata.Store.BalanceLeaders). 0 turns it off
+	// (auto.leader.rebalance.enable=false).
+	LeaderImbalanceCheckInterval time.Duration
+	// LeaderImbalancePerBrokerPercentage is
+	// leader.imbalance.per.broker.percentage: the share of a broker's
+	// preferred partitions that may be led elsewhere before a check moves
+	// them back.
+	LeaderImbalancePerBrokerPercentage int
+	// AfterBalance, if set, is called after each balancing round with the
+	// partitions it moved and its error (tests wait on it).
+	AfterBalance func(moved int, err error)
 }
 
 // Controller is the broker lifecycle half of the active controller
@@ -44,7 +58,7 @@ type Controller struct {
 	sessions map[int32]*session
 
 	stop chan struct{}
-	done chan struct{}
+	wg   sync.WaitGroup
 }
 
 // session is the soft state of one registered broker.
@@ -66,20 +80,25 @@ func New(store *metadata.Store, cfg Config) *Controller {
 		cfg.Logger = slog.Default()
 	}
 	c := &Controller{store: store, cfg: cfg, log: cfg.Logger, sessions: map[int32]*session{},
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{})}
 	store.WatchLeadership(c.leadership)
+	c.wg.Add(1)
 	go c.loop()
+	if cfg.LeaderImbalanceCheckInterval > 0 {
+		c.wg.Add(1)
+		go c.balanceLoop()
+	}
 	return c
 }
 
-// Close stops the session checks.
+// Close stops the session checks and the leader balancing.
 func (c *Controller) Close() {
 	select {
 	case <-c.stop:
 	default:
 		close(c.stop)
 	}
-	<-c.done
+	c.wg.Wait()
 }
 
 // leadership resets the soft state whenever this node becomes (or stops
@@ -99,7 +118,7 @@ func (c *Controller) leadership(active bool) {
 }
 
 func (c *Controller) loop() {
-	defer close(c.done)
+	defer c.wg.Done()
 	t := time.NewTicker(c.cfg.CheckInterval)
 	defer t.Stop()
 	for {

@@ -50,8 +50,10 @@ func OpenNode(cfg *config.Config, stream raft.StreamLayer, logger *slog.Logger) 
 		return nil, fmt.Errorf("open metadata: %w", err)
 	}
 	ctrl := New(store, Config{
-		SessionTimeout: time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
-		Logger:         logger.With("component", "controller"),
+		SessionTimeout:                     time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
+		Logger:                             logger.With("component", "controller"),
+		LeaderImbalanceCheckInterval:       cfg.LeaderImbalanceCheckInterval(),
+		LeaderImbalancePerBrokerPercentage: int(cfg.LeaderImbalancePerBrokerPercentage),
 	})
 	return &Node{Store: store, Controller: ctrl, Server: NewServer(store, ctrl)}, nil
 }

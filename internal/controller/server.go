@@ -20,9 +20,9 @@ const ProducerIDBlockSize = 1000
 // broker lifecycle (BrokerRegistration, BrokerHeartbeat), the metadata
 // changes brokers forward (CreateTopics, DeleteTopics, CreatePartitions,
 // AlterConfigs, IncrementalAlterConfigs, AllocateProducerIds,
-// UpdateFeatures), partition leaders' AlterPartition and DescribeQuorum.
-// A node that is not the active
-// controller answers NOT_CONTROLLER, and the sender tries another.
+// UpdateFeatures, ElectLeaders), partition leaders' AlterPartition and
+// DescribeQuorum. A node that is not the active controller answers
+// NOT_CONTROLLER, and the sender tries another.
 type Server struct {
 	store *metadata.Store
 	ctrl  *Controller
@@ -42,6 +42,7 @@ var APIs = map[int16]int16{
 	20: 6, // DeleteTopics
 	33: 2, // AlterConfigs
 	37: 3, // CreatePartitions
+	43: 2, // ElectLeaders
 	44: 1, // IncrementalAlterConfigs
 	55: 2, // DescribeQuorum
 	56: 3, // AlterPartition
@@ -81,6 +82,8 @@ func (s *Server) Serve(ctx context.Context, req kmsg.Request) kmsg.Response {
 		return s.updateFeatures(ctx, r)
 	case *kmsg.AlterPartitionRequest:
 		return s.alterPartition(ctx, r)
+	case *kmsg.ElectLeadersRequest:
+		return s.electLeaders(ctx, r)
 	case *kmsg.DescribeQuorumRequest:
 		return s.DescribeQuorum(r)
 	}

@@ -175,9 +175,11 @@ func Open(cfg *config.Config, opts Options) (*Manager, error) {
 	m.meta = meta
 	if cfg.IsController() {
 		m.ctrl = controller.New(meta, controller.Config{
-			SessionTimeout: time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
-			Logger:         logger.With("component", "controller"),
-			Now:            opts.Now,
+			SessionTimeout:                     time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
+			Logger:                             logger.With("component", "controller"),
+			Now:                                opts.Now,
+			LeaderImbalanceCheckInterval:       cfg.LeaderImbalanceCheckInterval(),
+			LeaderImbalancePerBrokerPercentage: int(cfg.LeaderImbalancePerBrokerPercentage),
 		})
 		if opts.ControllerAPIs != nil {
 			opts.ControllerAPIs(controller.NewServer(meta, m.ctrl))
