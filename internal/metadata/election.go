@@ -69,7 +69,7 @@ func changeISR(topicID Uuid, p Partition, isr []int32, acceptable func(int32) bo
 // the partitions it led get a new leader from what remains of their ISR,
 // or none.
 func fenceChanges(im *Image, id int32) []Record {
-	acceptable := func(r int32) bool { return r != id && im.Brokers[r].Usable() }
+	acceptable := func(r int32) bool { return r != id && im.usable(r) }
 	var records []Record
 	eachPartition(im, func(t *Topic, p Partition) {
 		if p.Leader != id && !slices.Contains(p.ISR, id) {
@@ -87,7 +87,7 @@ func fenceChanges(im *Image, id int32) []Record {
 // usable: each leaderless partition whose ISR holds it gets a leader. The
 // image may still show id fenced; it counts as usable here.
 func unfenceChanges(im *Image, id int32) []Record {
-	acceptable := func(r int32) bool { return r == id || im.Brokers[r].Usable() }
+	acceptable := func(r int32) bool { return r == id || im.usable(r) }
 	var records []Record
 	eachPartition(im, func(t *Topic, p Partition) {
 		if p.Leader != -1 || !slices.Contains(p.ISR, id) {
