@@ -81,8 +81,9 @@
 //
 // # Running
 //
-//	go test ./internal/replication/sim                          # 500 seeds (100 with -short)
+//	go test ./internal/replication/sim                          # 500 seeds of 400 steps (150 with -race; 100 seeds with -short)
 //	SAMSA_SIM_SEEDS=10000 go test ./internal/replication/sim -run TestSimulation -timeout 30m
+//	SAMSA_SIM_STEPS=2000 go test ./internal/replication/sim -run TestSimulation   # longer runs
 //	SAMSA_SIM_SEED=42 go test ./internal/replication/sim -run TestSimulation -v   # one seed, traced
 //
 // # Scenarios

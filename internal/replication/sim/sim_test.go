@@ -31,6 +31,16 @@ func runSeed(t *testing.T, seed int64, steps int, trace func(string)) ([]string,
 // verbosely with SAMSA_SIM_SEED.
 func TestSimulation(t *testing.T) {
 	steps := 400
+	if raceEnabled {
+		steps = 150 // the race detector slows a step about tenfold
+	}
+	if v := os.Getenv("SAMSA_SIM_STEPS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps = n
+	}
 	if v := os.Getenv("SAMSA_SIM_SEED"); v != "" {
 		seed, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
