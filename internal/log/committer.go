@@ -56,6 +56,8 @@ type committer struct {
 	done chan struct{}
 
 	rounds int64 // rounds run, for tests and benchmarks (mu)
+	// manual: no goroutine; rounds run in Manager.CommitRound and close.
+	manual bool
 }
 
 type syncRound struct {
@@ -254,6 +256,10 @@ func (c *committer) syncInlineLocked(l *Log, s *segment, mark roundMark) {
 // close runs the pending round and stops the goroutine; later
 // registrations fsync inline.
 func (c *committer) close() {
+	if c.manual {
+		c.run(c.takeLast())
+		return
+	}
 	close(c.stop)
 	<-c.done
 }

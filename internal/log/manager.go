@@ -54,6 +54,12 @@ type ManagerOptions struct {
 	// CommitObserver, optional, receives the group committer's rounds and
 	// fsyncs (for metrics).
 	CommitObserver CommitObserver
+	// ManualCommit runs the group committer without its goroutine: a
+	// round (the fsyncs of what was appended since the last one, then the
+	// durable offsets) runs only when CommitRound is called, and at Close.
+	// For deterministic tests and simulations, which choose when the disk
+	// catches up with the appends (and so what a crash takes back).
+	ManualCommit bool
 }
 
 // Manager owns one log directory: it opens (and recovers) every partition
@@ -156,7 +162,12 @@ func OpenManager(opts ManagerOptions) (*Manager, error) {
 	if err := m.load(); err != nil {
 		return nil, err
 	}
-	m.committer = newCommitter(m.files, opts.SyncParallelism, opts.CommitObserver)
+	if opts.ManualCommit {
+		m.committer = makeCommitter(m.files, opts.SyncParallelism, opts.CommitObserver)
+		m.committer.manual = true
+	} else {
+		m.committer = newCommitter(m.files, opts.SyncParallelism, opts.CommitObserver)
+	}
 	m.wg.Add(1)
 	go m.background()
 	ok = true
@@ -558,6 +569,19 @@ func (m *Manager) RunRetention() int {
 
 // OpenFiles reports the open .log handles (for tests and metrics).
 func (m *Manager) OpenFiles() int { return m.files.openHandles() }
+
+// CommitRound runs the group committer's pending round now, on the
+// caller's goroutine, and reports how many logs it covered (0 when nothing
+// was appended since the last round). It is meant for ManualCommit; with
+// the committer's goroutine running it only takes a round from it.
+func (m *Manager) CommitRound() int {
+	r := m.committer.take()
+	if r == nil {
+		return 0
+	}
+	m.committer.run(r)
+	return len(r.ends)
+}
 
 // SyncRounds reports how many group-commit rounds have run.
 func (m *Manager) SyncRounds() int64 {

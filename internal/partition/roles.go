@@ -104,7 +104,16 @@ func (p *Partition) BecomeLeader(epoch int32) error {
 	}
 	p.epochStartOffset.Store(start)
 	p.startTermLocked(epoch, true)
-	p.durableChanged()
+	if t.leader {
+		p.durableChanged()
+	}
+	// A follower becoming leader keeps its high watermark: what it holds
+	// above it was fetched but not committed, and only its ISR
+	// (SetAssignment, then the followers' fetches) or, for a leader
+	// alone, its next durable records may move it.
+	// Known gap: a commit round landing before SetAssignment still treats
+	// the partition as unreplicated.
+
 	p.logger.Debug("became leader", "epoch", epoch, "epoch_start_offset", start, "high_watermark", p.HighWatermark())
 	return nil
 }
