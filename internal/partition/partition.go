@@ -344,13 +344,6 @@ func (p *Partition) AppendAsLeaderAsync(batches []byte, opts AppendOptions) (App
 	}
 	nowMs := now().UnixMilli()
 
-	if opts.RequiredAcks == -1 && opts.MinInsyncReplicas > 1 {
-		if n := p.isrSize(); n < int(opts.MinInsyncReplicas) {
-			return AppendResult{}, newError(kerr.NotEnoughReplicas, nil,
-				"the in-sync replicas (%d) are fewer than min.insync.replicas (%d)", n, opts.MinInsyncReplicas)
-		}
-	}
-
 	// Validate every batch before touching any state.
 	var (
 		n         int
@@ -393,6 +386,14 @@ func (p *Partition) AppendAsLeaderAsync(batches []byte, opts AppendOptions) (App
 	t := p.term.Load()
 	if !t.leader {
 		return AppendResult{}, p.notLeader(t)
+	}
+	// After the leadership check, as Kafka does: a follower answers
+	// NOT_LEADER_OR_FOLLOWER, which sends the client to the leader.
+	if opts.RequiredAcks == -1 && opts.MinInsyncReplicas > 1 {
+		if n := p.isrSize(); n < int(opts.MinInsyncReplicas) {
+			return AppendResult{}, newError(kerr.NotEnoughReplicas, nil,
+				"the in-sync replicas (%d) are fewer than min.insync.replicas (%d)", n, opts.MinInsyncReplicas)
+		}
 	}
 
 	// Producer checks, against the state as of the current log end.

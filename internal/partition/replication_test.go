@@ -210,3 +210,56 @@ func TestOffsetNotAvailableUntilHighWatermarkReachesEpochStart(t *testing.T) {
 		t.Fatalf("latest once the follower caught up: %+v %v, want 4", got, err)
 	}
 }
+
+func TestPromotedFollowerWithAssignmentKeepsHighWatermark(t *testing.T) {
+	// A follower holding fetched records above the high watermark becomes
+	// leader: with followers in its assignment its high watermark waits for
+	// their fetches, even when its log's durable offset moves meanwhile;
+	// as the only replica its durable log is committed.
+	mem := vfs.NewMem()
+	l := openReplica(t, mem, "n1", true, -1)
+	f := openReplica(t, mem, "n2", true, 0)
+	defer l.close(t)
+	defer f.close(t)
+	lead(t, l, 0, []int32{1, 2}, 1)
+	if _, err := l.p.AppendAsLeaderAsync(batch(t, plain(5)), AppendOptions{RequiredAcks: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.l.WaitDurable(context.Background(), 5); err != nil {
+		t.Fatal(err)
+	}
+	replicate(t, l, f, 2) // f holds 5 records, high watermark still 0
+	if hw := f.p.HighWatermark(); hw != 0 {
+		t.Fatalf("follower high watermark %d before the leader committed, want 0", hw)
+	}
+	if err := f.p.BecomeLeaderWith(1, Assignment{Self: 2, Replicas: []int32{1, 2}, ISR: []int32{1, 2}}, testNow); err != nil {
+		t.Fatal(err)
+	}
+	f.p.durableChanged() // a commit round
+	if hw := f.p.HighWatermark(); hw != 0 {
+		t.Fatalf("promoted follower moved its high watermark to %d before its ISR fetched, want 0", hw)
+	}
+	// An acks=all produce to a follower is NOT_LEADER_OR_FOLLOWER, whatever
+	// the ISR.
+	if _, err := l.p.AppendAsLeaderAsync(batch(t, plain(1)), AppendOptions{RequiredAcks: -1, MinInsyncReplicas: 3}); err == nil {
+		t.Fatal("the old leader took an append")
+	}
+	if err := l.p.BecomeFollower(1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.p.AppendAsLeaderAsync(batch(t, plain(1)), AppendOptions{RequiredAcks: -1, MinInsyncReplicas: 3}); !errors.Is(err, kerr.NotLeaderForPartition) {
+		t.Fatalf("acks=all produce to a follower: %v, want NOT_LEADER_OR_FOLLOWER", err)
+	}
+
+	alone := openReplica(t, mem, "n3", true, -1)
+	defer alone.close(t)
+	if err := alone.p.BecomeLeaderWith(0, Assignment{Self: 3, Replicas: []int32{3}, ISR: []int32{3}}, testNow); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alone.p.AppendAsLeaderAsync(batch(t, plain(2)), AppendOptions{RequiredAcks: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := alone.p.WaitAcked(context.Background(), 2, 0, -1, 1); err != nil {
+		t.Fatalf("a single replica's acks=all: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package partition
 
 import (
 	"context"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -51,8 +52,18 @@ func (p *Partition) EpochStartOffset() int64 { return p.epochStartOffset.Load() 
 // waking every high-watermark waiter and watcher (so the old term's
 // waiters fail, and fetches see the change). Called under appendMu.
 func (p *Partition) startTermLocked(epoch int32, leader bool) {
+	p.startTermLockedWith(epoch, leader, nil)
+}
+
+// startTermLockedWith is startTermLocked calling before, if set, with the
+// new term before it is published.
+func (p *Partition) startTermLockedWith(epoch int32, leader bool, before func(*term)) {
 	old := p.term.Load()
-	p.term.Store(&term{epoch: epoch, leader: leader, ended: make(chan struct{})})
+	nt := &term{epoch: epoch, leader: leader, ended: make(chan struct{})}
+	if before != nil {
+		before(nt)
+	}
+	p.term.Store(nt)
 	close(old.ended)
 	p.verification = nil
 	p.hwChanged()
@@ -86,6 +97,21 @@ func (p *Partition) SetLeaderEpoch(epoch int32) {
 // KAFKA_STORAGE_ERROR when the epoch cache cannot be written (the
 // partition then stays as it was).
 func (p *Partition) BecomeLeader(epoch int32) error {
+	return p.becomeLeader(epoch, nil, time.Time{})
+}
+
+// BecomeLeaderWith is BecomeLeader and SetAssignment in one step, as the
+// replica manager makes a replica leader: the new term starts with its
+// replicas and ISR in place, so no durable-offset change in between
+// counts the partition as a leader alone and moves its high watermark
+// over records its ISR may not hold. A leader alone (one replica) then
+// has its durable offset as high watermark; a replicated one waits for
+// its in-sync followers' fetches.
+func (p *Partition) BecomeLeaderWith(epoch int32, a Assignment, now time.Time) error {
+	return p.becomeLeader(epoch, &a, now)
+}
+
+func (p *Partition) becomeLeader(epoch int32, a *Assignment, now time.Time) error {
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
 	if p.closed {
@@ -103,16 +129,27 @@ func (p *Partition) BecomeLeader(epoch int32) error {
 		return storageError(err, "record the leader epoch")
 	}
 	p.epochStartOffset.Store(start)
-	p.startTermLocked(epoch, true)
-	if t.leader {
+	if a == nil {
+		p.startTermLocked(epoch, true)
+		if t.leader {
+			p.durableChanged()
+		}
+		// A follower becoming leader keeps its high watermark: what it
+		// holds above it was fetched but not committed, and only its ISR
+		// (SetAssignment, then the followers' fetches) or, for a leader
+		// alone, its next durable records may move it. BecomeLeaderWith
+		// leaves no moment without the assignment.
+	} else {
+		p.startTermLockedWith(epoch, true, func(nt *term) {
+			p.repMu.Lock()
+			p.rep.reset(*a, now)
+			p.repTerm = nt
+			replicated := p.rep.replicated()
+			p.repMu.Unlock()
+			p.replicated.Store(replicated)
+		})
 		p.durableChanged()
 	}
-	// A follower becoming leader keeps its high watermark: what it holds
-	// above it was fetched but not committed, and only its ISR
-	// (SetAssignment, then the followers' fetches) or, for a leader
-	// alone, its next durable records may move it.
-	// Known gap: a commit round landing before SetAssignment still treats
-	// the partition as unreplicated.
 
 	p.logger.Debug("became leader", "epoch", epoch, "epoch_start_offset", start, "high_watermark", p.HighWatermark())
 	return nil

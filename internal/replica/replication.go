@@ -65,13 +65,12 @@ func (m *Manager) applyRole(r *Replica, im *metadata.Image, p metadata.Partition
 			r.followLeader, r.followEpoch = -1, -1
 			r.followMu.Unlock()
 			m.unfollow(r.tp)
-			if err := part.BecomeLeader(p.LeaderEpoch); err != nil {
+			if err := part.BecomeLeaderWith(p.LeaderEpoch, m.assignment(im, p, settings.minInsyncReplicas), time.Now()); err != nil {
 				m.logger.Error("cannot become leader", "topic", r.tp.Topic, "partition", r.tp.Partition, "epoch", p.LeaderEpoch, "err", err)
 				r.leader.Store(false)
 				return nil
 			}
-		}
-		if !wasLeader || changed {
+		} else if changed {
 			part.SetAssignment(m.assignment(im, p, settings.minInsyncReplicas), time.Now())
 		}
 		r.leader.Store(true)
