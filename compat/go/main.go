@@ -40,7 +40,9 @@ type client interface {
 	Codecs() []string
 	CreateTopic(ctx context.Context, topic string, partitions int32, configs map[string]string) error
 	ListTopics(ctx context.Context) ([]string, error)
-	DescribePartitions(ctx context.Context, topic string) (int, error)
+	// DescribePartitions returns the replicas (broker ids) of each of the
+	// topic's partitions, in no particular order.
+	DescribePartitions(ctx context.Context, topic string) ([][]int32, error)
 	DescribeConfig(ctx context.Context, topic, key string) (string, error)
 	DeleteTopic(ctx context.Context, topic string) error
 	// Produce sends recs with the codec ("" for the client's default) and
@@ -85,6 +87,15 @@ var (
 	wait      = func() time.Duration {
 		s, _ := strconv.Atoi(env("COMPAT_WAIT_SECONDS", "25"))
 		return time.Duration(s) * time.Second
+	}()
+	// replicationFactor is what every scenario creates its topics with:
+	// COMPAT_RF, 3 against a 3-node cluster.
+	replicationFactor = func() int16 {
+		n, err := strconv.Atoi(env("COMPAT_RF", "1"))
+		if err != nil || n < 1 {
+			return 1
+		}
+		return int16(n)
 	}()
 )
 
@@ -203,12 +214,17 @@ func (s *scenarios) admin(ctx context.Context) (string, error) {
 	if !contains(names, topic) {
 		return "", errors.New("created topic missing from the topic list")
 	}
-	n, err := s.cl.DescribePartitions(ctx, topic)
+	parts, err := s.cl.DescribePartitions(ctx, topic)
 	if err != nil {
 		return "", fmt.Errorf("describe topic: %w", err)
 	}
-	if n != 3 {
-		return "", fmt.Errorf("describe topic: %d partitions, want 3", n)
+	if len(parts) != 3 {
+		return "", fmt.Errorf("describe topic: %d partitions, want 3", len(parts))
+	}
+	for _, replicas := range parts {
+		if distinct(replicas) != int(replicationFactor) {
+			return "", fmt.Errorf("describe topic: a partition's replicas are %v, want %d distinct brokers (COMPAT_RF)", replicas, replicationFactor)
+		}
 	}
 	v, err := s.cl.DescribeConfig(ctx, topic, "retention.ms")
 	if err != nil {
@@ -227,7 +243,7 @@ func (s *scenarios) admin(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", errors.New("deleted topic still listed")
 	}
-	return "create, list, describe, describe configs, delete", nil
+	return fmt.Sprintf("create, list, describe (%d replicas each), describe configs, delete", replicationFactor), nil
 }
 
 func (s *scenarios) produce(ctx context.Context) (string, error) {
@@ -583,4 +599,13 @@ func (v *values) Err() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.err
+}
+
+// distinct is the number of distinct values in ids.
+func distinct(ids []int32) int {
+	seen := map[int32]bool{}
+	for _, id := range ids {
+		seen[id] = true
+	}
+	return len(seen)
 }
