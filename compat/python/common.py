@@ -118,8 +118,9 @@ class Scenarios:
     def admin(self):
         topic = self.topic("admin")
         self.a.create_topic(topic, 3, {"retention.ms": "3600000"})
-        if topic not in self.a.list_topics():
-            raise Failure("created topic missing from the topic list")
+        # In a cluster the broker asked may learn of the topic a moment
+        # after the controller created it (as in Kafka): listed within WAIT.
+        poll(lambda: topic in self.a.list_topics(), "created topic missing from the topic list")
         parts = self.a.describe_partitions(topic)
         if len(parts) != 3:
             raise Failure("describe topic: %d partitions, want 3" % len(parts))
