@@ -207,15 +207,21 @@ func (s *scenarios) admin(ctx context.Context) (string, error) {
 	if err := s.cl.CreateTopic(ctx, topic, 3, map[string]string{"retention.ms": "3600000"}); err != nil {
 		return "", fmt.Errorf("create topic: %w", err)
 	}
-	names, err := s.cl.ListTopics(ctx)
+	// In a cluster the broker asked may learn of the topic a moment after
+	// the controller created it (as in Kafka, where CreateTopics does not
+	// wait for every broker's metadata): each look is retried within WAIT.
+	err := eventually(ctx, func() error {
+		names, err := s.cl.ListTopics(ctx)
+		if err == nil && !contains(names, topic) {
+			err = errors.New("created topic missing from the topic list")
+		}
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("list topics: %w", err)
 	}
-	if !contains(names, topic) {
-		return "", errors.New("created topic missing from the topic list")
-	}
-	parts, err := s.cl.DescribePartitions(ctx, topic)
-	if err != nil {
+	var parts [][]int32
+	if err := eventually(ctx, func() (err error) { parts, err = s.cl.DescribePartitions(ctx, topic); return err }); err != nil {
 		return "", fmt.Errorf("describe topic: %w", err)
 	}
 	if len(parts) != 3 {
@@ -226,8 +232,8 @@ func (s *scenarios) admin(ctx context.Context) (string, error) {
 			return "", fmt.Errorf("describe topic: a partition's replicas are %v, want %d distinct brokers (COMPAT_RF)", replicas, replicationFactor)
 		}
 	}
-	v, err := s.cl.DescribeConfig(ctx, topic, "retention.ms")
-	if err != nil {
+	var v string
+	if err := eventually(ctx, func() (err error) { v, err = s.cl.DescribeConfig(ctx, topic, "retention.ms"); return err }); err != nil {
 		return "", fmt.Errorf("describe configs: %w", err)
 	}
 	if v != "3600000" {
@@ -482,6 +488,20 @@ func poll(ctx context.Context, cond func() (bool, error)) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// eventually calls f until it returns nil, for at most WAIT, and returns
+// its last error.
+func eventually(ctx context.Context, f func() error) error {
+	var last error
+	err := poll(ctx, func() (bool, error) {
+		last = f()
+		return last == nil, nil
+	})
+	if err != nil && last != nil {
+		return fmt.Errorf("%w (still after %v)", last, wait)
+	}
+	return err
 }
 
 func sameInOrder(want, got []rec) error {
