@@ -8,7 +8,13 @@
 #                                 control (-control): the scenarios through
 #                                 compat/faultproxy, each must fail
 #   compat/run.sh -nodes 3        against a fresh 3-node samsa cluster (also
-#                                 COMPAT_NODES=3); no negative control
+#                                 COMPAT_NODES=3) at replication factor 3: the
+#                                 scenarios create their topics with COMPAT_RF,
+#                                 which the matrix sets (3 in a cluster, 1 on
+#                                 one node; COMPAT_RF=N or -rf N for another),
+#                                 and the nodes get default.replication.factor
+#                                 and min.insync.replicas to match; no
+#                                 negative control
 #   compat/run.sh -broken         against a closed port: every scenario must fail
 #   compat/run.sh -broker reference   against Apache Kafka 4.4 from Maven (checks the scenarios)
 #   compat/run.sh -only 'kafkajs|franz-go/txn'

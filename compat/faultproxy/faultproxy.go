@@ -11,6 +11,11 @@
 // responses, closing the connection instead, so that a producer must retry a
 // batch the broker already wrote.
 //
+// Fetches by a follower (a replica id or replica state naming a broker)
+// pass untouched: in front of a cluster whose nodes advertise the proxy,
+// replication goes through it too, and the loss is for clients to see, not
+// for the followers' logs.
+//
 // The broker must advertise the proxy's address, so that clients connect to
 // the proxy after the bootstrap too (advertised.listeners). In front of a
 // cluster, one Proxy forwards one listener to each broker (Forward), and the
@@ -142,6 +147,7 @@ type reqInfo struct {
 	key, version int16
 	acks         int16 // Produce only
 	idempotent   bool  // Produce with a producer id
+	replica      bool  // Fetch by a follower
 }
 
 // ProducerID is one producer id and epoch seen in a Produce request.
@@ -176,26 +182,50 @@ func (p *Proxy) ProducerIDs() map[ProducerID]int {
 	return out
 }
 
-// produceInfo reads the acks of a Produce request frame (after the size)
-// and records the producer ids of its batches.
-func (p *Proxy) produceInfo(frame []byte, version int16) (acks int16, idempotent bool) {
+// requestBody is the body of a request frame (after the size): the
+// header's API key, version, correlation id and client id skipped, and
+// its tagged fields from flexibleFrom (the first version with header v2).
+func requestBody(frame []byte, version, flexibleFrom int16) ([]byte, error) {
 	b := frame[8:]
 	if len(b) < 2 {
-		return -1, false
+		return nil, errors.New("short request header")
 	}
 	n := int16(binary.BigEndian.Uint16(b))
 	b = b[2:]
 	if n > 0 {
 		if len(b) < int(n) {
-			return -1, false
+			return nil, errors.New("short client id")
 		}
 		b = b[n:]
 	}
-	if version >= 9 { // request header v2
-		var err error
-		if b, err = skipTags(b); err != nil {
-			return -1, false
-		}
+	if version >= flexibleFrom {
+		return skipTags(b)
+	}
+	return b, nil
+}
+
+// replicaFetch reports whether a Fetch request frame (after the size) is a
+// follower's: a replica id (before v15) or replica state (v15 and later)
+// naming a broker.
+func replicaFetch(frame []byte, version int16) bool {
+	b, err := requestBody(frame, version, 12)
+	if err != nil {
+		return false
+	}
+	req := kmsg.NewFetchRequest()
+	req.Version = version
+	if err := req.ReadFrom(b); err != nil {
+		return false
+	}
+	return req.ReplicaID >= 0 || req.ReplicaState.ID >= 0
+}
+
+// produceInfo reads the acks of a Produce request frame (after the size)
+// and records the producer ids of its batches.
+func (p *Proxy) produceInfo(frame []byte, version int16) (acks int16, idempotent bool) {
+	b, err := requestBody(frame, version, 9)
+	if err != nil {
+		return -1, false
 	}
 	req := kmsg.NewProduceRequest()
 	req.Version = version
@@ -249,6 +279,9 @@ func (p *Proxy) serve(client net.Conn, target string) {
 				if ri.key == 0 {
 					ri.acks, ri.idempotent = p.produceInfo(frame, ri.version)
 				}
+				if ri.key == 1 && p.cfg.DropFetchEvery > 0 {
+					ri.replica = replicaFetch(frame, ri.version)
+				}
 				mu.Lock()
 				inflight[corr] = ri
 				mu.Unlock()
@@ -275,7 +308,7 @@ func (p *Proxy) serve(client net.Conn, target string) {
 				p.logf("faultproxy: dropped a Produce response (correlation id %d) and closed the connection", corr)
 				return
 			}
-			if ok && ri.key == 1 && p.cfg.DropFetchEvery > 0 {
+			if ok && ri.key == 1 && p.cfg.DropFetchEvery > 0 && !ri.replica {
 				if out, err := p.fetch(frame, ri.version); err == nil {
 					frame = out
 				} else {

@@ -36,6 +36,33 @@ func TestProduceInfo(t *testing.T) {
 	}
 }
 
+// TestReplicaFetch: a follower's Fetch (replica id before v15, replica
+// state from v15) is told from a consumer's, whose id is -1.
+func TestReplicaFetch(t *testing.T) {
+	for _, tc := range []struct {
+		version int16
+		id      int32
+		want    bool
+	}{{11, 2, true}, {11, -1, false}, {13, 3, true}, {13, -1, false}, {15, 2, true}, {15, -1, false}, {17, 1, true}} {
+		req := kmsg.NewFetchRequest()
+		req.Version = tc.version
+		if tc.version >= 15 {
+			req.ReplicaState.ID = tc.id
+			req.ReplicaState.Epoch = 7
+		} else {
+			req.ReplicaID = tc.id
+		}
+		frame := []byte{0, 1, byte(tc.version >> 8), byte(tc.version), 0, 0, 0, 9, 0, 2, 'i', 'd'}
+		if tc.version >= 12 {
+			frame = append(frame, 0) // header v2: no tagged fields
+		}
+		frame = req.AppendTo(frame)
+		if got := replicaFetch(frame, tc.version); got != tc.want {
+			t.Errorf("Fetch v%d with replica %d: replicaFetch %v, want %v", tc.version, tc.id, got, tc.want)
+		}
+	}
+}
+
 // TestDropBatches: the first data batch of a partition is dropped on every
 // fetch, control batches pass, and a partition left without batches has
 // empty records, not null ones (kafka-python fails on null).

@@ -48,7 +48,7 @@ func (c confluentGo) CreateTopic(ctx context.Context, topic string, partitions i
 		return err
 	}
 	defer adm.Close()
-	res, err := adm.CreateTopics(ctx, []kafka.TopicSpecification{{Topic: topic, NumPartitions: int(partitions), ReplicationFactor: 1, Config: configs}},
+	res, err := adm.CreateTopics(ctx, []kafka.TopicSpecification{{Topic: topic, NumPartitions: int(partitions), ReplicationFactor: int(replicationFactor), Config: configs}},
 		kafka.SetAdminOperationTimeout(wait))
 	if err != nil {
 		return err
@@ -80,21 +80,29 @@ func (c confluentGo) ListTopics(context.Context) ([]string, error) {
 	return out, nil
 }
 
-func (c confluentGo) DescribePartitions(ctx context.Context, topic string) (int, error) {
+func (c confluentGo) DescribePartitions(ctx context.Context, topic string) ([][]int32, error) {
 	adm, err := c.admin()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer adm.Close()
 	res, err := adm.DescribeTopics(ctx, kafka.NewTopicCollectionOfTopicNames([]string{topic}))
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	d := res.TopicDescriptions[0]
 	if d.Error.Code() != kafka.ErrNoError {
-		return 0, d.Error
+		return nil, d.Error
 	}
-	return len(d.Partitions), nil
+	var out [][]int32
+	for _, p := range d.Partitions {
+		var ids []int32
+		for _, n := range p.Replicas {
+			ids = append(ids, int32(n.ID))
+		}
+		out = append(out, ids)
+	}
+	return out, nil
 }
 
 func (c confluentGo) DescribeConfig(ctx context.Context, topic, key string) (string, error) {

@@ -45,7 +45,7 @@ func (f franz) CreateTopic(ctx context.Context, topic string, partitions int32, 
 	for k, v := range configs {
 		cfg[k] = &v
 	}
-	resp, err := adm.CreateTopic(ctx, partitions, 1, cfg, topic)
+	resp, err := adm.CreateTopic(ctx, partitions, replicationFactor, cfg, topic)
 	if err != nil {
 		return err
 	}
@@ -65,24 +65,28 @@ func (f franz) ListTopics(ctx context.Context) ([]string, error) {
 	return td.Names(), nil
 }
 
-func (f franz) DescribePartitions(ctx context.Context, topic string) (int, error) {
+func (f franz) DescribePartitions(ctx context.Context, topic string) ([][]int32, error) {
 	adm, err := f.admin()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer adm.Close()
 	td, err := adm.ListTopics(ctx, topic)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	d, ok := td[topic]
 	if !ok {
-		return 0, errors.New("topic missing from metadata")
+		return nil, errors.New("topic missing from metadata")
 	}
 	if d.Err != nil {
-		return 0, d.Err
+		return nil, d.Err
 	}
-	return len(d.Partitions), nil
+	var out [][]int32
+	for _, p := range d.Partitions {
+		out = append(out, p.Replicas)
+	}
+	return out, nil
 }
 
 func (f franz) DescribeConfig(ctx context.Context, topic, key string) (string, error) {

@@ -22,7 +22,7 @@ func newKafkaGo() client {
 func (kafkaGo) Codecs() []string { return []string{"none", "gzip", "snappy", "lz4", "zstd"} }
 
 func (k kafkaGo) CreateTopic(ctx context.Context, topic string, partitions int32, configs map[string]string) error {
-	tc := kafka.TopicConfig{Topic: topic, NumPartitions: int(partitions), ReplicationFactor: 1}
+	tc := kafka.TopicConfig{Topic: topic, NumPartitions: int(partitions), ReplicationFactor: int(replicationFactor)}
 	for name, v := range configs {
 		tc.ConfigEntries = append(tc.ConfigEntries, kafka.ConfigEntry{ConfigName: name, ConfigValue: v})
 	}
@@ -45,20 +45,28 @@ func (k kafkaGo) ListTopics(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-func (k kafkaGo) DescribePartitions(ctx context.Context, topic string) (int, error) {
+func (k kafkaGo) DescribePartitions(ctx context.Context, topic string) ([][]int32, error) {
 	md, err := k.cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	for _, t := range md.Topics {
 		if t.Name == topic {
 			if t.Error != nil {
-				return 0, t.Error
+				return nil, t.Error
 			}
-			return len(t.Partitions), nil
+			var out [][]int32
+			for _, p := range t.Partitions {
+				var ids []int32
+				for _, r := range p.Replicas {
+					ids = append(ids, int32(r.ID))
+				}
+				out = append(out, ids)
+			}
+			return out, nil
 		}
 	}
-	return 0, errors.New("topic missing from metadata")
+	return nil, errors.New("topic missing from metadata")
 }
 
 func (k kafkaGo) DescribeConfig(ctx context.Context, topic, key string) (string, error) {
@@ -167,7 +175,8 @@ func fromKafkaGo(m kafka.Message) rec {
 }
 
 func (k kafkaGo) ReadAll(ctx context.Context, topic string, readCommitted bool, want int) ([]rec, error) {
-	n, err := k.DescribePartitions(ctx, topic)
+	parts, err := k.DescribePartitions(ctx, topic)
+	n := len(parts)
 	if err != nil {
 		return nil, err
 	}

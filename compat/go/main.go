@@ -40,7 +40,9 @@ type client interface {
 	Codecs() []string
 	CreateTopic(ctx context.Context, topic string, partitions int32, configs map[string]string) error
 	ListTopics(ctx context.Context) ([]string, error)
-	DescribePartitions(ctx context.Context, topic string) (int, error)
+	// DescribePartitions returns the replicas (broker ids) of each of the
+	// topic's partitions, in no particular order.
+	DescribePartitions(ctx context.Context, topic string) ([][]int32, error)
 	DescribeConfig(ctx context.Context, topic, key string) (string, error)
 	DeleteTopic(ctx context.Context, topic string) error
 	// Produce sends recs with the codec ("" for the client's default) and
@@ -85,6 +87,15 @@ var (
 	wait      = func() time.Duration {
 		s, _ := strconv.Atoi(env("COMPAT_WAIT_SECONDS", "25"))
 		return time.Duration(s) * time.Second
+	}()
+	// replicationFactor is what every scenario creates its topics with:
+	// COMPAT_RF, 3 against a 3-node cluster.
+	replicationFactor = func() int16 {
+		n, err := strconv.Atoi(env("COMPAT_RF", "1"))
+		if err != nil || n < 1 {
+			return 1
+		}
+		return int16(n)
 	}()
 )
 
@@ -196,22 +207,33 @@ func (s *scenarios) admin(ctx context.Context) (string, error) {
 	if err := s.cl.CreateTopic(ctx, topic, 3, map[string]string{"retention.ms": "3600000"}); err != nil {
 		return "", fmt.Errorf("create topic: %w", err)
 	}
-	names, err := s.cl.ListTopics(ctx)
+	// In a cluster the broker asked may learn of the topic a moment after
+	// the controller created it (as in Kafka, where CreateTopics does not
+	// wait for every broker's metadata): each look is retried within WAIT.
+	err := eventually(ctx, func() error {
+		names, err := s.cl.ListTopics(ctx)
+		if err == nil && !contains(names, topic) {
+			err = errors.New("created topic missing from the topic list")
+		}
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("list topics: %w", err)
 	}
-	if !contains(names, topic) {
-		return "", errors.New("created topic missing from the topic list")
-	}
-	n, err := s.cl.DescribePartitions(ctx, topic)
-	if err != nil {
+	var parts [][]int32
+	if err := eventually(ctx, func() (err error) { parts, err = s.cl.DescribePartitions(ctx, topic); return err }); err != nil {
 		return "", fmt.Errorf("describe topic: %w", err)
 	}
-	if n != 3 {
-		return "", fmt.Errorf("describe topic: %d partitions, want 3", n)
+	if len(parts) != 3 {
+		return "", fmt.Errorf("describe topic: %d partitions, want 3", len(parts))
 	}
-	v, err := s.cl.DescribeConfig(ctx, topic, "retention.ms")
-	if err != nil {
+	for _, replicas := range parts {
+		if distinct(replicas) != int(replicationFactor) {
+			return "", fmt.Errorf("describe topic: a partition's replicas are %v, want %d distinct brokers (COMPAT_RF)", replicas, replicationFactor)
+		}
+	}
+	var v string
+	if err := eventually(ctx, func() (err error) { v, err = s.cl.DescribeConfig(ctx, topic, "retention.ms"); return err }); err != nil {
 		return "", fmt.Errorf("describe configs: %w", err)
 	}
 	if v != "3600000" {
@@ -227,7 +249,7 @@ func (s *scenarios) admin(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", errors.New("deleted topic still listed")
 	}
-	return "create, list, describe, describe configs, delete", nil
+	return fmt.Sprintf("create, list, describe (%d replicas each), describe configs, delete", replicationFactor), nil
 }
 
 func (s *scenarios) produce(ctx context.Context) (string, error) {
@@ -468,6 +490,20 @@ func poll(ctx context.Context, cond func() (bool, error)) error {
 	}
 }
 
+// eventually calls f until it returns nil, for at most WAIT, and returns
+// its last error.
+func eventually(ctx context.Context, f func() error) error {
+	var last error
+	err := poll(ctx, func() (bool, error) {
+		last = f()
+		return last == nil, nil
+	})
+	if err != nil && last != nil {
+		return fmt.Errorf("%w (still after %v)", last, wait)
+	}
+	return err
+}
+
 func sameInOrder(want, got []rec) error {
 	for i := 0; i < max(len(want), len(got)); i++ {
 		w, g := "nothing", "nothing"
@@ -583,4 +619,13 @@ func (v *values) Err() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.err
+}
+
+// distinct is the number of distinct values in ids.
+func distinct(ids []int32) int {
+	seen := map[int32]bool{}
+	for _, id := range ids {
+		seen[id] = true
+	}
+	return len(seen)
 }

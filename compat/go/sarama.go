@@ -47,7 +47,7 @@ func (s saramaClient) CreateTopic(_ context.Context, topic string, partitions in
 	for k, v := range configs {
 		entries[k] = &v
 	}
-	return adm.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: 1, ConfigEntries: entries}, false)
+	return adm.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: replicationFactor, ConfigEntries: entries}, false)
 }
 
 func (s saramaClient) ListTopics(context.Context) ([]string, error) {
@@ -67,23 +67,27 @@ func (s saramaClient) ListTopics(context.Context) ([]string, error) {
 	return out, nil
 }
 
-func (s saramaClient) DescribePartitions(_ context.Context, topic string) (int, error) {
+func (s saramaClient) DescribePartitions(_ context.Context, topic string) ([][]int32, error) {
 	adm, err := s.admin()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer adm.Close()
 	md, err := adm.DescribeTopics([]string{topic})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if len(md) != 1 {
-		return 0, fmt.Errorf("%d topics described", len(md))
+		return nil, fmt.Errorf("%d topics described", len(md))
 	}
 	if !errors.Is(md[0].Err, sarama.ErrNoError) {
-		return 0, md[0].Err
+		return nil, md[0].Err
 	}
-	return len(md[0].Partitions), nil
+	var out [][]int32
+	for _, p := range md[0].Partitions {
+		out = append(out, p.Replicas)
+	}
+	return out, nil
 }
 
 func (s saramaClient) DescribeConfig(_ context.Context, topic, key string) (string, error) {

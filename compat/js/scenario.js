@@ -9,6 +9,8 @@ CompressionCodecs[CompressionTypes.Snappy] = require('kafkajs-snappy');
 const BOOTSTRAP = process.env.COMPAT_BOOTSTRAP || '127.0.0.1:9092';
 const RUN = process.env.COMPAT_RUN || String(Date.now());
 const WAIT = 1000 * Number(process.env.COMPAT_WAIT_SECONDS || 25);
+// The replication factor every scenario creates its topics with (3 against a 3-node cluster).
+const RF = Number(process.env.COMPAT_RF || 1);
 
 class Failure extends Error {}
 class NotApplicable extends Error {}
@@ -49,7 +51,7 @@ async function withAdmin(fn) {
 async function createTopic(topic, numPartitions, configEntries = []) {
   try {
     await withAdmin(async (admin) => {
-      await admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1, configEntries }], waitForLeaders: true, timeout: WAIT });
+      await admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: RF, configEntries }], waitForLeaders: true, timeout: WAIT });
     });
   } catch (e) {
     throw new Failure(`create topic ${topic}: ${reason(e)}`);
@@ -118,11 +120,14 @@ const scenarios = {
   async admin() {
     const topic = topicName('admin');
     await withAdmin(async (admin) => {
-      await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 1, configEntries: [{ name: 'retention.ms', value: '3600000' }] }], waitForLeaders: true, timeout: WAIT });
+      await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: RF, configEntries: [{ name: 'retention.ms', value: '3600000' }] }], waitForLeaders: true, timeout: WAIT });
       if (!(await admin.listTopics()).includes(topic)) throw new Failure('created topic missing from listTopics');
       const md = await admin.fetchTopicMetadata({ topics: [topic] });
       const n = md.topics[0].partitions.length;
       if (n !== 3) throw new Failure(`fetchTopicMetadata: ${n} partitions, want 3`);
+      for (const p of md.topics[0].partitions) {
+        if (new Set(p.replicas).size !== RF) throw new Failure(`fetchTopicMetadata: partition ${p.partitionId} has replicas [${p.replicas}], want ${RF} distinct brokers (COMPAT_RF)`);
+      }
       const cfg = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms'] }], includeSynonyms: false });
       const entry = cfg.resources[0].configEntries.find((e) => e.configName === 'retention.ms');
       if (!entry || entry.configValue !== '3600000') throw new Failure(`describeConfigs retention.ms=${entry && entry.configValue}, want 3600000`);
@@ -135,7 +140,7 @@ const scenarios = {
         await sleep(100);
       }
     });
-    return 'create, list, describe, describe configs, delete';
+    return `create, list, describe (${RF} replicas each), describe configs, delete`;
   },
 
   async produce() {

@@ -9,6 +9,7 @@ B=${COMPAT_BOOTSTRAP:-127.0.0.1:9092}
 RUN=${COMPAT_RUN:-$(date +%s)}
 WAIT=${COMPAT_WAIT_SECONDS:-25}
 ROOT=${COMPAT_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+RF=${COMPAT_RF:-1} # replication factor of the topics (3 against a 3-node cluster)
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$TMP"' EXIT
 
@@ -21,7 +22,7 @@ K() { timeout $((WAIT + 10)) kcat -b "$B" -X socket.timeout.ms=10000 -X message.
 KC() { timeout $((WAIT + 10)) kcat -b "$B" -X socket.timeout.ms=10000 "$@"; }
 
 create() { # topic partitions
-  "$ROOT/compat/out/samsa" topic create "$1" -p "$2" -b "$B" --timeout "${WAIT}s" >/dev/null 2>"$TMP/create.err" ||
+  "$ROOT/compat/out/samsa" topic create "$1" -p "$2" -r "$RF" -b "$B" --timeout "${WAIT}s" >/dev/null 2>"$TMP/create.err" ||
     fail "create topic $1 with Samsa's CLI: $(tail -1 "$TMP/create.err")"
 }
 

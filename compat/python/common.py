@@ -15,6 +15,9 @@ import traceback
 BOOTSTRAP = os.environ.get("COMPAT_BOOTSTRAP", "127.0.0.1:9092")
 RUN = os.environ.get("COMPAT_RUN", str(int(time.time())))
 WAIT = float(os.environ.get("COMPAT_WAIT_SECONDS", "25"))
+# The replication factor every scenario creates its topics with (3 against a
+# 3-node cluster).
+RF = int(os.environ.get("COMPAT_RF", "1"))
 
 
 class Failure(Exception):
@@ -115,17 +118,21 @@ class Scenarios:
     def admin(self):
         topic = self.topic("admin")
         self.a.create_topic(topic, 3, {"retention.ms": "3600000"})
-        if topic not in self.a.list_topics():
-            raise Failure("created topic missing from the topic list")
-        n = self.a.describe_partitions(topic)
-        if n != 3:
-            raise Failure("describe topic: %d partitions, want 3" % n)
+        # In a cluster the broker asked may learn of the topic a moment
+        # after the controller created it (as in Kafka): listed within WAIT.
+        poll(lambda: topic in self.a.list_topics(), "created topic missing from the topic list")
+        parts = self.a.describe_partitions(topic)
+        if len(parts) != 3:
+            raise Failure("describe topic: %d partitions, want 3" % len(parts))
+        for replicas in parts:
+            if len(set(replicas)) != RF:
+                raise Failure("describe topic: a partition's replicas are %s, want %d distinct brokers (COMPAT_RF)" % (replicas, RF))
         v = self.a.describe_config(topic, "retention.ms")
         if v != "3600000":
             raise Failure("describe configs: retention.ms=%r, want 3600000" % v)
         self.a.delete_topic(topic)
         poll(lambda: topic not in self.a.list_topics(), "deleted topic still listed")
-        return "create, list, describe, describe configs, delete"
+        return "create, list, describe (%d replicas each), describe configs, delete" % RF
 
     def produce(self):
         topic = self.topic("produce")

@@ -4,7 +4,7 @@ import confluent_kafka
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from common import BOOTSTRAP, WAIT, Failure, main
+from common import BOOTSTRAP, RF, WAIT, Failure, main
 
 
 def conf(**extra):
@@ -28,7 +28,7 @@ class Adapter:
 
     def create_topic(self, topic, partitions, configs):
         adm = self.admin()  # keep the handle alive until the future resolves
-        fs = adm.create_topics([NewTopic(topic, partitions, 1, config=configs)], operation_timeout=WAIT, request_timeout=WAIT)
+        fs = adm.create_topics([NewTopic(topic, partitions, RF, config=configs)], operation_timeout=WAIT, request_timeout=WAIT)
         fs[topic].result(WAIT + 5)
 
     def list_topics(self):
@@ -38,7 +38,7 @@ class Adapter:
         from confluent_kafka import TopicCollection
         adm = self.admin()
         fs = adm.describe_topics(TopicCollection([topic]), request_timeout=WAIT)
-        return len(fs[topic].result(WAIT + 5).partitions)
+        return [[n.id for n in p.replicas] for p in fs[topic].result(WAIT + 5).partitions]
 
     def describe_config(self, topic, key):
         res = ConfigResource(ConfigResource.Type.TOPIC, topic)

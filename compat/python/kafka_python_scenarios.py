@@ -6,7 +6,7 @@ import kafka
 from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 
-from common import BOOTSTRAP, WAIT, Failure, NotApplicable, main
+from common import BOOTSTRAP, RF, WAIT, Failure, NotApplicable, main
 
 TIMEOUT_MS = int(WAIT * 1000)
 
@@ -27,7 +27,7 @@ class Adapter:
     def create_topic(self, topic, partitions, configs):
         adm = self.admin()
         try:
-            adm.create_topics([NewTopic(topic, partitions, 1, topic_configs=configs)], timeout_ms=TIMEOUT_MS)
+            adm.create_topics([NewTopic(topic, partitions, RF, topic_configs=configs)], timeout_ms=TIMEOUT_MS)
         finally:
             adm.close()
 
@@ -58,7 +58,7 @@ class Adapter:
                     break
                 if code:
                     raise Failure("describe topic: error code %d" % code)
-                return len(d["partitions"])
+                return [p["replica_nodes"] for p in d["partitions"]]
             else:
                 raise Failure("topic missing from describe_topics")
             time.sleep(0.1)

@@ -9,6 +9,7 @@ RUN=${COMPAT_RUN:-$(date +%s)}
 WAIT=${COMPAT_WAIT_SECONDS:-25}
 ROOT=${COMPAT_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 NODES=${COMPAT_NODES:-1} # brokers in the cluster, each also a controller (a voter)
+RF=${COMPAT_RF:-1}       # replication factor of the topics (3 against a 3-node cluster)
 CP=$(cat "$ROOT/compat/java/target/classpath.txt")
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -34,7 +35,7 @@ API_VERSIONS=org.apache.kafka.tools.BrokerApiVersionsCommand
 why() { grep -E 'Error|Exception|ERROR' "$1" | grep -v '^\s*at ' | tail -1 | cut -c1-240; }
 
 create() { # topic partitions
-  tool $TOPICS --bootstrap-server "$B" --create --topic "$1" --partitions "$2" --replication-factor 1 >"$TMP/create.out" 2>&1 ||
+  tool $TOPICS --bootstrap-server "$B" --create --topic "$1" --partitions "$2" --replication-factor "$RF" >"$TMP/create.out" 2>&1 ||
     fail "kafka-topics --create $1: $(why "$TMP/create.out")"
 }
 
@@ -52,7 +53,7 @@ version)
   ok "$(unzip -p "$(tr ':' '\n' <<<"$CP" | grep '/kafka-clients-[0-9]')" kafka/kafka-version.properties | sed -n 's/^version=//p')"
   ;;
 topics)
-  tool $TOPICS --bootstrap-server "$B" --create --topic "$t" --partitions 3 --replication-factor 1 --config retention.ms=3600000 >"$TMP/o" 2>&1 ||
+  tool $TOPICS --bootstrap-server "$B" --create --topic "$t" --partitions 3 --replication-factor "$RF" --config retention.ms=3600000 >"$TMP/o" 2>&1 ||
     fail "--create: $(why "$TMP/o")"
   tool $TOPICS --bootstrap-server "$B" --list >"$TMP/o" 2>&1 || fail "--list: $(why "$TMP/o")"
   grep -qx "$t" "$TMP/o" || fail "--list does not show the created topic"
@@ -60,6 +61,13 @@ topics)
   grep -q 'PartitionCount: 3' "$TMP/o" || fail "--describe: no 'PartitionCount: 3' in: $(head -1 "$TMP/o" | cut -c1-200)"
   grep -q 'retention.ms=3600000' "$TMP/o" || fail "--describe: retention.ms=3600000 not shown: $(head -1 "$TMP/o" | cut -c1-200)"
   [ "$(grep -c 'Partition: [0-9]' "$TMP/o")" -eq 3 ] || fail "--describe: $(grep -c 'Partition: [0-9]' "$TMP/o") partition lines, want 3"
+  # the replication factor, and each partition's Replicas: a list of RF distinct brokers
+  grep -q "ReplicationFactor: $RF\b" "$TMP/o" || fail "--describe: no 'ReplicationFactor: $RF' (COMPAT_RF) in: $(head -1 "$TMP/o" | cut -c1-200)"
+  replicas=$(sed -n 's/.*Partition: [0-9]*[[:space:]].*Replicas: \([0-9,]*\)[[:space:]].*/\1/p' "$TMP/o")
+  [ "$(grep -c . <<<"$replicas")" -eq 3 ] || fail "--describe: $(grep -c . <<<"$replicas") partitions list their replicas, want 3"
+  while read -r r; do
+    [ "$(tr ',' '\n' <<<"$r" | sort -u | grep -c .)" -eq "$RF" ] || fail "--describe: a partition's replicas are $r, want $RF distinct brokers (COMPAT_RF)"
+  done <<<"$replicas"
   tool $TOPICS --bootstrap-server "$B" --alter --topic "$t" --partitions 4 >"$TMP/o" 2>&1 || fail "--alter --partitions 4: $(why "$TMP/o")"
   tool $TOPICS --bootstrap-server "$B" --describe --topic "$t" >"$TMP/o" 2>&1 || fail "--describe: $(why "$TMP/o")"
   grep -q 'PartitionCount: 4' "$TMP/o" || fail "--alter --partitions 4 did not take: $(head -1 "$TMP/o" | cut -c1-200)"
@@ -68,7 +76,7 @@ topics)
   while tool $TOPICS --bootstrap-server "$B" --list 2>/dev/null | grep -qx "$t"; do
     [ $SECONDS -gt $deadline ] && fail "--delete: topic still listed after ${WAIT}s"
   done
-  ok "kafka-topics --create, --list, --describe, --alter, --delete"
+  ok "kafka-topics --create, --list, --describe (ReplicationFactor: $RF, $RF replicas a partition), --alter, --delete"
   ;;
 console)
   create "$t" 1

@@ -19,6 +19,7 @@ import (
 	"github.com/samsa-streaming/samsa/compat/faultproxy"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // broker is what the scenarios run against: one node, or a cluster of
@@ -30,6 +31,20 @@ type broker struct {
 	dir      string
 	proxy    *faultproxy.Proxy // clients reach every node through it
 	proxyLog *os.File          // what the proxy broke
+	// rf is the replication factor the scenarios create their topics with
+	// and the nodes' default.replication.factor; minISR the cluster's
+	// min.insync.replicas.
+	rf, minISR int
+}
+
+// minInsyncReplicas is the min.insync.replicas that goes with a
+// replication factor: 2 from 3 replicas up (one replica may be down and
+// acks=all still has two copies), else 1.
+func minInsyncReplicas(rf int) int {
+	if rf >= 3 {
+		return 2
+	}
+	return 1
 }
 
 // node is one broker process.
@@ -59,13 +74,14 @@ func freeAddr() (string, error) {
 
 // startBroker starts n nodes of kind (samsa or reference; broken starts
 // nothing), each a combined broker and controller, all voters of one
-// controller quorum when n > 1, and waits until node 1 lists all of them
+// controller quorum when n > 1, with default.replication.factor rf and
+// min.insync.replicas to match, and waits until node 1 lists all of them
 // and every node answers.
-func startBroker(s *suite, kind string, n int, control bool) (*broker, error) {
+func startBroker(s *suite, kind string, n, rf int, control bool) (*broker, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("-nodes %d: want at least 1", n)
 	}
-	b := &broker{}
+	b := &broker{rf: rf, minISR: minInsyncReplicas(rf)}
 	for i := 1; i <= n; i++ {
 		nd := &node{id: i, log: &tailBuffer{max: 64 << 10}}
 		var err error
@@ -137,11 +153,75 @@ func startBroker(s *suite, kind string, n int, control bool) (*broker, error) {
 		b.stop()
 		return nil, errors.New(tails)
 	}
+	if kind == "samsa" && b.minISR > 1 {
+		// Samsa reads min.insync.replicas only as a dynamic broker config
+		// (it refuses it at start): set the cluster-wide default, as
+		// kafka-configs --entity-type brokers --entity-default would.
+		if err := b.setMinISR(); err != nil {
+			b.stop()
+			return nil, err
+		}
+	}
+	if rf > 1 {
+		b.describe += fmt.Sprintf("; topics with replication factor %d, min.insync.replicas %d", rf, b.minISR)
+	}
 	if control {
 		b.describe += ", through a proxy that loses record batches (negative control)"
 	}
 	b.addr = b.proxy.Addr()
 	return b, nil
+}
+
+// setMinISR sets min.insync.replicas cluster-wide (the default broker
+// resource) with IncrementalAlterConfigs, then waits until every node
+// describes it.
+func (b *broker) setMinISR() error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.nodes[0].advertised))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(cl)
+	v := strconv.Itoa(b.minISR)
+	resp, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Name: "min.insync.replicas", Value: &v}})
+	for _, r := range resp {
+		if err == nil && r.Err != nil {
+			err = fmt.Errorf("%w %s", r.Err, r.ErrMessage)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("set min.insync.replicas=%s cluster-wide: %w", v, err)
+	}
+	// Every node must have applied it before the scenarios run: ask each
+	// one for the cluster-wide default.
+	for _, nd := range b.nodes {
+		for {
+			req := kmsg.NewPtrDescribeConfigsRequest()
+			res := kmsg.NewDescribeConfigsRequestResource()
+			res.ResourceType = kmsg.ConfigResourceTypeBroker
+			res.ConfigNames = []string{"min.insync.replicas"}
+			req.Resources = append(req.Resources, res)
+			var got string
+			kresp, err := req.RequestWith(ctx, cl.Broker(nd.id))
+			if err == nil && len(kresp.Resources) == 1 {
+				for _, c := range kresp.Resources[0].Configs {
+					if c.Name == "min.insync.replicas" && c.Value != nil {
+						got = *c.Value
+					}
+				}
+			}
+			if got == v {
+				break
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("min.insync.replicas=%s set cluster-wide, but node %d describes %q (%v)", v, nd.id, got, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 func (b *broker) startSamsa(s *suite, controllers, voters []string) error {
@@ -178,6 +258,9 @@ func (b *broker) startSamsa(s *suite, controllers, voters []string) error {
 			"SAMSA_LOG_DIRS="+filepath.Join(b.dir, "node-"+strconv.Itoa(nd.id)),
 			"SAMSA_ADMIN_LISTENER="+admin,
 		)
+		if b.rf > 1 {
+			nd.cmd.Env = append(nd.cmd.Env, "SAMSA_DEFAULT_REPLICATION_FACTOR="+strconv.Itoa(b.rf))
+		}
 		if len(b.nodes) > 1 {
 			nd.cmd.Env = append(nd.cmd.Env,
 				"SAMSA_NODE_ID="+strconv.Itoa(nd.id),
@@ -209,8 +292,9 @@ func (b *broker) startReference(s *suite, controllers, voters []string) error {
 			"controller.listener.names=CONTROLLER", "inter.broker.listener.name=PLAINTEXT",
 			"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
 			"log.dirs=" + filepath.Join(b.dir, "node-"+strconv.Itoa(nd.id)),
-			"offsets.topic.replication.factor=1", "transaction.state.log.replication.factor=1",
-			"transaction.state.log.min.isr=1", "group.initial.rebalance.delay.ms=0",
+			"default.replication.factor=" + strconv.Itoa(b.rf), "min.insync.replicas=" + strconv.Itoa(b.minISR),
+			"offsets.topic.replication.factor=" + strconv.Itoa(b.rf), "transaction.state.log.replication.factor=" + strconv.Itoa(b.rf),
+			"transaction.state.log.min.isr=" + strconv.Itoa(b.minISR), "group.initial.rebalance.delay.ms=0",
 			// two shared cores: a slow heartbeat must not fence a broker
 			"broker.session.timeout.ms=60000", "broker.heartbeat.interval.ms=2000",
 		}, "\n")+"\n"), 0o644)
@@ -340,52 +424,69 @@ func (b *broker) stop() {
 // spread reads node 1's metadata after the run and says how the
 // partitions spread over a cluster: the leaders by node of the scenarios'
 // topics, then of the internal ones (__consumer_offsets,
-// __transaction_state), whose leaders are the coordinators.
-func (b *broker) spread() (string, error) {
+// __transaction_state), whose leaders are the coordinators, and how many
+// replicas the partitions have. short lists the scenarios' topics whose
+// partitions do not have b.rf replicas (created by a client, by Kafka
+// Streams, by Connect or by auto-creation, every one should).
+func (b *broker) spread() (summary string, short []string, err error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr))
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	md, err := kadm.NewClient(cl).Metadata(ctx)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	var parts []string
 	for _, internal := range []bool{false, true} {
 		byNode := map[int32]int{}
+		byReplicas := map[int]int{}
 		topics, total := 0, 0
 		for name, t := range md.Topics {
 			if strings.HasPrefix(name, "__") != internal {
 				continue
 			}
 			topics++
+			off := false
 			for _, p := range t.Partitions {
 				byNode[p.Leader]++
+				byReplicas[len(p.Replicas)]++
 				total++
+				off = off || len(p.Replicas) != b.rf
+			}
+			if off && !internal {
+				short = append(short, name)
 			}
 		}
 		if topics == 0 {
 			continue
 		}
-		var ids []int32
-		for id := range byNode {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		var counts []string
-		for _, id := range ids {
-			counts = append(counts, fmt.Sprintf("%d on node %d", byNode[id], id))
-		}
-		what := "the scenarios' %d topics have %d partitions, leaders: %s"
+		what := "the scenarios' %d topics have %d partitions, leaders: %s; %s"
 		if internal {
-			what = "the %d internal topics have %d, leaders (the coordinators): %s"
+			what = "the %d internal topics have %d, leaders (the coordinators): %s; %s"
 		}
-		parts = append(parts, fmt.Sprintf(what, topics, total, strings.Join(counts, ", ")))
+		parts = append(parts, fmt.Sprintf(what, topics, total,
+			counted(byNode, "%d on node %d"), counted(byReplicas, "%d with %d replicas")))
 	}
-	return strings.Join(parts, "; "), nil
+	slices.Sort(short)
+	return strings.Join(parts, "; "), short, nil
+}
+
+// counted formats a count per key, by key, each with format (count, key).
+func counted[K int | int32](m map[K]int, format string) string {
+	var keys []K
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var out []string
+	for _, k := range keys {
+		out = append(out, fmt.Sprintf(format, m[k], k))
+	}
+	return strings.Join(out, ", ")
 }
 
 func lastLines(s string, n int) string {

@@ -12,6 +12,10 @@
 //	-nodes N           N nodes in one cluster (each a broker and a controller,
 //	                   each behind its own listener of the proxy), default
 //	                   $COMPAT_NODES or 1
+//	-rf N              the replication factor the scenarios create their
+//	                   topics with, and the brokers' default.replication.factor
+//	                   (with min.insync.replicas 2 from 3 up); default
+//	                   $COMPAT_RF, else 3 in a cluster of 3 or more, else the nodes
 //	-only REGEXP       run only cells whose "row/scenario" matches
 //	-control           the negative control: clients reach the broker through
 //	                   compat/faultproxy, which loses record batches, and every
@@ -99,7 +103,14 @@ func main() {
 	control := flag.Bool("control", false, "negative control: run the scenarios that check records through a proxy that loses record batches; each must fail")
 	allowFail := flag.Bool("allow-fail", os.Getenv("COMPAT_ALLOW_FAIL") == "1", "exit 0 even when cells fail (also COMPAT_ALLOW_FAIL=1)")
 	nodes := flag.Int("nodes", envInt("COMPAT_NODES", 1), "nodes in the cluster: 1, or 3 for a cluster (also COMPAT_NODES)")
+	rf := flag.Int("rf", envInt("COMPAT_RF", 0), "replication factor of the scenarios' topics and the brokers' default.replication.factor (also COMPAT_RF; default min(nodes, 3))")
 	flag.Parse()
+	if *rf == 0 {
+		*rf = min(*nodes, 3)
+	}
+	if *rf < 1 || *rf > *nodes {
+		fatalf("-rf %d: want 1 to the number of nodes (%d)", *rf, *nodes)
+	}
 	if *broken {
 		*brokerKind = "broken"
 	}
@@ -148,7 +159,7 @@ func main() {
 	}
 
 	start := time.Now()
-	b, err := startBroker(s, *brokerKind, *nodes, *control)
+	b, err := startBroker(s, *brokerKind, *nodes, *rf, *control)
 	if err != nil {
 		fatalf("start %s broker: %v", *brokerKind, err)
 	}
@@ -162,6 +173,7 @@ func main() {
 	s.env = append(os.Environ(),
 		"COMPAT_BOOTSTRAP="+b.addr,
 		"COMPAT_NODES="+strconv.Itoa(len(b.nodes)),
+		"COMPAT_RF="+strconv.Itoa(*rf),
 		"COMPAT_RUN="+strconv.FormatInt(time.Now().Unix(), 36),
 		"COMPAT_WAIT_SECONDS="+strconv.Itoa(*waitSec),
 		"COMPAT_ROOT="+root,
@@ -239,8 +251,9 @@ func main() {
 
 	rep := report{clients: clients, tools: tools, results: results, versions: versions, broker: b.describe,
 		took: time.Since(start), nodes: len(b.nodes)}
+	var shortTopics []string
 	if len(b.nodes) > 1 && *brokerKind != "broken" {
-		if rep.spread, err = b.spread(); err != nil {
+		if rep.spread, shortTopics, err = b.spread(); err != nil {
 			rep.spread = "partition leaders not read: " + err.Error()
 		}
 	}
@@ -269,6 +282,9 @@ func main() {
 			fmt.Printf("negative control: every scenario that checks records failed through the faulty proxy\n")
 		}
 	}
+	for _, t := range shortTopics {
+		fmt.Printf("topic %s has partitions without %d replicas (counted as a failure)\n", t, *rf)
+	}
 	for _, key := range stalePass {
 		fmt.Printf("listed in compat/na.txt but passed (remove it from the list): %s\n", key)
 	}
@@ -277,7 +293,7 @@ func main() {
 	b.stop()
 	// -allow-fail tolerates Samsa's failures, not the control's: a control
 	// that fails means a check of the suite cannot see loss.
-	if failed > 0 && (!*allowFail || *control) {
+	if (failed > 0 || len(shortTopics) > 0) && (!*allowFail || *control) {
 		os.Exit(1)
 	}
 }

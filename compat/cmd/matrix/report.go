@@ -187,14 +187,23 @@ client, and records what passed. It does so twice:
   starts three nodes, each a broker and a voter of the controller quorum
   ([cluster.md](cluster.md)). The scenarios' topics, and the consumer-group and
   transaction coordinators, spread over the three nodes; clients bootstrap from
-  node 1 and reach the others from the metadata. Partitions have one replica
-  each, so every scenario creates its topics with replication factor 1, as on
-  one node.
+  node 1 and reach the others from the metadata. Every partition has three
+  replicas ([replication.md](replication.md)): each scenario creates its
+  topics with replication factor 3 (` + "`COMPAT_RF`" + `, which the suite sets to 3 in a
+  cluster and to 1 on one node), and the nodes run with
+  ` + "`default.replication.factor=3`" + ` and ` + "`min.insync.replicas=2`" + `, so the topics that
+  Kafka Streams (replication.factor -1, the broker's default) and Connect
+  (auto-created) make have three replicas too. The admin scenarios and
+  kafka-topics check that the topics they create have three replicas on three
+  brokers, the word count that its changelog has, and after the run the
+  suite counts the replicas of every partition and fails if a scenario's
+  topic has fewer.
 
 Each client scenario checks a real outcome:
 
 - **admin**: create a topic with 3 partitions and retention.ms, list it, describe
-  its partitions and configs, delete it and see it gone;
+  its partitions (each with ` + "`COMPAT_RF`" + ` replicas on distinct brokers) and
+  configs, delete it and see it gone;
 - **produce**: keyed records with every compression codec the client supports,
   read back in order;
 - **consume**: 30 keyed records with headers over 3 partitions, read from the

@@ -50,6 +50,8 @@ public final class Clients {
     static final String BOOTSTRAP = env("COMPAT_BOOTSTRAP", "127.0.0.1:9092");
     static final String RUN = env("COMPAT_RUN", Long.toString(System.currentTimeMillis()));
     static final Duration WAIT = Duration.ofSeconds(Long.parseLong(env("COMPAT_WAIT_SECONDS", "25")));
+    /** The replication factor every scenario creates its topics with (3 against a 3-node cluster). */
+    static final short RF = Short.parseShort(env("COMPAT_RF", "1"));
     /** Client-side timeouts follow COMPAT_WAIT_SECONDS so that a dead broker fails a scenario quickly. */
     static final String WAIT_MS = Long.toString(WAIT.toMillis());
     static final String REQUEST_MS = Long.toString(Math.min(10_000, WAIT.toMillis() / 2));
@@ -86,7 +88,7 @@ public final class Clients {
     static String adminScenario() throws Exception {
         String topic = topic("admin");
         try (Admin admin = newAdmin()) {
-            admin.createTopics(List.of(new NewTopic(topic, 3, (short) 1)
+            admin.createTopics(List.of(new NewTopic(topic, 3, RF)
                     .configs(Map.of("retention.ms", "3600000")))).all().get(WAIT.toSeconds() + 5, TimeUnit.SECONDS);
             if (!admin.listTopics().names().get(WAIT.toSeconds() + 5, TimeUnit.SECONDS).contains(topic)) {
                 throw new Failure("created topic missing from listTopics");
@@ -96,6 +98,7 @@ public final class Clients {
             if (d.partitions().size() != 3) {
                 throw new Failure("describeTopics: " + d.partitions().size() + " partitions, want 3");
             }
+            checkReplicas(d);
             ConfigResource res = new ConfigResource(ConfigResource.Type.TOPIC, topic);
             Config cfg = admin.describeConfigs(List.of(res)).all().get(WAIT.toSeconds() + 5, TimeUnit.SECONDS).get(res);
             ConfigEntry e = cfg.get("retention.ms");
@@ -111,7 +114,7 @@ public final class Clients {
                 Thread.sleep(100);
             }
         }
-        return "create, list, describe, describeConfigs, delete";
+        return "create, list, describe (" + RF + " replicas each), describeConfigs, delete";
     }
 
     static String produce() throws Exception {
@@ -438,9 +441,20 @@ public final class Clients {
         return Admin.create(p);
     }
 
+    /** Fails unless every partition of the topic has RF replicas on distinct brokers. */
+    static void checkReplicas(TopicDescription d) throws Failure {
+        for (var p : d.partitions()) {
+            long brokers = p.replicas().stream().map(n -> n.id()).distinct().count();
+            if (brokers != RF) {
+                throw new Failure("topic " + d.name() + " partition " + p.partition() + " has replicas " + p.replicas()
+                        + ", want " + RF + " distinct brokers (COMPAT_RF)");
+            }
+        }
+    }
+
     static void createTopic(String topic, int partitions) throws Exception {
         try (Admin admin = newAdmin()) {
-            admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1))).all().get(WAIT.toSeconds() + 5, TimeUnit.SECONDS);
+            admin.createTopics(List.of(new NewTopic(topic, partitions, RF))).all().get(WAIT.toSeconds() + 5, TimeUnit.SECONDS);
         } catch (Exception e) {
             throw new Failure("create topic " + topic + ": " + reason(e));
         }

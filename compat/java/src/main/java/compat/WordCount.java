@@ -84,7 +84,9 @@ public final class WordCount {
         props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         props.put(StreamsConfig.STATE_DIR_CONFIG, Files.createTempDirectory("compat-streams").toString());
         props.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "200");
-        props.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, "1");
+        // replication.factor stays -1 (the default): Streams creates its
+        // changelog and repartition topics with the broker's
+        // default.replication.factor, checked below.
         props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, "1");
         props.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.StringSerde.class.getName());
         props.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.StringSerde.class.getName());
@@ -120,8 +122,12 @@ public final class WordCount {
             if (!names.contains(changelog)) {
                 throw new Clients.Failure("changelog topic " + changelog + " missing");
             }
+            // created with replication.factor -1: the broker's default, COMPAT_RF in the matrix
+            Clients.checkReplicas(admin.describeTopics(List.of(changelog)).allTopicNames()
+                    .get(Clients.WAIT.toSeconds() + 5, TimeUnit.SECONDS).get(changelog));
         }
-        return want.size() + " words counted exactly once; state store and " + STORE + " changelog agree";
+        return want.size() + " words counted exactly once; state store and " + STORE + " changelog (" + Clients.RF
+                + " replicas, the broker's default) agree";
     }
 
     /** Reads the output with read_committed until every word has its final count. */
