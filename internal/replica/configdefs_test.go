@@ -1,11 +1,17 @@
 package replica
 
 import (
+	"context"
+	"log/slog"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/group"
+	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/txn"
+	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
 // The coordinators' settings are read from SAMSA_* variables like any
@@ -42,5 +48,43 @@ func TestCoordinatorSettingsFromEnv(t *testing.T) {
 		if !registered[d[0]] {
 			t.Errorf("%s is not registered", d[0])
 		}
+	}
+}
+
+// TestStaticTopicDefaults: a topic default given at start (Kafka's
+// server.properties min.insync.replicas) is the broker default of every
+// topic without its own, and a bad value stops the node.
+func TestStaticTopicDefaults(t *testing.T) {
+	RegisterConfigs()
+	cfg, err := config.Parse(map[string]string{
+		"listeners": "PLAINTEXT://127.0.0.1:0", "log.dirs": t.TempDir(), "samsa.admin.listener": "",
+		"min.insync.replicas": "2",
+	})
+	if err != nil {
+		t.Fatalf("min.insync.replicas at start: %v", err)
+	}
+	m, err := Open(cfg, Options{Logger: slog.New(slog.DiscardHandler), FS: vfs.NewMem(), AdvertisedAddr: "127.0.0.1:9092"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := m.Metadata().CreateTopic(ctx, metadata.CreateTopicRequest{Name: "orders", NumPartitions: 1, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.AwaitImage(ctx, m.Metadata().Image().Epoch); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.AppendOptions(m.Replica("orders", 0)).MinInsyncReplicas; got != 2 {
+		t.Fatalf("min.insync.replicas of a topic without its own: %d, want the static 2", got)
+	}
+
+	bad, err := config.Parse(map[string]string{"listeners": "PLAINTEXT://127.0.0.1:0", "log.dirs": t.TempDir(), "min.insync.replicas": "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(bad, Options{Logger: slog.New(slog.DiscardHandler), FS: vfs.NewMem(), AdvertisedAddr: "127.0.0.1:9092"}); err == nil || !strings.Contains(err.Error(), "min.insync.replicas") {
+		t.Fatalf("min.insync.replicas=0 at start: %v, want a refusal naming it", err)
 	}
 }

@@ -103,6 +103,9 @@ func Open(cfg *config.Config, opts Options) (*Manager, error) {
 	if _, err := txn.ConfigFromProps(cfg.NodeID, cfg.Props); err != nil {
 		return nil, fmt.Errorf("transaction coordinator settings: %w", err)
 	}
+	if err := ValidateStaticTopicDefaults(cfg); err != nil {
+		return nil, fmt.Errorf("topic defaults: %w", err)
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.Default()
