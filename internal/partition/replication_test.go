@@ -54,6 +54,24 @@ func replicate(t *testing.T, l, f *replica, id int32) FetchOutcome {
 	return outcome
 }
 
+// leaderWithRecords opens node 1 as the leader of epoch 0 with ISR {1, 2}
+// holding n durable records taken with acks=1, and node 2 as its follower
+// that has fetched nothing; both close with the test.
+func leaderWithRecords(t *testing.T, mem vfs.FS, n int) (l, f *replica) {
+	t.Helper()
+	l = openReplica(t, mem, "n1", true, -1)
+	f = openReplica(t, mem, "n2", true, 0)
+	t.Cleanup(func() { l.close(t); f.close(t) })
+	lead(t, l, 0, []int32{1, 2}, 1)
+	if _, err := l.p.AppendAsLeaderAsync(batch(t, plain(n)), AppendOptions{RequiredAcks: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.l.WaitDurable(context.Background(), int64(n)); err != nil {
+		t.Fatal(err)
+	}
+	return l, f
+}
+
 func lead(t *testing.T, r *replica, epoch int32, isr []int32, minISR int) {
 	t.Helper()
 	if err := r.p.BecomeLeader(epoch); err != nil {
@@ -181,17 +199,7 @@ func TestNewLeaderDivergingFollowerTruncates(t *testing.T) {
 
 func TestOffsetNotAvailableUntilHighWatermarkReachesEpochStart(t *testing.T) {
 	mem := vfs.NewMem()
-	l := openReplica(t, mem, "n1", true, -1)
-	f := openReplica(t, mem, "n2", true, 0)
-	defer l.close(t)
-	defer f.close(t)
-	lead(t, l, 0, []int32{1, 2}, 1)
-	if _, err := l.p.AppendAsLeaderAsync(batch(t, plain(4)), AppendOptions{RequiredAcks: 1}); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.l.WaitDurable(context.Background(), 4); err != nil {
-		t.Fatal(err)
-	}
+	l, f := leaderWithRecords(t, mem, 4)
 	// A new epoch starts at 4 while the high watermark is still 0.
 	if err := l.p.BecomeFollower(1); err != nil {
 		t.Fatal(err)
@@ -217,17 +225,7 @@ func TestPromotedFollowerWithAssignmentKeepsHighWatermark(t *testing.T) {
 	// their fetches, even when its log's durable offset moves meanwhile;
 	// as the only replica its durable log is committed.
 	mem := vfs.NewMem()
-	l := openReplica(t, mem, "n1", true, -1)
-	f := openReplica(t, mem, "n2", true, 0)
-	defer l.close(t)
-	defer f.close(t)
-	lead(t, l, 0, []int32{1, 2}, 1)
-	if _, err := l.p.AppendAsLeaderAsync(batch(t, plain(5)), AppendOptions{RequiredAcks: 1}); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.l.WaitDurable(context.Background(), 5); err != nil {
-		t.Fatal(err)
-	}
+	l, f := leaderWithRecords(t, mem, 5)
 	replicate(t, l, f, 2) // f holds 5 records, high watermark still 0
 	if hw := f.p.HighWatermark(); hw != 0 {
 		t.Fatalf("follower high watermark %d before the leader committed, want 0", hw)
