@@ -61,17 +61,31 @@ func consumeAll(t *testing.T, b *broker, topic string, opts ...kgo.Opt) map[int3
 	t.Helper()
 	ctx := testContext(t, 3*time.Minute)
 	adm := b.admin()
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Right after a restart of a cluster, a partition's leadership may
+	// still be on its way to the node the client asks (NOT_LEADER,
+	// LEADER_NOT_AVAILABLE): ask again, as a client does, until every
+	// partition answers or the minute is up.
 	want := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil {
-			t.Fatalf("end offset of %d: %v", o.Partition, o.Err)
+	for deadline := time.Now().Add(time.Minute); ; {
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
 		}
-		want[o.Partition] = o.Offset
-	})
+		var failed error
+		ends.Each(func(o kadm.ListedOffset) {
+			if o.Err != nil {
+				if !kerr.IsRetriable(o.Err) || time.Now().After(deadline) {
+					t.Fatalf("end offset of %d: %v", o.Partition, o.Err)
+				}
+				failed = o.Err
+			}
+			want[o.Partition] = o.Offset
+		})
+		if failed == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	cl := b.client(append([]kgo.Opt{kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
 	got := map[int32][]*kgo.Record{}
 	done := func() bool {
