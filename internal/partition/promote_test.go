@@ -28,10 +28,10 @@ func TestPromotedFollowerKeepsHighWatermark(t *testing.T) {
 	if hw := follower.p.HighWatermark(); hw != 0 {
 		t.Fatalf("follower high watermark %d, want 0", hw)
 	}
-	if err := follower.p.BecomeLeader(1); err != nil {
+	if err := follower.p.BecomeLeaderWith(1, Assignment{Self: 2, Replicas: []int32{1, 2}, ISR: []int32{1, 2}}, testNow); err != nil {
 		t.Fatal(err)
 	}
 	if hw := follower.p.HighWatermark(); hw != 0 {
-		t.Fatalf("after BecomeLeader the high watermark is %d, want 0: the fetched records are not committed", hw)
+		t.Fatalf("after BecomeLeaderWith the high watermark is %d, want 0: the fetched records are not committed", hw)
 	}
 }

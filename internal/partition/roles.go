@@ -130,15 +130,13 @@ func (p *Partition) becomeLeader(epoch int32, a *Assignment, now time.Time) erro
 	}
 	p.epochStartOffset.Store(start)
 	if a == nil {
+		// Without an assignment the partition is what it was told last:
+		// a leader alone commits its durable log at once; one told it has
+		// followers (in an earlier term) waits for SetAssignment. A
+		// replica manager uses BecomeLeaderWith, which leaves no moment in
+		// which a promoted follower counts as alone.
 		p.startTermLocked(epoch, true)
-		if t.leader {
-			p.durableChanged()
-		}
-		// A follower becoming leader keeps its high watermark: what it
-		// holds above it was fetched but not committed, and only its ISR
-		// (SetAssignment, then the followers' fetches) or, for a leader
-		// alone, its next durable records may move it. BecomeLeaderWith
-		// leaves no moment without the assignment.
+		p.durableChanged()
 	} else {
 		p.startTermLockedWith(epoch, true, func(nt *term) {
 			p.repMu.Lock()

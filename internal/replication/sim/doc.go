@@ -13,7 +13,7 @@
 // ManualCommit, so its group committer's fsync rounds happen when the
 // simulator says, and a crash between an append and its round takes the
 // append back, as DurabilitySync promises. Every replication rule the
-// broker relies on is the partition's own: BecomeLeader and
+// broker relies on is the partition's own: BecomeLeaderWith and
 // BecomeFollower, SetAssignment, Read with FromFollower (the KIP-320
 // diverging-epoch check), FollowerFetched and MaybeShrinkISR (the ISR
 // proposals and the high watermark), CompleteISRChange, ApplyFetched and
@@ -29,7 +29,7 @@
 //   - the leader's fetch handler (internal/broker/01_fetch.go): Read,
 //     then FollowerFetched, whose proposal goes out as AlterPartition;
 //   - the replica manager's applyRole (internal/replica/replication.go):
-//     an image makes a node leader (BecomeLeader, SetAssignment) or
+//     an image makes a node leader (BecomeLeaderWith, then SetAssignment) or
 //     follower (BecomeFollower, fetch from the new leader);
 //   - the controller (controller.go): elections from the ISR only,
 //     fencing that removes a broker from the ISR unless it is the last

@@ -366,13 +366,13 @@ func (n *node) applyImage(im image) {
 		wasLeader := p.IsLeader() && p.LeaderEpoch() == im.leaderEpoch
 		if !wasLeader {
 			n.stopFollowing()
-			if err := p.BecomeLeader(im.leaderEpoch); err != nil {
+			if err := p.BecomeLeaderWith(im.leaderEpoch, im.assignment(n.id, n.s.opts.MinISR), n.s.clock()); err != nil {
 				n.s.tracef("n%d cannot become leader in epoch %d: %v", n.id, im.leaderEpoch, err)
 				return
 			}
 			n.s.tracef("n%d became leader in epoch %d at %d", n.id, im.leaderEpoch, p.EpochStartOffset())
 		}
-		if !wasLeader || changed {
+		if wasLeader && changed {
 			p.SetAssignment(im.assignment(n.id, n.s.opts.MinISR), n.s.clock())
 		}
 		if n.shrinkAt < 0 {
