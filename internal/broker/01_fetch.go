@@ -262,9 +262,7 @@ func park(reads []fetchRead) *fetchWait {
 // (true), or the deadline passes or ctx ends (false).
 func (w *fetchWait) wait(ctx context.Context, reads []fetchRead, deadline time.Time) bool {
 	for i := range reads {
-		if fr := &reads[i]; fr.part != nil && fr.code == nil && fr.part.HighWatermark() != fr.res.HighWatermark {
-			return true
-		} else if fr.part != nil && fr.code == nil && fr.follower && fr.part.LogEndOffset() != fr.res.LogEndOffset {
+		if fr := &reads[i]; fr.part != nil && fr.code == nil && fr.part.Moved(fr.res, fr.follower) {
 			return true
 		}
 	}

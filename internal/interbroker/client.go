@@ -144,12 +144,14 @@ func (c *Client) client(id int32) (*kgo.Client, error) {
 // minVersions are the lowest versions requests may be downgraded to:
 // AddPartitionsToTxn 4, the batched form with VerifyOnly that brokers send
 // each other (below it the request would add the partitions, not verify
-// them), and WriteTxnMarkers 1. A broker that cannot take them fails the
-// request instead.
+// them), WriteTxnMarkers 1, and Fetch 13, the first with topic ids (a
+// follower's fetch needs the diverging epoch of v12 too). A broker that
+// cannot take them fails the request instead.
 func minVersions() *kversion.Versions {
 	v := new(kversion.Versions)
 	v.SetMaxKeyVersion(int16(kmsg.AddPartitionsToTxn), 4)
 	v.SetMaxKeyVersion(int16(kmsg.WriteTxnMarkers), 1)
+	v.SetMaxKeyVersion(int16(kmsg.Fetch), 13)
 	return v
 }
 

@@ -77,11 +77,12 @@
 // truncateAndReload), after durably deleting the snapshots above the cut.
 //
 // The high watermark of a leader whose in-sync replicas are itself alone
-// is its log's durable offset. SetReplicated(true) hands it to
-// SetHighWatermark (the replica manager's minimum over the in-sync
-// followers' log end offsets; for a follower, its leader's high watermark
-// capped by its own log end): it never goes back but at a follower's
-// truncation, and never passes the local durable offset. The log
+// is its log's durable offset. With followers (SetAssignment) it is the
+// smallest log end offset over the in-sync replicas, the leader's counted
+// at its durable offset (isr.go); a follower's is its leader's high
+// watermark capped by its own log end (SetHighWatermark). It never goes
+// back but at a follower's truncation, and never passes the local durable
+// offset. The log
 // checkpoints it (replication-offset-checkpoint).
 //
 // # Caller's duties

@@ -563,7 +563,8 @@ func fixCRC(b []byte) []byte {
 }
 
 // TestHighWatermarkRules: a leader alone in sync follows its durable
-// offset; with followers (SetReplicated) only SetHighWatermark moves it,
+// offset; with followers (SetAssignment) the durable offset alone does not
+// move it, SetHighWatermark does,
 // never back and never past the durable offset; a follower's comes down
 // with a truncation; the log checkpoints it, and a follower restarts from
 // the checkpoint.
@@ -579,7 +580,7 @@ func TestHighWatermarkRules(t *testing.T) {
 	if p.HighWatermark() != 3 {
 		t.Fatalf("alone in sync: %d", p.HighWatermark())
 	}
-	p.SetReplicated(true)
+	p.SetAssignment(Assignment{Self: 1, Replicas: []int32{1, 2}, ISR: []int32{1, 2}}, testNow)
 	s.makeDurable(res.LastOffset + 1)
 	if p.HighWatermark() != 3 {
 		t.Fatalf("replicated: the durable offset moved it to %d", p.HighWatermark())
@@ -596,7 +597,7 @@ func TestHighWatermarkRules(t *testing.T) {
 	if hw := p.SetHighWatermark(100); hw != 5 {
 		t.Fatalf("passed the durable offset 5: %d", hw)
 	}
-	p.SetReplicated(false)
+	p.SetAssignment(Assignment{Self: 1, Replicas: []int32{1}, ISR: []int32{1}}, testNow)
 	s.makeDurable(10)
 	if p.HighWatermark() != 10 {
 		t.Fatalf("alone in sync again: %d", p.HighWatermark())

@@ -189,6 +189,14 @@ func (p *Partition) Read(opts ReadOptions) (ReadResult, error) {
 	return res, nil
 }
 
+// Moved reports whether a read that returned res could now read more: the
+// high watermark moved since, or, for a follower's read (which goes up to
+// the log end), the log end offset did. A parked fetch asks it between the
+// read and the start of its wait.
+func (p *Partition) Moved(res ReadResult, fromFollower bool) bool {
+	return p.HighWatermark() != res.HighWatermark || (fromFollower && p.store.LogEndOffset() != res.LogEndOffset)
+}
+
 func (p *Partition) outOfRange(offset int64, res ReadResult, cause error) error {
 	return newError(kerr.OffsetOutOfRange, cause, "offset %d is outside the log's [%d, %d]",
 		offset, res.LogStartOffset, res.LogEndOffset)

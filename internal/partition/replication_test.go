@@ -261,3 +261,31 @@ func TestPromotedFollowerWithAssignmentKeepsHighWatermark(t *testing.T) {
 		t.Fatalf("a single replica's acks=all: %v", err)
 	}
 }
+
+func TestMovedSinceARead(t *testing.T) {
+	// A parked fetch wakes for what its reader can read: a follower for
+	// the log end, a consumer for the high watermark.
+	mem := vfs.NewMem()
+	l, _ := leaderWithRecords(t, mem, 2)
+	follower, err := l.p.Read(ReadOptions{Offset: 2, MaxBytes: 1 << 20, FromFollower: true, CurrentLeaderEpoch: -1, LastFetchedEpoch: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumer, err := l.p.Read(ReadOptions{Offset: 0, MaxBytes: 1 << 20, CurrentLeaderEpoch: -1, LastFetchedEpoch: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumer.Records.Release()
+	if l.p.Moved(follower, true) || l.p.Moved(consumer, false) {
+		t.Fatal("moved before anything changed")
+	}
+	if _, err := l.p.AppendAsLeaderAsync(batch(t, plain(1)), AppendOptions{RequiredAcks: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if !l.p.Moved(follower, true) {
+		t.Fatal("a follower's read did not see the new record at the log end")
+	}
+	if l.p.Moved(consumer, false) {
+		t.Fatal("a consumer's read woke for a record above the high watermark")
+	}
+}

@@ -86,8 +86,8 @@ func (p *Partition) SetLeaderEpoch(epoch int32) {
 // Partition.makeLeader: before anything is appended in the epoch, (epoch,
 // log end offset) goes into the leader-epoch cache (KAFKA-7415), and that
 // offset becomes the epoch start offset. The high watermark is kept (it
-// never goes back within the leader's epochs); without followers in the
-// in-sync replicas (SetReplicated) it follows the durable offset again.
+// never goes back within the leader's epochs); without followers (SetAssignment)
+// it follows the durable offset again.
 // Waiters of the previous term fail. Being leader of epoch already is a
 // no-op.
 //
@@ -183,18 +183,6 @@ func (p *Partition) BecomeFollower(epoch int32) error {
 	return nil
 }
 
-// SetReplicated says whether the in-sync replicas include followers. With
-// false (the default: a leader alone is always in sync) the leader's high
-// watermark is its log's durable offset. With true it moves only through
-// SetHighWatermark, which the replica manager calls with the high
-// watermark it computes from the in-sync followers' log end offsets.
-func (p *Partition) SetReplicated(replicated bool) {
-	p.replicated.Store(replicated)
-	if !replicated {
-		p.durableChanged()
-	}
-}
-
 // SetHighWatermark moves the high watermark up to hw and returns it: for a
 // leader with followers in sync, the minimum log end offset over the
 // in-sync replicas (Kafka's maybeIncrementLeaderHW); for a follower, the
@@ -229,7 +217,8 @@ func (p *Partition) advanceHighWatermark(hw int64) int64 {
 // DurabilitySync it moves only when the group committer has fsynced the
 // records, so no consumer ever reads what a crash could take back; with
 // DurabilityPageCache it follows the log end offset as soon as an append is
-// written. With followers (SetReplicated) and for a follower it is what
+// written. With followers (SetAssignment) it is the smallest log end
+// offset over the in-sync replicas (isr.go); for a follower, what
 // SetHighWatermark set.
 func (p *Partition) HighWatermark() int64 { return p.highWatermark.Load() }
 

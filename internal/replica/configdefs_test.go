@@ -1,15 +1,12 @@
 package replica
 
 import (
-	"context"
 	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/group"
-	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/txn"
 	"github.com/samsa-streaming/samsa/internal/vfs"
 )
@@ -56,26 +53,7 @@ func TestCoordinatorSettingsFromEnv(t *testing.T) {
 // topic without its own, and a bad value stops the node.
 func TestStaticTopicDefaults(t *testing.T) {
 	RegisterConfigs()
-	cfg, err := config.Parse(map[string]string{
-		"listeners": "PLAINTEXT://127.0.0.1:0", "log.dirs": t.TempDir(), "samsa.admin.listener": "",
-		"min.insync.replicas": "2",
-	})
-	if err != nil {
-		t.Fatalf("min.insync.replicas at start: %v", err)
-	}
-	m, err := Open(cfg, Options{Logger: slog.New(slog.DiscardHandler), FS: vfs.NewMem(), AdvertisedAddr: "127.0.0.1:9092"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := m.Metadata().CreateTopic(ctx, metadata.CreateTopicRequest{Name: "orders", NumPartitions: 1, ReplicationFactor: 1}); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.AwaitImage(ctx, m.Metadata().Image().Epoch); err != nil {
-		t.Fatal(err)
-	}
+	m, _ := openWithTopic(t, map[string]string{"min.insync.replicas": "2"}, "orders", 1)
 	if got := m.AppendOptions(m.Replica("orders", 0)).MinInsyncReplicas; got != 2 {
 		t.Fatalf("min.insync.replicas of a topic without its own: %d, want the static 2", got)
 	}

@@ -184,17 +184,7 @@ func (f *fetcher) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		targets, next := f.due(time.Now())
 		if len(targets) == 0 {
-			var timer <-chan time.Time
-			if !next.IsZero() {
-				t := time.NewTimer(time.Until(next))
-				defer t.Stop()
-				timer = t.C
-			}
-			select {
-			case <-f.wake:
-			case <-timer:
-			case <-ctx.Done():
-			}
+			f.idle(ctx, next)
 			continue
 		}
 		if err := f.fetchOnce(ctx, cfg, targets); err != nil && ctx.Err() == nil {
@@ -204,6 +194,22 @@ func (f *fetcher) run(ctx context.Context) {
 			case <-ctx.Done():
 			}
 		}
+	}
+}
+
+// idle waits until the targets change, the first held-out one is due
+// (next; zero if none), or ctx ends.
+func (f *fetcher) idle(ctx context.Context, next time.Time) {
+	var due <-chan time.Time
+	if !next.IsZero() {
+		t := time.NewTimer(time.Until(next))
+		defer t.Stop()
+		due = t.C
+	}
+	select {
+	case <-f.wake:
+	case <-due:
+	case <-ctx.Done():
 	}
 }
 
@@ -218,7 +224,7 @@ func (f *fetcher) fetchOnce(ctx context.Context, cfg *config.Config, targets []*
 	req.MaxBytes = cfg.ReplicaFetchResponseMaxBytes
 	req.SessionEpoch = -1 // a full fetch every time, without a session
 	byTopic := map[[16]byte]int{}
-	byKey := map[fetchKey]*fetchTarget{}
+	byKey := map[partitionKey]*fetchTarget{}
 	for _, t := range targets {
 		i, ok := byTopic[t.r.topicID]
 		if !ok {
@@ -235,7 +241,7 @@ func (f *fetcher) fetchOnce(ctx context.Context, cfg *config.Config, targets []*
 		p.LogStartOffset = t.r.log.LogStartOffset()
 		p.PartitionMaxBytes = cfg.ReplicaFetchMaxBytes
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, p)
-		byKey[fetchKey{t.r.topicID, t.r.tp.Partition}] = t
+		byKey[partitionKey{t.r.topicID, t.r.tp.Partition}] = t
 	}
 	// The wait at the leader plus a margin bounds the request; a closing
 	// node cancels it.
@@ -253,15 +259,7 @@ func (f *fetcher) fetchOnce(ctx context.Context, cfg *config.Config, targets []*
 	var highWatermarks []int64
 	for _, rt := range resp.Topics {
 		for _, rp := range rt.Partitions {
-			id := rt.TopicID
-			t := byKey[fetchKey{id, rp.Partition}]
-			if t == nil {
-				for k, v := range byKey { // a response by name (before v13)
-					if v.r.tp.Topic == rt.Topic && k.partition == rp.Partition {
-						t = v
-					}
-				}
-			}
+			t := byKey[partitionKey{rt.TopicID, rp.Partition}]
 			if t == nil || !f.current(t) {
 				continue
 			}
@@ -286,8 +284,8 @@ func (f *fetcher) fetchOnce(ctx context.Context, cfg *config.Config, targets []*
 	return nil
 }
 
-// fetchKey names a partition by topic id.
-type fetchKey struct {
+// partitionKey names a partition by topic id.
+type partitionKey struct {
 	topicID   [16]byte
 	partition int32
 }

@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,10 +78,15 @@ func TestOpenOnMemFS(t *testing.T) {
 
 // A topic created through the metadata store becomes replicas on this
 // node; deleting it removes them and their logs.
-func TestImageCreatesAndDeletesReplicas(t *testing.T) {
-	cfg, err := config.Parse(map[string]string{
-		"listeners": "PLAINTEXT://127.0.0.1:0", "log.dirs": t.TempDir(), "samsa.admin.listener": "",
-	})
+// openWithTopic opens a node on the in-memory file system with the given
+// settings on top of a test's (listeners, log.dirs, no admin server),
+// creates a topic of one replica per partition and waits until its
+// replicas exist. The node closes with the test.
+func openWithTopic(t *testing.T, props map[string]string, topic string, partitions int32) (*Manager, context.Context) {
+	t.Helper()
+	all := map[string]string{"listeners": "PLAINTEXT://127.0.0.1:0", "log.dirs": t.TempDir(), "samsa.admin.listener": ""}
+	maps.Copy(all, props)
+	cfg, err := config.Parse(all)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,15 +94,20 @@ func TestImageCreatesAndDeletesReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
+	t.Cleanup(func() { m.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := m.Metadata().CreateTopic(ctx, metadata.CreateTopicRequest{Name: "orders", NumPartitions: 3, ReplicationFactor: 1}); err != nil {
+	t.Cleanup(cancel)
+	if _, err := m.Metadata().CreateTopic(ctx, metadata.CreateTopicRequest{Name: topic, NumPartitions: partitions, ReplicationFactor: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.AwaitImage(ctx, m.Metadata().Image().Epoch); err != nil {
 		t.Fatal(err)
 	}
+	return m, ctx
+}
+
+func TestImageCreatesAndDeletesReplicas(t *testing.T) {
+	m, ctx := openWithTopic(t, nil, "orders", 3)
 	for p := int32(0); p < 3; p++ {
 		if r := m.Replica("orders", p); r == nil || r.Partition() == nil || r.log == nil {
 			t.Fatalf("no replica of orders-%d", p)

@@ -288,6 +288,13 @@ func (m *Manager) sendISRChanges(batch []isrProposal) {
 		}
 	}()
 	resp, err := m.client.AlterPartition(ctx, req)
+	// Each answer goes to the proposal for its partition, in request
+	// order; a partition has one proposal at a time.
+	waiting := make(map[partitionKey][]isrProposal, len(batch))
+	for _, p := range batch {
+		k := partitionKey{p.part.TopicID(), p.part.Index()}
+		waiting[k] = append(waiting[k], p)
+	}
 	answered := map[*partition.ISRChange]bool{}
 	if err == nil && resp.ErrorCode != 0 {
 		err = kerr.ErrorForCode(resp.ErrorCode)
@@ -297,20 +304,22 @@ func (m *Manager) sendISRChanges(batch []isrProposal) {
 	} else {
 		for _, t := range resp.Topics {
 			for _, rp := range t.Partitions {
-				for _, p := range batch {
-					if p.part.TopicID() != t.TopidID || p.part.Index() != rp.Partition || answered[p.change] {
-						continue
-					}
-					answered[p.change] = true
-					if rp.ErrorCode != 0 {
-						m.logger.Info("the controller refused an ISR change", "topic", p.part.Topic(), "partition", rp.Partition,
-							"isr", p.change.IDs(), "err", kerr.ErrorForCode(rp.ErrorCode))
-						p.part.CompleteISRChange(p.change, nil, 0, false)
-						continue
-					}
-					m.logger.Info("ISR changed", "topic", p.part.Topic(), "partition", rp.Partition, "isr", rp.ISR, "partition_epoch", rp.PartitionEpoch)
-					p.part.CompleteISRChange(p.change, rp.ISR, rp.PartitionEpoch, true)
+				k := partitionKey{t.TopidID, rp.Partition}
+				ps := waiting[k]
+				if len(ps) == 0 {
+					continue
 				}
+				p := ps[0]
+				waiting[k] = ps[1:]
+				answered[p.change] = true
+				if rp.ErrorCode != 0 {
+					m.logger.Info("the controller refused an ISR change", "topic", p.part.Topic(), "partition", rp.Partition,
+						"isr", p.change.IDs(), "err", kerr.ErrorForCode(rp.ErrorCode))
+					p.part.CompleteISRChange(p.change, nil, 0, false)
+					continue
+				}
+				m.logger.Info("ISR changed", "topic", p.part.Topic(), "partition", rp.Partition, "isr", rp.ISR, "partition_epoch", rp.PartitionEpoch)
+				p.part.CompleteISRChange(p.change, rp.ISR, rp.PartitionEpoch, true)
 			}
 		}
 	}
